@@ -1,0 +1,45 @@
+// Bundles the extension host, the engine worker, the CLI and the webviews.
+// Native and WASM-backed packages stay external: their .node / .wasm files cannot be bundled.
+import * as esbuild from 'esbuild';
+import { existsSync, readdirSync } from 'node:fs';
+
+const external = [
+	'vscode',
+	'sharp',
+	'h5wasm',
+	'h5wasm/node',
+	'onnxruntime-node',
+	'@tensorflow/tfjs-node',
+	'@tensorflow/tfjs-node-gpu',
+	'@tensorflow/tfjs-backend-wasm',
+];
+const watch = process.argv.includes('--watch');
+const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };
+
+const entries = [
+	{ in: 'src/extension.ts', out: 'dist/extension.js' },
+	{ in: 'src/engine/worker.ts', out: 'dist/worker.js' },
+	{ in: 'src/cli.ts', out: 'dist/cli.js' },
+].filter((e) => existsSync(e.in));
+
+const builds = entries.map((e) => ({ ...node, entryPoints: [e.in], outfile: e.out }));
+
+// Each webview/<panel>/main.ts becomes dist/webview/<panel>.js for the browser.
+if (existsSync('webview')) {
+	for (const dir of readdirSync('webview', { withFileTypes: true })) {
+		const main = `webview/${dir.name}/main.ts`;
+		if (dir.isDirectory() && existsSync(main)) {
+			builds.push({
+				bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true,
+				entryPoints: [main], outfile: `dist/webview/${dir.name}.js`, logLevel: 'warning',
+				loader: { '.css': 'text', '.ttf': 'file' },
+			});
+		}
+	}
+}
+
+if (watch) {
+	await Promise.all(builds.map(async (b) => (await esbuild.context(b)).watch()));
+} else {
+	await Promise.all(builds.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,106 @@
+// The only module that imports TensorFlow.js. It picks the backend at run time:
+// tfjs-node-gpu → tfjs-node → WASM (SIMD) → pure JS, unless told otherwise.
+import * as tf from '@tensorflow/tfjs';
+import * as path from 'node:path';
+import type { BackendName, BackendPreference } from '../types';
+
+export { tf };
+export type Tensor = tf.Tensor;
+export type LayersModel = tf.LayersModel;
+
+export interface BackendReport {
+	name: BackendName;
+	/** Human label, e.g. 'WASM (SIMD, 2 threads)'. */
+	label: string;
+	/** Why better rungs were skipped. */
+	skipped: string[];
+	simd?: boolean;
+	threads?: number;
+}
+
+let current: BackendReport | undefined;
+let pending: Promise<BackendReport> | undefined;
+
+const LADDER: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** Initialise (once) and report the backend; later calls return the same report. */
+export function initBackend(pref: BackendPreference = envPreference()): Promise<BackendReport> {
+	if (current && (pref === 'auto' || pref === current.name)) return Promise.resolve(current);
+	if (pending && pref === 'auto') return pending;
+	pending = pick(pref).then((r) => (current = r));
+	return pending;
+}
+
+/** The backend in use, if initialised. */
+export function backendReport(): BackendReport | undefined {
+	return current;
+}
+
+function envPreference(): BackendPreference {
+	const v = process.env.RADREVIEW_BACKEND as BackendPreference | undefined;
+	return v && (v === 'auto' || LADDER.includes(v as BackendName)) ? v : 'auto';
+}
+
+async function pick(pref: BackendPreference): Promise<BackendReport> {
+	const rungs = pref === 'auto' ? LADDER : [pref as BackendName];
+	const skipped: string[] = [];
+	for (const rung of rungs) {
+		try {
+			const report = await tryRung(rung);
+			return { ...report, skipped };
+		} catch (e) {
+			skipped.push(`${rung}: ${firstLine(e)}`);
+		}
+	}
+	if (pref !== 'auto') throw new Error(`Backend '${pref}' is not available: ${skipped.join('; ')}`);
+	throw new Error(`No TensorFlow.js backend could be initialised: ${skipped.join('; ')}`);
+}
+
+async function tryRung(rung: BackendName): Promise<Omit<BackendReport, 'skipped'>> {
+	switch (rung) {
+		case 'tensorflow-gpu':
+		case 'tensorflow': {
+			// The native bindings register the 'tensorflow' backend on import; a failed libtensorflow download
+			// makes the require throw, which is what we want to catch.
+			const pkg = rung === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+			require(pkg);
+			if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not start`);
+			await tf.ready();
+			return { name: rung, label: rung === 'tensorflow-gpu' ? 'TensorFlow native (GPU)' : 'TensorFlow native (CPU)' };
+		}
+		case 'wasm': {
+			const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+			// Point at the package's own .wasm files: bundling moves our code away from node_modules.
+			const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+			wasm.setWasmPaths(dist);
+			if (!(await tf.setBackend('wasm'))) throw new Error('the WASM backend did not start');
+			await tf.ready();
+			const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+			const threads = wasm.getThreadsCount ? wasm.getThreadsCount() : 1;
+			return { name: 'wasm', label: `WASM (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`, simd, threads };
+		}
+		case 'cpu': {
+			if (!(await tf.setBackend('cpu'))) throw new Error('the pure-JS backend did not start');
+			await tf.ready();
+			return { name: 'cpu', label: 'pure JS (slow: last resort)' };
+		}
+	}
+}
+
+/** Release backend resources (WASM pthread workers keep the process alive otherwise). */
+export function shutdownBackend(): void {
+	if (current?.name === 'wasm') {
+		try {
+			tf.removeBackend('wasm');
+		} catch {
+			// already gone
+		}
+	}
+	current = undefined;
+	pending = undefined;
+}
+
+function firstLine(e: unknown): string {
+	const msg = e instanceof Error ? e.message : String(e);
+	return msg.split('\n')[0].slice(0, 200);
+}
