@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian machine: system packages, npm packages, the e2e host.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=''
+[ "$(id -u)" = 0 ] || SUDO='sudo'
+# chromium + libkrb5-dev + ripgrep: VS Code (code-server) e2e; python3-skimage: real photos for the ImageNet check.
+APT_PACKAGES=(chromium libkrb5-dev ripgrep python3-skimage)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: apt-get install ${missing[*]}" >&2
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# .npmrc skips onnxruntime-node's CUDA download; tfjs-node(-gpu) are optional and fail offline by design.
+npm ci --no-audit --no-fund
+
+if [ -x test/e2e/setup.sh ]; then
+	test/e2e/setup.sh
+fi
