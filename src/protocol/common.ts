@@ -1,0 +1,87 @@
+// Pieces shared by all panel protocols and their guards. Types + guards only: no vscode, no tfjs.
+import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type EpochLog, type FileError, type Metrics, type WeightsInfo } from '../engine/types';
+import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
+
+export const isBackboneId: Guard<BackboneId> = isOneOf(BACKBONE_IDS);
+export const isClassName: Guard<ClassName> = isOneOf(CLASS_NAMES);
+
+/** Every webview sends this once its script has run; the host then sends a snapshot (never before). */
+export interface ReadyMessage {
+	type: 'ready';
+}
+
+/** Webview asks the host to report a problem to the user (and the log). */
+export interface ErrorReportMessage {
+	type: 'error';
+	message: string;
+}
+
+/** Host → webview: a toast-like notice the panel may show inline. */
+export interface NoticeMessage {
+	type: 'notice';
+	level: 'info' | 'warn' | 'error';
+	message: string;
+}
+
+/** What the UI shows about a model's weights; `pretrained: false` must be labelled "not pretrained". */
+export type WeightsView = WeightsInfo;
+
+export const isFileError: Guard<FileError> = shape<FileError>({ path: isString, reason: isString });
+
+export const isWeightsInfo: Guard<WeightsInfo> = shape<WeightsInfo>({
+	pretrained: isBoolean,
+	name: isString,
+	sha256: isString,
+	path: isOptional(isString),
+});
+
+export const isEpochLog: Guard<EpochLog> = shape<EpochLog>({
+	epoch: isInteger,
+	loss: isNumber,
+	acc: isNumber,
+	val_loss: isNumber,
+	val_acc: isNumber,
+	lr: isNumber,
+	seconds: isNumber,
+});
+
+/** Loose check for Metrics (it comes from our own worker, so shape-level sanity is enough). */
+export function isMetrics(v: unknown): v is Metrics {
+	return isRecord(v) && isNumber(v.accuracy) && Array.isArray(v.confusion) && Array.isArray(v.perClass);
+}
+
+/** Export formats a panel can ask the host to save. */
+export type ExportFormat = 'csv' | 'png' | 'pdf' | 'json';
+export const isExportFormat: Guard<ExportFormat> = isOneOf(['csv', 'png', 'pdf', 'json'] as const);
+
+/**
+ * Webview → host: save an export. `base64` carries the bytes the webview rendered (PNG/PDF);
+ * for csv/json the host writes its own data and `base64` is omitted. The host shows a save dialog
+ * and writes atomically; the webview never chooses the path.
+ */
+export interface ExportMessage {
+	type: 'export';
+	format: ExportFormat;
+	/** Suggested file name only (no folders); the host sanitises it. */
+	suggestedName: string;
+	base64?: string;
+}
+
+/** Host → webview: outcome of an export. */
+export interface ExportResultMessage {
+	type: 'exportResult';
+	format: ExportFormat;
+	ok: boolean;
+	/** Where it was written (display only). */
+	path?: string;
+	error?: string;
+}
+
+/** 64 MiB of base64 is far above any chart export; larger payloads are rejected as nonsense. */
+const MAX_BASE64 = 64 * 1024 * 1024;
+export const isBase64 = (v: unknown): v is string => isString(v) && v.length <= MAX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(v);
+/** A bare file name: no separators, no `..`. */
+export const isFileName = (v: unknown): v is string =>
+	isShortString(v) && v.length <= 255 && !/[\\/]/.test(v) && v !== '.' && v !== '..' && !v.includes('\0');
+
+export const exportShape = { format: isExportFormat, suggestedName: isFileName, base64: isOptional(isBase64) };

@@ -1,0 +1,61 @@
+// Compare panel protocol: finished runs side by side (metrics, confusion, curves).
+import type { BackboneId, EpochLog, Metrics } from '../engine/types';
+import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
+import { exportShape, isBackboneId } from './common';
+import { isShortString, unionGuard, type Guard } from './guards';
+
+export interface CompareRun {
+	runDir: string;
+	/** Folder name of the run, shown as its id. */
+	name: string;
+	backbone: BackboneId;
+	displayName: string;
+	weights: WeightsView;
+	backend: string;
+	metrics: Metrics;
+	createdAt: string;
+	/** May be empty when the run has no saved history. */
+	history: EpochLog[];
+	/** Total training seconds (sum of epoch times), when known. */
+	trainSeconds?: number;
+}
+
+/** Host → webview: all runs of the workspace, newest first. */
+export interface CompareSnapshotMessage {
+	type: 'snapshot';
+	runs: CompareRun[];
+	busy: string | null;
+}
+
+export type CompareToWebview = CompareSnapshotMessage | NoticeMessage | ExportResultMessage;
+
+/** Reload runs from disk. */
+export interface RefreshMessage {
+	type: 'refresh';
+}
+/** Open one run's predictions. */
+export interface OpenRunMessage {
+	type: 'openRun';
+	runDir: string;
+}
+/** Train every backbone and compare. */
+export interface TrainAllMessage {
+	type: 'trainAll';
+}
+/** Train one backbone. */
+export interface CompareTrainMessage {
+	type: 'train';
+	backbone: BackboneId;
+}
+
+export type CompareFromWebview = ReadyMessage | ErrorReportMessage | RefreshMessage | OpenRunMessage | TrainAllMessage | CompareTrainMessage | ExportMessage;
+
+export const isCompareFromWebview: Guard<CompareFromWebview> = unionGuard<CompareFromWebview>({
+	ready: {},
+	error: { message: isShortString },
+	refresh: {},
+	openRun: { runDir: isShortString },
+	trainAll: {},
+	train: { backbone: isBackboneId },
+	export: exportShape,
+});

@@ -1,0 +1,227 @@
+// Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
+// every job is a request with an id, answered by progress events and exactly one result or error.
+import type {
+	BackendPreference,
+	FileError,
+	Metrics,
+	Prediction,
+	ProgressEvent,
+	ResizeMode,
+	RunSummary,
+	ScanResult,
+	SplitMode,
+	SplitResult,
+	TrainConfig,
+	EpochLog,
+} from '../engine/types';
+import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
+
+/** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
+export interface TrainRequest {
+	type: 'train';
+	id: number;
+	config: TrainConfig;
+}
+/** Classify every image below `folder` with the model of `runDir`; writes predictions.csv. */
+export interface ClassifyRequest {
+	type: 'classify';
+	id: number;
+	runDir: string;
+	folder: string;
+	workDir: string;
+	outCsv?: string;
+}
+/** Decode + resize a dataset into the workspace cache. */
+export interface PreprocessRequest {
+	type: 'preprocess';
+	id: number;
+	dataDir: string;
+	workDir: string;
+	imageSize: number;
+	resize: ResizeMode;
+}
+/** Scan a dataset and compute its seeded split. */
+export interface SplitsRequest {
+	type: 'splits';
+	id: number;
+	dataDir: string;
+	mode: SplitMode;
+	seed: number;
+	testFraction: number;
+	valFraction: number;
+}
+/** List finished runs below workDir. */
+export interface ListRunsRequest {
+	type: 'listRuns';
+	id: number;
+	workDir: string;
+}
+/** Load one run: summary, history and (test-split) predictions. */
+export interface LoadRunRequest {
+	type: 'loadRun';
+	id: number;
+	runDir: string;
+}
+/** Make small JPEG thumbnails (cached by content path+mtime) for the panels. */
+export interface ThumbsRequest {
+	type: 'thumbs';
+	id: number;
+	paths: string[];
+	/** Usually `<workDir>/cache/thumbs`. */
+	outDir: string;
+	size: number;
+}
+/** Initialise (or report) the tfjs backend. */
+export interface BackendRequest {
+	type: 'backend';
+	id: number;
+	preference: BackendPreference;
+}
+/** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
+export interface CancelRequest {
+	type: 'cancel';
+	id: number;
+}
+
+export type EngineRequest =
+	| TrainRequest
+	| ClassifyRequest
+	| PreprocessRequest
+	| SplitsRequest
+	| ListRunsRequest
+	| LoadRunRequest
+	| ThumbsRequest
+	| BackendRequest
+	| CancelRequest;
+
+/** Requests that start a job (everything but cancel). */
+export type EngineJobRequest = Exclude<EngineRequest, CancelRequest>;
+export type EngineJobType = EngineJobRequest['type'];
+/** A job request as the caller writes it: the client assigns the id. */
+export type EngineJobInput = EngineJobRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export interface ClassifyResult {
+	predictions: Prediction[];
+	csvPath: string;
+	errors: FileError[];
+	metrics?: Metrics;
+}
+export interface PreprocessResult {
+	/** Whatever the engine reports (counts, cache dir); shown in the log. */
+	summary: unknown;
+}
+export interface SplitsResult {
+	scan: ScanResult;
+	split: SplitResult;
+}
+export interface LoadRunResult {
+	summary: RunSummary;
+	history: EpochLog[];
+	predictions: Prediction[];
+	/** Anything else the run keeps (config etc.), passed through. */
+	extra?: unknown;
+}
+export interface ThumbsResult {
+	/** Source path → thumbnail path; missing entries failed (see errors). */
+	thumbs: Record<string, string>;
+	errors: FileError[];
+}
+export interface BackendResult {
+	name: string;
+	label: string;
+	skipped: string[];
+}
+
+/** The result type of each job type. */
+export interface EngineResults {
+	train: RunSummary;
+	classify: ClassifyResult;
+	preprocess: PreprocessResult;
+	splits: SplitsResult;
+	listRuns: RunSummary[];
+	loadRun: LoadRunResult;
+	thumbs: ThumbsResult;
+	backend: BackendResult;
+}
+
+/** Worker → host: a progress event of job `id`. */
+export interface ProgressMessage {
+	type: 'progress';
+	id: number;
+	event: ProgressEvent;
+}
+/** Worker → host: job `id` finished. */
+export interface ResultMessage {
+	type: 'result';
+	id: number;
+	result: unknown;
+}
+export interface SerializedError {
+	name: string;
+	message: string;
+	stack?: string;
+}
+/** Worker → host: job `id` failed; name 'CancelledError' means a clean stop. */
+export interface ErrorMessage {
+	type: 'error';
+	id: number;
+	error: SerializedError;
+}
+/** Worker → host: the backend in use (sent whenever it is initialised or changes). */
+export interface BackendMessage {
+	type: 'backend';
+	report: BackendResult;
+}
+/** Worker → host: a log line not tied to a job. */
+export interface WorkerLogMessage {
+	type: 'log';
+	level: 'info' | 'warn' | 'error';
+	message: string;
+}
+
+export type EngineEvent = ProgressMessage | ResultMessage | ErrorMessage | BackendMessage | WorkerLogMessage;
+
+const isId = (v: unknown): v is number => isInteger(v) && (v as number) >= 0;
+const isLevel = isOneOf(['info', 'warn', 'error'] as const);
+
+/** Loose ProgressEvent check: `kind` must be known; payloads come from our own engine. */
+export function isProgressEvent(v: unknown): v is ProgressEvent {
+	if (!isRecord(v)) return false;
+	switch (v.kind) {
+		case 'stage':
+			return isString(v.stage) && isNumber(v.done) && isNumber(v.total);
+		case 'epoch':
+			return isRecord(v.log) && isNumber(v.epochs);
+		case 'fileError':
+			return isRecord(v.error) && isString(v.error.path) && isString(v.error.reason);
+		case 'log':
+			return isLevel(v.level) && isString(v.message);
+		default:
+			return false;
+	}
+}
+
+const isSerializedError: Guard<SerializedError> = shape<SerializedError>({ name: isString, message: isString, stack: isOptional(isString) });
+const isBackendResult: Guard<BackendResult> = shape<BackendResult>({ name: isString, label: isString, skipped: isArrayOf(isString) });
+
+/** Guards what the host receives from the worker. */
+export const isEngineEvent: Guard<EngineEvent> = unionGuard<EngineEvent>({
+	progress: { id: isId, event: isProgressEvent },
+	result: { id: isId, result: (_v: unknown): _v is unknown => true },
+	error: { id: isId, error: isSerializedError },
+	backend: { report: isBackendResult },
+	log: { level: isLevel, message: isString },
+});
+
+/** Guards what the worker receives from the host (top level; configs are checked by the engine). */
+export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
+	train: { id: isId, config: (v: unknown): v is TrainConfig => isRecord(v) && isString(v.backbone) && isString(v.dataDir) && isString(v.workDir) },
+	classify: { id: isId, runDir: isShortString, folder: isShortString, workDir: isShortString, outCsv: isOptional(isShortString) },
+	preprocess: { id: isId, dataDir: isShortString, workDir: isShortString, imageSize: isInteger, resize: isOneOf(['stretch', 'letterbox'] as const) },
+	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber },
+	listRuns: { id: isId, workDir: isShortString },
+	loadRun: { id: isId, runDir: isShortString },
+	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
+	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
+	cancel: { id: isId },
+});

@@ -1,0 +1,65 @@
+// Predictions panel protocol: a grid of images with predicted and (when known) true labels.
+import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
+import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
+import { exportShape } from './common';
+import { isShortString, unionGuard, type Guard } from './guards';
+
+export interface PredictionItem {
+	/** Path relative to the classified folder / dataset root; the item's id in messages. */
+	relPath: string;
+	/** null: the image has no known label (an unlabelled folder). */
+	label: ClassName | null;
+	predicted: ClassName;
+	/** In CLASS_NAMES order. */
+	probs: number[];
+	split?: SplitName;
+	/** webview URI of the cached JPEG thumbnail; absent when it could not be made (show a placeholder). */
+	thumbUri?: string;
+}
+
+export interface PredictionsView {
+	/** Panel title, e.g. 'VGG16 — test split' or 'Classified: xrays/'. */
+	title: string;
+	source: 'run' | 'folder';
+	backbone: BackboneId;
+	weights: WeightsView;
+	backend?: string;
+	runDir: string;
+	/** Root the relPaths are relative to (display only). */
+	root: string;
+	items: PredictionItem[];
+	/** Present when every item has a label. */
+	metrics?: Metrics;
+	errors: FileError[];
+	/** The written predictions.csv (display only). */
+	csvPath?: string;
+}
+
+/** Host → webview: everything to draw (after ready, on show, on change). null: nothing loaded yet. */
+export interface PredictionsSnapshotMessage {
+	type: 'snapshot';
+	view: PredictionsView | null;
+	busy: string | null;
+}
+
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage;
+
+/** Open the full image in an editor; the host confines relPath to the view's root. */
+export interface OpenFileMessage {
+	type: 'openFile';
+	relPath: string;
+}
+/** Reveal the predictions.csv in the OS / explorer. */
+export interface RevealCsvMessage {
+	type: 'revealCsv';
+}
+
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage;
+
+export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
+	ready: {},
+	error: { message: isShortString },
+	openFile: { relPath: isShortString },
+	revealCsv: {},
+	export: exportShape,
+});

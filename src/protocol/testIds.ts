@@ -1,0 +1,76 @@
+// The DOM contract between the webviews and the e2e tests: each panel renders these `data-testid`
+// values so tests never depend on layout or CSS classes. Webviews: `el.dataset.testid = TestId.GridItem`.
+
+export const TestId = {
+	// ── every panel
+	/** Root element of a panel, with `data-panel="dataset|training|predictions|compare"`; present after the first snapshot. */
+	PanelRoot: 'panel-root',
+	/** Busy indicator text (present only while the host reports `busy`). */
+	Busy: 'busy',
+	/** Notice (info/warn/error) text from the host. */
+	Notice: 'notice',
+	/** Label of the model's weights; its text contains "not pretrained" when `weights.pretrained` is false. */
+	WeightsLabel: 'weights-label',
+
+	// ── training panel
+	/** Text = total number of epoch points plotted, over all series (e.g. "3"). */
+	CurvePointCount: 'curve-point-count',
+	/** One per series, with `data-backbone` and `data-state` (queued|running|done|cancelled|failed). */
+	TrainingSeries: 'training-series',
+	/** Text "epoch n/N" of a series (inside TrainingSeries). */
+	EpochProgress: 'epoch-progress',
+	/** Canvas (or svg) of the loss/accuracy curves. */
+	TrainingChart: 'training-chart',
+	/** Stop button; aborts the same controller as the notification's Cancel. */
+	StopButton: 'stop-button',
+	/** Test accuracy of a finished series (inside TrainingSeries). */
+	SeriesAccuracy: 'series-accuracy',
+
+	// ── predictions panel
+	/** One per image, with `data-rel-path`; contains PredLabel and (if known) TrueLabel. */
+	GridItem: 'grid-item',
+	/** Predicted class name, text exactly one of CLASS_NAMES. */
+	PredLabel: 'pred-label',
+	/** True class name, text exactly one of CLASS_NAMES (absent for unlabelled images). */
+	TrueLabel: 'true-label',
+	/** Thumbnail <img> inside a grid item. */
+	GridThumb: 'grid-thumb',
+	/** Text = number of grid items. */
+	GridCount: 'grid-count',
+	/** Overall accuracy text (only when labels are known). */
+	MetricsAccuracy: 'metrics-accuracy',
+	/** Confusion matrix table. */
+	ConfusionMatrix: 'confusion-matrix',
+	/** Export buttons. */
+	ExportCsv: 'export-csv',
+	ExportPng: 'export-png',
+	ExportPdf: 'export-pdf',
+
+	// ── dataset panel
+	/** Text = number of images. */
+	DatasetCount: 'dataset-count',
+	/** One per class, with `data-class`; text = count. */
+	ClassCount: 'class-count',
+	/** One per split, with `data-split` (train|val|test); text = count. */
+	SplitCount: 'split-count',
+	/** Per-file errors list. */
+	DatasetErrors: 'dataset-errors',
+	/** Buttons. */
+	SelectFolderButton: 'select-folder',
+	ComputeSplitsButton: 'compute-splits',
+	PreprocessButton: 'preprocess',
+
+	// ── compare panel
+	/** One per run, with `data-backbone` and `data-run-dir`. */
+	CompareRow: 'compare-row',
+	/** Accuracy cell inside a CompareRow. */
+	CompareAccuracy: 'compare-accuracy',
+	RefreshButton: 'refresh',
+	TrainAllButton: 'train-all',
+} as const;
+
+export type TestIdValue = (typeof TestId)[keyof typeof TestId];
+
+/** Panel names as used in `data-panel` and in `dist/webview/<panel>.js`. */
+export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare'] as const;
+export type PanelName = (typeof PANEL_NAMES)[number];

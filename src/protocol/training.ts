@@ -1,0 +1,85 @@
+// Training panel protocol: live epoch curves of one or more backbones, overlaid.
+import type { BackboneId, EpochLog, Metrics, Stage } from '../engine/types';
+import type { ErrorReportMessage, NoticeMessage, ReadyMessage, WeightsView, ExportMessage, ExportResultMessage } from './common';
+import { exportShape, isBackboneId } from './common';
+import { isOptional, isShortString, unionGuard, type Guard } from './guards';
+
+export type SessionState = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+
+/** One training session (live) or finished run (from its history on disk). */
+export interface TrainingSeries {
+	/** Stable id: the run folder when known, else a session id. */
+	id: string;
+	backbone: BackboneId;
+	/** e.g. 'VGG16'. */
+	displayName: string;
+	/** null until the worker reports which weights were loaded. */
+	weights: WeightsView | null;
+	/** Backend label, e.g. 'WASM (SIMD, 2 threads)'. */
+	backend: string | null;
+	/** Planned epochs. */
+	epochs: number;
+	history: EpochLog[];
+	state: SessionState;
+	/** Current stage while running (features, train, evaluate…). */
+	stage?: { stage: Stage; done: number; total: number; message?: string };
+	/** Test metrics once evaluated. */
+	metrics?: Metrics;
+	runDir?: string;
+	error?: string;
+}
+
+/** Host → webview: the full list of series (after ready, on show, after a run finishes). */
+export interface TrainingSnapshotMessage {
+	type: 'snapshot';
+	series: TrainingSeries[];
+}
+
+/** Host → webview: one new epoch of a running series (append to its history). */
+export interface EpochMessage {
+	type: 'epoch';
+	id: string;
+	log: EpochLog;
+	epochs: number;
+}
+
+/** Host → webview: series-level change (stage progress, state, weights, backend, metrics). */
+export interface SeriesUpdateMessage {
+	type: 'seriesUpdate';
+	series: Omit<TrainingSeries, 'history'>;
+}
+
+export type TrainingToWebview = TrainingSnapshotMessage | EpochMessage | SeriesUpdateMessage | NoticeMessage | ExportResultMessage;
+
+/** Stop a running series (absent id: stop all). Same abort chain as the notification's Cancel. */
+export interface StopMessage {
+	type: 'stop';
+	id?: string;
+}
+/** Start training another backbone. */
+export interface TrainAgainMessage {
+	type: 'train';
+	backbone: BackboneId;
+}
+/** Open the predictions of a finished run. */
+export interface OpenPredictionsMessage {
+	type: 'openPredictions';
+	runDir: string;
+}
+
+export type TrainingFromWebview =
+	| ReadyMessage
+	| ErrorReportMessage
+	| StopMessage
+	| TrainAgainMessage
+	| OpenPredictionsMessage
+	| ExportMessage;
+
+export const isTrainingFromWebview: Guard<TrainingFromWebview> = unionGuard<TrainingFromWebview>({
+	ready: {},
+	error: { message: isShortString },
+	stop: { id: isOptional(isShortString) },
+	train: { backbone: isBackboneId },
+	openPredictions: { runDir: isShortString },
+	export: exportShape,
+});
