@@ -1,0 +1,194 @@
+// The virtualised prediction grid: fixed row height, only the visible rows (plus overscan) in the DOM,
+// cell elements recycled as the window moves. Smooth with thousands of images.
+import { TestId } from '../../src/protocol/testIds';
+import { h, icon } from '../shared/dom';
+import { baseName, columnsFor, confidence, isCorrect, virtualWindow, type GridItem } from '../shared/logic';
+
+export const CELL_MIN_WIDTH = 150;
+export const CELL_HEIGHT = 214;
+export const GAP = 8;
+const OVERSCAN = 3;
+
+/** One recycled cell and the nodes it rewrites. */
+interface Cell {
+	el: HTMLDivElement;
+	img: HTMLImageElement;
+	placeholder: HTMLElement;
+	name: HTMLElement;
+	pred: HTMLElement;
+	predProb: HTMLElement;
+	trueLine: HTMLElement;
+	trueLabel: HTMLElement;
+	outcome: HTMLElement;
+	outcomeIcon: HTMLElement;
+	outcomeText: HTMLElement;
+	index: number;
+	/** Items generation the cell was filled from (a new snapshot may change an item in place). */
+	gen: number;
+}
+
+export class VirtualGrid {
+	readonly el: HTMLDivElement;
+	private readonly spacer: HTMLDivElement;
+	private readonly layer: HTMLDivElement;
+	private readonly pool: Cell[] = [];
+	private items: readonly GridItem[] = [];
+	private columns = 1;
+	private frame = 0;
+	private gen = 0;
+
+	constructor(private readonly onOpen: (index: number) => void) {
+		this.layer = h('div', { class: 'grid-layer' });
+		this.spacer = h('div', { class: 'grid-spacer' }, this.layer);
+		this.el = h('div', { class: 'grid-scroller', attrs: { tabindex: '-1' } }, this.spacer);
+		this.el.addEventListener('scroll', () => this.schedule(), { passive: true });
+		new ResizeObserver(() => this.schedule()).observe(this.el);
+		// One delegated listener instead of one per recycled cell.
+		this.layer.addEventListener('click', (e) => this.activate(e));
+		this.layer.addEventListener('keydown', (e) => {
+			if (e.key === 'Enter' || e.key === ' ') {
+				e.preventDefault();
+				this.activate(e);
+			}
+		});
+	}
+
+	setItems(items: readonly GridItem[], resetScroll: boolean): void {
+		this.items = items;
+		this.gen++;
+		if (resetScroll) this.el.scrollTop = 0;
+		this.render();
+	}
+
+	/** Scrolls so that item `index` is visible (used by the detail view's previous/next). */
+	reveal(index: number): void {
+		const row = Math.floor(index / this.columns);
+		const top = row * (CELL_HEIGHT + GAP);
+		if (top < this.el.scrollTop || top + CELL_HEIGHT > this.el.scrollTop + this.el.clientHeight) {
+			this.el.scrollTop = Math.max(0, top - GAP);
+		}
+	}
+
+	focusItem(index: number): void {
+		this.reveal(index);
+		this.render();
+		this.pool.find((c) => !c.el.hidden && c.index === index)?.el.focus();
+	}
+
+	private activate(e: Event): void {
+		const el = (e.target as Element | null)?.closest<HTMLElement>('.cell');
+		if (!el) return;
+		const i = Number(el.dataset.index);
+		if (Number.isInteger(i)) this.onOpen(i);
+	}
+
+	private schedule(): void {
+		if (this.frame) return;
+		this.frame = requestAnimationFrame(() => {
+			this.frame = 0;
+			this.render();
+		});
+	}
+
+	private render(): void {
+		const width = this.el.clientWidth - GAP;
+		this.columns = columnsFor({ width, minCellWidth: CELL_MIN_WIDTH, gap: GAP });
+		const w = virtualWindow({
+			itemCount: this.items.length,
+			columns: this.columns,
+			rowHeight: CELL_HEIGHT + GAP,
+			scrollTop: this.el.scrollTop,
+			viewportHeight: this.el.clientHeight,
+			overscan: OVERSCAN,
+		});
+		// CSSOM writes, not style attributes in markup: allowed by a strict style-src.
+		this.spacer.style.height = `${w.totalHeight}px`;
+		this.layer.style.transform = `translateY(${w.offsetY}px)`;
+		this.layer.style.gridTemplateColumns = `repeat(${this.columns}, minmax(0, 1fr))`;
+		const n = w.end - w.start;
+		while (this.pool.length < n) this.pool.push(this.createCell());
+		for (let k = 0; k < this.pool.length; k++) {
+			const cell = this.pool[k];
+			if (k < n) {
+				this.fill(cell, w.start + k);
+				cell.el.hidden = false;
+			} else if (!cell.el.hidden) {
+				cell.el.hidden = true;
+				// Hidden cells must not count as grid items for tests or screen readers.
+				delete cell.el.dataset.testid;
+			}
+		}
+	}
+
+	private createCell(): Cell {
+		const img = h('img', { class: 'thumb', testid: TestId.GridThumb, attrs: { alt: '', decoding: 'async', draggable: 'false' } });
+		const placeholder = h('div', { class: 'thumb-missing' }, icon('file-media'), h('span', { text: 'no thumbnail' }));
+		const name = h('div', { class: 'cell-name' });
+		const pred = h('span', { class: 'cls', testid: TestId.PredLabel });
+		const predProb = h('span', { class: 'prob' });
+		const trueLabel = h('span', { class: 'cls', testid: TestId.TrueLabel });
+		const trueLine = h('div', { class: 'cell-line' }, h('span', { class: 'muted', text: 'Correct: ' }), trueLabel);
+		const outcomeIcon = icon('pass');
+		const outcomeText = h('span');
+		const outcome = h('div', { class: 'cell-outcome' }, outcomeIcon, outcomeText);
+		const el = h(
+			'div',
+			{ class: 'cell', attrs: { role: 'button', tabindex: '0' } },
+			h('div', { class: 'thumb-box' }, img, placeholder),
+			h('div', { class: 'cell-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), pred, ' ', predProb),
+			trueLine,
+			outcome,
+			name,
+		);
+		img.addEventListener('error', () => {
+			img.hidden = true;
+			placeholder.hidden = false;
+		});
+		const cell: Cell = { el, img, placeholder, name, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
+		this.layer.appendChild(el);
+		return cell;
+	}
+
+	private fill(cell: Cell, index: number): void {
+		const item = this.items[index];
+		cell.el.dataset.testid = TestId.GridItem;
+		cell.el.dataset.index = String(index);
+		if (cell.index === index && cell.gen === this.gen) return;
+		cell.index = index;
+		cell.gen = this.gen;
+		cell.el.dataset.relPath = item.relPath;
+		const ok = isCorrect(item);
+		cell.el.classList.toggle('is-right', ok === true);
+		cell.el.classList.toggle('is-wrong', ok === false);
+		if (item.thumbUri) {
+			// Recycled <img>: only touch src when it changes, so the browser cache does the rest.
+			if (cell.img.getAttribute('src') !== item.thumbUri) cell.img.src = item.thumbUri;
+			cell.img.hidden = false;
+			cell.placeholder.hidden = true;
+		} else {
+			cell.img.removeAttribute('src');
+			cell.img.hidden = true;
+			cell.placeholder.hidden = false;
+		}
+		cell.img.alt = item.relPath;
+		cell.name.textContent = baseName(item.relPath);
+		cell.name.title = item.relPath;
+		cell.pred.textContent = item.predicted;
+		cell.predProb.textContent = `(${confidence(item).toFixed(2)})`;
+		if (item.label === null) {
+			cell.trueLine.hidden = true;
+			cell.outcome.hidden = true;
+			// TrueLabel is absent for unlabelled images (test contract).
+			delete cell.trueLabel.dataset.testid;
+		} else {
+			cell.trueLine.hidden = false;
+			cell.outcome.hidden = false;
+			cell.trueLabel.dataset.testid = TestId.TrueLabel;
+			cell.trueLabel.textContent = item.label;
+			cell.outcome.className = `cell-outcome ${ok ? 'right' : 'wrong'}`;
+			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
+			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
+		}
+		cell.el.setAttribute('aria-label', `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}`);
+	}
+}

@@ -1,0 +1,323 @@
+// Predictions panel: the virtualised prediction grid, filters and sort, the confusion matrix whose cells
+// filter the grid, a large view per image, and PNG / PDF / CSV exports.
+import '../shared/elements';
+import sharedCss from '../../media/webview.css';
+import panelCss from '../../media/predictions.css';
+import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
+import type { ExportFormat } from '../../src/protocol/common';
+import type { PredictionsFromWebview, PredictionsToWebview, PredictionsView } from '../../src/protocol/predictions';
+import { TestId } from '../../src/protocol/testIds';
+import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
+import {
+	DEFAULT_FILTER,
+	DEFAULT_SORT,
+	cellFilter,
+	confusionOf,
+	describeFilter,
+	filterAndSort,
+	isCellActive,
+	pct,
+	type GridFilter,
+	type GridItem,
+	type GridSort,
+	type Outcome,
+	type SortKey,
+} from '../shared/logic';
+import { StatusLines, confusionTable, weightsLabel } from '../shared/ui';
+import { Channel, startPanel } from '../shared/vscodeApi';
+import { DetailView } from './detail';
+import { gridToPdf, gridToPng } from './exporters';
+import { VirtualGrid } from './grid';
+
+adoptStyles(sharedCss, panelCss);
+
+const channel = new Channel<PredictionsToWebview, PredictionsFromWebview>();
+
+interface UiState {
+	filter: GridFilter;
+	sort: GridSort;
+}
+const ui = channel.uiState<UiState>({ filter: { ...DEFAULT_FILTER }, sort: { ...DEFAULT_SORT } });
+
+let view: PredictionsView | null = null;
+let shown: GridItem[] = [];
+let exporting = false;
+
+// ── static skeleton (built once; the snapshot fills it) ──
+const status = new StatusLines();
+const title = h('h1', { text: 'Predictions' });
+const meta = h('div', { class: 'header-meta' });
+const count = h('span', { class: 'count', testid: TestId.GridCount, text: '0' });
+const countOf = h('span', { class: 'muted' });
+
+function exportButton(testid: string, codicon: string, label: string, format: ExportFormat): HTMLElement {
+	const b = h('vscode-button', { testid, attrs: { secondary: true, title: `Export ${label}` } }, icon(codicon), ` ${label}`);
+	b.addEventListener('click', () => void runExport(format));
+	return b;
+}
+
+const exportBar = h(
+	'div',
+	{ class: 'toolbar export-bar' },
+	exportButton(TestId.ExportCsv, 'table', 'CSV', 'csv'),
+	exportButton(TestId.ExportPng, 'file-media', 'PNG', 'png'),
+	exportButton(TestId.ExportPdf, 'file-pdf', 'PDF', 'pdf'),
+);
+
+function select(label: string, options: Array<[string, string]>, value: string, onChange: (v: string) => void): { wrap: HTMLElement; el: HTMLElement & { value: string } } {
+	const el = h('vscode-single-select', { attrs: { 'aria-label': label } }, ...options.map(([v, text]) => h('vscode-option', { attrs: { value: v } }, text)));
+	el.value = value;
+	el.addEventListener('change', () => onChange(el.value));
+	return { wrap: h('label', {}, h('span', { text: label }), el), el };
+}
+
+const classOptions: Array<[string, string]> = [['all', 'All'], ...CLASS_NAMES.map((c): [string, string] => [c, c])];
+const selTrue = select('Correct', classOptions, ui.filter.trueClass, (v) => setFilter({ trueClass: v as ClassName | 'all' }));
+const selPred = select('Predicted', classOptions, ui.filter.predicted, (v) => setFilter({ predicted: v as ClassName | 'all' }));
+const selOutcome = select(
+	'Show',
+	[
+		['all', 'Right and wrong'],
+		['right', 'Right only'],
+		['wrong', 'Wrong only'],
+	],
+	ui.filter.outcome,
+	(v) => setFilter({ outcome: v as Outcome }),
+);
+
+function confField(label: string, value: number, onChange: (v: number) => void): { wrap: HTMLElement; el: HTMLElement & { value: string } } {
+	const el = h('vscode-textfield', { class: 'field-narrow', attrs: { type: 'number', min: '0', max: '1', step: '0.05', 'aria-label': label } });
+	el.value = value.toFixed(2);
+	el.addEventListener('change', () => {
+		const v = Number(el.value);
+		if (Number.isFinite(v)) onChange(Math.min(1, Math.max(0, v)));
+	});
+	return { wrap: h('label', {}, h('span', { text: label }), el), el };
+}
+const minConf = confField('Confidence ≥', ui.filter.minConf, (v) => setFilter({ minConf: v }));
+const maxConf = confField('≤', ui.filter.maxConf, (v) => setFilter({ maxConf: v }));
+
+const selSort = select(
+	'Sort by',
+	[
+		['confidence', 'Confidence'],
+		['loss', 'Loss (−log p(true))'],
+		['name', 'Name'],
+	],
+	ui.sort.key,
+	(v) => setSort({ key: v as SortKey }),
+);
+const dirButton = h('vscode-button', { attrs: { secondary: true, 'aria-label': 'Sort direction' } });
+dirButton.addEventListener('click', () => setSort({ dir: ui.sort.dir === 'asc' ? 'desc' : 'asc' }));
+const resetButton = h('vscode-button', { attrs: { secondary: true, title: 'Clear all filters' } }, icon('clear-all'), ' Reset');
+resetButton.addEventListener('click', () => setFilter({ ...DEFAULT_FILTER }));
+
+const filterBar = h('div', { class: 'toolbar filter-bar' }, selTrue.wrap, selPred.wrap, selOutcome.wrap, minConf.wrap, maxConf.wrap, selSort.wrap, dirButton, resetButton);
+
+const grid = new VirtualGrid((i) => detail.open(i));
+const emptyGrid = h('div', { class: 'empty grid-empty', text: 'No image matches these filters.' });
+const side = h('aside', { class: 'side' });
+const layout = h('div', { class: 'layout' }, h('div', { class: 'grid-column' }, grid.el, emptyGrid), side);
+const detail = new DetailView({
+	item: (i) => shown[i],
+	count: () => shown.length,
+	root: () => view?.root ?? '',
+	openFile: (relPath) => channel.post({ type: 'openFile', relPath }),
+	onNavigate: (i) => grid.reveal(i),
+	onClose: (i) => grid.focusItem(i),
+});
+const emptyView = h('div', { class: 'empty', text: 'No predictions loaded yet. Train a model or classify a folder.' });
+const root = h(
+	'div',
+	{ class: 'panel predictions', data: { panel: 'predictions' } },
+	h('div', { class: 'header' }, title, meta, h('span', { class: 'spacer' }), h('span', { class: 'count-line' }, count, countOf), exportBar),
+	status.el,
+	filterBar,
+	layout,
+	emptyView,
+	detail.el,
+);
+document.body.appendChild(root);
+root.hidden = true;
+
+// ── state changes ──
+
+function setFilter(patch: Partial<GridFilter>): void {
+	ui.filter = { ...ui.filter, ...patch };
+	if (ui.filter.minConf > ui.filter.maxConf) ui.filter = { ...ui.filter, maxConf: ui.filter.minConf };
+	syncControls();
+	refresh(true);
+}
+
+function setSort(patch: Partial<GridSort>): void {
+	ui.sort = { ...ui.sort, ...patch };
+	syncControls();
+	refresh(true);
+}
+
+function syncControls(): void {
+	selTrue.el.value = ui.filter.trueClass;
+	selPred.el.value = ui.filter.predicted;
+	selOutcome.el.value = ui.filter.outcome;
+	minConf.el.value = ui.filter.minConf.toFixed(2);
+	maxConf.el.value = ui.filter.maxConf.toFixed(2);
+	selSort.el.value = ui.sort.key;
+	replaceChildren(dirButton, icon(ui.sort.dir === 'asc' ? 'arrow-up' : 'arrow-down'), ui.sort.dir === 'asc' ? ' Ascending' : ' Descending');
+	channel.saveUiState(ui);
+}
+
+/** Recomputes the shown list and redraws grid and matrix. */
+function refresh(resetScroll: boolean): void {
+	const items = view?.items ?? [];
+	shown = filterAndSort(items, ui.filter, ui.sort);
+	count.textContent = String(shown.length);
+	countOf.textContent = shown.length === items.length ? ' images' : ` of ${items.length} images`;
+	emptyGrid.hidden = shown.length > 0 || items.length === 0;
+	grid.setItems(shown, resetScroll);
+	renderSide();
+}
+
+function renderSide(): void {
+	if (!view) return;
+	const items = view.items;
+	const labelled = items.some((i) => i.label !== null);
+	const parts: HTMLElement[] = [];
+	if (labelled) {
+		const matrix = confusionOf(items);
+		parts.push(
+			h('h2', {}, 'Confusion matrix'),
+			h('p', { class: 'muted hint', text: 'Click a cell to show those images; click it again to show all.' }),
+			confusionTable(matrix, {
+				testid: TestId.ConfusionMatrix,
+				onCell: (t, p) => setFilter(cellFilter(ui.filter, t, p)),
+				isActive: (t, p) => isCellActive(ui.filter, t, p),
+			}),
+		);
+		if (view.metrics) {
+			const m = view.metrics;
+			parts.push(
+				h(
+					'table',
+					{ class: 'data per-class' },
+					h('thead', {}, h('tr', {}, h('th', { text: 'Class' }), h('th', { text: 'Precision' }), h('th', { text: 'Recall' }), h('th', { text: 'F1' }), h('th', { text: 'n' }))),
+					h(
+						'tbody',
+						{},
+						...m.perClass.map((r) =>
+							h('tr', {}, h('th', { text: r.className }), h('td', { text: r.precision.toFixed(2) }), h('td', { text: r.recall.toFixed(2) }), h('td', { text: r.f1.toFixed(2) }), h('td', { text: String(r.support) })),
+						),
+					),
+					h('tfoot', {}, h('tr', {}, h('th', { text: 'macro avg' }), h('td', { text: m.macroAvg.precision.toFixed(2) }), h('td', { text: m.macroAvg.recall.toFixed(2) }), h('td', { text: m.macroAvg.f1.toFixed(2) }), h('td', { text: String(m.support) }))),
+				),
+			);
+		}
+	} else {
+		parts.push(h('p', { class: 'muted', text: 'These images have no labels: no accuracy or confusion matrix.' }));
+	}
+	if (view.errors.length) {
+		parts.push(
+			h('h2', {}, `Files not classified (${view.errors.length})`),
+			h('ul', { class: 'errors-list' }, ...view.errors.map((e) => h('li', { attrs: { title: e.path } }, icon('error'), h('span', { class: 'mono', text: e.path }), ` — ${e.reason}`))),
+		);
+	}
+	if (view.csvPath) {
+		const reveal = h('vscode-button', { attrs: { secondary: true } }, icon('go-to-file'), ' Reveal predictions.csv');
+		reveal.addEventListener('click', () => channel.post({ type: 'revealCsv' }));
+		parts.push(h('div', { class: 'toolbar' }, reveal));
+	}
+	replaceChildren(side, ...parts);
+}
+
+function renderHeader(v: PredictionsView): void {
+	title.textContent = v.title;
+	const labelled = v.items.some((i) => i.label !== null);
+	const accuracy = v.metrics?.accuracy ?? (labelled ? v.items.filter((i) => i.label === i.predicted).length / v.items.filter((i) => i.label !== null).length : undefined);
+	replaceChildren(
+		meta,
+		h('span', { class: 'chip', text: v.backbone }),
+		weightsLabel(v.weights),
+		v.backend ? h('span', { class: 'muted', text: v.backend }) : null,
+		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) })) : null,
+	);
+}
+
+function onSnapshot(v: PredictionsView | null, busy: string | null): void {
+	const first = view === null || v === null || v.runDir !== view.runDir;
+	view = v;
+	root.hidden = false;
+	root.dataset.testid = TestId.PanelRoot;
+	status.setBusy(busy);
+	const has = v !== null;
+	layout.hidden = !has;
+	filterBar.hidden = !has;
+	exportBar.hidden = !has;
+	emptyView.hidden = has;
+	if (!v) {
+		title.textContent = 'Predictions';
+		replaceChildren(meta);
+		count.textContent = '0';
+		return;
+	}
+	renderHeader(v);
+	detail.close(false);
+	refresh(first);
+}
+
+// ── exports ──
+
+async function runExport(format: ExportFormat): Promise<void> {
+	if (!view || exporting) return;
+	if (format === 'csv' || format === 'json') {
+		channel.post({ type: 'export', format, suggestedName: `predictions.${format}` });
+		return;
+	}
+	exporting = true;
+	const name = fileStem(view.title);
+	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(ui.filter, ui.sort)}`;
+	const progress = (done: number, total: number): void => status.setBusy(`Exporting ${format.toUpperCase()}: ${done}/${total} thumbnails`);
+	try {
+		const result = format === 'png' ? await gridToPng(shown, view.title, subtitle, progress) : await gridToPdf(shown, view.title, subtitle, progress);
+		status.setBusy(`Saving ${format.toUpperCase()}…`);
+		channel.post({ type: 'export', format, suggestedName: `${name}.${format}`, base64: result.base64 });
+		if (result.capped) status.setNotice('warn', `The ${format.toUpperCase()} holds the first ${result.count} of ${shown.length} images.`);
+	} catch (e) {
+		const message = `${format.toUpperCase()} export failed: ${e instanceof Error ? e.message : String(e)}`;
+		status.setNotice('error', message);
+		channel.post({ type: 'error', message });
+	} finally {
+		exporting = false;
+		status.setBusy(null);
+	}
+}
+
+/** A bare, safe file name from the panel title (the host sanitises again). */
+function fileStem(t: string): string {
+	return (
+		t
+			.replace(/[^A-Za-z0-9._-]+/g, '-')
+			.replace(/^-+|-+$/g, '')
+			.slice(0, 80) || 'predictions'
+	);
+}
+
+// ── messages ──
+
+channel.onMessage((msg) => {
+	switch (msg.type) {
+		case 'snapshot':
+			onSnapshot(msg.view, msg.busy);
+			break;
+		case 'notice':
+			status.setNotice(msg.level, msg.message);
+			break;
+		case 'exportResult':
+			if (msg.ok) status.setNotice('info', `Saved ${msg.format.toUpperCase()}${msg.path ? ` to ${msg.path}` : ''}.`);
+			else if (msg.error) status.setNotice('error', `Export failed: ${msg.error}`);
+			break;
+		default:
+			break;
+	}
+});
+
+syncControls();
+startPanel(channel);

@@ -1,0 +1,350 @@
+// Pure view logic shared by the panels: no DOM, no vscode. Unit-tested in test/unit/webviewLogic.test.ts.
+import { CLASS_NAMES, type ClassName, type EpochLog, type SplitName } from '../../src/engine/types';
+
+// ───────────────────────────── formatting ─────────────────────────────
+
+/** 0.9134 → '91.3%'. */
+export function pct(v: number, digits = 1): string {
+	return Number.isFinite(v) ? `${(v * 100).toFixed(digits)}%` : '–';
+}
+
+/** Seconds → '42s', '3m 05s', '1h 02m'. */
+export function formatDuration(seconds: number): string {
+	if (!Number.isFinite(seconds) || seconds < 0) return '–';
+	const s = Math.round(seconds);
+	if (s < 60) return `${s}s`;
+	const m = Math.floor(s / 60);
+	if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+	return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** The base name of a relPath, for captions. */
+export function baseName(relPath: string): string {
+	const i = relPath.lastIndexOf('/');
+	return i < 0 ? relPath : relPath.slice(i + 1);
+}
+
+// ───────────────────────────── predictions ─────────────────────────────
+
+/** One image of the prediction grid, as the webview sees it. */
+export interface GridItem {
+	relPath: string;
+	label: ClassName | null;
+	predicted: ClassName;
+	/** In CLASS_NAMES order. */
+	probs: number[];
+	/** Webview URI of the small thumbnail (made once by the host). */
+	thumbUri?: string;
+	split?: SplitName;
+}
+
+export type Outcome = 'all' | 'right' | 'wrong';
+export type SortKey = 'confidence' | 'loss' | 'name';
+export type SortDir = 'asc' | 'desc';
+
+export interface GridFilter {
+	/** 'all' or a class; also set by a confusion-matrix cell. */
+	trueClass: ClassName | 'all';
+	predicted: ClassName | 'all';
+	outcome: Outcome;
+	/** Confidence (the predicted class's probability) range, inclusive, in [0, 1]. */
+	minConf: number;
+	maxConf: number;
+}
+
+export interface GridSort {
+	key: SortKey;
+	dir: SortDir;
+}
+
+export const DEFAULT_FILTER: GridFilter = { trueClass: 'all', predicted: 'all', outcome: 'all', minConf: 0, maxConf: 1 };
+export const DEFAULT_SORT: GridSort = { key: 'confidence', dir: 'asc' };
+
+export function classIndex(c: ClassName): number {
+	return CLASS_NAMES.indexOf(c);
+}
+
+/** The probability the model gave its own answer. */
+export function confidence(item: GridItem): number {
+	return item.probs[classIndex(item.predicted)] ?? 0;
+}
+
+/** Cross-entropy of one image: −log p(true). NaN for unlabelled images (no truth to score). */
+export function itemLoss(item: GridItem): number {
+	if (item.label === null) return Number.NaN;
+	// Clamp as Keras does (epsilon 1e-7) so a confident miss is large but finite.
+	const p = Math.min(1, Math.max(1e-7, item.probs[classIndex(item.label)] ?? 0));
+	return -Math.log(p);
+}
+
+/** null when the image has no label. */
+export function isCorrect(item: GridItem): boolean | null {
+	return item.label === null ? null : item.label === item.predicted;
+}
+
+export function matchesFilter(item: GridItem, f: GridFilter): boolean {
+	if (f.trueClass !== 'all' && item.label !== f.trueClass) return false;
+	if (f.predicted !== 'all' && item.predicted !== f.predicted) return false;
+	if (f.outcome !== 'all') {
+		const ok = isCorrect(item);
+		if (ok === null || ok !== (f.outcome === 'right')) return false;
+	}
+	const c = confidence(item);
+	return c >= f.minConf && c <= f.maxConf;
+}
+
+/** Filters then sorts; never mutates `items`. Ties break on relPath so the order is stable across updates. */
+export function filterAndSort(items: readonly GridItem[], f: GridFilter, s: GridSort): GridItem[] {
+	const out = items.filter((it) => matchesFilter(it, f));
+	const key = (it: GridItem): number => (s.key === 'confidence' ? confidence(it) : s.key === 'loss' ? itemLoss(it) : 0);
+	const sign = s.dir === 'asc' ? 1 : -1;
+	return out.sort((a, b) => {
+		if (s.key !== 'name') {
+			const ka = key(a);
+			const kb = key(b);
+			// Unlabelled images have no loss: keep them last whatever the direction.
+			const na = Number.isNaN(ka);
+			const nb = Number.isNaN(kb);
+			if (na !== nb) return na ? 1 : -1;
+			if (!na && ka !== kb) return (ka - kb) * sign;
+		}
+		const byName = a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0;
+		return s.key === 'name' ? byName * sign : byName;
+	});
+}
+
+/** confusion[true][predicted] over labelled items, in CLASS_NAMES order. */
+export function confusionOf(items: readonly GridItem[]): number[][] {
+	const m = CLASS_NAMES.map(() => CLASS_NAMES.map(() => 0));
+	for (const it of items) {
+		if (it.label === null) continue;
+		m[classIndex(it.label)][classIndex(it.predicted)]++;
+	}
+	return m;
+}
+
+/**
+ * The filter a confusion-matrix cell applies: that (true, predicted) pair, everything else reset.
+ * Clicking the cell that is already active clears it (toggle).
+ */
+export function cellFilter(current: GridFilter, trueClass: ClassName, predicted: ClassName): GridFilter {
+	if (isCellActive(current, trueClass, predicted)) return { ...DEFAULT_FILTER };
+	return { ...DEFAULT_FILTER, trueClass, predicted };
+}
+
+export function isCellActive(f: GridFilter, trueClass: ClassName, predicted: ClassName): boolean {
+	return f.trueClass === trueClass && f.predicted === predicted;
+}
+
+// ───────────────────────────── virtual grid ─────────────────────────────
+
+export interface GridGeometry {
+	/** Usable width of the scroll container. */
+	width: number;
+	/** Smallest cell width; cells grow to fill the row. */
+	minCellWidth: number;
+	gap: number;
+}
+
+/** How many cells fit in a row (at least one). */
+export function columnsFor(g: GridGeometry): number {
+	if (g.width <= 0) return 1;
+	return Math.max(1, Math.floor((g.width + g.gap) / (g.minCellWidth + g.gap)));
+}
+
+export interface WindowInput {
+	itemCount: number;
+	columns: number;
+	/** Fixed row height, including the gap below the row. */
+	rowHeight: number;
+	scrollTop: number;
+	viewportHeight: number;
+	/** Extra rows kept above and below the viewport so fast scrolling does not flash blanks. */
+	overscan: number;
+}
+
+export interface WindowResult {
+	rowCount: number;
+	/** First and one-past-last rendered row. */
+	firstRow: number;
+	endRow: number;
+	/** First and one-past-last rendered item index. */
+	start: number;
+	end: number;
+	/** Height of the full (virtual) content, for the scroll spacer. */
+	totalHeight: number;
+	/** Where the first rendered row sits from the top of the content. */
+	offsetY: number;
+}
+
+/** The rows that must be in the DOM for a fixed-row-height grid scrolled to `scrollTop`. */
+export function virtualWindow(w: WindowInput): WindowResult {
+	const columns = Math.max(1, Math.floor(w.columns));
+	const rowCount = Math.ceil(Math.max(0, w.itemCount) / columns);
+	const totalHeight = rowCount * w.rowHeight;
+	if (rowCount === 0 || w.rowHeight <= 0) {
+		return { rowCount, firstRow: 0, endRow: 0, start: 0, end: 0, totalHeight, offsetY: 0 };
+	}
+	// A stale scrollTop (list just shrank) must not put the window past the end.
+	const maxScroll = Math.max(0, totalHeight - w.viewportHeight);
+	const top = Math.min(Math.max(0, w.scrollTop), maxScroll);
+	const firstVisible = Math.floor(top / w.rowHeight);
+	const lastVisible = Math.ceil((top + Math.max(0, w.viewportHeight)) / w.rowHeight);
+	const firstRow = Math.max(0, firstVisible - w.overscan);
+	const endRow = Math.min(rowCount, Math.max(lastVisible, firstVisible + 1) + w.overscan);
+	return {
+		rowCount,
+		firstRow,
+		endRow,
+		start: firstRow * columns,
+		end: Math.min(w.itemCount, endRow * columns),
+		totalHeight,
+		offsetY: firstRow * w.rowHeight,
+	};
+}
+
+// ───────────────────────────── training ─────────────────────────────
+
+/** Seconds left, from the mean of the last `window` epochs' wall time. undefined until one epoch is done. */
+export function etaSeconds(history: readonly EpochLog[], totalEpochs: number, window = 5): number | undefined {
+	if (history.length === 0) return undefined;
+	const done = Math.max(...history.map((e) => e.epoch)) + 1;
+	const remaining = Math.max(0, totalEpochs - done);
+	const recent = history.slice(-window);
+	const mean = recent.reduce((s, e) => s + e.seconds, 0) / recent.length;
+	return remaining * mean;
+}
+
+export type CurveMetric = 'acc' | 'loss';
+
+/** One run's history to draw. */
+export interface CurveRun {
+	/** Shown in the legend, e.g. 'resnet50v2' or 'resnet50v2 (not pretrained)'. */
+	label: string;
+	/** Chooses the colour: runs of the same backbone share it. */
+	colorKey: string;
+	history: readonly EpochLog[];
+}
+
+export interface SeriesPoint {
+	x: number;
+	y: number;
+}
+
+/** A chart.js-shaped line dataset, without chart.js types (keeps this module pure). */
+export interface LineSeries {
+	label: string;
+	data: SeriesPoint[];
+	borderColor: string;
+	backgroundColor: string;
+	borderDash: number[];
+	split: 'train' | 'val';
+}
+
+/** A palette that stays distinct on dark, light and high-contrast themes. */
+export const SERIES_COLORS = ['#3794ff', '#f14c4c', '#89d185', '#cca700', '#b180d7', '#4ec9b0'];
+
+/** Stable colour per key in order of first appearance. */
+export function colorFor(keys: readonly string[], key: string): string {
+	const i = keys.indexOf(key);
+	return SERIES_COLORS[(i < 0 ? 0 : i) % SERIES_COLORS.length];
+}
+
+/**
+ * Two series per run (train solid, validation dashed), one colour per backbone. Epochs are
+ * shown 1-based as Keras prints them; duplicate epochs (a replay after a live event) keep the last.
+ */
+export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric): LineSeries[] {
+	const keys: string[] = [];
+	for (const r of runs) if (!keys.includes(r.colorKey)) keys.push(r.colorKey);
+	const out: LineSeries[] = [];
+	for (const r of runs) {
+		const byEpoch = new Map<number, EpochLog>();
+		for (const e of r.history) byEpoch.set(e.epoch, e);
+		const epochs = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+		const color = colorFor(keys, r.colorKey);
+		const trainKey = metric === 'acc' ? 'acc' : 'loss';
+		const valKey = metric === 'acc' ? 'val_acc' : 'val_loss';
+		out.push({
+			label: `${r.label} train`,
+			data: epochs.map((e) => ({ x: e.epoch + 1, y: e[trainKey] })),
+			borderColor: color,
+			backgroundColor: color,
+			borderDash: [],
+			split: 'train',
+		});
+		out.push({
+			label: `${r.label} validation`,
+			data: epochs.map((e) => ({ x: e.epoch + 1, y: e[valKey] })),
+			borderColor: color,
+			backgroundColor: color,
+			borderDash: [6, 4],
+			split: 'val',
+		});
+	}
+	return out;
+}
+
+// ───────────────────────────── dataset / compare ─────────────────────────────
+
+/** Index of the best finite value (highest or lowest), or -1; used to bold the winner in a comparison. */
+export function bestIndex(values: readonly number[], higherIsBetter: boolean): number {
+	let best = -1;
+	for (let i = 0; i < values.length; i++) {
+		const v = values[i];
+		if (!Number.isFinite(v)) continue;
+		if (best < 0 || (higherIsBetter ? v > values[best] : v < values[best])) best = i;
+	}
+	return best;
+}
+
+/** Row-normalised confusion (each true class sums to 1), for cell shading; zero rows stay zero. */
+export function rowNormalised(confusion: readonly (readonly number[])[]): number[][] {
+	return confusion.map((row) => {
+		const sum = row.reduce((s, v) => s + v, 0);
+		return row.map((v) => (sum > 0 ? v / sum : 0));
+	});
+}
+
+// ───────────────────────────── exports ─────────────────────────────
+
+export interface SheetLayout {
+	columns: number;
+	rows: number;
+	/** How many items the sheet holds (≤ the requested count when capped). */
+	count: number;
+	width: number;
+	height: number;
+	capped: boolean;
+}
+
+/**
+ * Layout of the PNG contact sheet: `columns` cells per row under a header, capped so the canvas stays
+ * within `maxHeight` pixels (browsers refuse to draw on taller canvases).
+ */
+export function sheetLayout(itemCount: number, columns: number, cellW: number, cellH: number, headerH: number, maxHeight = 16000): SheetLayout {
+	const cols = Math.max(1, Math.min(columns, Math.max(1, itemCount)));
+	const maxRows = Math.max(1, Math.floor((maxHeight - headerH) / cellH));
+	const wantRows = Math.ceil(itemCount / cols);
+	const rows = Math.min(wantRows, maxRows);
+	const count = Math.min(itemCount, rows * cols);
+	return { columns: cols, rows, count, width: cols * cellW, height: headerH + rows * cellH, capped: count < itemCount };
+}
+
+/** Splits `count` items into pages of `perPage`: [start, end) per page. */
+export function pages(count: number, perPage: number): Array<[number, number]> {
+	const out: Array<[number, number]> = [];
+	for (let s = 0; s < count; s += perPage) out.push([s, Math.min(count, s + perPage)]);
+	return out;
+}
+
+/** Human description of a filter, printed on exports so a sheet says what it shows. */
+export function describeFilter(f: GridFilter, s: GridSort): string {
+	const parts: string[] = [];
+	if (f.trueClass !== 'all') parts.push(`correct = ${f.trueClass}`);
+	if (f.predicted !== 'all') parts.push(`predicted = ${f.predicted}`);
+	if (f.outcome !== 'all') parts.push(f.outcome === 'right' ? 'right only' : 'wrong only');
+	if (f.minConf > 0 || f.maxConf < 1) parts.push(`confidence ${f.minConf.toFixed(2)}–${f.maxConf.toFixed(2)}`);
+	const sort = s.key === 'name' ? 'name' : s.key === 'loss' ? 'loss (−log p(true))' : 'confidence';
+	return `${parts.length ? parts.join(', ') : 'all images'}; sorted by ${sort} ${s.dir === 'asc' ? '↑' : '↓'}`;
+}
