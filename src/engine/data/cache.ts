@@ -1,0 +1,153 @@
+// Content-addressed pixel cache: decoded RGB bytes under <workDir>/cache/pixels/, keyed by
+// (file sha256, size, resize mode, decoder version), so a second run decodes nothing.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { throwIfAborted } from '../util/cancel';
+import { sha256 } from '../util/hash';
+import { DECODER_VERSION, DecodeError, decodeBytes } from './decode';
+
+export interface PixelCacheOptions {
+	workDir: string;
+	size: number;
+	resize: ResizeMode;
+}
+
+export interface LoadedImage {
+	record: ImageRecord;
+	rgb: Uint8Array;
+	sha256: string;
+}
+
+export interface LoadResult {
+	/** In input order, without the files that failed. */
+	images: LoadedImage[];
+	errors: FileError[];
+	/** Files decoded now (0 on a warm run). */
+	decoded: number;
+	/** Files served from the cache. */
+	cached: number;
+}
+
+/** path → file identity and sha256, so a warm run need not re-read big files to find their hash. */
+interface HashIndex {
+	version: 1;
+	files: Record<string, { mtimeMs: number; size: number; sha256: string }>;
+}
+
+/** The folder holding cached pixels and the hash index. */
+export function pixelCacheDir(workDir: string): string {
+	return path.join(workDir, 'cache', 'pixels');
+}
+
+function entryPath(dir: string, hash: string, o: PixelCacheOptions): string {
+	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}-v${DECODER_VERSION}.rgb`);
+}
+
+async function readIndex(dir: string): Promise<HashIndex> {
+	try {
+		const idx = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8')) as HashIndex;
+		if (idx.version === 1 && idx.files && typeof idx.files === 'object') return idx;
+	} catch {
+		// Missing or damaged: start afresh; the index is only a shortcut.
+	}
+	return { version: 1, files: {} };
+}
+
+async function readEntry(file: string, bytes: number): Promise<Uint8Array | undefined> {
+	try {
+		const buf = await fs.readFile(file);
+		return buf.length === bytes ? new Uint8Array(buf.buffer, buf.byteOffset, buf.length) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/** One file through the cache, with the hash index of the current batch. */
+async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<{ rgb: Uint8Array; sha256: string; cached: boolean }> {
+	let st;
+	try {
+		st = await fs.stat(file);
+	} catch (e) {
+		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	const want = o.size * o.size * 3;
+	const known = index.files[file];
+	if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) {
+		const hit = await readEntry(entryPath(dir, known.sha256, o), want);
+		if (hit) return { rgb: hit, sha256: known.sha256, cached: true };
+	}
+	let bytes: Uint8Array;
+	try {
+		bytes = await fs.readFile(file);
+	} catch (e) {
+		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	const hash = sha256(bytes);
+	index.files[file] = { mtimeMs: st.mtimeMs, size: st.size, sha256: hash };
+	const entry = entryPath(dir, hash, o);
+	const hit = await readEntry(entry, want);
+	if (hit) return { rgb: hit, sha256: hash, cached: true };
+	const img = await decodeBytes(bytes, file, o, hash);
+	await writeFileAtomic(entry, img.rgb);
+	return { rgb: img.rgb, sha256: hash, cached: false };
+}
+
+/** Decode one file through the cache (e.g. "classify this image"). */
+export async function decodeCached(file: string, opts: PixelCacheOptions): Promise<{ rgb: Uint8Array; sha256: string; cached: boolean }> {
+	const dir = pixelCacheDir(opts.workDir);
+	const index = await readIndex(dir);
+	const r = await loadOne(path.resolve(file), opts, dir, index);
+	if (!r.cached) await writeJsonAtomic(path.join(dir, 'index.json'), index);
+	return r;
+}
+
+/**
+ * Decode many files through the cache, `concurrency` at a time (default: one per core, at most 4).
+ * Bad files become FileErrors (and 'fileError' events) without stopping the batch; abort throws CancelledError.
+ */
+export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions & { concurrency?: number } & JobOptions): Promise<LoadResult> {
+	const { signal, onProgress } = opts;
+	const dir = pixelCacheDir(opts.workDir);
+	const index = await readIndex(dir);
+	const before = JSON.stringify(index);
+	const slots: Array<LoadedImage | FileError | undefined> = new Array(records.length);
+	const total = records.length;
+	const step = Math.max(1, Math.floor(total / 200));
+	let next = 0;
+	let done = 0;
+	let decoded = 0;
+	let cached = 0;
+	onProgress?.({ kind: 'stage', stage: 'decode', done: 0, total });
+	const worker = async () => {
+		while (next < total && !signal?.aborted) {
+			const i = next++;
+			const record = records[i];
+			try {
+				const r = await loadOne(record.path, opts, dir, index);
+				slots[i] = { record, rgb: r.rgb, sha256: r.sha256 };
+				r.cached ? cached++ : decoded++;
+			} catch (e) {
+				const error: FileError = { path: record.path, reason: e instanceof DecodeError ? e.reason : e instanceof Error ? e.message : String(e) };
+				slots[i] = error;
+				onProgress?.({ kind: 'fileError', error });
+			}
+			done++;
+			if (done % step === 0 || done === total) onProgress?.({ kind: 'stage', stage: 'decode', done, total });
+		}
+	};
+	const n = Math.max(1, Math.min(opts.concurrency ?? Math.min(4, os.availableParallelism()), total));
+	try {
+		await Promise.all(Array.from({ length: n }, worker));
+	} finally {
+		// Keep what was hashed, even when cancelled.
+		if (JSON.stringify(index) !== before) await writeJsonAtomic(path.join(dir, 'index.json'), index);
+	}
+	throwIfAborted(signal);
+	const images: LoadedImage[] = [];
+	const errors: FileError[] = [];
+	for (const s of slots) if (s) ('rgb' in s ? images.push(s) : errors.push(s));
+	return { images, errors, decoded, cached };
+}

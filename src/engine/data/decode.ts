@@ -1,0 +1,106 @@
+// Any supported file → size×size×3 RGB bytes (HWC), the way every model input is born.
+import { promises as fs } from 'node:fs';
+import sharp from 'sharp';
+import type { ResizeMode } from '../types';
+import { sha256 } from '../util/hash';
+import { readDicom } from './dicom';
+import { sniffFormat } from './sniff';
+
+/** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
+export const DECODER_VERSION = 1;
+/**
+ * Resampling kernel for every resize. Lanczos-3 antialiases the 4–18× downscales of radiographs to 237 px,
+ * where the reference's cv2.resize (bilinear, no antialias) aliases; it is also sharp's default.
+ */
+export const RESIZE_KERNEL = 'lanczos3' as const;
+/** Largest accepted input: 15 MP radiographs pass, decompression bombs (> 100 MP) do not. */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+// Parallelism comes from decoding several files at once (see cache.ts), so one libvips thread per image;
+// sharp's operation cache only holds memory here because every file is decoded once.
+sharp.concurrency(1);
+sharp.cache(false);
+
+export interface DecodedImage {
+	/** size*size*3 bytes, HWC, RGB. */
+	rgb: Uint8Array;
+	size: number;
+	/** sha256 of the file bytes. */
+	sha256: string;
+	/** 'jpeg' | 'png' | 'webp' | 'tiff' | 'dicom' | 'dicom-jpeg'. */
+	format: string;
+	/** Original dimensions, after EXIF orientation. */
+	width: number;
+	height: number;
+}
+
+export interface DecodeOptions {
+	size: number;
+	resize: ResizeMode;
+}
+
+/** A file that cannot be turned into pixels; the message is "<path>: <reason>". */
+export class DecodeError extends Error {
+	constructor(readonly path: string, readonly reason: string) {
+		super(`${path}: ${reason}`);
+		this.name = 'DecodeError';
+	}
+}
+
+/** Read, hash and decode one file. */
+export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<DecodedImage> {
+	let bytes: Uint8Array;
+	try {
+		bytes = await fs.readFile(file);
+	} catch (e) {
+		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	return decodeBytes(bytes, file, opts, sha256(bytes));
+}
+
+/** Decode bytes already in memory (`file` names them in errors; `hash` is their sha256 if known). */
+export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
+	const kind = sniffFormat(bytes.subarray(0, 132), file);
+	if (!kind) throw new DecodeError(file, bytes.length === 0 ? 'empty file' : 'not an image (unrecognised content)');
+	let img: ReturnType<typeof sharp>;
+	let format: string = kind;
+	let width: number;
+	let height: number;
+	try {
+		if (kind === 'dicom') {
+			const px = readDicom(bytes);
+			({ width, height } = px);
+			if (px.kind === 'gray') {
+				img = sharp(px.data, { raw: { width, height, channels: 1 } });
+			} else {
+				format = 'dicom-jpeg';
+				img = sharp(px.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+				if (px.invert) img = img.negate({ alpha: false });
+			}
+		} else {
+			img = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).autoOrient();
+			const meta = await img.metadata();
+			if (!meta.width || !meta.height) throw new Error('no dimensions');
+			// EXIF orientations 5–8 swap width and height.
+			[width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+		}
+		const { data, info } = await img
+			.flatten({ background: '#000000' })
+			.toColourspace('srgb')
+			.resize(opts.size, opts.size, { fit: opts.resize === 'letterbox' ? 'contain' : 'fill', kernel: RESIZE_KERNEL, background: '#000000' })
+			.raw({ depth: 'uchar' })
+			.toBuffer({ resolveWithObject: true });
+		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
+		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height };
+	} catch (e) {
+		throw new DecodeError(file, reasonOf(e, format));
+	}
+}
+
+function reasonOf(e: unknown, format: string): string {
+	const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
+	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;
+	if (/read error|corrupt|invalid|bad huffman|not a (jpeg|png)/i.test(msg)) return `corrupt or truncated ${format.toUpperCase()} (${msg})`;
+	if (/pixel limit/i.test(msg)) return `image too large (over ${MAX_INPUT_PIXELS / 1e6} MP)`;
+	return msg;
+}

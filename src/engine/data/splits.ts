@@ -1,0 +1,133 @@
+// Train/val/test splits, seeded and reproducible. The reference took 20 % test (random_state 40), then 10 % of
+// the rest for validation, image by image; the default here keeps each patient's images in one split.
+import { promises as fs } from 'node:fs';
+import { CLASS_NAMES, type ImageRecord, type SplitMode, type SplitName, type SplitResult } from '../types';
+import { writeJsonAtomic } from '../util/atomic';
+
+export interface SplitOptions {
+	mode: SplitMode;
+	seed: number;
+	testFraction: number;
+	valFraction: number;
+}
+
+/** mulberry32: a small, fast, well-mixed 32-bit PRNG in [0, 1). */
+export function mulberry32(seed: number): () => number {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+function shuffle<T>(xs: T[], rand: () => number): T[] {
+	for (let i = xs.length - 1; i > 0; i--) {
+		const j = Math.floor(rand() * (i + 1));
+		[xs[i], xs[j]] = [xs[j], xs[i]];
+	}
+	return xs;
+}
+
+/**
+ * Per-class counts summing to ceil(fraction × total) (sklearn's test-size rounding), shared out by largest
+ * remainder so each class gets as close to `fraction` of its own images as possible.
+ */
+function allocate(counts: number[], fraction: number): number[] {
+	const total = counts.reduce((a, b) => a + b, 0);
+	const want = Math.min(total, Math.ceil(fraction * total - 1e-9));
+	const exact = counts.map((c) => (total ? (c * want) / total : 0));
+	const out = exact.map(Math.floor);
+	const order = exact.map((e, k) => [e - Math.floor(e), k] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+	for (let r = want - out.reduce((a, b) => a + b, 0), i = 0; r > 0 && order.length; i++, r--) out[order[i % order.length][1]]++;
+	return out;
+}
+
+interface Group {
+	id: string;
+	members: ImageRecord[];
+	/** Images per class, in CLASS_NAMES order. */
+	counts: number[];
+}
+
+const countsOf = (members: ImageRecord[]) => CLASS_NAMES.map((c) => members.filter((m) => m.label === c).length);
+
+/**
+ * Take groups (single images or patients) until each class holds ~`fraction` of its images. Groups are visited
+ * in a seeded random order: first those that fit under every class's target, then any that still brings the
+ * per-class counts closer (L1), so a big patient cannot overshoot early. Mixed-label patients count per image.
+ */
+function takeGroups(groups: Group[], fraction: number, rand: () => number): { taken: Group[]; rest: Group[] } {
+	const targets = allocate(CLASS_NAMES.map((_, k) => groups.reduce((n, g) => n + g.counts[k], 0)), fraction);
+	const count = CLASS_NAMES.map(() => 0);
+	const dist = (add: number[]) => count.reduce((d, c, k) => d + Math.abs(c + add[k] - targets[k]), 0);
+	const zero = count.map(() => 0);
+	const chosen = new Set<Group>();
+	const order = shuffle([...groups], rand);
+	const fits = (g: Group) => g.counts.every((n, k) => count[k] + n <= targets[k]);
+	const closer = (g: Group) => dist(g.counts) < dist(zero);
+	for (const accept of [fits, closer]) {
+		for (const g of order) {
+			if (chosen.has(g) || !accept(g)) continue;
+			chosen.add(g);
+			g.counts.forEach((n, k) => (count[k] += n));
+		}
+	}
+	return { taken: order.filter((g) => chosen.has(g)), rest: order.filter((g) => !chosen.has(g)) };
+}
+
+/**
+ * Split labelled images (label null is excluded) into train/val/test: `testFraction` of all, then `valFraction`
+ * of the rest, stratified by class. 'patient' keeps each patient's images together,
+ * 'image' splits images independently and reports the patients that leak across splits.
+ * The result depends only on the set of images and the options, not on their order.
+ */
+export function splitDataset(images: ImageRecord[], opts: SplitOptions): SplitResult {
+	if (!(opts.testFraction >= 0 && opts.testFraction < 1 && opts.valFraction >= 0 && opts.valFraction < 1)) {
+		throw new RangeError(`split fractions must be in [0, 1): test ${opts.testFraction}, val ${opts.valFraction}`);
+	}
+	const labelled = images.filter((r) => r.label !== null).sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
+	let groups: Group[];
+	if (opts.mode === 'patient') {
+		const byPatient = new Map<string, ImageRecord[]>();
+		for (const r of labelled) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+		groups = [...byPatient.keys()].sort().map((id) => ({ id, members: byPatient.get(id)!, counts: countsOf(byPatient.get(id)!) }));
+	} else {
+		groups = labelled.map((r) => ({ id: r.relPath, members: [r], counts: countsOf([r]) }));
+	}
+	const rand = mulberry32(opts.seed);
+	const { taken: test, rest } = takeGroups(groups, opts.testFraction, rand);
+	const { taken: val, rest: train } = takeGroups(rest, opts.valFraction, rand);
+	const paths = (gs: Group[]) => gs.flatMap((g) => g.members.map((m) => m.relPath)).sort();
+
+	const splitsOf = new Map<string, Set<SplitName>>();
+	for (const [name, gs] of [['train', train], ['val', val], ['test', test]] as const) {
+		for (const g of gs) for (const m of g.members) splitsOf.set(m.patientId, (splitsOf.get(m.patientId) ?? new Set()).add(name));
+	}
+	const leakedPatients = [...splitsOf].filter(([, s]) => s.size > 1).map(([p]) => p).sort();
+	return { mode: opts.mode, seed: opts.seed, testFraction: opts.testFraction, valFraction: opts.valFraction, train: paths(train), val: paths(val), test: paths(test), leakedPatients };
+}
+
+/** relPath → split, for looking images up. */
+export function splitIndex(result: SplitResult): Map<string, SplitName> {
+	const m = new Map<string, SplitName>();
+	for (const name of ['train', 'val', 'test'] as const) for (const p of result[name]) m.set(p, name);
+	return m;
+}
+
+/** Save splits as JSON, atomically. */
+export function saveSplits(file: string, result: SplitResult): Promise<void> {
+	return writeJsonAtomic(file, result);
+}
+
+/** Load and check splits saved by saveSplits. */
+export async function loadSplits(file: string): Promise<SplitResult> {
+	const v = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<SplitResult>;
+	const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
+	if (!(v && (v.mode === 'patient' || v.mode === 'image') && typeof v.seed === 'number' && strings(v.train) && strings(v.val) && strings(v.test) && strings(v.leakedPatients))) {
+		throw new Error(`${file}: not a splits file`);
+	}
+	return v as SplitResult;
+}
