@@ -1,0 +1,383 @@
+// `radreview`: the engine, headless. Progress goes to stderr (a line per stage or epoch), results to files and a
+// short table on stdout. Exit codes: 0 ok, 1 error (bad usage included), 130 cancelled (Ctrl-C).
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import {
+	BACKBONE_IDS,
+	DEFAULT_TRAIN_CONFIG,
+	type BackboneId,
+	type BackendPreference,
+	type BaseRuntimePreference,
+	type JobOptions,
+	type Preprocessing,
+	type ProgressEvent,
+	type ResizeMode,
+	type RunSummary,
+	type SplitMode,
+	type TrainConfig,
+} from './engine/types';
+import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
+import { formatMetrics } from './engine/infer/metrics';
+import { isCancelled } from './engine/util/cancel';
+import { shutdownBackend } from './engine/model/tf';
+
+class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const COMMON: Options = {
+	workdir: { type: 'string' },
+	backend: { type: 'string' },
+	help: { type: 'boolean', short: 'h' },
+};
+
+const TRAIN_OPTIONS: Options = {
+	...COMMON,
+	backbone: { type: 'string' },
+	data: { type: 'string' },
+	weights: { type: 'string' },
+	epochs: { type: 'string' },
+	'batch-size': { type: 'string' },
+	lr: { type: 'string' },
+	seed: { type: 'string' },
+	split: { type: 'string' },
+	resize: { type: 'string' },
+	preprocessing: { type: 'string' },
+	'min-lr': { type: 'string' },
+	'image-size': { type: 'string' },
+	'test-fraction': { type: 'string' },
+	'val-fraction': { type: 'string' },
+	'base-runtime': { type: 'string' },
+};
+
+const D = DEFAULT_TRAIN_CONFIG;
+const USAGE: Record<string, string> = {
+	main: `Usage: radreview <command> [options]
+
+Commands:
+  train       train a head on a frozen backbone and evaluate it on the test split
+  demo        train on the bundled sample radiographs and print the evaluation
+  evaluate    show a run's test evaluation (or evaluate it on another labelled folder)
+  classify    classify every image in a folder with a trained run
+  preprocess  decode and resize a dataset into the cache
+  split       show the seeded train/val/test split of a dataset
+  runs        list finished runs
+  bench       benchmark the backends (see radreview bench --help)
+
+Run 'radreview <command> --help' for a command's options.
+Common options: --workdir DIR (default ./.radreview), --backend auto|tensorflow|wasm|cpu
+Results are research aids, not a diagnosis.`,
+	train: `Usage: radreview train --backbone vgg16|resnet50v2|xception|resnet50 --data DIR [options]
+
+  --data DIR              dataset: class folders (COVID, NORMAL, PNEUMONIA) or a metadata.csv
+  --weights auto|none|FILE  pretrained weights: auto (default) finds them, none = random (not pretrained),
+                          FILE = Keras HDF5 notop weights
+  --epochs N              default ${D.epochs}
+  --batch-size N          default ${D.batchSize}
+  --lr X                  Adam learning rate, default ${D.learningRate}
+  --seed N                default ${D.seed} (split, initial weights, shuffling, dropout)
+  --split patient|image   patient-grouped stratified split (default) or the reference's image-level split
+  --test-fraction X       default ${D.testFraction}
+  --val-fraction X        default ${D.valFraction}
+  --resize stretch|letterbox  default ${D.resize}
+  --image-size N          default ${D.imageSize}
+  --preprocessing caffe|tf|unit  override the backbone's normalisation
+  --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
+  --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
+  --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
+  --workdir DIR           caches and runs, default ./.radreview`,
+	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
+
+Trains on the sample radiographs bundled in media/samples with the best available weights and prints the
+evaluation. With so few images the numbers only show that the pipeline works.`,
+	evaluate: `Usage: radreview evaluate --run DIR [--data DIR] [--workdir DIR]
+
+Prints the run's stored test evaluation. With --data, classifies that labelled folder with the run and
+prints its evaluation instead.`,
+	classify: `Usage: radreview classify --run DIR FOLDER [--out FILE] [--workdir DIR]
+
+Classifies every image below FOLDER and writes a CSV
+(relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split).`,
+	preprocess: `Usage: radreview preprocess --data DIR [--image-size N] [--resize stretch|letterbox] [--workdir DIR]
+
+Decodes and resizes every image into the pixel cache; prints files that could not be read.`,
+	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X]
+
+Prints the split's sizes per class and any patients shared between splits.`,
+	runs: `Usage: radreview runs [--workdir DIR]
+
+Lists finished runs, newest first.`,
+};
+
+function parse(command: string, argv: string[], options: Options): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+	try {
+		const r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+		return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+	} catch (e) {
+		throw new UsageError(`${(e as Error).message}\n\n${USAGE[command] ?? USAGE.main}`);
+	}
+}
+
+function num(v: string | boolean | undefined, name: string, fallback: number, integer = false): number {
+	if (v === undefined) return fallback;
+	const n = Number(v);
+	if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+		throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} (got '${String(v)}')`);
+	}
+	return n;
+}
+
+function oneOf<T extends string>(v: string | boolean | undefined, name: string, allowed: readonly T[], fallback: T): T;
+function oneOf<T extends string>(v: string | boolean | undefined, name: string, allowed: readonly T[], fallback?: T): T | undefined;
+function oneOf<T extends string>(v: string | boolean | undefined, name: string, allowed: readonly T[], fallback?: T): T | undefined {
+	if (v === undefined) return fallback;
+	if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')} (got '${String(v)}')`);
+	return v as T;
+}
+
+const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+const workDirOf = (v: Record<string, string | boolean | undefined>) => path.resolve(str(v.workdir) ?? '.radreview');
+const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+function trainConfigFrom(v: Record<string, string | boolean | undefined>, overrides: Partial<TrainConfig> = {}): TrainConfig {
+	const backbone = oneOf<BackboneId>(v.backbone, 'backbone', BACKBONE_IDS, overrides.backbone);
+	const dataDir = str(v.data) ?? overrides.dataDir;
+	if (!backbone) throw new UsageError(`--backbone is required (${BACKBONE_IDS.join(', ')})\n\n${USAGE.train}`);
+	if (!dataDir) throw new UsageError(`--data is required\n\n${USAGE.train}`);
+	return {
+		...D,
+		...overrides,
+		backbone,
+		dataDir: path.resolve(dataDir),
+		workDir: workDirOf(v),
+		weights: str(v.weights) ?? overrides.weights ?? D.weights,
+		epochs: num(v.epochs, 'epochs', overrides.epochs ?? D.epochs, true),
+		batchSize: num(v['batch-size'], 'batch-size', D.batchSize, true),
+		learningRate: num(v.lr, 'lr', D.learningRate),
+		seed: num(v.seed, 'seed', D.seed, true),
+		splitMode: oneOf<SplitMode>(v.split, 'split', ['patient', 'image'], D.splitMode),
+		testFraction: num(v['test-fraction'], 'test-fraction', D.testFraction),
+		valFraction: num(v['val-fraction'], 'val-fraction', D.valFraction),
+		resize: oneOf<ResizeMode>(v.resize, 'resize', ['stretch', 'letterbox'], D.resize),
+		imageSize: num(v['image-size'], 'image-size', D.imageSize, true),
+		preprocessing: oneOf<Preprocessing>(v.preprocessing, 'preprocessing', ['caffe', 'tf', 'unit']),
+		reduceLr: { ...D.reduceLr, minLr: num(v['min-lr'], 'min-lr', D.reduceLr.minLr) },
+		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
+		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+	};
+}
+
+/** One stderr line per stage step or epoch; long stages print about every 10 % (and at the end). */
+function progressPrinter(): (e: ProgressEvent) => void {
+	const lastPct = new Map<string, number>();
+	const err = (s: string) => process.stderr.write(s + '\n');
+	return (e) => {
+		switch (e.kind) {
+			case 'stage': {
+				const pct = e.total > 0 ? Math.floor((e.done / e.total) * 10) : 10;
+				const key = e.stage;
+				if (e.done !== 0 && e.done !== e.total && lastPct.get(key) === pct) return;
+				lastPct.set(key, pct);
+				err(`[${e.stage}] ${e.done}/${e.total}${e.message ? `  ${e.message}` : ''}`);
+				return;
+			}
+			case 'epoch': {
+				const l = e.log;
+				const f = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '-');
+				err(`epoch ${l.epoch}/${e.epochs}  loss ${f(l.loss)}  acc ${f(l.acc)}  val_loss ${f(l.val_loss)}  val_acc ${f(l.val_acc)}  lr ${l.lr.toPrecision(3)}  (${l.seconds.toFixed(1)} s)`);
+				return;
+			}
+			case 'fileError':
+				err(`skipped ${e.error.path}: ${e.error.reason}`);
+				return;
+			case 'log':
+				err(e.level === 'info' ? e.message : `${e.level.toUpperCase()}: ${e.message}`);
+				return;
+		}
+	};
+}
+
+function printSummary(s: RunSummary): void {
+	const out = [
+		`run       ${s.runDir}`,
+		`backbone  ${s.backbone}`,
+		`weights   ${describeWeights(s.weights)}`,
+		`backend   ${s.backend}`,
+		'',
+		formatMetrics(s.metrics),
+	];
+	if (!s.weights.pretrained) out.push('', 'NOTE: the backbone was NOT PRETRAINED (random weights): these numbers say little.');
+	process.stdout.write(out.join('\n') + '\n');
+}
+
+async function cmdTrain(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('train', argv, TRAIN_OPTIONS);
+	if (values.help) return void console.log(USAGE.train);
+	printSummary(await trainRun(trainConfigFrom(values), job));
+}
+
+async function cmdDemo(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('demo', argv, TRAIN_OPTIONS);
+	if (values.help) return void console.log(USAGE.demo);
+	const samples = path.resolve(__dirname, '..', 'media', 'samples');
+	const cfg = trainConfigFrom(values, { backbone: 'vgg16', dataDir: samples, weights: 'auto', testFraction: D.testFraction });
+	process.stderr.write(`Demo: ${cfg.backbone} on ${samples}, weights '${cfg.weights}'\n`);
+	const summary = await trainRun(cfg, job);
+	if (!summary.weights.pretrained) {
+		process.stderr.write('\n*** NOTE: no pretrained weights were available, so the demo trained on a RANDOM (not pretrained) backbone. ***\n\n');
+	}
+	printSummary(summary);
+}
+
+async function cmdEvaluate(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('evaluate', argv, { ...COMMON, run: { type: 'string' }, data: { type: 'string' } });
+	if (values.help) return void console.log(USAGE.evaluate);
+	const runDir = str(values.run);
+	if (!runDir) throw new UsageError(`--run is required\n\n${USAGE.evaluate}`);
+	const data = str(values.data);
+	if (!data) return printSummary((await loadRun(path.resolve(runDir))).summary);
+	const view = await loadRun(path.resolve(runDir));
+	const r = await classifyFolder(view.summary.runDir, data, { ...job, workDir: workDirOf(values) });
+	if (!r.metrics) throw new Error(`${path.resolve(data)}: no labelled images (need class folders or a metadata.csv)`);
+	printSummary({ ...view.summary, metrics: r.metrics });
+	process.stdout.write(`predictions: ${r.csvPath}\n`);
+}
+
+async function cmdClassify(argv: string[], job: JobOptions): Promise<void> {
+	const { values, positionals } = parse('classify', argv, { ...COMMON, run: { type: 'string' }, out: { type: 'string' } });
+	if (values.help) return void console.log(USAGE.classify);
+	const runDir = str(values.run);
+	if (!runDir || positionals.length !== 1) throw new UsageError(`--run DIR and one FOLDER are required\n\n${USAGE.classify}`);
+	const out = str(values.out);
+	const r = await classifyFolder(path.resolve(runDir), positionals[0], { ...job, workDir: workDirOf(values), outCsv: out && path.resolve(out) });
+	const counts = new Map<string, number>();
+	for (const p of r.predictions) counts.set(p.predicted, (counts.get(p.predicted) ?? 0) + 1);
+	const lines = [`classified ${r.predictions.length} images (${r.errors.length} skipped)`, ...[...counts].map(([c, n]) => `  ${c.padEnd(10)} ${n}`), `predictions: ${r.csvPath}`];
+	if (r.metrics) lines.push('', formatMetrics(r.metrics));
+	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
+	process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function cmdPreprocess(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('preprocess', argv, { ...COMMON, data: { type: 'string' }, 'image-size': { type: 'string' }, resize: { type: 'string' } });
+	if (values.help) return void console.log(USAGE.preprocess);
+	const data = str(values.data);
+	if (!data) throw new UsageError(`--data is required\n\n${USAGE.preprocess}`);
+	const r = await preprocessDataset(data, { workDir: workDirOf(values), imageSize: num(values['image-size'], 'image-size', D.imageSize, true), resize: oneOf<ResizeMode>(values.resize, 'resize', ['stretch', 'letterbox'], D.resize) }, job);
+	process.stdout.write(`${r.images} images ready (${r.decoded} decoded, ${r.cached} from cache), ${r.errors.length} unreadable\n`);
+	for (const e of r.errors) process.stdout.write(`  ${e.path}: ${e.reason}\n`);
+	if (r.images === 0) throw new Error(`${r.root}: no image could be decoded`);
+}
+
+async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('split', argv, { ...COMMON, data: { type: 'string' }, split: { type: 'string' }, seed: { type: 'string' }, 'test-fraction': { type: 'string' }, 'val-fraction': { type: 'string' } });
+	if (values.help) return void console.log(USAGE.split);
+	const data = str(values.data);
+	if (!data) throw new UsageError(`--data is required\n\n${USAGE.split}`);
+	const { scan, split } = await computeSplits(data, {
+		mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
+		seed: num(values.seed, 'seed', D.seed, true),
+		testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
+		valFraction: num(values['val-fraction'], 'val-fraction', D.valFraction),
+	}, job);
+	const labelOf = new Map(scan.images.map((r) => [r.relPath, r.label]));
+	const classes = [...new Set(scan.images.map((r) => r.label).filter((l) => l != null))].sort() as string[];
+	const lines = [`${scan.root}: ${scan.images.length} images (${scan.layout}), ${scan.errors.length} problems; ${split.mode} split, seed ${split.seed}`, `${'split'.padEnd(6)}${'total'.padStart(7)}${classes.map((c) => c.padStart(11)).join('')}`];
+	for (const s of ['train', 'val', 'test'] as const) {
+		const rel = split[s];
+		lines.push(`${s.padEnd(6)}${String(rel.length).padStart(7)}${classes.map((c) => String(rel.filter((r) => labelOf.get(r) === c).length).padStart(11)).join('')}`);
+	}
+	lines.push(split.leakedPatients.length ? `patients in more than one split: ${split.leakedPatients.length}` : 'no patient is in more than one split');
+	for (const e of scan.errors) lines.push(`  ${e.path}: ${e.reason}`);
+	process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function cmdRuns(argv: string[]): Promise<void> {
+	const { values } = parse('runs', argv, COMMON);
+	if (values.help) return void console.log(USAGE.runs);
+	const runs = await listRuns(workDirOf(values));
+	if (runs.length === 0) return void process.stdout.write(`no runs in ${path.join(workDirOf(values), 'runs')}\n`);
+	for (const r of runs) {
+		process.stdout.write(`${path.basename(r.runDir).padEnd(34)} acc ${(r.metrics.accuracy * 100).toFixed(1).padStart(5)}%  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`);
+	}
+}
+
+async function cmdBench(argv: string[]): Promise<void> {
+	let bench: { runBench(argv: string[]): Promise<unknown> };
+	try {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		bench = require('./engine/bench/bench');
+	} catch (e) {
+		throw new Error(`the benchmark is not part of this build (${(e as Error).message.split('\n')[0]})`);
+	}
+	await bench.runBench(argv);
+}
+
+export async function main(argv: string[]): Promise<number> {
+	const [command, ...rest] = argv;
+	const controller = new AbortController();
+	let interrupted = 0;
+	const onSigint = () => {
+		interrupted++;
+		if (interrupted > 1) process.exit(130);
+		process.stderr.write('\nCancelling… (Ctrl-C again to quit at once)\n');
+		controller.abort();
+	};
+	process.on('SIGINT', onSigint);
+	const job: JobOptions = { signal: controller.signal, onProgress: progressPrinter() };
+	try {
+		switch (command) {
+			case undefined:
+			case '-h':
+			case '--help':
+			case 'help':
+				console.log(USAGE.main);
+				return command === undefined ? 1 : 0;
+			case 'train':
+				await cmdTrain(rest, job);
+				break;
+			case 'demo':
+				await cmdDemo(rest, job);
+				break;
+			case 'evaluate':
+				await cmdEvaluate(rest, job);
+				break;
+			case 'classify':
+				await cmdClassify(rest, job);
+				break;
+			case 'preprocess':
+				await cmdPreprocess(rest, job);
+				break;
+			case 'split':
+				await cmdSplit(rest, job);
+				break;
+			case 'runs':
+				await cmdRuns(rest);
+				break;
+			case 'bench':
+				await cmdBench(rest);
+				break;
+			default:
+				throw new UsageError(`unknown command '${command}'\n\n${USAGE.main}`);
+		}
+		return 0;
+	} catch (e) {
+		if (isCancelled(e) || controller.signal.aborted) {
+			process.stderr.write('cancelled\n');
+			return 130;
+		}
+		process.stderr.write(`radreview: ${e instanceof Error ? e.message : String(e)}\n`);
+		if (process.env.RADREVIEW_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+		return 1;
+	} finally {
+		process.off('SIGINT', onSigint);
+		shutdownBackend();
+	}
+}
+
+// bin/radreview.js requires the bundle, so the bundle is not require.main there.
+if (require.main === module || /[\\/]radreview(\.js)?$/.test(require.main?.filename ?? '')) {
+	void main(process.argv.slice(2)).then((code) => {
+		process.exitCode = code;
+	});
+}

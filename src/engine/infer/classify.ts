@@ -1,0 +1,62 @@
+// Predictions: from pooled features through a trained head, and to/from predictions.csv.
+import { promises as fs } from 'node:fs';
+import { CLASS_NAMES, type ClassName, type ImageRecord, type Prediction, type SplitName } from '../types';
+import { predictPooled, type Head } from '../model/head';
+import { writeFileAtomic } from '../util/atomic';
+import { parseCsvRecords } from '../data/csv';
+
+export const PREDICTION_COLUMNS = ['relPath', 'path', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'] as const;
+
+/** One prediction per record, probabilities in CLASS_NAMES order. */
+export function predictRecords(head: Head, feats: Float32Array, records: ImageRecord[], split?: (r: ImageRecord) => SplitName | undefined): Prediction[] {
+	const k = CLASS_NAMES.length;
+	const probs = predictPooled(head, feats, records.length);
+	return records.map((r, i) => {
+		const p = Array.from(probs.subarray(i * k, (i + 1) * k));
+		let best = 0;
+		for (let c = 1; c < k; c++) if (p[c] > p[best]) best = c;
+		const pred: Prediction = { relPath: r.relPath, path: r.path, label: r.label, predicted: CLASS_NAMES[best], probs: p };
+		const s = split?.(r);
+		if (s) pred.split = s;
+		return pred;
+	});
+}
+
+/** RFC 4180 quoting: fields with a comma, quote or line break are quoted, quotes doubled. */
+export function csvField(v: string): string {
+	return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+export function predictionsToCsv(preds: Prediction[]): string {
+	const lines = [PREDICTION_COLUMNS.join(',')];
+	for (const p of preds) {
+		const correct = p.label == null ? '' : String(p.label === p.predicted);
+		const row = [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), correct, p.split ?? ''];
+		lines.push(row.map(csvField).join(','));
+	}
+	return lines.join('\n') + '\n';
+}
+
+export function writePredictionsCsv(file: string, preds: Prediction[]): Promise<void> {
+	return writeFileAtomic(file, predictionsToCsv(preds));
+}
+
+const isClass = (v: string): v is ClassName => (CLASS_NAMES as readonly string[]).includes(v);
+const isSplit = (v: string): v is SplitName => v === 'train' || v === 'val' || v === 'test';
+
+/** Reads a predictions.csv written by writePredictionsCsv (the CSV reader lower-cases header names). */
+export async function readPredictionsCsv(file: string): Promise<Prediction[]> {
+	const rows = parseCsvRecords(await fs.readFile(file, 'utf8'));
+	return rows.map((r, i) => {
+		if (!isClass(r.predicted)) throw new Error(`${file}: row ${i + 2}: unknown class '${r.predicted}'`);
+		const p: Prediction = {
+			relPath: r.relpath,
+			path: r.path,
+			label: isClass(r.label) ? r.label : null,
+			predicted: r.predicted,
+			probs: CLASS_NAMES.map((c) => Number(r[`p_${c.toLowerCase()}`])),
+		};
+		if (isSplit(r.split)) p.split = r.split;
+		return p;
+	});
+}
