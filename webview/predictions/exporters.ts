@@ -1,6 +1,7 @@
 // Exports of the current (filtered, sorted) grid: a PNG contact sheet and a PDF of thumbnail pages with
 // captions (like the reference work's modelo_2.pdf). Exports are documents, so they use fixed light colours.
 import { jsPDF } from 'jspdf';
+import { arrayBufferToBase64 } from '../shared/bytes';
 import { baseName, confidence, isCorrect, pages, sheetLayout, type GridItem } from '../shared/logic';
 
 const PAPER = '#ffffff';
@@ -212,12 +213,4 @@ export async function gridToPdf(items: readonly GridItem[], title: string, subti
 		}
 	});
 	return { base64: arrayBufferToBase64(doc.output('arraybuffer')), count: chosen.length, capped: chosen.length < items.length };
-}
-
-/** btoa over chunks: String.fromCharCode with a huge spread overflows the stack. */
-export function arrayBufferToBase64(buf: ArrayBuffer): string {
-	const bytes = new Uint8Array(buf);
-	let bin = '';
-	for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-	return btoa(bin);
 }

@@ -245,16 +245,16 @@ export interface LineSeries {
 export const SERIES_COLORS = ['#3794ff', '#f14c4c', '#89d185', '#cca700', '#b180d7', '#4ec9b0'];
 
 /** Stable colour per key in order of first appearance. */
-export function colorFor(keys: readonly string[], key: string): string {
+export function colorFor(keys: readonly string[], key: string, palette: readonly string[] = SERIES_COLORS): string {
 	const i = keys.indexOf(key);
-	return SERIES_COLORS[(i < 0 ? 0 : i) % SERIES_COLORS.length];
+	return palette[(i < 0 ? 0 : i) % palette.length];
 }
 
 /**
  * Two series per run (train solid, validation dashed), one colour per backbone. Epochs are
  * shown 1-based as Keras prints them; duplicate epochs (a replay after a live event) keep the last.
  */
-export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric): LineSeries[] {
+export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, palette: readonly string[] = SERIES_COLORS): LineSeries[] {
 	const keys: string[] = [];
 	for (const r of runs) if (!keys.includes(r.colorKey)) keys.push(r.colorKey);
 	const out: LineSeries[] = [];
@@ -262,7 +262,7 @@ export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric): Lin
 		const byEpoch = new Map<number, EpochLog>();
 		for (const e of r.history) byEpoch.set(e.epoch, e);
 		const epochs = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
-		const color = colorFor(keys, r.colorKey);
+		const color = colorFor(keys, r.colorKey, palette);
 		const trainKey = metric === 'acc' ? 'acc' : 'loss';
 		const valKey = metric === 'acc' ? 'val_acc' : 'val_loss';
 		out.push({
@@ -347,4 +347,52 @@ export function describeFilter(f: GridFilter, s: GridSort): string {
 	if (f.minConf > 0 || f.maxConf < 1) parts.push(`confidence ${f.minConf.toFixed(2)}–${f.maxConf.toFixed(2)}`);
 	const sort = s.key === 'name' ? 'name' : s.key === 'loss' ? 'loss (−log p(true))' : 'confidence';
 	return `${parts.length ? parts.join(', ') : 'all images'}; sorted by ${sort} ${s.dir === 'asc' ? '↑' : '↓'}`;
+}
+
+/** Legend labels for series: a "(not pretrained)" suffix, and "#2", "#3"… when a name repeats. */
+export function seriesLabels(series: ReadonlyArray<{ displayName: string; pretrained: boolean | null }>): string[] {
+	const seen = new Map<string, number>();
+	return series.map((s) => {
+		const base = s.pretrained === false ? `${s.displayName} (not pretrained)` : s.displayName;
+		const n = (seen.get(base) ?? 0) + 1;
+		seen.set(base, n);
+		return n === 1 ? base : `${base} #${n}`;
+	});
+}
+
+/** Appends or replaces (same epoch number) one epoch log; returns a new array sorted by epoch. */
+export function mergeEpoch(history: readonly EpochLog[], log: EpochLog): EpochLog[] {
+	const out = history.filter((e) => e.epoch !== log.epoch);
+	out.push(log);
+	return out.sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Distinct patients per split (and of images with no split yet), from the images the host listed. */
+export function patientsPerSplit(images: ReadonlyArray<{ patientId: string; split?: SplitName }>): Record<SplitName | 'none', number> {
+	const sets: Record<SplitName | 'none', Set<string>> = { train: new Set(), val: new Set(), test: new Set(), none: new Set() };
+	for (const im of images) sets[im.split ?? 'none'].add(im.patientId);
+	return { train: sets.train.size, val: sets.val.size, test: sets.test.size, none: sets.none.size };
+}
+
+/** Patients whose images fall in more than one split, sorted; a check of the host's own list. */
+export function crossingPatients(images: ReadonlyArray<{ patientId: string; split?: SplitName }>): string[] {
+	const where = new Map<string, Set<SplitName>>();
+	for (const im of images) {
+		if (!im.split) continue;
+		let s = where.get(im.patientId);
+		if (!s) where.set(im.patientId, (s = new Set()));
+		s.add(im.split);
+	}
+	return [...where].filter(([, s]) => s.size > 1).map(([p]) => p).sort();
+}
+
+/** The newest item per key (by ISO `createdAt`), in newest-first order. */
+export function latestPer<T extends { createdAt: string }>(items: readonly T[], key: (t: T) => string): T[] {
+	const best = new Map<string, T>();
+	for (const it of items) {
+		const k = key(it);
+		const cur = best.get(k);
+		if (!cur || it.createdAt > cur.createdAt) best.set(k, it);
+	}
+	return [...best.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
