@@ -1,0 +1,97 @@
+// Classify Radiographs: every image of a folder through a trained run; grid + predictions.csv.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunSummary } from '../engine/types';
+import { PredictionsPanel } from '../panels/predictionsPanel';
+import type { Services } from '../util/services';
+import { DISPLAY_NAMES } from '../util/trainingSessions';
+import { requireTrust, requireWorkDir, UserError } from '../util/workspace';
+
+/** From the explorer menu (a folder Uri) or the palette (no argument: a folder picker). */
+export async function classifyFolderCommand(s: Services, arg?: unknown): Promise<void> {
+	requireTrust('Classifying radiographs');
+	const wd = requireWorkDir();
+	let folder: string | undefined;
+	if (arg instanceof vscode.Uri) {
+		folder = arg.fsPath;
+	} else {
+		const picked = await vscode.window.showOpenDialog({
+			canSelectFolders: true,
+			canSelectFiles: false,
+			canSelectMany: false,
+			title: 'Folder of radiographs to classify',
+			openLabel: 'Classify',
+			defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+		});
+		folder = picked?.[0]?.fsPath;
+	}
+	if (!folder) return;
+	const run = await pickRun(s, wd);
+	if (!run) return;
+	const name = DISPLAY_NAMES[run.backbone] ?? run.backbone;
+	const panel = PredictionsPanel.show(s);
+	panel.setBusy(`Classifying ${path.basename(folder)} with ${name}…`);
+	s.log.info(`Classify ${folder} with ${run.runDir}`);
+	try {
+		const result = await vscode.window.withProgress(
+			{ location: vscode.ProgressLocation.Notification, title: `Classifying ${path.basename(folder)} with ${name}`, cancellable: true },
+			async (progress, token) => {
+				const controller = new AbortController();
+				const sub = token.onCancellationRequested(() => controller.abort());
+				try {
+					return await s.engine.run(
+						{ type: 'classify', runDir: run.runDir, folder: folder!, workDir: wd },
+						{
+							signal: controller.signal,
+							onProgress: (e) => {
+								if (e.kind === 'stage') progress.report({ message: `${e.stage} ${e.done}/${e.total}` });
+								else if (e.kind === 'fileError') s.log.warn(`${e.error.path}: ${e.error.reason}`);
+								else if (e.kind === 'log') s.log[e.level](e.message);
+							},
+						},
+					);
+				} finally {
+					sub.dispose();
+				}
+			},
+		);
+		for (const err of result.errors) s.log.warn(`${err.path}: ${err.reason}`);
+		s.log.info(`Classified ${result.predictions.length} image(s), ${result.errors.length} problem(s); wrote ${result.csvPath}`);
+		await panel.setInput({
+			title: `${name} — ${path.basename(folder)}`,
+			source: 'folder',
+			backbone: run.backbone,
+			weights: run.weights,
+			backend: run.backend,
+			runDir: run.runDir,
+			root: folder,
+			predictions: result.predictions,
+			metrics: result.metrics,
+			errors: result.errors,
+			csvPath: result.csvPath,
+		});
+		void vscode.window.showInformationMessage(
+			`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}. Wrote ${result.csvPath}.`,
+		);
+	} catch (e) {
+		panel.setBusy(null);
+		throw e;
+	}
+}
+
+/** The run to classify with: the only one, or a pick (newest first). */
+export async function pickRun(s: Services, wd: string, title = 'Model to classify with'): Promise<RunSummary | undefined> {
+	const runs = await s.engine.run({ type: 'listRuns', workDir: wd });
+	if (runs.length === 0) throw new UserError('No trained model in this workspace yet: run "Radiograph: Train VGG16" (or another backbone) first.');
+	if (runs.length === 1) return runs[0];
+	const pick = await vscode.window.showQuickPick(
+		runs.map((r) => ({
+			label: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} — ${(r.metrics.accuracy * 100).toFixed(1)}%`,
+			description: path.basename(r.runDir),
+			detail: `${r.weights.pretrained ? r.weights.name : 'not pretrained'} · ${r.backend} · ${r.createdAt}`,
+			run: r,
+		})),
+		{ title, placeHolder: 'Newest first' },
+	);
+	return pick?.run;
+}

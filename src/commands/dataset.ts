@@ -1,0 +1,61 @@
+// Dataset commands: choose the folder, preprocess it into the cache, show its splits.
+import * as vscode from 'vscode';
+import { DatasetPanel } from '../panels/datasetPanel';
+import { readSettings } from '../util/settings';
+import type { Services } from '../util/services';
+import { ensureDatasetRoot, pickDatasetFolder, requireTrust, requireWorkDir, setDatasetRoot, UserError } from '../util/workspace';
+
+/** Palette: a folder picker; explorer: the folder right-clicked. */
+export async function selectDatasetCommand(s: Services, arg?: unknown): Promise<void> {
+	let folder: string | undefined;
+	if (arg instanceof vscode.Uri) {
+		folder = arg.fsPath;
+		await setDatasetRoot(folder);
+	} else {
+		folder = await pickDatasetFolder();
+	}
+	if (!folder) return;
+	s.log.info(`Dataset folder: ${folder}`);
+	DatasetPanel.show(s);
+}
+
+export async function preprocessDatasetCommand(s: Services): Promise<void> {
+	requireTrust('Preprocessing');
+	const wd = requireWorkDir();
+	const dataDir = await ensureDatasetRoot();
+	if (!dataDir) throw new UserError('Pick a dataset folder first.');
+	const set = readSettings();
+	s.log.info(`Preprocess ${dataDir} at ${set.imageSize}px (${set.resize})`);
+	const result = await vscode.window.withProgress(
+		{ location: vscode.ProgressLocation.Notification, title: 'Preprocessing radiographs', cancellable: true },
+		async (progress, token) => {
+			const controller = new AbortController();
+			const sub = token.onCancellationRequested(() => controller.abort());
+			let last = 0;
+			try {
+				return await s.engine.run(
+					{ type: 'preprocess', dataDir, workDir: wd, imageSize: set.imageSize, resize: set.resize },
+					{
+						signal: controller.signal,
+						onProgress: (e) => {
+							if (e.kind === 'stage') {
+								const pct = e.total > 0 ? (100 * e.done) / e.total : 0;
+								progress.report({ increment: Math.max(0, pct - last), message: `${e.stage} ${e.done}/${e.total}` });
+								last = pct;
+							} else if (e.kind === 'fileError') s.log.warn(`${e.error.path}: ${e.error.reason}`);
+							else if (e.kind === 'log') s.log[e.level](e.message);
+						},
+					},
+				);
+			} finally {
+				sub.dispose();
+			}
+		},
+	);
+	s.log.info(`Preprocessed: ${JSON.stringify(result.summary)}`);
+	void vscode.window.showInformationMessage('Radiograph Review: the dataset is preprocessed and cached.');
+}
+
+export function showDatasetCommand(s: Services): void {
+	DatasetPanel.show(s);
+}

@@ -1,0 +1,135 @@
+// The engine worker: one long-lived worker thread that runs every tfjs/sharp job, so the extension
+// host stays responsive. Requests come from src/engine/client.ts and are validated here.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import sharp from 'sharp';
+import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
+import * as api from './api';
+import { decodeToRgb } from './data/decode';
+import { backendReport, initBackend } from './model/tf';
+import type { FileError, ProgressEvent } from './types';
+import { isCancelled, throwIfAborted } from './util/cancel';
+import { sha256 } from './util/hash';
+import { writeFileAtomic } from './util/atomic';
+
+const port = parentPort;
+if (!port) throw new Error('worker.ts must run in a worker thread');
+
+const controllers = new Map<number, AbortController>();
+/** Jobs run one at a time: two trainings at once would only fight over the same cores. */
+let queue: Promise<void> = Promise.resolve();
+
+function post(msg: EngineEvent): void {
+	port!.postMessage(msg);
+}
+
+port.on('message', (msg: unknown) => {
+	if (!isEngineRequest(msg)) {
+		post({ type: 'log', level: 'warn', message: `Engine worker ignored a malformed request: ${JSON.stringify(msg)?.slice(0, 200)}` });
+		return;
+	}
+	if (msg.type === 'cancel') {
+		controllers.get(msg.id)?.abort();
+		return;
+	}
+	const controller = new AbortController();
+	controllers.set(msg.id, controller);
+	const job = msg;
+	// Cheap reads (listing runs, loading a run, thumbnails) skip the queue so panels stay live during training.
+	const run = (): Promise<void> =>
+		execute(job, controller.signal)
+			.then((result) => post({ type: 'result', id: job.id, result }))
+			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
+			.finally(() => controllers.delete(job.id));
+	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs') void run();
+	else queue = queue.then(run);
+});
+
+async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
+	throwIfAborted(signal);
+	const onProgress = (event: ProgressEvent): void => {
+		post({ type: 'progress', id: req.id, event });
+		// The engine picks the backend mid-job: tell the status bar as soon as it is known.
+		announceBackend(true);
+	};
+	const opts = { signal, onProgress };
+	switch (req.type) {
+		case 'train': {
+			await reportBackend(req.config.backend);
+			const summary = await api.trainRun(req.config, opts);
+			announceBackend();
+			return summary;
+		}
+		case 'classify': {
+			const r = await api.classifyFolder(req.runDir, req.folder, { ...opts, workDir: req.workDir, outCsv: req.outCsv });
+			announceBackend();
+			return r;
+		}
+		case 'preprocess':
+			return { summary: await api.preprocessDataset(req.dataDir, { workDir: req.workDir, imageSize: req.imageSize, resize: req.resize }, opts) };
+		case 'splits':
+			return api.computeSplits(req.dataDir, { mode: req.mode, seed: req.seed, testFraction: req.testFraction, valFraction: req.valFraction }, opts);
+		case 'listRuns':
+			return api.listRuns(req.workDir);
+		case 'loadRun':
+			return api.loadRun(req.runDir);
+		case 'thumbs':
+			return makeThumbs(req.paths, req.outDir, req.size, signal);
+		case 'backend':
+			return reportBackend(req.preference);
+		default: {
+			const never: never = req;
+			throw new Error(`Unknown engine request ${JSON.stringify(never)}`);
+		}
+	}
+}
+
+async function reportBackend(pref: Parameters<typeof initBackend>[0]): Promise<EngineResults['backend']> {
+	const r = await initBackend(pref);
+	const report = { name: r.name, label: r.label, skipped: r.skipped };
+	announced = r.label;
+	post({ type: 'backend', report });
+	return report;
+}
+
+let announced: string | undefined;
+/** Post the current backend (only when it changed, if `ifChanged`). */
+function announceBackend(ifChanged = false): void {
+	const r = backendReport();
+	if (!r || (ifChanged && announced === r.label)) return;
+	announced = r.label;
+	post({ type: 'backend', report: { name: r.name, label: r.label, skipped: r.skipped } });
+}
+
+/** Small JPEG thumbnails, named by a hash of path + size + mtime so a changed file gets a new one. */
+async function makeThumbs(paths: string[], outDir: string, size: number, signal: AbortSignal): Promise<ThumbsResult> {
+	await fs.mkdir(outDir, { recursive: true });
+	const thumbs: Record<string, string> = {};
+	const errors: FileError[] = [];
+	for (const p of paths) {
+		throwIfAborted(signal);
+		try {
+			const st = await fs.stat(p);
+			const out = path.join(outDir, `${sha256(`${p}\0${st.size}\0${st.mtimeMs}\0${size}`).slice(0, 32)}.jpg`);
+			try {
+				await fs.access(out);
+			} catch {
+				// DICOM and odd PNGs go through the engine's decoder; letterbox keeps the aspect ratio.
+				const img = await decodeToRgb(p, { size, resize: 'letterbox' });
+				const jpeg = await sharp(Buffer.from(img.rgb), { raw: { width: img.size, height: img.size, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+				await writeFileAtomic(out, jpeg);
+			}
+			thumbs[p] = out;
+		} catch (e) {
+			errors.push({ path: p, reason: (e as Error).message });
+		}
+	}
+	return { thumbs, errors };
+}
+
+function serialize(e: unknown): { name: string; message: string; stack?: string } {
+	if (isCancelled(e)) return { name: 'CancelledError', message: (e as Error).message || 'Cancelled' };
+	if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+	return { name: 'Error', message: String(e) };
+}

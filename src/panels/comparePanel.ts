@@ -1,0 +1,118 @@
+// Compare panel controller: every finished run of the workspace side by side.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
+import { isCompareFromWebview } from '../protocol/compare';
+import type { Services } from '../util/services';
+import { DISPLAY_NAMES } from '../util/trainingSessions';
+import { workDir } from '../util/workspace';
+import { BasePanel } from './basePanel';
+import { saveExport } from './exportFile';
+import { trainCommandFor } from './trainingPanel';
+
+export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview> {
+	static current: ComparePanel | undefined;
+
+	private runs: CompareRun[] = [];
+	private busy: string | null = null;
+
+	static show(services: Services): ComparePanel {
+		if (ComparePanel.current) ComparePanel.current.reveal();
+		else ComparePanel.current = new ComparePanel(services);
+		void ComparePanel.current.refresh();
+		return ComparePanel.current;
+	}
+
+	private constructor(private readonly services: Services) {
+		super(
+			{ extensionUri: services.extensionUri, log: services.log },
+			{ name: 'compare', viewType: 'radiographReview.compare', title: 'Compare Backbones', extraRoots: [], isMessage: isCompareFromWebview },
+		);
+		this._register({ dispose: () => (ComparePanel.current = undefined) });
+		// A finished training changes the table.
+		this._register(
+			services.sessions.onDidChange((e) => {
+				if (e.kind === 'series' && e.series.state === 'done') void this.refresh();
+			}),
+		);
+	}
+
+	/** Re-read the runs from disk. */
+	async refresh(): Promise<void> {
+		const wd = workDir();
+		if (!wd) return;
+		this.busy = 'Reading runs…';
+		this.sendSnapshot();
+		try {
+			const summaries = await this.services.engine.run({ type: 'listRuns', workDir: wd });
+			const runs: CompareRun[] = [];
+			for (const s of summaries) {
+				let history: CompareRun['history'] = [];
+				try {
+					history = (await this.services.engine.run({ type: 'loadRun', runDir: s.runDir })).history;
+				} catch (e) {
+					this.services.log.warn(`Compare: ${s.runDir}: ${(e as Error).message}`);
+				}
+				runs.push({
+					runDir: s.runDir,
+					name: path.basename(s.runDir),
+					backbone: s.backbone,
+					displayName: DISPLAY_NAMES[s.backbone] ?? s.backbone,
+					weights: s.weights,
+					backend: s.backend,
+					metrics: s.metrics,
+					createdAt: s.createdAt,
+					history,
+					trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
+				});
+			}
+			this.runs = runs;
+		} finally {
+			this.busy = null;
+			this.sendSnapshot();
+		}
+	}
+
+	protected snapshot(): CompareToWebview {
+		return { type: 'snapshot', runs: this.runs, busy: this.busy };
+	}
+
+	protected async onMessage(msg: CompareFromWebview): Promise<void> {
+		switch (msg.type) {
+			case 'ready':
+			case 'error':
+				return;
+			case 'refresh':
+				await this.refresh();
+				return;
+			case 'openRun':
+				// Only runs we listed may be opened.
+				if (!this.runs.some((r) => r.runDir === msg.runDir)) {
+					this.services.log.warn(`Compare: refused to open unknown run '${msg.runDir}'`);
+					return;
+				}
+				await vscode.commands.executeCommand('radiographReview.openPredictions', msg.runDir);
+				return;
+			case 'trainAll':
+				await vscode.commands.executeCommand('radiographReview.trainAll');
+				return;
+			case 'train':
+				await vscode.commands.executeCommand(trainCommandFor(msg.backbone));
+				return;
+			case 'export': {
+				const wd = workDir();
+				const json = msg.format === 'json' ? JSON.stringify(this.runs, null, 2) : msg.format === 'csv' ? this.csv() : undefined;
+				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, json));
+				return;
+			}
+		}
+	}
+
+	private csv(): string {
+		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds';
+		const rows = this.runs.map((r) =>
+			[r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? ''].join(','),
+		);
+		return [head, ...rows].join('\n') + '\n';
+	}
+}

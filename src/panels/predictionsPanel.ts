@@ -1,0 +1,182 @@
+// Predictions panel controller: a run's test predictions or a classified folder, as a thumbnail grid.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CLASS_NAMES, type BackboneId, type FileError, type Metrics, type Prediction, type TrainConfig } from '../engine/types';
+import { isPredictionsFromWebview, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import type { WeightsView } from '../protocol/common';
+import { confinePath } from '../util/pathConfinement';
+import type { Services } from '../util/services';
+import { DISPLAY_NAMES } from '../util/trainingSessions';
+import { workDir } from '../util/workspace';
+import { BasePanel } from './basePanel';
+import { saveExport } from './exportFile';
+
+/** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
+const THUMB_SIZE = 160;
+
+export interface PredictionsInput {
+	title: string;
+	source: 'run' | 'folder';
+	backbone: BackboneId;
+	weights: WeightsView;
+	backend?: string;
+	runDir: string;
+	/** Root the prediction relPaths are relative to. */
+	root: string;
+	predictions: Prediction[];
+	metrics?: Metrics;
+	errors: FileError[];
+	csvPath?: string;
+}
+
+export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
+	static current: PredictionsPanel | undefined;
+
+	private view: PredictionsView | null = null;
+	private busy: string | null = null;
+	/** relPath → absolute path, for the items currently shown (the only files openFile may open). */
+	private files = new Map<string, string>();
+
+	static show(services: Services): PredictionsPanel {
+		if (PredictionsPanel.current) PredictionsPanel.current.reveal();
+		else PredictionsPanel.current = new PredictionsPanel(services);
+		return PredictionsPanel.current;
+	}
+
+	/** Load a run from disk and show its test predictions (all of them when the run has no split column). */
+	static async showRun(services: Services, runDir: string): Promise<void> {
+		const panel = PredictionsPanel.show(services);
+		panel.setBusy(`Loading ${path.basename(runDir)}…`);
+		try {
+			const run = await services.engine.run({ type: 'loadRun', runDir });
+			const config = (run.extra as { config?: TrainConfig } | undefined)?.config;
+			const test = run.predictions.filter((p) => p.split === 'test');
+			const predictions = test.length > 0 ? test : run.predictions;
+			const name = DISPLAY_NAMES[run.summary.backbone] ?? run.summary.backbone;
+			await panel.setInput({
+				title: `${name} — ${test.length > 0 ? 'test split' : 'predictions'} (${path.basename(runDir)})`,
+				source: 'run',
+				backbone: run.summary.backbone,
+				weights: run.summary.weights,
+				backend: run.summary.backend,
+				runDir: run.summary.runDir,
+				root: config?.dataDir ?? commonRoot(predictions),
+				predictions,
+				metrics: run.summary.metrics,
+				errors: [],
+				csvPath: path.join(run.summary.runDir, 'predictions.csv'),
+			});
+		} catch (e) {
+			panel.setBusy(null);
+			throw e;
+		}
+	}
+
+	private constructor(private readonly services: Services) {
+		super(
+			{ extensionUri: services.extensionUri, log: services.log },
+			{ name: 'predictions', viewType: 'radiographReview.predictions', title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview },
+		);
+		this._register({ dispose: () => (PredictionsPanel.current = undefined) });
+	}
+
+	setBusy(text: string | null): void {
+		this.busy = text;
+		this.sendSnapshot();
+	}
+
+	/** Show these predictions; thumbnails are made (once, cached) in the worker. */
+	async setInput(input: PredictionsInput): Promise<void> {
+		const wd = workDir();
+		const thumbDir = wd ? path.join(wd, 'cache', 'thumbs') : undefined;
+		let thumbs: Record<string, string> = {};
+		if (thumbDir) {
+			this.setBusy(`Making thumbnails for ${input.predictions.length} images…`);
+			try {
+				const r = await this.services.engine.run({ type: 'thumbs', paths: input.predictions.map((p) => p.path), outDir: thumbDir, size: THUMB_SIZE });
+				thumbs = r.thumbs;
+				for (const err of r.errors) this.services.log.warn(`Thumbnail: ${err.path}: ${err.reason}`);
+			} catch (e) {
+				this.services.log.warn(`Thumbnails failed: ${(e as Error).message}`);
+			}
+			// Only the thumbnail cache and the shown root are readable by the webview (the root for full images).
+			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(input.root)]);
+		}
+		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
+		const items: PredictionItem[] = input.predictions.map((p) => {
+			const item: PredictionItem = { relPath: p.relPath, label: p.label, predicted: p.predicted, probs: p.probs };
+			if (p.split) item.split = p.split;
+			const t = thumbs[p.path];
+			if (t) item.thumbUri = this.asWebviewUri(t);
+			return item;
+		});
+		this.view = {
+			title: input.title,
+			source: input.source,
+			backbone: input.backbone,
+			weights: input.weights,
+			backend: input.backend,
+			runDir: input.runDir,
+			root: input.root,
+			items,
+			metrics: input.metrics,
+			errors: input.errors,
+			csvPath: input.csvPath,
+		};
+		this.panel.title = input.title;
+		this.busy = null;
+		this.sendSnapshot();
+	}
+
+	protected snapshot(): PredictionsToWebview {
+		return { type: 'snapshot', view: this.view, busy: this.busy };
+	}
+
+	protected async onMessage(msg: PredictionsFromWebview): Promise<void> {
+		switch (msg.type) {
+			case 'ready':
+			case 'error':
+				return;
+			case 'openFile': {
+				const file = this.files.get(msg.relPath);
+				if (!file || !this.view) {
+					this.services.log.warn(`openFile: '${msg.relPath}' is not one of the shown images`);
+					return;
+				}
+				// Even our own list is checked: the file must still resolve inside the shown root.
+				const real = await confinePath(file, [this.view.root]);
+				await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(real), { preview: true, viewColumn: vscode.ViewColumn.Beside });
+				return;
+			}
+			case 'revealCsv':
+				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
+				return;
+			case 'export': {
+				const wd = workDir();
+				const host = msg.format === 'csv' ? this.csv() : msg.format === 'json' ? JSON.stringify(this.view, null, 2) : undefined;
+				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, host));
+				return;
+			}
+		}
+	}
+
+	private csv(): string | undefined {
+		if (!this.view) return undefined;
+		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'];
+		const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+		const rows = this.view.items.map((i) =>
+			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? ''].join(','),
+		);
+		return [head.join(','), ...rows].join('\n') + '\n';
+	}
+}
+
+/** The folder all paths share (fallback when a run does not name its dataset). */
+function commonRoot(preds: Prediction[]): string {
+	if (preds.length === 0) return '/';
+	let root = path.dirname(preds[0].path);
+	for (const p of preds) {
+		while (!p.path.startsWith(root + path.sep) && root !== path.dirname(root)) root = path.dirname(root);
+	}
+	return root;
+}

@@ -1,0 +1,91 @@
+// Training panel controller: live curves of every session plus the workspace's recent runs, overlaid.
+import * as vscode from 'vscode';
+import { isTrainingFromWebview, type TrainingFromWebview, type TrainingToWebview } from '../protocol/training';
+import type { Services } from '../util/services';
+import { workDir } from '../util/workspace';
+import { BasePanel } from './basePanel';
+import { saveExport } from './exportFile';
+
+export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebview> {
+	static current: TrainingPanel | undefined;
+
+	/** Open (or reveal) the panel; finished runs are read from disk in the background. */
+	static show(services: Services, preserveFocus = false): TrainingPanel {
+		if (TrainingPanel.current) {
+			if (!preserveFocus) TrainingPanel.current.reveal();
+		} else {
+			TrainingPanel.current = new TrainingPanel(services);
+		}
+		const wd = workDir();
+		if (wd) void services.sessions.loadFromDisk(wd);
+		return TrainingPanel.current;
+	}
+
+	private constructor(private readonly services: Services) {
+		super(
+			{ extensionUri: services.extensionUri, log: services.log },
+			{ name: 'training', viewType: 'radiographReview.training', title: 'Radiograph Training', extraRoots: [], isMessage: isTrainingFromWebview },
+		);
+		this._register({ dispose: () => (TrainingPanel.current = undefined) });
+		this._register(
+			services.sessions.onDidChange((e) => {
+				switch (e.kind) {
+					case 'epoch':
+						this.post({ type: 'epoch', id: e.id, log: e.log, epochs: e.epochs });
+						return;
+					case 'series': {
+						const { history: _history, ...series } = e.series;
+						this.post({ type: 'seriesUpdate', series });
+						return;
+					}
+					case 'reset':
+						this.sendSnapshot();
+						return;
+				}
+			}),
+		);
+	}
+
+	protected snapshot(): TrainingToWebview {
+		return { type: 'snapshot', series: this.services.sessions.all() };
+	}
+
+	protected async onMessage(msg: TrainingFromWebview): Promise<void> {
+		switch (msg.type) {
+			case 'ready':
+			case 'error':
+				return; // handled by the base
+			case 'stop': {
+				const n = this.services.sessions.cancel(msg.id);
+				this.services.log.info(`Stop requested from the training panel (${n} session(s)).`);
+				return;
+			}
+			case 'train':
+				await vscode.commands.executeCommand(trainCommandFor(msg.backbone));
+				return;
+			case 'openPredictions':
+				await vscode.commands.executeCommand('radiographReview.openPredictions', msg.runDir);
+				return;
+			case 'export': {
+				const wd = workDir();
+				const json = msg.format === 'json' ? JSON.stringify(this.services.sessions.all(), null, 2) : undefined;
+				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, json));
+				return;
+			}
+		}
+	}
+}
+
+/** Command id of a backbone's train command (kept in sync with commands/index.ts). */
+export function trainCommandFor(backbone: string): string {
+	switch (backbone) {
+		case 'vgg16':
+			return 'radiographReview.trainVgg16';
+		case 'resnet50v2':
+			return 'radiographReview.trainResnet50v2';
+		case 'xception':
+			return 'radiographReview.trainXception';
+		default:
+			return 'radiographReview.trainResnet50';
+	}
+}
