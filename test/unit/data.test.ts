@@ -33,6 +33,30 @@ const devSample = () => {
 	return [...picked.values()];
 };
 
+/** A minimal Part-10 DICOM (explicit VR little endian body) around given pixels: a derived fixture for 16-bit paths. */
+function makeDicom(ts: string, tags: Array<[number, number, string, string | number]>, pixels: Uint8Array): Uint8Array {
+	const parts: Uint8Array[] = [new Uint8Array(128), new TextEncoder().encode('DICM')];
+	const el = (g: number, e: number, vr: string, value: Uint8Array) => {
+		const long = vr === 'OW' || vr === 'OB';
+		const h = new DataView(new ArrayBuffer(long ? 12 : 8));
+		h.setUint16(0, g, true);
+		h.setUint16(2, e, true);
+		h.setUint8(4, vr.charCodeAt(0));
+		h.setUint8(5, vr.charCodeAt(1));
+		if (long) h.setUint32(8, value.length, true);
+		else h.setUint16(6, value.length, true);
+		parts.push(new Uint8Array(h.buffer), value);
+	};
+	const str = (v: string, pad: string) => new TextEncoder().encode(v.length % 2 ? v + pad : v);
+	el(0x0002, 0x0010, 'UI', str(ts, '\0'));
+	for (const [g, e, vr, v] of tags) {
+		if (vr === 'US') el(g, e, vr, new Uint8Array(new Uint16Array([Number(v)]).buffer));
+		else el(g, e, vr, str(String(v), ' '));
+	}
+	el(0x7fe0, 0x0010, 'OW', pixels);
+	return Buffer.concat(parts);
+}
+
 let tmp: string;
 before(async () => (tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-data-'))));
 after(async () => fs.rm(tmp, { recursive: true, force: true }));
@@ -210,6 +234,45 @@ describe('decode', () => {
 		const [ma, mc] = [mean(a.rgb), mean(cmyk.rgb)];
 		for (let i = 0; i < a.rgb.length; i++) cov += (a.rgb[i] - ma) * (cmyk.rgb[i] - mc);
 		assert.ok(cov > 0, 'CMYK decode keeps the picture (positively correlated)');
+	});
+	test('16-bit DICOM: BitsStored, signed values, rescale, window, MONOCHROME1; other codecs named (derived fixtures)', async () => {
+		const src = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));
+		const { data, info } = await sharp(src).greyscale().resize(300, 240).raw().toBuffer({ resolveWithObject: true });
+		const [w, h] = [info.width, info.height];
+		let [lo, hi] = [255, 0];
+		for (const v of data) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+		const stretched = Uint8Array.from(data, (v) => Math.round(((v - lo) / (hi - lo)) * 255));
+		const png = async (px: Uint8Array) => decodeBytes(await sharp(px, { raw: { width: w, height: h, channels: 1 } }).png().toBuffer(), 'ref', opts);
+		const geometry: Array<[number, number, string, number | string]> = [[0x0028, 0x0010, 'US', h], [0x0028, 0x0011, 'US', w], [0x0028, 0x0100, 'US', 16]];
+		const explicitLE = '1.2.840.10008.1.2.1';
+		const close = (a: Uint8Array, b: Uint8Array, tol: number, what: string) => assert.ok(a.every((v, i) => Math.abs(v - b[i]) <= tol), what);
+
+		// 12 bits stored in 16, no window: min–max to 8 bits.
+		const u12 = new Uint8Array(new Uint16Array(Array.from(data, (v) => v * 16)).buffer);
+		const mono = (pi: string) => makeDicom(explicitLE, [...geometry, [0x0028, 0x0101, 'US', 12], [0x0028, 0x0004, 'CS', pi]], u12);
+		const m2 = await decodeBytes(mono('MONOCHROME2'), 'm2.dcm', opts);
+		assert.equal(m2.format, 'dicom');
+		assert.deepEqual([m2.width, m2.height], [w, h]);
+		close(m2.rgb, (await png(stretched)).rgb, 1, '12-bit min–max');
+		const m1 = await decodeBytes(mono('MONOCHROME1'), 'm1.dcm', opts);
+		close(m1.rgb, m2.rgb.map((v) => 255 - v), 2, 'MONOCHROME1 inverted (±2 for rounding and clipped ringing)');
+
+		// Signed values shifted by −2048 and RescaleIntercept +2048 back, then a full-range window.
+		const s16 = new Uint8Array(new Int16Array(Array.from(data, (v) => v * 16 - 2048)).buffer);
+		const windowed = makeDicom(explicitLE, [...geometry, [0x0028, 0x0101, 'US', 16], [0x0028, 0x0103, 'US', 1], [0x0028, 0x0004, 'CS', 'MONOCHROME2'],
+			[0x0028, 0x1050, 'DS', '2048\\40'], [0x0028, 0x1051, 'DS', '4096\\400'], [0x0028, 0x1052, 'DS', '2048'], [0x0028, 0x1053, 'DS', '1']], s16);
+		close((await decodeBytes(windowed, 'win.dcm', opts)).rgb, (await png(data)).rgb, 2, 'signed + rescale + window');
+
+		const j2k = makeDicom('1.2.840.10008.1.2.4.90', [...geometry, [0x0028, 0x0004, 'CS', 'MONOCHROME2']], u12);
+		await assert.rejects(decodeBytes(j2k, 'j2k.dcm', opts), /j2k\.dcm: unsupported DICOM transfer syntax JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\)/);
+	});
+	test('WebP and TIFF decode too (derived fixtures)', async () => {
+		const src = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));
+		for (const fmt of ['webp', 'tiff'] as const) {
+			const d = await decodeBytes(await sharp(src).resize(200).toFormat(fmt).toBuffer(), `x.${fmt}`, opts);
+			assert.equal(d.format, fmt);
+			assert.equal(d.rgb.length, 64 * 64 * 3);
+		}
 	});
 	test('garbage, empty and truncated files give a DecodeError naming the file', async () => {
 		const jpeg = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));

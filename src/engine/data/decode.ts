@@ -70,6 +70,7 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 		if (kind === 'dicom') {
 			const px = readDicom(bytes);
 			({ width, height } = px);
+			if (width * height > MAX_INPUT_PIXELS) throw new Error(`image too large (${width}×${height})`);
 			if (px.kind === 'gray') {
 				img = sharp(px.data, { raw: { width, height, channels: 1 } });
 			} else {
@@ -98,7 +99,10 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 }
 
 function reasonOf(e: unknown, format: string): string {
-	const msg = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
+	const raw = e instanceof Error ? e.message : String(e);
+	// libvips repeats itself across lines; keep each distinct line once.
+	const msg = [...new Set(raw.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean))].join('; ');
+	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG DICOM)/.test(msg)) return msg; // already a reason
 	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;
 	if (/read error|corrupt|invalid|bad huffman|not a (jpeg|png)/i.test(msg)) return `corrupt or truncated ${format.toUpperCase()} (${msg})`;
 	if (/pixel limit/i.test(msg)) return `image too large (over ${MAX_INPUT_PIXELS / 1e6} MP)`;

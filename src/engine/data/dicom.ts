@@ -22,6 +22,13 @@ export type DicomPixels =
 	| { kind: 'gray'; data: Uint8Array; width: number; height: number; transferSyntax: string }
 	| { kind: 'jpeg'; data: Uint8Array; invert: boolean; width: number; height: number; transferSyntax: string };
 
+/** dicom-parser throws Errors, strings, or { exception } objects. */
+function messageOf(e: unknown): string {
+	if (e instanceof Error) return e.message;
+	if (e && typeof e === 'object' && 'exception' in e) return String((e as { exception: unknown }).exception);
+	return String(e);
+}
+
 function parse(bytes: Uint8Array): dicomParser.DataSet {
 	try {
 		return dicomParser.parseDicom(bytes);
@@ -30,7 +37,7 @@ function parse(bytes: Uint8Array): dicomParser.DataSet {
 		try {
 			return dicomParser.parseDicom(bytes, { TransferSyntaxUID: IMPLICIT_LE });
 		} catch {
-			throw new Error(`invalid DICOM (${e instanceof Error ? e.message : String(e)})`);
+			throw new Error(`invalid DICOM (${messageOf(e)})`);
 		}
 	}
 }

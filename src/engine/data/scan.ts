@@ -39,7 +39,8 @@ async function listFiles(dir: string, signal?: AbortSignal): Promise<string[]> {
 		if (e.name.startsWith('.') || e.name === 'node_modules') continue;
 		const p = path.join(dir, e.name);
 		if (e.isDirectory()) out.push(...(await listFiles(p, signal)));
-		else if (e.isFile()) out.push(p);
+		// Symlinked files are followed; symlinked folders are not (no cycles).
+		else if (e.isFile() || (e.isSymbolicLink() && (await fs.stat(p).then((s) => s.isFile(), () => false)))) out.push(p);
 	}
 	return out;
 }
