@@ -355,9 +355,47 @@ describe('cache', () => {
 		assert.ok(one.cached);
 		assert.deepEqual(one.rgb, direct.rgb);
 	});
+	test('a changed file is re-hashed and re-decoded', async () => {
+		const workDir = path.join(tmp, 'work3');
+		const file = path.join(tmp, 'changing.img');
+		const [a, b] = devSample();
+		await fs.copyFile(path.join(DEV, a.path), file);
+		const rec: ImageRecord = { path: file, relPath: 'changing.img', label: 'COVID', patientId: 'p' };
+		const first = await loadImages([rec], { workDir, size: 32, resize: 'stretch' });
+		await fs.copyFile(path.join(DEV, b.path), file);
+		await fs.utimes(file, new Date(), new Date(Date.now() + 5000));
+		const second = await loadImages([rec], { workDir, size: 32, resize: 'stretch' });
+		assert.equal(second.decoded, 1);
+		assert.equal(second.images[0].sha256, b.sha256_file);
+		assert.notDeepEqual(second.images[0].rgb, first.images[0].rgb);
+	});
 	test('abort stops the batch with CancelledError', async () => {
 		const ac = new AbortController();
 		ac.abort();
 		await assert.rejects(loadImages(records(), { workDir: path.join(tmp, 'work2'), size: 32, resize: 'stretch', signal: ac.signal }), isCancelled);
+	});
+});
+
+describe('bundled samples', () => {
+	const SAMPLES = path.resolve(__dirname, '../../media/samples');
+	test('60 real radiographs, 20 per class, one patient each, redistributable, small', async () => {
+		const r = await scanDataset(SAMPLES);
+		assert.equal(r.layout, 'folders');
+		assert.deepEqual(r.errors, []);
+		for (const c of ['COVID', 'NORMAL', 'PNEUMONIA']) assert.equal(r.images.filter((i) => i.label === c).length, 20, c);
+		const rows = parseCsvRecords(readFileSync(path.join(SAMPLES, 'manifest.csv'), 'utf8'));
+		const byPath = new Map(rows.map((m) => [m.path, m]));
+		for (const i of r.images) assert.equal(i.patientId, byPath.get(i.relPath)?.patient_id, i.relPath);
+		assert.equal(new Set(r.images.map((i) => i.patientId)).size, 60);
+		for (const m of rows) assert.match(m.license, /^(CC BY( \d\.\d)?( \(Kermany|$)|CC BY-SA|CC0|Apache)/, m.path);
+		const attribution = readFileSync(path.join(SAMPLES, 'ATTRIBUTION.md'), 'utf8');
+		for (const m of rows) assert.ok(attribution.includes(`\`${m.path}\``), m.path);
+		let bytes = 0;
+		for (const i of r.images) {
+			bytes += (await fs.stat(i.path)).size;
+			const meta = await sharp(i.path).metadata();
+			assert.ok(Math.max(meta.width ?? 0, meta.height ?? 0) <= 512, i.relPath);
+		}
+		assert.ok(bytes < 3e6, `${bytes} bytes`);
 	});
 });
