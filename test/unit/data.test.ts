@@ -122,6 +122,7 @@ describe('scan', () => {
 		await put('test/Normal/c.img', src[2].path); // no image extension: content decides
 		await put('misc/d.jpg', src[3].path);
 		await put('.radreview/cache/e.jpg', src[3].path);
+		await put('train/COVID-19/masks/a.png', src[1].path);
 		await fs.writeFile(path.join(root, 'train/COVID-19/fake.jpg'), 'not a jpeg');
 		await fs.writeFile(path.join(root, 'notes.txt'), 'hello');
 		const r = await scanDataset(root);

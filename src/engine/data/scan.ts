@@ -30,13 +30,16 @@ export function kermanyPatientId(fileName: string): string | null {
 	return m ? `kermany-${m[1]}` : null;
 }
 
-/** Recursively list files below `dir`, skipping hidden folders, `.radreview` and node_modules. */
+/**
+ * Recursively list files below `dir`, skipping hidden folders (`.radreview` too), node_modules, and `masks`
+ * folders (segmentation masks beside the images, as in the COVID-19 Radiography Database: not radiographs).
+ */
 async function listFiles(dir: string, signal?: AbortSignal): Promise<string[]> {
 	throwIfAborted(signal);
 	const out: string[] = [];
 	const entries = await fs.readdir(dir, { withFileTypes: true });
 	for (const e of entries) {
-		if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+		if (e.name.startsWith('.') || e.name === 'node_modules' || (e.isDirectory() && /^masks?$/i.test(e.name))) continue;
 		const p = path.join(dir, e.name);
 		if (e.isDirectory()) out.push(...(await listFiles(p, signal)));
 		// Symlinked files are followed; symlinked folders are not (no cycles).
