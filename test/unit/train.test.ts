@@ -68,6 +68,7 @@ test('training on cached pooled features equals fitting the frozen base + head e
 
 	// Fast path: dropout off, fixed order.
 	const fast = buildHead({ baseShape, dropout: 0, seed: 11 });
+	const tensorsBefore = tf.memory().numTensors;
 	const { history } = await trainHead(fast, { feats: feats.feats, labels, n: labels.length, dim: feats.dim }, undefined, {
 		epochs,
 		batchSize,
@@ -75,6 +76,7 @@ test('training on cached pooled features equals fitting the frozen base + head e
 		seed: 1,
 		shuffle: false,
 	});
+	assert.equal(tf.memory().numTensors, tensorsBefore, 'the training loop leaks no tensors');
 
 	// Reference: one tf.model, base frozen, same initial head weights, fit without shuffling.
 	const ref = buildHead({ baseShape, dropout: 0, seed: 11 });

@@ -76,7 +76,7 @@ export function formatMetrics(m: Metrics): string {
 	const lines = [
 		`test loss ${m.loss.toFixed(4)}   test accuracy ${(m.accuracy * 100).toFixed(2)}%   (n = ${m.support})`,
 		'',
-		`${''.padStart(w)} precision    recall  f1-score   support`,
+		`${''.padStart(w)}${['precision', 'recall', 'f1-score'].map((h) => h.padStart(9)).join('')}${'support'.padStart(10)}`,
 		...m.perClass.map((r) => `${r.className.padStart(w)}${f(r.precision)}${f(r.recall)}${f(r.f1)}${String(r.support).padStart(10)}`),
 		'',
 		`${'accuracy'.padStart(w)}${''.padStart(18)}${f(m.accuracy)}${String(m.support).padStart(10)}`,
