@@ -70,13 +70,18 @@ function render(): void {
 		replaceChildren(content, h('div', { class: 'empty', text: 'No finished runs in this workspace yet. Train a backbone, or "Train all backbones" to compare them.' }));
 		return;
 	}
-	const best = COLUMNS.map((c) => (shown.length > 1 ? bestIndex(shown.map(c.value), c.higherIsBetter) : -1));
+	// Ties share the star: every run equal to the best value of a column is marked.
+	const best = COLUMNS.map((c) => {
+		const values = shown.map(c.value);
+		const i = shown.length > 1 ? bestIndex(values, c.higherIsBetter) : -1;
+		return new Set(i < 0 ? [] : values.flatMap((v, k) => (v === values[i] ? [k] : [])));
+	});
 	const head = h(
 		'tr',
 		{},
-		h('th', { text: 'Run' }),
-		h('th', { text: 'Weights' }),
-		h('th', { text: 'Backend' }),
+		h('th', { class: 'text', text: 'Run' }),
+		h('th', { class: 'text', text: 'Weights' }),
+		h('th', { class: 'text', text: 'Backend' }),
 		...COLUMNS.map((c) => h('th', { attrs: { title: c.higherIsBetter ? 'higher is better' : 'lower is better' }, text: c.title })),
 		h('th', { text: '' }),
 	);
@@ -86,10 +91,10 @@ function render(): void {
 		return h(
 			'tr',
 			{ testid: TestId.CompareRow, data: { backbone: r.backbone, runDir: r.runDir } },
-			h('td', { class: 'text' }, h('strong', { text: r.displayName }), h('div', { class: 'muted small', attrs: { title: r.runDir }, text: `${r.name} · ${new Date(r.createdAt).toLocaleString()}` })),
+			h('td', { class: 'text' }, h('strong', { text: r.displayName }), h('div', { class: 'muted small', attrs: { title: r.runDir }, text: `${r.name} · ${when(r.createdAt)}` })),
 			h('td', { class: 'text' }, weightsLabel(r.weights)),
 			h('td', { class: 'text small', text: r.backend }),
-			...COLUMNS.map((c, j) => h('td', { class: best[j] === i ? 'best' : undefined, testid: c.testid, attrs: { title: best[j] === i ? 'best of these runs' : undefined }, text: c.format(c.value(r)) })),
+			...COLUMNS.map((c, j) => h('td', { class: best[j].has(i) ? 'best' : undefined, testid: c.testid, attrs: { title: best[j].has(i) ? 'best of these runs' : undefined }, text: c.format(c.value(r)) })),
 			h('td', { class: 'text' }, open),
 		);
 	});
@@ -114,6 +119,12 @@ function render(): void {
 		h('h2', { text: 'Confusion matrices (rows: true class, columns: predicted)' }),
 		h('div', { class: 'matrices' }, ...matrices),
 	);
+}
+
+/** Local date-time of an ISO stamp; the raw text when it does not parse. */
+function when(iso: string): string {
+	const d = new Date(iso);
+	return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
 channel.onMessage((msg) => {

@@ -4,7 +4,7 @@ import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
 import { baseName, columnsFor, confidence, isCorrect, virtualWindow, type GridItem } from '../shared/logic';
 
-export const CELL_MIN_WIDTH = 150;
+export const CELL_MIN_WIDTH = 190;
 export const CELL_HEIGHT = 214;
 export const GAP = 8;
 const OVERSCAN = 3;

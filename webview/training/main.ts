@@ -154,7 +154,7 @@ function updateCharts(): void {
 
 const STATE_ICON: Record<TrainingSeries['state'], string> = {
 	queued: 'clock',
-	running: 'sync~spin',
+	running: 'sync',
 	done: 'pass-filled',
 	cancelled: 'circle-slash',
 	failed: 'error',
@@ -192,7 +192,7 @@ function card(s: TrainingSeries): HTMLElement {
 			swatch,
 			h('strong', { text: s.displayName }),
 			weightsLabel(s.weights),
-			h('span', { class: `state state-${s.state}` }, icon(STATE_ICON[s.state]), ` ${s.state}`),
+			h('span', { class: `state state-${s.state}` }, icon(STATE_ICON[s.state], s.state === 'running' ? 'codicon-modifier-spin' : ''), ` ${s.state}`),
 			h('span', { class: 'spacer' }),
 			...actions,
 		),
@@ -210,7 +210,7 @@ function card(s: TrainingSeries): HTMLElement {
 			s.metrics ? stat('Test accuracy', h('strong', { testid: TestId.SeriesAccuracy, text: pct(s.metrics.accuracy) })) : null,
 			s.metrics ? stat('Test loss', s.metrics.loss.toFixed(4)) : null,
 		),
-		stage ? h('div', { class: 'muted stage' }, icon('loading~spin'), ` ${stage}`) : null,
+		stage ? h('div', { class: 'muted stage' }, icon('loading', 'codicon-modifier-spin'), ` ${stage}`) : null,
 		s.error ? h('div', { class: 'series-error' }, icon('error'), ` ${s.error}`) : null,
 	);
 }
