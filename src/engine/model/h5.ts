@@ -83,16 +83,40 @@ export function loadH5wasm(): Promise<H5Module> {
 async function openH5(file: string, mode: 'r' | 'w'): Promise<H5File> {
 	const h5 = await loadH5wasm();
 	if (mode === 'r') {
+		let head: Buffer;
 		try {
-			await fs.access(file);
+			head = await readHead(file);
 		} catch {
 			throw new Error(`${file}: weights file not found`);
 		}
+		// Check the signature ourselves: HDF5 prints a page of diagnostics for a non-HDF5 file.
+		if (!hasH5Signature(head)) throw new Error(`${file}: not a readable HDF5 file (no HDF5 signature)`);
 	}
 	const f = new h5.File(file, mode);
 	// h5wasm does not throw on a failed open: it hands back a negative id.
 	if (f.file_id < 0n) throw new Error(`${file}: not a readable HDF5 file`);
 	return f;
+}
+
+const H5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+async function readHead(file: string): Promise<Buffer> {
+	const fh = await fs.open(file, 'r');
+	try {
+		const buf = Buffer.alloc(2048 + 8);
+		const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+		return buf.subarray(0, bytesRead);
+	} finally {
+		await fh.close();
+	}
+}
+
+/** The superblock sits at 0 or, after a user block, at 512, 1024, 2048, … */
+function hasH5Signature(head: Buffer): boolean {
+	for (const at of [0, 512, 1024, 2048]) {
+		if (head.length >= at + 8 && head.subarray(at, at + 8).equals(H5_SIGNATURE)) return true;
+	}
+	return false;
 }
 
 /** Keras splits long string-list attributes into name0, name1, …; read either form. */
