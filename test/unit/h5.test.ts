@@ -78,7 +78,7 @@ async function assertWeightsEqual(model: LayersModel, expected: HandLayer[], ren
 		assert.equal(src.weights.length, layer.weights.length, layer.name);
 		for (let i = 0; i < layer.weights.length; i++) {
 			const got = (await layer.weights[i].read().data()) as Float32Array;
-			const want = src.weights[i].data;
+			const want: Float32Array = src.weights[i].data;
 			assert.equal(got.length, want.length, `${layer.name} weight ${i} length`);
 			assert.ok(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer, want.byteOffset, want.byteLength)), `${layer.name} weight ${i} differs`);
 			compared++;
