@@ -115,6 +115,14 @@
 		}
 	}
 
+	// ?csp=1: the host's policy (file: standing in for webview.cspSource), to catch anything it would block.
+	if (q.get('csp') === '1') {
+		const meta = document.createElement('meta');
+		meta.httpEquiv = 'Content-Security-Policy';
+		meta.content = "default-src 'none'; img-src file: blob: data:; font-src file:; style-src file:; script-src file:";
+		document.head.appendChild(meta);
+		document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation:', e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber));
+	}
 	const s = document.createElement('script');
 	s.src = '../dist/webview/' + panel + '.js';
 	document.body.appendChild(s);

@@ -21,6 +21,7 @@ import {
 	isCellActive,
 	itemLoss,
 	latestPer,
+	moveIndex,
 	mergeEpoch,
 	pages,
 	patientsPerSplit,
@@ -153,6 +154,17 @@ describe('virtual window', () => {
 		assert.equal(w.end, 105 * 6);
 		assert.equal(w.offsetY, 98 * 222);
 		assert.ok(w.end - w.start <= 7 * 6);
+	});
+
+	test('arrow keys move by one cell or one row, clamped to the list', () => {
+		assert.equal(moveIndex(5, 'ArrowRight', 4, 10), 6);
+		assert.equal(moveIndex(5, 'ArrowDown', 4, 10), 9);
+		assert.equal(moveIndex(8, 'ArrowDown', 4, 10), 9);
+		assert.equal(moveIndex(2, 'ArrowUp', 4, 10), 0);
+		assert.equal(moveIndex(5, 'End', 4, 10), 9);
+		assert.equal(moveIndex(5, 'Home', 4, 10), 0);
+		assert.equal(moveIndex(5, 'a', 4, 10), undefined);
+		assert.equal(moveIndex(0, 'ArrowRight', 4, 0), undefined);
 	});
 
 	test('clamps at both ends and when the list shrinks under a stale scrollTop', () => {

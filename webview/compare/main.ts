@@ -42,7 +42,7 @@ const root = h(
 	content,
 );
 root.hidden = true;
-document.body.appendChild(root);
+(document.getElementById('app') ?? document.body).appendChild(root);
 
 interface Column {
 	title: string;

@@ -35,7 +35,7 @@ const root = h(
 	content,
 );
 root.hidden = true;
-document.body.appendChild(root);
+(document.getElementById('app') ?? document.body).appendChild(root);
 
 /** How many thumbnails each split shows now (grows with "Show more"). */
 const shownPerSplit = new Map<string, number>();

@@ -2,7 +2,7 @@
 // cell elements recycled as the window moves. Smooth with thousands of images.
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
-import { baseName, columnsFor, confidence, isCorrect, virtualWindow, type GridItem } from '../shared/logic';
+import { baseName, columnsFor, confidence, isCorrect, moveIndex, virtualWindow, type GridItem } from '../shared/logic';
 
 export const CELL_MIN_WIDTH = 190;
 export const CELL_HEIGHT = 214;
@@ -49,7 +49,14 @@ export class VirtualGrid {
 			if (e.key === 'Enter' || e.key === ' ') {
 				e.preventDefault();
 				this.activate(e);
+				return;
 			}
+			// Arrow keys move focus through the whole (virtual) list, not just the rendered cells.
+			const from = Number((e.target as HTMLElement | null)?.closest<HTMLElement>('.cell')?.dataset.index);
+			const to = Number.isInteger(from) ? moveIndex(from, e.key, this.columns, this.items.length) : undefined;
+			if (to === undefined) return;
+			e.preventDefault();
+			this.focusItem(to);
 		});
 	}
 

@@ -24,7 +24,7 @@ import {
 	type SortKey,
 } from '../shared/logic';
 import { StatusLines, confusionTable, weightsLabel } from '../shared/ui';
-import { Channel, startPanel } from '../shared/vscodeApi';
+import { Channel, boundedMessage, startPanel } from '../shared/vscodeApi';
 import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
@@ -137,7 +137,7 @@ const root = h(
 	emptyView,
 	detail.el,
 );
-document.body.appendChild(root);
+(document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
 
 // ── state changes ──
@@ -283,7 +283,7 @@ async function runExport(format: ExportFormat): Promise<void> {
 	} catch (e) {
 		const message = `${format.toUpperCase()} export failed: ${e instanceof Error ? e.message : String(e)}`;
 		status.setNotice('error', message);
-		channel.post({ type: 'error', message });
+		channel.post({ type: 'error', message: boundedMessage(message) });
 	} finally {
 		exporting = false;
 		status.setBusy(null);

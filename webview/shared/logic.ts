@@ -396,3 +396,14 @@ export function latestPer<T extends { createdAt: string }>(items: readonly T[], 
 	}
 	return [...best.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
+
+/** Arrow-key movement in a grid of `columns`; the index stays in [0, count). undefined for other keys. */
+export function moveIndex(index: number, key: string, columns: number, count: number): number | undefined {
+	if (count <= 0) return undefined;
+	const step: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns, Home: -Infinity, End: Infinity };
+	const d = step[key];
+	if (d === undefined) return undefined;
+	if (d === -Infinity) return 0;
+	if (d === Infinity) return count - 1;
+	return Math.min(count - 1, Math.max(0, index + d));
+}

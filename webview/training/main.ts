@@ -62,7 +62,7 @@ const root = h(
 	h('div', { class: 'toolbar' }, h('label', {}, h('span', { text: 'Train another backbone' }), backboneSelect), trainButton, exportButton),
 );
 root.hidden = true;
-document.body.appendChild(root);
+(document.getElementById('app') ?? document.body).appendChild(root);
 
 // ── charts ──
 
