@@ -257,6 +257,72 @@ describe('VGG16 and a hand-written Keras-layout file', () => {
 	});
 });
 
+describe('a file written by h5py exactly as Keras 2 save_weights does (test/fixtures/h5/make_keras2_tiny.py)', () => {
+	const fixture = path.resolve(__dirname, '../fixtures/h5/keras2_tiny.h5');
+	/** The generator's value(layer_index, weight_index, i), rounded to float32 as numpy does. */
+	const value = (k: number, j: number, i: number) => Math.fround(Math.sin(1.0 + 0.37 * i + 1.7 * j + 2.3 * k));
+	/** Index of each layer in the file's layer_names. */
+	const FILE_INDEX: Record<string, number> = { conv_a: 1, bn_a: 2, sep_b: 4, conv2d: 5, predictions: 8 };
+
+	function tinyModel(): LayersModel {
+		const input = tf.input({ shape: [6, 6, 3], name: 'input_1' });
+		let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv_a' }).apply(input) as tf.SymbolicTensor;
+		x = tf.layers.batchNormalization({ name: 'bn_a' }).apply(x) as tf.SymbolicTensor;
+		x = tf.layers.activation({ activation: 'relu', name: 'relu_a' }).apply(x) as tf.SymbolicTensor;
+		x = tf.layers.separableConv2d({ filters: 6, kernelSize: 3, padding: 'same', useBias: false, name: 'sep_b' }).apply(x) as tf.SymbolicTensor;
+		x = tf.layers.conv2d({ filters: 5, kernelSize: 1, name: 'conv2d' }).apply(x) as tf.SymbolicTensor;
+		x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(x) as tf.SymbolicTensor;
+		x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+		const y = tf.layers.dense({ units: 3, name: 'predictions' }).apply(x) as tf.SymbolicTensor;
+		return tf.model({ inputs: input, outputs: y });
+	}
+
+	test('h5py layout (vlen name lists, empty float64 weight_names, name-sorted groups) loads, values exact', async () => {
+		const model = tinyModel();
+		try {
+			const res = await loadKerasWeights(model, fixture);
+			assert.equal(res.layersLoaded, 5);
+			assert.deepEqual(res.renamed, { conv2d: 'conv2d_1' });
+			for (const layer of model.layers) {
+				for (let j = 0; j < layer.weights.length; j++) {
+					const got = (await layer.weights[j].read().data()) as Float32Array;
+					const k = FILE_INDEX[layer.name];
+					assert.ok(k !== undefined, layer.name);
+					for (let i = 0; i < got.length; i++) {
+						assert.equal(got[i], value(k, j, i), `${layer.name} weight ${j} element ${i}`);
+					}
+				}
+			}
+			const tree = await readH5Tree(fixture);
+			assert.equal(tree.kerasVersion, '2.13.1');
+			assert.equal(tree.backend, 'tensorflow');
+			assert.deepEqual(tree.layers.find((l) => l.name === 'relu_a')?.weights, []);
+		} finally {
+			model.dispose();
+		}
+	});
+
+	test('layer_names split into layer_names0, layer_names1 (Keras does this past 64 KB) is read as one list', async () => {
+		const h5 = await loadH5wasm();
+		const split = path.join(dir, 'chunked.h5');
+		await fs.copyFile(fixture, split);
+		const f = new h5.File(split, 'a');
+		const names = f.attrs.layer_names.value as string[];
+		f.delete_attribute('layer_names');
+		f.create_attribute('layer_names0', names.slice(0, 4), [4], 'A12');
+		f.create_attribute('layer_names1', names.slice(4), [names.length - 4], 'A12');
+		f.close();
+		const model = tinyModel();
+		try {
+			const res = await loadKerasWeights(model, split);
+			assert.equal(res.layersLoaded, 5);
+			assert.equal((await model.getLayer('predictions').weights[1].read().data())[2], value(8, 1, 2));
+		} finally {
+			model.dispose();
+		}
+	});
+});
+
 describe('save → load round trips', () => {
 	for (const id of ['resnet50v2', 'xception'] as const) {
 		test(`${id}: every weight (BatchNormalization statistics included) survives exactly`, async () => {
