@@ -1,0 +1,169 @@
+// End to end in a real VS Code (code-server) with a small real dataset: train from the palette, watch the
+// curves and the prediction grid, classify a folder from the explorer, and cancel a training while typing.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CLASSES, launch, makeDataset, makeUnlabelled, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+
+const PER_CLASS = 6;
+const UNLABELLED_PER_CLASS = 1;
+// Small and fast: the e2e checks the wiring, not the model. Random weights must be labelled as such.
+const SETTINGS = {
+	'radiographReview.datasetFolder': 'data',
+	'radiographReview.epochs': 3,
+	'radiographReview.batchSize': 6,
+	'radiographReview.imageSize': 64,
+	'radiographReview.weights.vgg16': 'none',
+	'radiographReview.backend': 'auto',
+};
+
+let h: Harness;
+const t0 = Date.now();
+const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
+const listRuns = (): string[] => (fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()) : []);
+const completeRuns = (): string[] => listRuns().filter((n) => !n.startsWith('.'));
+
+describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
+	before(async () => {
+		h = await launch((ws) => {
+			makeDataset(path.join(ws, 'data'), PER_CLASS);
+			makeUnlabelled(path.join(ws, 'incoming'), UNLABELLED_PER_CLASS, PER_CLASS);
+			writeJson(path.join(ws, '.vscode', 'settings.json'), SETTINGS);
+		});
+		await shot(h.page, '00-workbench');
+	});
+
+	after(async () => {
+		if (h) {
+			await shot(h.page, '99-end');
+			await h.stop();
+		}
+		console.log(`e2e total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+	});
+
+	test('Train VGG16 from the palette: curves get points, then the grid shows predicted and true labels', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Train VGG16');
+		// The training panel opens first and streams epochs.
+		const view = webview(page);
+		const points = await until(
+			'training curve points',
+			async () => {
+				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
+				if (root === 'predictions') return -1; // training was faster than our polling; checked again below
+				const n = Number(await view.locator('[data-testid="curve-point-count"]').first().textContent({ timeout: 1000 }));
+				return n > 0 ? n : undefined;
+			},
+			180_000,
+			250,
+		);
+		await shot(page, '01-training-curves');
+
+		// When the run finishes, the predictions panel shows the test split.
+		const items = await until(
+			'prediction grid items',
+			async () => {
+				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
+				if (root !== 'predictions') return undefined;
+				const n = await view.locator('[data-testid="grid-item"]').count();
+				return n > 0 ? n : undefined;
+			},
+			240_000,
+		);
+		await shot(page, '02-predictions-grid');
+		const preds = await view.locator('[data-testid="grid-item"] [data-testid="pred-label"]').allTextContents();
+		const truth = await view.locator('[data-testid="grid-item"] [data-testid="true-label"]').allTextContents();
+		assert.equal(preds.length, items, 'one predicted label per grid item');
+		assert.equal(truth.length, items, 'one true label per test image');
+		for (const l of [...preds, ...truth]) assert.ok((CLASSES as readonly string[]).includes(l.trim()), `label '${l}'`);
+		const weights = await view.locator('[data-testid="weights-label"]').first().textContent();
+		assert.match(weights ?? '', /not pretrained/);
+		// The run is on disk, complete.
+		assert.equal(completeRuns().length, 1, `runs: ${listRuns().join(', ')}`);
+		const run = path.join(runsDir(), completeRuns()[0]);
+		for (const f of ['history.json', 'metrics.json', 'predictions.csv', 'model.json']) assert.ok(fs.existsSync(path.join(run, f)), f);
+		const history = JSON.parse(fs.readFileSync(path.join(run, 'history.json'), 'utf8')) as unknown[];
+		assert.equal(history.length, SETTINGS['radiographReview.epochs']);
+
+		// Reopening the training panel replays the history from the host.
+		await runCommand(page, 'Radiograph: Show Training');
+		const replayed = await until('replayed curve points', async () => {
+			const n = Number(await view.locator('[data-testid="curve-point-count"]').first().textContent({ timeout: 1000 }));
+			return n >= SETTINGS['radiographReview.epochs'] ? n : undefined;
+		});
+		assert.ok(points === -1 || points >= 1);
+		assert.ok(replayed >= 3);
+		await shot(page, '03-training-replayed');
+	});
+
+	test('Explorer → Classify Radiographs on a folder: grid and predictions.csv', async () => {
+		const { page } = h;
+		const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'incoming' }).first();
+		await row.click({ button: 'right' });
+		const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Classify Radiographs' }).first();
+		await item.waitFor({ state: 'visible' });
+		await shot(page, '04a-explorer-menu');
+		await item.click();
+		await page.waitForTimeout(1000);
+		await shot(page, '04b-after-menu');
+		const view = webview(page);
+		const expected = UNLABELLED_PER_CLASS * CLASSES.length;
+		await until(
+			'classified grid',
+			async () => {
+				const title = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
+				if (title !== 'predictions') return undefined;
+				const count = await view.locator('[data-testid="grid-item"]').count();
+				const names = await view.locator('[data-testid="grid-item"]').first().getAttribute('data-rel-path', { timeout: 1000 });
+				return count === expected && names && !names.includes('/') ? count : undefined;
+			},
+			240_000,
+		);
+		await shot(page, '04c-classified-grid');
+		const preds = await view.locator('[data-testid="grid-item"] [data-testid="pred-label"]').allTextContents();
+		assert.equal(preds.length, expected);
+		for (const l of preds) assert.ok((CLASSES as readonly string[]).includes(l.trim()));
+		assert.equal(await view.locator('[data-testid="grid-item"] [data-testid="true-label"]').count(), 0, 'unlabelled folder: no true labels');
+		// The CSV is written under .radreview/classifications.
+		const dir = path.join(h.workspace, '.radreview', 'classifications');
+		const csvs = fs.readdirSync(dir).filter((f) => f.endsWith('.csv'));
+		assert.equal(csvs.length, 1, `csv files: ${csvs.join(', ')}`);
+		const lines = fs.readFileSync(path.join(dir, csvs[0]), 'utf8').trim().split(/\r?\n/);
+		assert.equal(lines.length, expected + 1, 'header + one row per image');
+		for (const f of fs.readdirSync(path.join(h.workspace, 'incoming'))) assert.ok(lines.some((l) => l.includes(f)), `${f} in csv`);
+	});
+
+	test('While training runs the editor stays responsive; Cancel Training stops it cleanly', async () => {
+		const { page } = h;
+		// Many epochs on cached features: long enough to type and cancel.
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': 5000 });
+		await page.waitForTimeout(1500); // let the configuration watcher pick the change up
+		const before = completeRuns().length;
+		await runCommand(page, 'Radiograph: Train VGG16');
+		const status = page.locator('.statusbar-item', { hasText: /epoch \d+\/5000/ }).first();
+		await status.waitFor({ state: 'visible', timeout: 180_000 });
+		await shot(page, '05-training-running');
+
+		await runCommand(page, 'File: New Untitled Text File');
+		const text = 'typed while training';
+		await page.locator('.monaco-editor textarea').first().waitFor({ state: 'attached' });
+		await page.keyboard.type(text, { delay: 20 });
+		await until('typed text in the editor', async () => ((await page.locator('.monaco-editor .view-lines').first().innerText()).replace(/\u00a0/g, ' ').includes(text) ? true : undefined), 20_000);
+		// Still training while we typed.
+		assert.ok(await page.locator('.statusbar-item', { hasText: /epoch \d+\/5000/ }).first().isVisible(), 'training still running after typing');
+		await shot(page, '06-typed-while-training');
+
+		await runCommand(page, 'Radiograph: Cancel Training');
+		await page.locator('.notifications-toasts', { hasText: 'was cancelled' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+		await shot(page, '07-cancelled');
+		// No epoch progress any more, and no new (or half-written) run on disk.
+		await until('status bar idle', async () => ((await page.locator('.statusbar-item', { hasText: /epoch \d+\/5000/ }).count()) === 0 ? true : undefined), 30_000);
+		assert.equal(completeRuns().length, before, 'a cancelled training leaves no run');
+		assert.deepEqual(listRuns().filter((n) => n.endsWith('.partial')), [], 'no partial run folder left');
+		await runCommand(page, 'Radiograph: Show Training');
+		const view = webview(page);
+		await view.locator('[data-testid="training-series"][data-state="cancelled"]').first().waitFor({ state: 'attached', timeout: 30_000 });
+		await shot(page, '08-training-panel-cancelled');
+	});
+});

@@ -1,0 +1,46 @@
+// The slice of playwright-core's API the e2e tests use. playwright-core lives in test/e2e/host (its own
+// lockfile, installed by setup.sh), so `npm run typecheck` on a clean checkout must not depend on it.
+
+export interface Locator {
+	first(): Locator;
+	nth(i: number): Locator;
+	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
+	filter(options: { hasText?: string | RegExp }): Locator;
+	waitFor(options?: { state?: 'attached' | 'detached' | 'visible' | 'hidden'; timeout?: number }): Promise<void>;
+	click(options?: { button?: 'left' | 'right' | 'middle'; timeout?: number }): Promise<void>;
+	fill(value: string): Promise<void>;
+	count(): Promise<number>;
+	textContent(options?: { timeout?: number }): Promise<string | null>;
+	innerText(options?: { timeout?: number }): Promise<string>;
+	allTextContents(): Promise<string[]>;
+	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
+	isVisible(): Promise<boolean>;
+}
+
+export interface FrameLocator {
+	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
+	frameLocator(selector: string): FrameLocator;
+}
+
+export interface Page {
+	goto(url: string): Promise<unknown>;
+	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
+	frameLocator(selector: string): FrameLocator;
+	keyboard: { press(key: string): Promise<void>; type(text: string, options?: { delay?: number }): Promise<void> };
+	screenshot(options: { path: string }): Promise<unknown>;
+	waitForTimeout(ms: number): Promise<void>;
+	setDefaultTimeout(ms: number): void;
+}
+
+export interface BrowserContext {
+	pages(): Page[];
+	newPage(): Promise<Page>;
+	close(): Promise<void>;
+}
+
+export interface Chromium {
+	launchPersistentContext(
+		userDataDir: string,
+		options: { executablePath: string; headless: boolean; viewport: { width: number; height: number }; env?: NodeJS.ProcessEnv; args: string[] },
+	): Promise<BrowserContext>;
+}
