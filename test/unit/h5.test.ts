@@ -14,7 +14,8 @@ import {
 	saveKerasWeights,
 	WeightsMismatchError,
 } from '../../src/engine/model/h5';
-import { sha256File } from '../../src/engine/util/hash';
+import { sha256, sha256File } from '../../src/engine/util/hash';
+import { spawnSync } from 'node:child_process';
 
 type HandWeight = { name: string; shape: number[]; data: Float32Array };
 type HandLayer = { name: string; weights: HandWeight[] };
@@ -299,6 +300,56 @@ describe('a file written by h5py exactly as Keras 2 save_weights does (test/fixt
 			assert.deepEqual(tree.layers.find((l) => l.name === 'relu_a')?.weights, []);
 		} finally {
 			model.dispose();
+		}
+	});
+
+	test('what saveKerasWeights writes reads back through Keras 2 own loading logic in h5py (when h5py is installed)', async (t) => {
+		const python = '/usr/bin/python3';
+		const probe = spawnSync(python, ['-c', 'import h5py, numpy'], { encoding: 'utf8' });
+		if (probe.status !== 0) {
+			t.skip('python3 with h5py is not installed (Debian: apt-get install python3-h5py); Keras-side check skipped');
+			return;
+		}
+		const model = tinyModel();
+		const out = path.join(dir, 'tiny_saved.h5');
+		try {
+			await loadKerasWeights(model, fixture);
+			await saveKerasWeights(model, out);
+			// keras/saving/legacy/hdf5_format.py: load_attributes_from_hdf5_group, then g[weight_name] per layer.
+			const script = [
+				'import h5py, json, sys, hashlib, numpy as np',
+				'def attrs(group, name):',
+				'    if name in group.attrs:',
+				"        return [n.decode('utf8') if hasattr(n, 'decode') else n for n in group.attrs[name]]",
+				'    data, i = [], 0',
+				"    while '%s%d' % (name, i) in group.attrs:",
+				"        data.extend([n.decode('utf8') if hasattr(n, 'decode') else n for n in group.attrs['%s%d' % (name, i)]]); i += 1",
+				'    return data',
+				"f = h5py.File(sys.argv[1], 'r')",
+				"dec = lambda v: v.decode('utf8') if hasattr(v, 'decode') else str(v)",
+				"out = {'backend': dec(f.attrs['backend']), 'keras_version': dec(f.attrs['keras_version']), 'layers': {}}",
+				"for name in attrs(f, 'layer_names'):",
+				'    g = f[name]',
+				"    out['layers'][name] = [[w, list(g[w].shape), hashlib.sha256(np.ascontiguousarray(g[w][()], dtype='<f4').tobytes()).hexdigest()] for w in attrs(g, 'weight_names')]",
+				'print(json.dumps(out))',
+			].join('\n');
+			const run = spawnSync(python, ['-c', script, out], { encoding: 'utf8' });
+			assert.equal(run.status, 0, run.stderr);
+			const seen = JSON.parse(run.stdout) as { backend: string; keras_version: string; layers: Record<string, [string, number[], string][]> };
+			assert.equal(seen.backend, 'tensorflow');
+			assert.match(seen.keras_version, /^2\./);
+			assert.deepEqual(Object.keys(seen.layers), model.layers.map((l) => l.name));
+			for (const layer of model.layers) {
+				const want = [];
+				for (const v of layer.weights) {
+					const data = (await v.read().data()) as Float32Array;
+					want.push([`${v.originalName}:0`, v.shape, sha256(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
+				}
+				assert.deepEqual(seen.layers[layer.name], want, layer.name);
+			}
+		} finally {
+			model.dispose();
+			await fs.rm(out, { force: true });
 		}
 	});
 
