@@ -51,7 +51,9 @@
 	function snapshots() {
 		const rows = sample.rows;
 		if (panel === 'predictions') {
-			const items = rows.map(([rel, label]) => { const p = probsFor(label); return { relPath: rel, label, predicted: p.pred, probs: p.probs, split: 'test', thumbUri: uri(rel) }; });
+			// ?n=5000 repeats the sample to check the virtual grid with thousands of images.
+			const n = Number(q.get('n') || rows.length);
+			const items = Array.from({ length: n }, (_, i) => { const [rel, label] = rows[i % rows.length]; const p = probsFor(label); return { relPath: i < rows.length ? rel : `copy${Math.floor(i / rows.length)}/${rel}`, label, predicted: p.pred, probs: p.probs, split: 'test', thumbUri: uri(rel) }; });
 			return [{ type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } }];
 		}
 		if (panel === 'training') {
@@ -107,6 +109,8 @@
 		if (cell) { const [t, p] = cell.split(','); document.querySelector(`.cm-button[data-true="${t}"][data-predicted="${p}"]`)?.click(); }
 		const detail = q.get('detail');
 		if (detail !== null) setTimeout(() => document.querySelectorAll('[data-testid="grid-item"]')[Number(detail)]?.click(), 100);
+		const scroll = q.get('scroll');
+		if (scroll) { const sc = document.querySelector('.grid-scroller'); if (sc) sc.scrollTop = Number(scroll); }
 		const exp = q.get('export');
 		if (exp) setTimeout(() => document.querySelector(`[data-testid="export-${exp}"]`)?.click(), 200);
 		if (q.get('live') === '1' && panel === 'training') {

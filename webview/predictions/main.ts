@@ -271,6 +271,10 @@ async function runExport(format: ExportFormat): Promise<void> {
 		channel.post({ type: 'export', format, suggestedName: `predictions.${format}` });
 		return;
 	}
+	if (shown.length === 0) {
+		status.setNotice('warn', 'Nothing to export: no image matches the current filters.');
+		return;
+	}
 	exporting = true;
 	const name = fileStem(view.title);
 	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(ui.filter, ui.sort)}`;
