@@ -60,8 +60,8 @@ async function writeKerasLayout(file: string, layers: HandLayer[], modelWeights 
 		g.create_attribute('weight_names', wn, [wn.length], fixed(wn));
 		for (const w of l.weights) {
 			// h5py's g.create_dataset('block1_conv1/kernel:0') makes the intermediate group.
-			const [sub, leaf] = w.name.split('/');
-			const sg = (g.get(sub) as InstanceType<typeof h5.Group> | null) ?? g.create_group(sub);
+			const [sub, leaf] = w.name.includes('/') ? w.name.split('/') : ['', w.name];
+			const sg = sub ? ((g.get(sub) as InstanceType<typeof h5.Group> | null) ?? g.create_group(sub)) : g;
 			sg.create_dataset({ name: leaf, data: w.data, shape: w.shape, dtype: '<f' });
 		}
 	}
@@ -350,6 +350,27 @@ describe('a file written by h5py exactly as Keras 2 save_weights does (test/fixt
 		} finally {
 			model.dispose();
 			await fs.rm(out, { force: true });
+		}
+	});
+
+	test('Keras 1-era weight names (conv_a_W:0, bn_a_running_std:0) load by order within each layer', async () => {
+		const source = tinyModel();
+		const target = tinyModel();
+		const file = path.join(dir, 'keras1_names.h5');
+		try {
+			await loadKerasWeights(source, fixture);
+			const layers = (await snapshot(source)).map((l) => ({
+				name: l.name,
+				weights: l.weights.map((w, j) => ({ ...w, name: `${l.name}_${['W', 'b', 'running_mean', 'running_std'][j]}:0` })),
+			}));
+			await writeKerasLayout(file, layers);
+			const res = await loadKerasWeights(target, file);
+			assert.equal(res.layersLoaded, 5);
+			await assertWeightsEqual(target, layers);
+		} finally {
+			source.dispose();
+			target.dispose();
+			await fs.rm(file, { force: true });
 		}
 	});
 
