@@ -1,7 +1,7 @@
 // e2e harness: a fresh code-server (the real VS Code workbench + Node extension host) with this
 // extension linked in, a throw-away workspace holding a small real dataset, and headless Debian
 // chromium driven by playwright-core. See ../../../shared/docs/E2E.md for why this and not test-electron.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -88,7 +88,7 @@ function healthy(port: number): Promise<boolean> {
 export async function launch(prepare: (workspace: string) => void): Promise<Harness> {
 	const codeServerBin = path.join(HOST, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 	if (!fs.existsSync(codeServerBin)) throw new Error(`code-server is not installed: run test/e2e/setup.sh (missing ${codeServerBin})`);
-	if (!fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: run npm run build');
+	if (!process.env.RADREVIEW_E2E_VSIX && !fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: run npm run build');
 
 	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'radreview-e2e-'));
 	const workspace = path.join(root, 'workspace');
@@ -101,9 +101,19 @@ export async function launch(prepare: (workspace: string) => void): Promise<Harn
 	const userData = path.join(root, 'user-data');
 	const extDir = path.join(root, 'extensions');
 	fs.mkdirSync(extDir);
-	// The built checkout is the extension: link it under the publisher.name-version folder VS Code expects.
-	const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
-	fs.symlinkSync(REPO, path.join(extDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
+	const vsix = process.env.RADREVIEW_E2E_VSIX;
+	if (vsix) {
+		// The packaged extension, as a user installs it (checks .vscodeignore kept everything needed at run time).
+		const r = spawnSync(process.execPath, [codeServerBin, '--user-data-dir', path.join(root, 'user-data'), '--extensions-dir', extDir, '--install-extension', path.resolve(vsix)], {
+			encoding: 'utf8',
+			env: { ...process.env, XDG_CONFIG_HOME: path.join(root, 'xdg-install'), XDG_DATA_HOME: path.join(root, 'xdg-install') },
+		});
+		if (r.status !== 0) throw new Error(`installing ${vsix} failed: ${r.stdout}${r.stderr}`);
+	} else {
+		// The built checkout is the extension: link it under the publisher.name-version folder VS Code expects.
+		const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+		fs.symlinkSync(REPO, path.join(extDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`), 'dir');
+	}
 	writeJson(path.join(userData, 'User', 'settings.json'), {
 		'workbench.startupEditor': 'none',
 		'security.workspace.trust.enabled': false,
