@@ -156,7 +156,8 @@ async function receive(
 				if (settled) return;
 				settled = true;
 				res.destroy();
-				out.destroy();
+				// end(), not destroy(): what arrived is kept in the .part for a later resume.
+				out.end();
 				reject(e);
 			};
 			const onAbort = () => fail(new CancelledError());
@@ -270,11 +271,14 @@ function request(target: URL, headers: Record<string, string>, opts: DownloadOpt
 					tunnelled.once('error', fail);
 					tunnelled.end();
 				});
+				connect.setTimeout(opts.idleTimeoutMs ?? 60_000, () => connect.destroy(new Error('the proxy did not answer')));
 				connect.once('error', fail);
 				connect.end();
 				return;
 			}
 		}
+		const timeout = opts.idleTimeoutMs ?? 60_000;
+		req.setTimeout(timeout, () => req.destroy(new Error(`no answer for ${timeout / 1000} s`)));
 		req.once('response', (r) => done(() => resolve(r)));
 		req.once('error', (e) => (opts.signal?.aborted ? done(onAbort) : fail(e)));
 		req.end();
