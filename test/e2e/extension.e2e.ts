@@ -19,6 +19,7 @@ const SETTINGS = {
 };
 
 let h: Harness;
+const cspViolations: string[] = [];
 const t0 = Date.now();
 const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
 const listRuns = (): string[] => (fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()) : []);
@@ -31,6 +32,10 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 			makeUnlabelled(path.join(ws, 'incoming'), UNLABELLED_PER_CLASS, PER_CLASS);
 			writeJson(path.join(ws, '.vscode', 'settings.json'), SETTINGS);
 		});
+		// Any CSP violation in a webview shows up as a console error of the page (the webviews are iframes in it).
+		h.page.on('console', (m) => {
+			if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+		});
 		await shot(h.page, '00-workbench');
 	});
 
@@ -40,6 +45,22 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 			await h.stop();
 		}
 		console.log(`e2e total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+	});
+
+	test('Show Dataset Splits: class counts and a seeded split of the real images', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Show Dataset Splits');
+		const view = webview(page);
+		const total = await until('dataset count', async () => {
+			const n = Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 }));
+			return n > 0 ? n : undefined;
+		});
+		assert.equal(total, PER_CLASS * CLASSES.length);
+		for (const c of CLASSES) assert.equal(Number(await view.locator(`[data-testid="class-count"][data-class="${c}"]`).textContent()), PER_CLASS, c);
+		const splits = await Promise.all(['train', 'val', 'test'].map(async (s) => Number(await view.locator(`[data-testid="split-count"][data-split="${s}"]`).textContent())));
+		assert.equal(splits.reduce((a, b) => a + b, 0), total, `splits ${splits.join('/')}`);
+		assert.ok(splits[2] > 0, 'a test split');
+		await shot(page, '00b-dataset');
 	});
 
 	test('Train VGG16 from the palette: curves get points, then the grid shows predicted and true labels', async () => {
@@ -165,5 +186,9 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		const view = webview(page);
 		await view.locator('[data-testid="training-series"][data-state="cancelled"]').first().waitFor({ state: 'attached', timeout: 30_000 });
 		await shot(page, '08-training-panel-cancelled');
+	});
+
+	test('no webview broke its Content Security Policy', () => {
+		assert.deepEqual(cspViolations, []);
 	});
 });

@@ -30,6 +30,7 @@ export interface Page {
 	screenshot(options: { path: string }): Promise<unknown>;
 	waitForTimeout(ms: number): Promise<void>;
 	setDefaultTimeout(ms: number): void;
+	on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
 }
 
 export interface BrowserContext {
