@@ -222,7 +222,7 @@ async function cmdDemo(argv: string[], job: JobOptions): Promise<void> {
 	const samples = path.resolve(__dirname, '..', 'media', 'samples');
 	const cfg = trainConfigFrom(values, { backbone: 'vgg16', dataDir: samples, weights: 'auto', testFraction: D.testFraction });
 	process.stderr.write(`Demo: ${cfg.backbone} on ${samples}, weights '${cfg.weights}'\n`);
-	const summary = await trainRun(cfg, job);
+	const summary = await trainRun(cfg, { ...job, allowRandomFallback: cfg.weights === 'auto' });
 	if (!summary.weights.pretrained) {
 		process.stderr.write('\n*** NOTE: no pretrained weights were available, so the demo trained on a RANDOM (not pretrained) backbone. ***\n\n');
 	}

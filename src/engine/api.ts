@@ -73,6 +73,7 @@ export function resolveTrainConfig(cfg: Partial<TrainConfig> & Pick<TrainConfig,
 
 /** "WASM (SIMD, 1 thread)" plus where the base ran, for every place a result is shown. */
 function backendLabel(report: BackendReport, baseRuntime: string): string {
+	if (baseRuntime === 'feature cache') return `${report.label}; base features from cache`;
 	return baseRuntime.startsWith('tfjs') ? report.label : `${report.label}; base on ${baseRuntime}`;
 }
 
@@ -142,8 +143,10 @@ const classIndex = (r: ImageRecord): number => CLASS_NAMES.indexOf(r.label!);
 /**
  * scan → decode (cached) → split → weights → features (cached) → train the head → evaluate on test → write the run.
  * The run folder appears only when complete; on cancel (CancelledError) or error nothing complete-looking is left.
+ * `allowRandomFallback`: weights 'auto' with no pretrained weights to be found trains on random ones (with a
+ * warning) instead of failing with WeightsNotFoundError.
  */
-export async function trainRun(cfgIn: TrainConfig, opts: JobOptions = {}): Promise<RunSummary> {
+export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRandomFallback?: boolean } = {}): Promise<RunSummary> {
 	const cfg = resolveTrainConfig(cfgIn);
 	const timing: Record<string, number> = {};
 	const t0 = Date.now();
@@ -178,7 +181,12 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions = {}): Promi
 	}
 
 	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1 });
-	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, { workDir: cfg.workDir, signal: opts.signal, onProgress: opts.onProgress });
+	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, {
+		workDir: cfg.workDir,
+		signal: opts.signal,
+		onProgress: opts.onProgress,
+		allowRandomFallback: opts.allowRandomFallback,
+	});
 	if (base.fallbackNote) opts.onProgress?.({ kind: 'log', level: 'warn', message: base.fallbackNote });
 	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: describeWeights(base.info) });
 	lap('weights');
