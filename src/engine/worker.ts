@@ -36,13 +36,13 @@ port.on('message', (msg: unknown) => {
 	const controller = new AbortController();
 	controllers.set(msg.id, controller);
 	const job = msg;
-	// Cheap reads (listing runs, loading a run, thumbnails) skip the queue so panels stay live during training.
+	// Cheap reads (runs, thumbnails, a dataset scan) skip the queue so panels stay live during training.
 	const run = (): Promise<void> =>
 		execute(job, controller.signal)
 			.then((result) => post({ type: 'result', id: job.id, result }))
 			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
 			.finally(() => controllers.delete(job.id));
-	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs') void run();
+	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits') void run();
 	else queue = queue.then(run);
 });
 

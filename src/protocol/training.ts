@@ -35,7 +35,10 @@ export interface TrainingSnapshotMessage {
 	series: TrainingSeries[];
 }
 
-/** Host → webview: one new epoch of a running series (append to its history). */
+/**
+ * Host → webview: one new epoch of a running series (append to its history).
+ * `log.epoch` is 1-based, as the engine counts and logs it ("epoch 3/80"); history.json uses the same numbers.
+ */
 export interface EpochMessage {
 	type: 'epoch';
 	id: string;

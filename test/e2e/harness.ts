@@ -85,7 +85,12 @@ function healthy(port: number): Promise<boolean> {
 }
 
 /** Start code-server + chromium on a workspace prepared by `prepare(workspace)`. */
-export async function launch(prepare: (workspace: string) => void): Promise<Harness> {
+export interface LaunchOptions {
+	/** Turn workspace trust on and answer the trust prompt with "No": the workspace opens in Restricted Mode. */
+	untrusted?: boolean;
+}
+
+export async function launch(prepare: (workspace: string) => void, options: LaunchOptions = {}): Promise<Harness> {
 	const codeServerBin = path.join(HOST, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 	if (!fs.existsSync(codeServerBin)) throw new Error(`code-server is not installed: run test/e2e/setup.sh (missing ${codeServerBin})`);
 	if (!process.env.RADREVIEW_E2E_VSIX && !fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) throw new Error('dist/extension.js missing: run npm run build');
@@ -116,7 +121,7 @@ export async function launch(prepare: (workspace: string) => void): Promise<Harn
 	}
 	writeJson(path.join(userData, 'User', 'settings.json'), {
 		'workbench.startupEditor': 'none',
-		'security.workspace.trust.enabled': false,
+		'security.workspace.trust.enabled': Boolean(options.untrusted),
 		'telemetry.telemetryLevel': 'off',
 		'extensions.autoUpdate': false,
 		'extensions.autoCheckUpdates': false,
@@ -143,7 +148,7 @@ export async function launch(prepare: (workspace: string) => void): Promise<Harn
 			'--extensions-dir', extDir,
 			'--disable-telemetry',
 			'--disable-update-check',
-			'--disable-workspace-trust',
+			...(options.untrusted ? [] : ['--disable-workspace-trust']),
 			'--disable-getting-started-override',
 			'--ignore-last-opened',
 			workspace,
@@ -178,6 +183,9 @@ export async function launch(prepare: (workspace: string) => void): Promise<Harn
 		page.setDefaultTimeout(30_000);
 		await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
 		await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+		if (options.untrusted) {
+			await page.locator('.monaco-dialog-box .monaco-button', { hasText: "No, I don't trust the authors" }).first().click({ timeout: 90_000 });
+		}
 		await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
 		return {
 			root,
