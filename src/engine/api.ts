@@ -120,9 +120,15 @@ async function features(
 				onProgress: opts.onProgress,
 			});
 			opts.onProgress?.({ kind: 'log', level: 'info', message: `Computing features on ${ex.runtime} into ${featureCacheDir(cfg.workDir, key)}` });
+			// Delegate rather than spread: an extractor may be a class with getters.
 			return {
-				...ex,
-				extract: ex.extract.bind(ex),
+				get runtime() {
+					return ex.runtime;
+				},
+				get outputShape() {
+					return ex.outputShape;
+				},
+				extract: (batch: Float32Array, n: number) => ex.extract(batch, n),
 				dispose: async () => {
 					await ex.dispose();
 					model.dispose();

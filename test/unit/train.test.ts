@@ -150,6 +150,10 @@ test('same seed → identical history and metrics; the second run reuses the fea
 	assert.equal(rb.extra.metrics.baseRuntime, 'feature cache');
 	assert.ok(events.some((e) => e.kind === 'stage' && e.stage === 'features' && e.message === 'all cached'));
 	assert.equal(ra.history.length, 4);
+	const files = (await fs.readdir(a.runDir)).sort();
+	assert.deepEqual(files, ['config.json', 'history.json', 'metrics.json', 'model.json', 'predictions.csv', 'splits.json', 'weights.bin', 'weights.json']);
+	assert.equal(ra.extra.weights.sha256, 'random-40');
+	assert.match(ra.extra.metrics.backend, /\S/);
 	assert.equal((await listRuns(workDir)).length, 2);
 	// A different seed gives a different split / initialisation, hence different numbers.
 	const c = await trainRun(config(workDir, { seed: 41 }));
