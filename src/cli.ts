@@ -19,7 +19,7 @@ import {
 import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
-import { shutdownBackend } from './engine/model/tf';
+import { initBackend, shutdownBackend } from './engine/model/tf';
 
 class UsageError extends Error {}
 
@@ -326,6 +326,12 @@ export async function main(argv: string[]): Promise<number> {
 	process.on('SIGINT', onSigint);
 	const job: JobOptions = { signal: controller.signal, onProgress: progressPrinter() };
 	try {
+		// --backend applies to every command (classify/evaluate otherwise use the run's own preference).
+		const i = rest.findIndex((a) => a === '--backend' || a.startsWith('--backend='));
+		if (i >= 0 && command !== 'bench' && !rest.includes('--help') && !rest.includes('-h')) {
+			const pref = rest[i].includes('=') ? rest[i].slice('--backend='.length) : rest[i + 1];
+			await initBackend(oneOf<BackendPreference>(pref, 'backend', BACKENDS, 'auto'));
+		}
 		switch (command) {
 			case undefined:
 			case '-h':
