@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { CLASS_NAMES, DEFAULT_TRAIN_CONFIG, type ProgressEvent, type TrainConfig } from '../../src/engine/types';
 import { initBackend, shutdownBackend, tf } from '../../src/engine/model/tf';
 import { buildBackbone, getBackbone } from '../../src/engine/model/backbones';
-import { buildHead, createOptimizer, headParamCount } from '../../src/engine/model/head';
+import { buildHead, createOptimizer, headParamCount, predictPooled } from '../../src/engine/model/head';
 import { createTfjsExtractor } from '../../src/engine/model/tfjsExtractor';
 import { scanDataset } from '../../src/engine/data/scan';
 import { loadImages } from '../../src/engine/data/cache';
@@ -90,6 +90,10 @@ test('training on cached pooled features equals fitting the frozen base + head e
 	const x = tf.tensor4d(xs, [labels.length, size, size, 3]);
 	const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
 	const fit = await full.fit(x, y, { epochs, batchSize, shuffle: false, verbose: 0 });
+	// The saved form (full head on the unpooled base output) predicts what the fast path predicts.
+	const viaFull = tf.tidy(() => (fast.model.predict(base.predict(x.slice(0, 4)) as tf.Tensor) as tf.Tensor).dataSync());
+	const viaFast = predictPooled(fast, feats.feats.subarray(0, 4 * feats.dim), 4);
+	viaFull.forEach((v, i) => assert.ok(Math.abs(v - viaFast[i]) < 1e-6, `prob ${i}: ${v} vs ${viaFast[i]}`));
 	x.dispose();
 	y.dispose();
 
