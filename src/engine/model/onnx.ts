@@ -1,0 +1,133 @@
+// The frozen base on ONNX Runtime (CPU): the tfjs model's own weights exported to ONNX (onnxGraph.ts), cached on
+// disk, run with every core. onnxruntime-node is optional: it is required lazily and its absence is reported.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FeatureExtractor } from './extractor';
+import type { BackboneSpec } from './backbones/spec';
+import type { LayersModel } from './tf';
+import { exportOnnx, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
+import { writeFileAtomic } from '../util/atomic';
+
+type Ort = typeof import('onnxruntime-node');
+
+let ortModule: Ort | undefined;
+let ortError: string | undefined;
+
+/** Loads onnxruntime-node once; throws a clear error when it is not installed or its native part fails to load. */
+export function loadOrt(): Ort {
+	if (ortModule) return ortModule;
+	if (ortError) throw new Error(ortError);
+	try {
+		ortModule = require('onnxruntime-node') as Ort;
+		return ortModule;
+	} catch (e) {
+		const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+		ortError =
+			`ONNX Runtime is not available (optional dependency onnxruntime-node did not load: ${why}). ` +
+			'Install it with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`, or use the tfjs base runtime.';
+		throw new Error(ortError);
+	}
+}
+
+export async function onnxAvailable(): Promise<boolean> {
+	try {
+		loadOrt();
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+export function ortVersion(): string {
+	const ort = loadOrt();
+	return ort.env.versions?.node ?? ort.env.versions?.common ?? '?';
+}
+
+export function defaultThreads(): number {
+	return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+export interface OnnxExtractorOptions {
+	/** Folder for the exported .onnx files. */
+	cacheDir: string;
+	/** sha256 of the weights the model holds (or 'random-<seed>'): part of the cache key. */
+	weightsSha: string;
+	/** Intra-op threads; default all cores. */
+	threads?: number;
+}
+
+/** Where the exported graph for this base, weights and input size lives. */
+export function onnxCachePath(spec: BackboneSpec, inputSize: number, opts: Pick<OnnxExtractorOptions, 'cacheDir' | 'weightsSha'>): string {
+	const sha = opts.weightsSha.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 12);
+	return path.join(opts.cacheDir, `${spec.id}-${sha}-${inputSize}-x${ONNX_EXPORTER_VERSION}.onnx`);
+}
+
+/** Exports (or reuses the cached export of) `model` and opens an ONNX Runtime session on it. */
+export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec, opts: OnnxExtractorOptions): Promise<FeatureExtractor> {
+	const ort = loadOrt();
+	const inShape = model.inputs[0].shape;
+	const size = inShape[1];
+	if (typeof size !== 'number' || inShape[2] !== size || inShape[3] !== 3) throw new Error(`ONNX: expected a square RGB input, got [${inShape.join(', ')}]`);
+	const outShape = model.outputs[0].shape.slice(1) as [number, number, number];
+	const file = onnxCachePath(spec, size, opts);
+
+	let bytes: Uint8Array | undefined;
+	try {
+		bytes = await fs.readFile(file);
+	} catch {
+		bytes = undefined;
+	}
+	if (!bytes) {
+		bytes = exportOnnx(model).bytes;
+		await writeFileAtomic(file, bytes);
+	}
+
+	const threads = Math.max(1, opts.threads ?? defaultThreads());
+	const sessionOptions = {
+		graphOptimizationLevel: 'all' as const,
+		executionMode: 'sequential' as const,
+		intraOpNumThreads: threads,
+		interOpNumThreads: 1,
+		executionProviders: ['cpu'],
+	};
+	let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+	try {
+		session = await ort.InferenceSession.create(bytes, sessionOptions);
+	} catch (e) {
+		// A damaged cache file must not stick: export again once.
+		await fs.rm(file, { force: true });
+		bytes = exportOnnx(model).bytes;
+		await writeFileAtomic(file, bytes);
+		try {
+			session = await ort.InferenceSession.create(bytes, sessionOptions);
+		} catch (e2) {
+			throw new Error(`ONNX Runtime could not load the exported ${spec.displayName} graph: ${(e2 as Error).message ?? e2} (first try: ${(e as Error).message ?? e})`);
+		}
+	}
+	const perImage = size * size * 3;
+	const outPer = outShape[0] * outShape[1] * outShape[2];
+	let disposed = false;
+
+	return {
+		runtime: `onnxruntime-node ${ortVersion()} (CPU, ${threads} thread${threads === 1 ? '' : 's'})`,
+		outputShape: outShape,
+		async extract(batch: Float32Array, n: number): Promise<Float32Array> {
+			if (disposed) throw new Error('ONNX extractor used after dispose');
+			if (batch.length < n * perImage) throw new Error(`ONNX extract: batch holds ${batch.length} floats, ${n} images need ${n * perImage}`);
+			const data = batch.length === n * perImage ? batch : batch.subarray(0, n * perImage);
+			const input = new ort.Tensor('float32', data, [n, size, size, 3]);
+			const result = await session.run({ [ONNX_INPUT]: input });
+			const out = result[ONNX_OUTPUT];
+			const values = out.data as Float32Array;
+			if (values.length !== n * outPer) throw new Error(`ONNX extract: got ${values.length} values, expected ${n * outPer}`);
+			input.dispose?.();
+			return values;
+		},
+		async dispose(): Promise<void> {
+			if (disposed) return;
+			disposed = true;
+			await session.release();
+		},
+	};
+}
