@@ -153,6 +153,25 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		const lines = fs.readFileSync(path.join(dir, csvs[0]), 'utf8').trim().split(/\r?\n/);
 		assert.equal(lines.length, expected + 1, 'header + one row per image');
 		for (const f of fs.readdirSync(path.join(h.workspace, 'incoming'))) assert.ok(lines.some((l) => l.includes(f)), `${f} in csv`);
+
+		// PDF export: rendered in the webview, bytes to the host, save dialog, atomic write.
+		await view.locator('[data-testid="export-pdf"]').first().click();
+		const saveInput = page.locator('.quick-input-widget input.input');
+		await saveInput.waitFor({ state: 'visible', timeout: 60_000 });
+		// The simple file dialog fills in its default path asynchronously: wait for it, then replace it.
+		await until('save dialog default path', async () => ((await saveInput.inputValue()).includes('/') ? true : undefined), 30_000, 200);
+		const target = path.join(h.workspace, 'classified.pdf');
+		await until('save path typed', async () => {
+			await saveInput.fill(target);
+			await page.waitForTimeout(300);
+			return (await saveInput.inputValue()) === target ? true : undefined;
+		}, 30_000, 200);
+		await shot(page, '04d-save-dialog');
+		// Enter would pick the highlighted folder row; OK accepts the typed path.
+		await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
+		const pdf = await until('exported PDF', async () => (fs.existsSync(target) ? fs.readFileSync(target) : undefined), 60_000);
+		assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
+		await shot(page, '04f-exported-pdf');
 	});
 
 	test('While training runs the editor stays responsive; Cancel Training stops it cleanly', async () => {

@@ -11,6 +11,7 @@ export interface Locator {
 	fill(value: string): Promise<void>;
 	count(): Promise<number>;
 	textContent(options?: { timeout?: number }): Promise<string | null>;
+	inputValue(options?: { timeout?: number }): Promise<string>;
 	innerText(options?: { timeout?: number }): Promise<string>;
 	allTextContents(): Promise<string[]>;
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
