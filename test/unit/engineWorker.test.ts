@@ -1,0 +1,86 @@
+// The engine worker through its host-side client, on real radiographs: typed jobs, cached thumbnails,
+// cancellation, and a malformed request that must not take the worker down. Needs dist/worker.js (npm test builds it).
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { EngineClient } from '../../src/engine/client';
+import { isCancelled } from '../../src/engine/util/cancel';
+
+const WORKER = path.join(__dirname, '../../dist/worker.js');
+const DEV = path.join(__dirname, '../../../shared/cxr/dev');
+const tmp = mkdtempSync(path.join(tmpdir(), 'radreview-worker-'));
+const data = path.join(tmp, 'data');
+const logs: string[] = [];
+let client: EngineClient;
+
+before(() => {
+	assert.ok(existsSync(WORKER), 'dist/worker.js is missing: run npm run build');
+	for (const c of ['COVID', 'NORMAL', 'PNEUMONIA']) {
+		mkdirSync(path.join(data, c), { recursive: true });
+		for (const f of readdirSync(path.join(DEV, c)).sort().slice(0, 4)) copyFileSync(path.join(DEV, c, f), path.join(data, c, f));
+	}
+	client = new EngineClient({ workerPath: WORKER, log: (level, message) => logs.push(`${level}: ${message}`) });
+});
+
+after(() => {
+	client?.dispose();
+	rmSync(tmp, { recursive: true, force: true });
+});
+
+test('splits: the worker scans real images and returns a seeded split covering every labelled image', async () => {
+	const r = await client.run({ type: 'splits', dataDir: data, mode: 'patient', seed: 40, testFraction: 0.25, valFraction: 0.1 });
+	assert.equal(r.scan.images.length, 12);
+	const all = [...r.split.train, ...r.split.val, ...r.split.test].sort();
+	assert.deepEqual(all, r.scan.images.map((i) => i.relPath).sort());
+	assert.deepEqual(r.split.leakedPatients, []);
+	const again = await client.run({ type: 'splits', dataDir: data, mode: 'patient', seed: 40, testFraction: 0.25, valFraction: 0.1 });
+	assert.deepEqual(again.split, r.split, 'same seed, same split');
+});
+
+test('thumbs: small JPEGs made once, a bad file reported without stopping the batch', async () => {
+	const files = readdirSync(path.join(data, 'COVID')).map((f) => path.join(data, 'COVID', f));
+	const bogus = path.join(tmp, 'not-an-image.jpg');
+	copyFileSync(path.join(__filename), bogus);
+	const outDir = path.join(tmp, 'thumbs');
+	const r = await client.run({ type: 'thumbs', paths: [...files, bogus], outDir, size: 96 });
+	assert.equal(Object.keys(r.thumbs).length, files.length);
+	assert.equal(r.errors.length, 1);
+	assert.equal(r.errors[0].path, bogus);
+	const first = files.map((f) => statSync(r.thumbs[f]).mtimeMs);
+	for (const f of files) assert.deepEqual([...readFileSync(r.thumbs[f]).subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG');
+	const again = await client.run({ type: 'thumbs', paths: files, outDir, size: 96 });
+	assert.deepEqual(files.map((f) => statSync(again.thumbs[f]).mtimeMs), first, 'cached thumbnails are not rewritten');
+});
+
+test('an aborted signal cancels a job with CancelledError, and the worker keeps serving', async () => {
+	const ac = new AbortController();
+	const job = client.run({ type: 'preprocess', dataDir: data, workDir: path.join(tmp, 'work'), imageSize: 64, resize: 'stretch' }, { signal: ac.signal });
+	ac.abort();
+	await assert.rejects(job, (e: unknown) => isCancelled(e));
+	const runs = await client.run({ type: 'listRuns', workDir: path.join(tmp, 'work') });
+	assert.deepEqual(runs, []);
+});
+
+test('a malformed request is refused by the worker with a log line, not a crash', async () => {
+	// Talk to a worker directly, bypassing the typed client.
+	const w = new Worker(WORKER);
+	try {
+		const reply = await new Promise<unknown>((resolve, reject) => {
+			w.once('message', resolve);
+			w.once('error', reject);
+			w.postMessage({ type: 'train', id: 1, config: 'rm -rf /' });
+		});
+		assert.equal((reply as { type: string }).type, 'log');
+		assert.match((reply as { message: string }).message, /malformed/);
+		const ok = await new Promise<unknown>((resolve) => {
+			w.on('message', (m: { type: string }) => m.type === 'result' && resolve(m));
+			w.postMessage({ type: 'listRuns', id: 2, workDir: path.join(tmp, 'none') });
+		});
+		assert.deepEqual(ok, { type: 'result', id: 2, result: [] });
+	} finally {
+		await w.terminate();
+	}
+});
