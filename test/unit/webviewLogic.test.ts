@@ -183,9 +183,9 @@ const log = (epoch: number, acc: number, valAcc: number, seconds = 10): EpochLog
 describe('training curves', () => {
 	test('two series per run, validation dashed, one colour per backbone, epochs 1-based', () => {
 		const runs = [
-			{ label: 'VGG16', colorKey: 'vgg16', history: [log(0, 0.5, 0.4), log(1, 0.7, 0.6)] },
-			{ label: 'Xception', colorKey: 'xception', history: [log(0, 0.6, 0.5)] },
-			{ label: 'VGG16 #2', colorKey: 'vgg16', history: [log(0, 0.4, 0.3)] },
+			{ label: 'VGG16', colorKey: 'vgg16', history: [log(1, 0.5, 0.4), log(2, 0.7, 0.6)] },
+			{ label: 'Xception', colorKey: 'xception', history: [log(1, 0.6, 0.5)] },
+			{ label: 'VGG16 #2', colorKey: 'vgg16', history: [log(1, 0.4, 0.3)] },
 		];
 		const s = buildSeries(runs, 'acc', ['red', 'blue']);
 		assert.equal(s.length, 6);
@@ -207,10 +207,10 @@ describe('training curves', () => {
 	});
 
 	test('a replayed epoch replaces, not duplicates, the live one', () => {
-		const h = mergeEpoch([log(0, 0.5, 0.4), log(1, 0.6, 0.5)], log(1, 0.65, 0.55));
+		const h = mergeEpoch([log(1, 0.5, 0.4), log(2, 0.6, 0.5)], log(2, 0.65, 0.55));
 		assert.equal(h.length, 2);
 		assert.equal(h[1].acc, 0.65);
-		const series = buildSeries([{ label: 'a', colorKey: 'a', history: [log(1, 0.6, 0.5), log(0, 0.5, 0.4), log(1, 0.7, 0.6)] }], 'acc');
+		const series = buildSeries([{ label: 'a', colorKey: 'a', history: [log(2, 0.6, 0.5), log(1, 0.5, 0.4), log(2, 0.7, 0.6)] }], 'acc');
 		assert.deepEqual(
 			series[0].data.map((p) => p.y),
 			[0.5, 0.7],
@@ -231,10 +231,10 @@ describe('training curves', () => {
 
 	test('ETA = remaining epochs × mean of the recent epoch times', () => {
 		assert.equal(etaSeconds([], 10), undefined);
-		assert.equal(etaSeconds([log(0, 0, 0, 30), log(1, 0, 0, 10)], 10), 8 * 20);
+		assert.equal(etaSeconds([log(1, 0, 0, 30), log(2, 0, 0, 10)], 10), 8 * 20);
 		// Only the last `window` epochs count (the first ones include warm-up).
-		assert.equal(etaSeconds([log(0, 0, 0, 100), log(1, 0, 0, 10), log(2, 0, 0, 10)], 5, 2), 2 * 10);
-		assert.equal(etaSeconds([log(0, 0, 0, 10), log(1, 0, 0, 10)], 2), 0);
+		assert.equal(etaSeconds([log(1, 0, 0, 100), log(2, 0, 0, 10), log(3, 0, 0, 10)], 5, 2), 2 * 10);
+		assert.equal(etaSeconds([log(1, 0, 0, 10), log(2, 0, 0, 10)], 2), 0);
 		assert.equal(formatDuration(42), '42s');
 		assert.equal(formatDuration(185), '3m 05s');
 		assert.equal(formatDuration(3720), '1h 02m');

@@ -208,7 +208,7 @@ export function virtualWindow(w: WindowInput): WindowResult {
 /** Seconds left, from the mean of the last `window` epochs' wall time. undefined until one epoch is done. */
 export function etaSeconds(history: readonly EpochLog[], totalEpochs: number, window = 5): number | undefined {
 	if (history.length === 0) return undefined;
-	const done = Math.max(...history.map((e) => e.epoch)) + 1;
+	const done = Math.max(...history.map((e) => e.epoch));
 	const remaining = Math.max(0, totalEpochs - done);
 	const recent = history.slice(-window);
 	const mean = recent.reduce((s, e) => s + e.seconds, 0) / recent.length;
@@ -252,7 +252,7 @@ export function colorFor(keys: readonly string[], key: string, palette: readonly
 
 /**
  * Two series per run (train solid, validation dashed), one colour per backbone. Epochs are
- * shown 1-based as Keras prints them; duplicate epochs (a replay after a live event) keep the last.
+ * 1-based as the engine sends them; duplicate epochs (a replay after a live event) keep the last.
  */
 export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, palette: readonly string[] = SERIES_COLORS): LineSeries[] {
 	const keys: string[] = [];
@@ -267,7 +267,7 @@ export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, pale
 		const valKey = metric === 'acc' ? 'val_acc' : 'val_loss';
 		out.push({
 			label: `${r.label} train`,
-			data: epochs.map((e) => ({ x: e.epoch + 1, y: e[trainKey] })),
+			data: epochs.map((e) => ({ x: e.epoch, y: e[trainKey] })),
 			borderColor: color,
 			backgroundColor: color,
 			borderDash: [],
@@ -275,7 +275,7 @@ export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, pale
 		});
 		out.push({
 			label: `${r.label} validation`,
-			data: epochs.map((e) => ({ x: e.epoch + 1, y: e[valKey] })),
+			data: epochs.map((e) => ({ x: e.epoch, y: e[valKey] })),
 			borderColor: color,
 			backgroundColor: color,
 			borderDash: [6, 4],

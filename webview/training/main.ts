@@ -162,7 +162,7 @@ const STATE_ICON: Record<TrainingSeries['state'], string> = {
 
 function card(s: TrainingSeries): HTMLElement {
 	const last = s.history.at(-1);
-	const done = last ? last.epoch + 1 : 0;
+	const done = last ? last.epoch : 0;
 	const eta = s.state === 'running' ? etaSeconds(s.history, s.epochs) : undefined;
 	const total = s.history.reduce((t, e) => t + e.seconds, 0);
 	const swatch = h('span', { class: 'swatch' });
