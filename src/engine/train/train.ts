@@ -103,7 +103,7 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 			if (plateau && !Number.isNaN(valLoss)) {
 				const next = plateau.onEpochEnd(valLoss, lr);
 				if (next !== lr) {
-					opts.onProgress?.({ kind: 'log', level: 'info', message: `Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${next}.` });
+					opts.onProgress?.({ kind: 'log', level: 'info', message: `Epoch ${epoch + 1}: ReduceLROnPlateau reducing learning rate to ${Number(next.toPrecision(6))}.` });
 					lr = next;
 				}
 			}
