@@ -490,10 +490,13 @@ export async function runBench(argv: string[]): Promise<void> {
 					rows.push({ section: 'forward', backbone: spec.displayName, runtime: String(r.runtime ?? runtime), b1: ips(B[0]), b16: ips(B[1]), gflops: 2 * gmacs * best, maxRssMB: r.maxRssMB as number, note });
 				};
 				const heavy = id === 'vgg16' ? 1 : 2; // WASM iterations: VGG16 is 3–4× the others' cost
-				if (haveOnnx) {
+				const ours = async () => {
+					if (!haveOnnx) return;
 					log(`${id}: ONNX Runtime (ours)`);
 					addRow('onnx', await nodeChild({ ...base, runtime: 'onnx', batches: B, minSeconds: q ? 1 : 3, maxIters: 20 }, {}, 600), spec.gmacs, 'our TypeScript export of the tfjs model');
-				}
+				};
+				// Ours runs right before ONNX Runtime on the PyTorch export, so the pair sees the same machine load.
+				if (!haveTorch) await ours();
 				log(`${id}: WASM threads`);
 				addRow('wasm-threads', await nodeChild({ ...base, runtime: 'wasm-threads', batches: B, minSeconds: 0, maxIters: heavy }, {}, 900), spec.gmacs);
 				log(`${id}: WASM 1 thread`);
@@ -515,6 +518,7 @@ export async function runBench(argv: string[]): Promise<void> {
 					}
 					const stand = arch === 'resnet50' && id === 'resnet50v2' ? 'ResNet50 v1 as stand-in' : arch === 'xception' ? 'Xception-shaped nn.Module' : 'torchvision';
 					const r = out.result;
+					await ours();
 					addRow('torch', out.ok ? { ...out, result: { ...r, runtime: `PyTorch ${r?.torch} (${T} threads, tuned malloc)` } } : out, spec.gmacs, stand);
 					if (out.ok && r?.onnx) {
 						log(`${id}: ONNX Runtime on the PyTorch export`);
