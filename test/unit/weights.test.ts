@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -266,6 +268,51 @@ test('plain http goes through HTTP_PROXY as an absolute URI; NO_PROXY bypasses i
 		assert.equal(proxyFor(new URL('http://a.b/'), undefined, { HTTPS_PROXY: 'http://p:1' }), undefined);
 	} finally {
 		await new Promise<void>((r) => proxy.close(() => r()));
+	}
+});
+
+test('https goes through an http proxy with a CONNECT tunnel (and only trusts the given CA)', async () => {
+	const fixtures = path.resolve(__dirname, '../fixtures');
+	const cert = await fs.readFile(path.join(fixtures, 'localhost-cert.pem'));
+	const key = await fs.readFile(path.join(fixtures, 'localhost-key.pem'));
+	const origin = https.createServer({ cert, key }, (_req, res) => res.writeHead(200, { 'Content-Length': tinyBytes.length }).end(tinyBytes));
+	await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+	const originPort = (origin.address() as AddressInfo).port;
+	const tunnels: string[] = [];
+	const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+	const sockets: net.Socket[] = [];
+	proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+		tunnels.push(req.url ?? '');
+		sockets.push(client);
+		const [host, port] = (req.url ?? '').split(':');
+		const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+			client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+			upstream.write(head);
+			upstream.pipe(client);
+			client.pipe(upstream);
+		});
+		upstream.on('error', () => client.destroy());
+		client.on('error', () => upstream.destroy());
+	});
+	await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+	const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+	try {
+		const url = `https://localhost:${originPort}/weights.h5`;
+		const dest = path.join(tmp, 'tunnel', 'weights.h5');
+		// Without the CA the self-signed origin is rejected (and nothing is written)…
+		await assert.rejects(downloadFile(url, dest, { proxy: proxyUrl }), /certificate/);
+		assert.ok(!existsSync(dest));
+		// …with it, the download runs through the tunnel.
+		const r = await downloadFile(url, dest, { proxy: proxyUrl, ca: cert, expectedHash: sha256(tinyBytes) });
+		assert.equal(r.bytes, tinyBytes.length);
+		assert.deepEqual(tunnels, [`localhost:${originPort}`, `localhost:${originPort}`]);
+		assert.deepEqual(await fs.readFile(dest), tinyBytes);
+	} finally {
+		sockets.forEach((s) => s.destroy()); // tunnels are not HTTP connections: close() would wait for them
+		proxy.closeAllConnections();
+		origin.closeAllConnections();
+		await new Promise<void>((r) => proxy.close(() => r()));
+		await new Promise<void>((r) => origin.close(() => r()));
 	}
 });
 

@@ -14,6 +14,8 @@ export interface DownloadOptions extends JobOptions {
 	expectedHash?: string;
 	/** e.g. VS Code's `http.proxy`; otherwise HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment. */
 	proxy?: string;
+	/** Extra trusted CA certificates (PEM), e.g. a corporate proxy's; Node's defaults stay trusted too. */
+	ca?: string | Buffer | (string | Buffer)[];
 	/** Shown in progress messages (defaults to the file name). */
 	label?: string;
 	maxRedirects?: number;
@@ -226,7 +228,8 @@ function hashFile(file: string, hashes: Hash[]): Promise<void> {
 /** One GET, through a proxy when one applies (absolute-URI for http, CONNECT tunnel for https). */
 function request(target: URL, headers: Record<string, string>, opts: DownloadOptions): Promise<http.IncomingMessage> {
 	const proxy = proxyFor(target, opts.proxy);
-	const baseHeaders = { 'User-Agent': 'radiograph-review', Accept: '*/*', ...headers };
+	// One request per connection: nothing is reused, and an idle tunnelled socket would keep Node alive.
+	const baseHeaders = { 'User-Agent': 'radiograph-review', Accept: '*/*', Connection: 'close', ...headers };
 	return new Promise((resolve, reject) => {
 		const onAbort = () => reject(new CancelledError());
 		if (opts.signal?.aborted) return onAbort();
@@ -239,8 +242,9 @@ function request(target: URL, headers: Record<string, string>, opts: DownloadOpt
 		const isHttps = target.protocol === 'https:';
 		if (target.protocol !== 'https:' && target.protocol !== 'http:') return fail(new Error(`unsupported protocol ${target.protocol}`));
 		let req: http.ClientRequest;
+		const ca = opts.ca ? [...tls.rootCertificates, ...(Array.isArray(opts.ca) ? opts.ca : [opts.ca])] : undefined;
 		if (!proxy) {
-			req = (isHttps ? https : http).request(target, { headers: baseHeaders, signal: opts.signal });
+			req = isHttps ? https.request(target, { headers: baseHeaders, signal: opts.signal, ca }) : http.request(target, { headers: baseHeaders, signal: opts.signal });
 		} else {
 			const p = new URL(proxy.includes('://') ? proxy : `http://${proxy}`);
 			const auth = p.username ? { 'Proxy-Authorization': 'Basic ' + Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64') } : {};
@@ -265,7 +269,7 @@ function request(target: URL, headers: Record<string, string>, opts: DownloadOpt
 					const tunnelled = https.request(target, {
 						headers: baseHeaders,
 						signal: opts.signal,
-						createConnection: () => tls.connect({ socket, servername: target.hostname }),
+						createConnection: () => tls.connect({ socket, servername: isIp(target.hostname) ? undefined : target.hostname, ca }),
 					});
 					tunnelled.once('response', (r) => done(() => resolve(r)));
 					tunnelled.once('error', fail);
@@ -283,6 +287,10 @@ function request(target: URL, headers: Record<string, string>, opts: DownloadOpt
 		req.once('error', (e) => (opts.signal?.aborted ? done(onAbort) : fail(e)));
 		req.end();
 	});
+}
+
+function isIp(host: string): boolean {
+	return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
 function redact(proxy: string): string {

