@@ -155,7 +155,8 @@ async function startWasmWithThreads(wasm: WasmModule): Promise<{ started: boolea
 	const RealBlob = globalThis.Blob;
 	const realCreate = URL.createObjectURL;
 	const texts = new WeakMap<object, string>();
-	const dir = path.join(os.tmpdir(), `radreview-tfjs-wasm-${version}`);
+	// Per user: another user's folder of the same name would not be writable.
+	const dir = path.join(os.tmpdir(), `radreview-tfjs-wasm-${version}-${typeof process.getuid === 'function' ? process.getuid() : 'u'}`);
 	let mainFile: string | undefined;
 	let failure: string | undefined;
 	class RecordingBlob extends RealBlob {
