@@ -207,6 +207,7 @@ async function startWasmWithThreads(wasm: WasmModule): Promise<{ started: boolea
 		const ok = await withTimeout(tf.setBackend('wasm'), 60_000);
 		if (!ok || failure) throw new Error(failure ?? 'the threaded WASM backend did not start');
 		await tf.ready();
+		unrefPthreads((tf.backend() as unknown as { wasm?: { PThread?: PThreadPool } }).wasm?.PThread);
 		return { started: true };
 	} catch (e) {
 		// A failed init leaves the backend registered: the caller's plain setBackend('wasm') starts it afresh.
@@ -218,6 +219,28 @@ async function startWasmWithThreads(wasm: WasmModule): Promise<{ started: boolea
 		(globalThis as { Blob: typeof Blob }).Blob = RealBlob;
 		URL.createObjectURL = realCreate;
 	}
+}
+
+interface PThreadPool {
+	unusedWorkers?: Array<{ unref?: () => void }>;
+	runningWorkers?: Array<{ unref?: () => void }>;
+	allocateUnusedWorker?: () => void;
+}
+
+/**
+ * Emscripten's pthread workers are ref'd Node workers: a process (a test file, the CLI) that forgot
+ * shutdownBackend() would never exit. The main thread blocks on them synchronously while computing, so unref'd
+ * workers lose nothing.
+ */
+function unrefPthreads(pool: PThreadPool | undefined): void {
+	if (!pool) return;
+	for (const w of [...(pool.unusedWorkers ?? []), ...(pool.runningWorkers ?? [])]) w.unref?.();
+	const allocate = pool.allocateUnusedWorker;
+	if (typeof allocate !== 'function') return;
+	pool.allocateUnusedWorker = () => {
+		allocate.call(pool);
+		pool.unusedWorkers?.at(-1)?.unref?.();
+	};
 }
 
 /** Writes a script under a content-addressed name, atomically, so concurrent processes share it safely. */
