@@ -6,12 +6,12 @@
 // - coffee.png (a cup of coffee on a saucer, from above): espresso 967, cup 968, coffee mug 504.
 // - motorcycle_left.png (a small motorcycle, side view): moped 665, motor scooter 670 (ImageNet has no plain
 //   "motorcycle"; these two are the classes closest to it).
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { tf, initBackend } from '../../src/engine/model/tf';
+import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import { loadNpmResNet50Classifier } from '../../src/engine/model/npmWeights';
 
 const CANDIDATE_DIRS = [
@@ -44,6 +44,11 @@ before(async () => {
 	if (SKIP) return;
 	await initBackend();
 	model = await loadNpmResNet50Classifier();
+});
+
+after(() => {
+	model?.dispose();
+	shutdownBackend(); // WASM pthread workers keep the process alive otherwise
 });
 
 for (const c of CASES) {

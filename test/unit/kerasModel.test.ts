@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { tf, initBackend } from '../../src/engine/model/tf';
+import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import { loadH5wasm } from '../../src/engine/model/h5';
 import { exportTfjsModel, guessBackbone, importKerasModel, loadTfjsModel, normaliseConfig } from '../../src/engine/model/kerasModel';
 import { fileLoader } from '../../src/engine/model/tfjsIo';
@@ -155,6 +155,7 @@ before(async () => {
 	await fs.mkdir(tmp, { recursive: true });
 });
 after(async () => {
+	shutdownBackend(); // WASM pthread workers keep the process alive otherwise
 	await fs.rm(tmp, { recursive: true, force: true });
 });
 

@@ -10,7 +10,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf, initBackend } from '../../src/engine/model/tf';
+import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import type { BackboneSpec } from '../../src/engine/model/backbones/spec';
 import { getBackbone } from '../../src/engine/model/backbones/index';
 import { saveKerasWeights, WeightsMismatchError } from '../../src/engine/model/h5';
@@ -68,6 +68,8 @@ before(async () => {
 });
 
 after(async () => {
+	// WASM pthread workers keep the process alive otherwise.
+	shutdownBackend();
 	await fs.rm(tmp, { recursive: true, force: true });
 });
 
