@@ -72,7 +72,10 @@ async function main() {
 		bytes += info.size;
 	}
 	const src = (r: Row) => `${r.source_repo}@${r.source_commit}:${r.source_path}`;
-	const manifest = ['path,label,patient_id,license,source', ...chosen.map((r) => [r.out, r.label, r.patient_id, r.license, src(r)].map(csvField).join(','))];
+	const manifest = [
+		'path,label,patient_id,license,source,source_dataset',
+		...chosen.map((r) => [r.out, r.label, r.patient_id, r.license, src(r), r.source_dataset].map(csvField).join(',')),
+	];
 	await fs.writeFile(path.join(OUT, 'manifest.csv'), manifest.join('\n') + '\n');
 
 	const counts = CLASS_NAMES.map((c) => `${c} ${chosen.filter((r) => r.label === c).length}`).join(', ');

@@ -238,7 +238,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const predictions = predictRecords(head, feats.feats, records, (r) => splitOf.get(r.relPath));
 		const testRows = rowsOf('test');
 		const testProbs = testRows.flatMap((r) => predictions[r].probs);
-		const metrics = computeMetrics(testProbs, sets.test.labels);
+		const metrics = computeMetrics(testProbs, sets.test.labels, testRows.map((r) => loaded.images[r].record.source));
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 1, total: 1, message: `test accuracy ${(metrics.accuracy * 100).toFixed(1)}%` });
 		lap('evaluate');
 
@@ -318,10 +318,12 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const csvPath = path.resolve(opts.outCsv ?? path.join(workDir, 'classifications', `${timestampName()}-${run.name}-${path.basename(root)}.csv`));
 	await writePredictionsCsv(csvPath, predictions);
 	const labelled = predictions.filter((p) => p.label != null);
+	const sourceOf = new Map(loaded.images.map((i) => [i.record.relPath, i.record.source]));
 	const metrics = labelled.length
 		? computeMetrics(
 				labelled.flatMap((p) => p.probs),
 				labelled.map((p) => CLASS_NAMES.indexOf(p.label!)),
+				labelled.map((p) => sourceOf.get(p.relPath)),
 			)
 		: undefined;
 	return { predictions, csvPath, errors, metrics };

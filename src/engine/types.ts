@@ -43,6 +43,8 @@ export interface ImageRecord {
 	patientId: string;
 	/** Where the label came from, e.g. 'folder:COVID-19' or 'metadata.csv:COVID-19'. */
 	labelSource?: string;
+	/** Source dataset (manifest.csv's source_dataset), for per-source results: sources confound classes. */
+	source?: string;
 }
 
 export interface ScanResult {
@@ -168,6 +170,18 @@ export interface Metrics {
 	macroAvg: Omit<ClassReport, 'className'>;
 	weightedAvg: Omit<ClassReport, 'className'>;
 	support: number;
+	/** Per source dataset, when the images come from more than one (a model may be telling sources apart). */
+	bySource?: SourceMetrics[];
+}
+
+export interface SourceMetrics {
+	source: string;
+	n: number;
+	accuracy: number;
+	/** Recall per class in CLASS_NAMES order; null where the source has no image of that class. */
+	recall: (number | null)[];
+	/** Images per class in CLASS_NAMES order. */
+	support: number[];
 }
 
 export interface Prediction {

@@ -94,6 +94,7 @@ describe('scan', () => {
 		for (const i of r.images) {
 			assert.equal(i.patientId, byPath.get(i.relPath)?.patient_id, i.relPath);
 			assert.equal(i.label, byPath.get(i.relPath)?.label);
+			assert.equal(i.source, byPath.get(i.relPath)?.source_dataset, `${i.relPath}: source from the manifest`);
 		}
 		assert.deepEqual(r.images.map((i) => i.relPath), [...r.images.map((i) => i.relPath)].sort());
 	});

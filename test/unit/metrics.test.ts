@@ -1,7 +1,7 @@
 // Test metrics against values worked out by hand (sklearn's classification_report, zero_division=0).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classificationReport, computeMetrics, confusionMatrix, formatMetrics, lossAndAccuracy } from '../../src/engine/infer/metrics';
+import { classificationReport, computeMetrics, confusionMatrix, formatMetrics, lossAndAccuracy, metricsBySource } from '../../src/engine/infer/metrics';
 
 // true / predicted class indices; class 2 (PNEUMONIA) is never predicted.
 const yTrue = [0, 0, 0, 1, 1, 2, 2];
@@ -47,4 +47,21 @@ test('loss is the mean clipped cross-entropy and accuracy the argmax hit rate (a
 	const m = computeMetrics(probs, yTrue);
 	assert.deepEqual(m.confusion, confusionMatrix(yTrue, yPred));
 	assert.match(formatMetrics(m), /PNEUMONIA\s+0\.00\s+0\.00\s+0\.00\s+2/);
+});
+
+test('per-source accuracy and recall (only with two sources or more)', () => {
+	// rows 0-3 from source A, 4-6 from B (see yTrue / yPred above)
+	const sources = ['A', 'A', 'A', 'A', 'B', 'B', 'B'];
+	const [a, b] = metricsBySource(yTrue, yPred, sources)!;
+	assert.deepEqual([a.source, a.n, a.support], ['A', 4, [3, 1, 0]]);
+	close(a.accuracy, 3 / 4, 'A accuracy'); // rows 0,1 right; 2 wrong; 3 right
+	assert.deepEqual(a.recall, [2 / 3, 1, null]);
+	assert.deepEqual([b.source, b.n, b.support], ['B', 3, [0, 1, 2]]);
+	close(b.accuracy, 0, 'B accuracy');
+	assert.deepEqual(b.recall, [null, 0, 0]);
+	assert.equal(metricsBySource(yTrue, yPred, yTrue.map(() => 'A')), undefined);
+	const m = computeMetrics(probs, yTrue, sources);
+	assert.equal(m.bySource?.length, 2);
+	assert.match(formatMetrics(m), /by source dataset/);
+	assert.equal(computeMetrics(probs, yTrue).bySource, undefined);
 });

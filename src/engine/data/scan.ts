@@ -74,17 +74,17 @@ async function probeAll(files: string[], opts: ScanOptions): Promise<Array<'imag
 	return out;
 }
 
-/** A `manifest.csv` at the root with path,patient_id columns (paths relative to the root). */
-async function readManifest(root: string): Promise<Map<string, string>> {
-	const ids = new Map<string, string>();
+/** A `manifest.csv` at the root with path,patient_id (and optionally source_dataset) columns, paths relative to the root. */
+async function readManifest(root: string): Promise<Map<string, { patientId?: string; source?: string }>> {
+	const rows = new Map<string, { patientId?: string; source?: string }>();
 	try {
 		for (const r of parseCsvRecords(await fs.readFile(path.join(root, 'manifest.csv'), 'utf8'))) {
-			if (r.path && r.patient_id) ids.set(toPosix(path.normalize(r.path)), r.patient_id.trim());
+			if (r.path) rows.set(toPosix(path.normalize(r.path)), { patientId: r.patient_id?.trim() || undefined, source: r.source_dataset?.trim() || undefined });
 		}
 	} catch {
 		// No manifest: fall back to file names.
 	}
-	return ids;
+	return rows;
 }
 
 const FRONTAL = /^(pa|ap)\b/;
@@ -153,8 +153,9 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 				path: abs,
 				relPath: rel,
 				label: classDir ? normaliseLabel(classDir, opts.aliases) : null,
-				patientId: kermanyPatientId(rel) ?? manifest.get(rel) ?? rel,
+				patientId: kermanyPatientId(rel) ?? manifest.get(rel)?.patientId ?? rel,
 				labelSource: classDir ? `folder:${classDir}` : undefined,
+				...(manifest.get(rel)?.source ? { source: manifest.get(rel)?.source } : {}),
 			};
 		});
 		layout = all.some((r) => r.label) ? 'folders' : 'flat';

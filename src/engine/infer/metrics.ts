@@ -1,5 +1,5 @@
 // Test metrics as the reference reported them: model.evaluate's loss/accuracy and sklearn's classification_report.
-import { CLASS_NAMES, type ClassReport, type Metrics } from '../types';
+import { CLASS_NAMES, type ClassReport, type Metrics, type SourceMetrics } from '../types';
 
 /** Keras' backend epsilon: probabilities are clipped to [ε, 1−ε] before the log. */
 export const EPSILON = 1e-7;
@@ -61,12 +61,31 @@ export function classificationReport(confusion: number[][]): Pick<Metrics, 'perC
 }
 
 /** All test metrics from probabilities (n × classes) and true class indices. */
-export function computeMetrics(probs: ArrayLike<number>, labels: number[]): Metrics {
+export function computeMetrics(probs: ArrayLike<number>, labels: number[], sources?: (string | undefined)[]): Metrics {
 	const k = CLASS_NAMES.length;
 	const preds = labels.map((_, r) => argmaxRow(probs, r, k));
 	const { loss, accuracy } = lossAndAccuracy(probs, labels);
 	const confusion = confusionMatrix(labels, preds, k);
-	return { loss, accuracy, confusion, ...classificationReport(confusion) };
+	const bySource = sources ? metricsBySource(labels, preds, sources) : undefined;
+	return { loss, accuracy, confusion, ...classificationReport(confusion), ...(bySource ? { bySource } : {}) };
+}
+
+/** Accuracy and per-class recall per source dataset; undefined unless there are two sources or more. */
+export function metricsBySource(labels: number[], preds: number[], sources: (string | undefined)[]): SourceMetrics[] | undefined {
+	const names = [...new Set(sources.map((s) => s ?? 'unknown'))].sort();
+	if (names.length < 2) return undefined;
+	return names.map((source) => {
+		const rows = labels.map((_, i) => i).filter((i) => (sources[i] ?? 'unknown') === source);
+		const c = confusionMatrix(rows.map((i) => labels[i]), rows.map((i) => preds[i]));
+		const support = c.map((row) => row.reduce((a, b) => a + b, 0));
+		return {
+			source,
+			n: rows.length,
+			accuracy: rows.filter((i) => labels[i] === preds[i]).length / rows.length,
+			recall: c.map((row, j) => (support[j] ? row[j] / support[j] : null)),
+			support,
+		};
+	});
 }
 
 /** A fixed-width text report like sklearn's, plus the confusion matrix. */
@@ -87,5 +106,15 @@ export function formatMetrics(m: Metrics): string {
 		`${''.padStart(w)}${CLASS_NAMES.map((c) => c.padStart(w)).join('')}`,
 		...m.confusion.map((row, i) => `${CLASS_NAMES[i].padStart(w)}${row.map((v) => String(v).padStart(w)).join('')}`),
 	];
+	if (m.bySource) {
+		const sw = Math.max(w, ...m.bySource.map((s) => s.source.length));
+		const cell = (r: number | null, n: number) => (r === null ? '–' : `${(r * 100).toFixed(0)}% of ${n}`).padStart(13);
+		lines.push(
+			'',
+			'by source dataset (recall per class; sources confound classes, see the README)',
+			`${''.padStart(sw)}${'accuracy'.padStart(10)}${CLASS_NAMES.map((c) => c.padStart(13)).join('')}`,
+			...m.bySource.map((s) => `${s.source.padStart(sw)}${`${(s.accuracy * 100).toFixed(1)}%`.padStart(10)}${s.recall.map((r, j) => cell(r, s.support[j])).join('')}`),
+		);
+	}
 	return lines.join('\n');
 }
