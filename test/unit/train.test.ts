@@ -12,7 +12,9 @@ import { createTfjsExtractor } from '../../src/engine/model/tfjsExtractor';
 import { scanDataset } from '../../src/engine/data/scan';
 import { loadImages } from '../../src/engine/data/cache';
 import { computeFeatures } from '../../src/engine/train/features';
-import { trainHead } from '../../src/engine/train/train';
+import { createStepper, dropoutMask, trainHead } from '../../src/engine/train/train';
+import { Prng } from '../../src/engine/train/prng';
+import { assembleHeadKernels, createHeadKernels } from '../../src/engine/train/headKernels';
 import { ReduceLrOnPlateau } from '../../src/engine/train/reduceLr';
 import { classifyFolder, listRuns, loadRun, trainRun } from '../../src/engine/api';
 import { CancelledError, isCancelled } from '../../src/engine/util/cancel';
@@ -69,7 +71,7 @@ test('training on cached pooled features equals fitting the frozen base + head e
 	// Fast path: dropout off, fixed order.
 	const fast = buildHead({ baseShape, dropout: 0, seed: 11 });
 	const tensorsBefore = tf.memory().numTensors;
-	const { history } = await trainHead(fast, { feats: feats.feats, labels, n: labels.length, dim: feats.dim }, undefined, {
+	const { history, engine } = await trainHead(fast, { feats: feats.feats, labels, n: labels.length, dim: feats.dim }, undefined, {
 		epochs,
 		batchSize,
 		learningRate: 1e-3,
@@ -77,6 +79,7 @@ test('training on cached pooled features equals fitting the frozen base + head e
 		shuffle: false,
 	});
 	assert.equal(tf.memory().numTensors, tensorsBefore, 'the training loop leaks no tensors');
+	assert.equal(engine, 'wasm', 'the fused WASM trainer ran');
 
 	// Reference: one tf.model, base frozen, same initial head weights, fit without shuffling.
 	const ref = buildHead({ baseShape, dropout: 0, seed: 11 });
@@ -117,6 +120,148 @@ test('training on cached pooled features equals fitting the frozen base + head e
 		assert.ok(maxDiff < 1e-4, `weight ${w}: max |Δ| ${maxDiff}`);
 	}
 	for (const m of [fast.model, full, init.model]) m.dispose();
+});
+
+/** Pooled VGG16 features (random seeded base, 64 px) of the real test images, with their labels. */
+async function realFeatures(): Promise<{ feats: Float32Array; dim: number; labels: number[] }> {
+	const size = 64;
+	const scan = await scanDataset(data);
+	const loaded = await loadImages(scan.images, { workDir: path.join(tmp, 'eq'), size, resize: 'stretch' });
+	const labels = loaded.images.map((i) => CLASS_NAMES.indexOf(i.record.label!));
+	const baseShape = getBackbone('vgg16').outputShape(size);
+	let base: tf.LayersModel | undefined;
+	const f = await computeFeatures(loaded.images, {
+		workDir: path.join(tmp, 'eq'),
+		key: { backbone: 'vgg16', weightsSha: 'random-7', preprocessing: 'caffe', resize: 'stretch', size },
+		baseShape,
+		extractor: async () => createTfjsExtractor((base = buildBackbone('vgg16', size, { seed: 7 })), size),
+	});
+	base?.dispose();
+	return { feats: f.feats, dim: f.dim, labels };
+}
+
+test('the fused WASM trainer matches the plain tfjs loop step by step (real features, dropout, partial batch)', async () => {
+	const { feats, dim, labels } = await realFeatures();
+	// 18 training rows in batches of 5 (the last one 3), 6 validation rows.
+	const nTrain = 18;
+	const train = { feats: feats.subarray(0, nTrain * dim), labels: labels.slice(0, nTrain), n: nTrain, dim };
+	const val = { feats: feats.subarray(nTrain * dim), labels: labels.slice(nTrain), n: labels.length - nTrain, dim };
+	const baseShape = getBackbone('vgg16').outputShape(64);
+	const heads = [buildHead({ baseShape, dropout: 0.2, seed: 5 }), buildHead({ baseShape, dropout: 0.2, seed: 5 })];
+	const fast = createStepper(heads[0], train, val, 1e-3);
+	const ref = createStepper(heads[1], train, val, 1e-3, 'tfjs');
+	assert.equal(fast.engine, 'wasm');
+	assert.equal(ref.engine, 'tfjs');
+	const rng = new Prng(3);
+	const order = Array.from({ length: nTrain }, (_, i) => i);
+	let steps = 0;
+	for (let epoch = 0; epoch < 3; epoch++) {
+		rng.shuffle(order);
+		// A lower rate in the last epoch, as ReduceLROnPlateau would set it.
+		for (const s of [fast, ref]) s.setLearningRate(Math.fround(epoch === 2 ? 2e-4 : 1e-3));
+		const batches = [order.slice(0, 5), order.slice(5, 10), order.slice(10, 15), order.slice(15)];
+		for (let b = 0; b < batches.length; b++) {
+			const rows = batches[b];
+			const mask = dropoutMask(rng, rows.length * 20, 0.2);
+			const next = b + 1 < batches.length ? batches[b + 1] : 'val';
+			const y = rows.map((r) => labels[r]);
+			const a = fast.step(rows, y, mask, next);
+			const r = ref.step(rows, y, mask, next);
+			steps++;
+			assert.ok(Math.abs(a.loss - r.loss) < 1e-5 * Math.max(1, r.loss), `step ${steps}: loss ${a.loss} vs ${r.loss}`);
+			a.probs.forEach((p, i) => assert.ok(Math.abs(p - r.probs[i]) < 1e-5, `step ${steps} prob ${i}: ${p} vs ${r.probs[i]}`));
+		}
+		const vf = fast.predictVal();
+		const vr = ref.predictVal();
+		vf.forEach((p, i) => assert.ok(Math.abs(p - vr[i]) < 1e-5, `epoch ${epoch + 1} val prob ${i}: ${p} vs ${vr[i]}`));
+	}
+	fast.finish();
+	ref.finish();
+	const wf = heads[0].model.getWeights().map((w) => w.dataSync());
+	const wr = heads[1].model.getWeights().map((w) => w.dataSync());
+	const w0 = buildHead({ baseShape, dropout: 0.2, seed: 5 });
+	const init = w0.model.getWeights().map((w) => w.dataSync());
+	for (let w = 0; w < wf.length; w++) {
+		let diff = 0;
+		let moved = 0;
+		for (let j = 0; j < wf[w].length; j++) {
+			diff = Math.max(diff, Math.abs(wf[w][j] - wr[w][j]));
+			moved = Math.max(moved, Math.abs(wr[w][j] - init[w][j]));
+		}
+		assert.ok(moved > 1e-3, `weight ${w} moved (${moved})`);
+		assert.ok(diff < 1e-5, `weight ${w}: max |Δ| ${diff} after ${steps} steps`);
+	}
+	// The saved full head classifies with the trained values.
+	const probs = predictPooled(heads[0], val.feats, val.n);
+	const vr = ref.predictVal();
+	probs.forEach((p, i) => assert.ok(Math.abs(p - vr[i]) < 1e-5));
+	for (const h of [...heads, w0]) h.model.dispose();
+});
+
+test('the WASM kernels compute the forward sums and apply Adam exactly as float32 arithmetic does', async () => {
+	const { feats, dim } = await realFeatures();
+	const U = 20;
+	const m = 4;
+	assert.ok(WebAssembly.validate(assembleHeadKernels(U)));
+	assert.throws(() => assembleHeadKernels(6), /multiple of 4/);
+	const k = createHeadKernels(U, (feats.length + 4 * dim * U + 4096) * 4)!;
+	const f = new Float32Array(k.memory.buffer);
+	const i32 = new Int32Array(k.memory.buffer);
+	const X = 0;
+	const W = feats.length;
+	const M1 = W + dim * U;
+	const M2 = M1 + dim * U;
+	const OUT = M2 + dim * U;
+	const ROWS = OUT + m * U;
+	const DH = ROWS + m;
+	const SC = DH + m * U;
+	f.set(feats, X);
+	const prng = new Prng(9);
+	for (let j = 0; j < dim * U; j++) {
+		f[W + j] = prng.next() - 0.5;
+		f[M1 + j] = (prng.next() - 0.5) * 1e-3;
+		f[M2 + j] = prng.next() * 1e-6;
+	}
+	for (let j = 0; j < m * U; j++) f[DH + j] = prng.next() < 0.3 ? 0 : prng.next() - 0.5;
+	const rows = [5, 0, 17, 9];
+	rows.forEach((r, i) => (i32[ROWS + i] = (X + r * dim) * 4));
+	f.fill(0, OUT, OUT + m * U);
+	k.fwd(ROWS * 4, m, 0, 100, W * 4, OUT * 4);
+	k.fwd(ROWS * 4, m, 100, dim, W * 4, OUT * 4);
+	for (let i = 0; i < m; i++) {
+		for (let u = 0; u < U; u++) {
+			let s = 0;
+			let scale = 0;
+			for (let q = 0; q < dim; q++) {
+				s += feats[rows[i] * dim + q] * f[W + q * U + u];
+				scale += Math.abs(feats[rows[i] * dim + q] * f[W + q * U + u]);
+			}
+			assert.ok(Math.abs(s - f[OUT + i * U + u]) <= 1e-6 * scale, `fwd ${i},${u}: ${f[OUT + i * U + u]} vs ${s}`);
+		}
+	}
+	const fr = Math.fround;
+	const sc = [0.9, 1 - 0.9, 0.999, 1 - 0.999, 1 - 0.9 ** 4, 1 - 0.999 ** 4, 1e-7, -1e-3].map(fr);
+	f.set(sc, SC);
+	const w0 = f.slice(W, W + dim * U);
+	const m10 = f.slice(M1, M1 + dim * U);
+	const m20 = f.slice(M2, M2 + dim * U);
+	k.gradAdam(ROWS * 4, m, 0, dim, DH * 4, W * 4, M1 * 4, M2 * 4, SC * 4);
+	let changed = 0;
+	for (let q = 0; q < dim; q++) {
+		for (let u = 0; u < U; u++) {
+			let g = 0;
+			for (let i = 0; i < m; i++) g = fr(g + fr(feats[rows[i] * dim + q] * f[DH + i * U + u]));
+			const j = q * U + u;
+			const mn = fr(fr(m10[j] * sc[0]) + fr(g * sc[1]));
+			const vn = fr(fr(m20[j] * sc[2]) + fr(fr(g * g) * sc[3]));
+			const wn = fr(fr(fr(fr(mn / sc[4]) / fr(fr(Math.sqrt(fr(vn / sc[5]))) + sc[6])) * sc[7]) + w0[j]);
+			assert.equal(f[M1 + j], mn, `m at ${j}`);
+			assert.equal(f[M2 + j], vn, `v at ${j}`);
+			assert.equal(f[W + j], wn, `w at ${j}`);
+			if (wn !== w0[j]) changed++;
+		}
+	}
+	assert.ok(changed > dim, 'the update changed the kernel');
 });
 
 test("ReduceLROnPlateau follows Keras: min_delta, patience, cooldown counter, min_lr floor", () => {
