@@ -1,4 +1,5 @@
 // Dataset panel controller: class counts, the seeded split and per-file problems of the dataset folder.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CLASS_NAMES, type ClassName, type SplitName } from '../engine/types';
 import { emptyClassCounts, isDatasetFromWebview, type DatasetFromWebview, type DatasetImageView, type DatasetToWebview, type DatasetView, type SplitCounts } from '../protocol/dataset';
@@ -6,18 +7,24 @@ import type { SplitsResult } from '../protocol/engine';
 import { confinePath } from '../util/pathConfinement';
 import { readSettings, updateSetting } from '../util/settings';
 import type { Services } from '../util/services';
-import { datasetRoot, pickDatasetFolder } from '../util/workspace';
+import { datasetRoot, pickDatasetFolder, workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
 import { trainCommandFor } from './trainingPanel';
 
 /** The table is for browsing; thousands of rows are enough, counts cover the rest. */
 const MAX_IMAGES = 5000;
+/** Thumbnail edge in pixels (shown at 96 px); the same cache as the predictions grid, which uses 160. */
+const THUMB_SIZE = 128;
+/** Thumbnails are made in chunks so the first page of every split shows up quickly. */
+const THUMB_CHUNK = 30;
 
 export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview> {
 	static current: DatasetPanel | undefined;
 
 	private dataset: DatasetView | null = null;
 	private busy: string | null = null;
+	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
+	private thumbsAbort: AbortController | undefined;
 
 	static show(services: Services): DatasetPanel {
 		if (DatasetPanel.current) DatasetPanel.current.reveal();
@@ -36,6 +43,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			{ name: 'dataset', viewType: 'radiographReview.dataset', title: 'Radiograph Dataset', extraRoots: root ? [vscode.Uri.file(root)] : [], isMessage: isDatasetFromWebview },
 		);
 		this._register({ dispose: () => (DatasetPanel.current = undefined) });
+		this._register({ dispose: () => this.thumbsAbort?.abort() });
 		this._register(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
@@ -51,7 +59,10 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			this.sendSnapshot();
 			return;
 		}
-		this.setExtraRoots([vscode.Uri.file(root)]);
+		this.thumbsAbort?.abort();
+		const thumbDir = thumbsDir();
+		// Both roots up front: changing them later reloads the webview.
+		this.setExtraRoots(thumbDir ? [vscode.Uri.file(root), vscode.Uri.file(thumbDir)] : [vscode.Uri.file(root)]);
 		const s = readSettings();
 		this.busy = `Scanning ${root}…`;
 		this.sendSnapshot();
@@ -65,6 +76,35 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		} finally {
 			this.busy = null;
 			this.sendSnapshot();
+		}
+		if (thumbDir && this.dataset) void this.makeThumbs(this.dataset, thumbDir);
+	}
+
+	/** Thumbnails in the worker (cached on disk), first page of each split first; each chunk goes to the webview as it is made. */
+	private async makeThumbs(d: DatasetView, outDir: string): Promise<void> {
+		const ctl = new AbortController();
+		this.thumbsAbort = ctl;
+		const order = thumbOrder(d.images);
+		let failed = 0;
+		try {
+			for (let i = 0; i < order.length; i += THUMB_CHUNK) {
+				const chunk = order.slice(i, i + THUMB_CHUNK);
+				const abs = new Map(chunk.map((im) => [path.join(d.root, im.relPath), im]));
+				const r = await this.services.engine.run({ type: 'thumbs', paths: [...abs.keys()], outDir, size: THUMB_SIZE }, { signal: ctl.signal });
+				if (ctl.signal.aborted || this.isDisposed) return;
+				failed += r.errors.length;
+				const made: Record<string, string> = {};
+				for (const [p, t] of Object.entries(r.thumbs)) {
+					const im = abs.get(p);
+					if (!im) continue;
+					im.thumbUri = this.asWebviewUri(t);
+					made[im.relPath] = im.thumbUri;
+				}
+				this.post({ type: 'thumbs', thumbs: made });
+			}
+			if (failed) this.services.log.warn(`Dataset thumbnails: ${failed} image(s) could not be read (listed under Unreadable files after a scan).`);
+		} catch (e) {
+			if (!ctl.signal.aborted) this.services.log.warn(`Dataset thumbnails failed: ${(e as Error).message}`);
 		}
 	}
 
@@ -114,6 +154,26 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 				return;
 		}
 	}
+}
+
+function thumbsDir(): string | undefined {
+	const wd = workDir();
+	return wd ? path.join(wd, 'cache', 'thumbs') : undefined;
+}
+
+/** The order the panel shows images in: round-robin over the splits, so every split's first page comes first. */
+export function thumbOrder(images: DatasetImageView[]): DatasetImageView[] {
+	const groups = new Map<string, DatasetImageView[]>();
+	for (const im of images) {
+		const k = im.split ?? 'none';
+		let g = groups.get(k);
+		if (!g) groups.set(k, (g = []));
+		g.push(im);
+	}
+	const out: DatasetImageView[] = [];
+	const lists = [...groups.values()];
+	for (let i = 0; out.length < images.length; i++) for (const g of lists) if (i < g.length) out.push(g[i]);
+	return out;
 }
 
 function toView(r: SplitsResult): DatasetView {

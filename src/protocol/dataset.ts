@@ -56,7 +56,13 @@ export interface DatasetSnapshotMessage {
 	settings: { splitMode: SplitMode; seed: number; testFraction: number; valFraction: number; imageSize: number };
 }
 
-export type DatasetToWebview = DatasetSnapshotMessage | NoticeMessage;
+/** Host → webview: thumbnails made since the snapshot (relPath → webview URI); the snapshot carries them too. */
+export interface DatasetThumbsMessage {
+	type: 'thumbs';
+	thumbs: Record<string, string>;
+}
+
+export type DatasetToWebview = DatasetSnapshotMessage | DatasetThumbsMessage | NoticeMessage;
 
 /** Pick a different dataset folder (host shows the folder dialog). */
 export interface SelectFolderMessage {

@@ -55,6 +55,8 @@ export const TestId = {
 	SplitCount: 'split-count',
 	/** Per-file errors list. */
 	DatasetErrors: 'dataset-errors',
+	/** Thumbnail <img> of a dataset image (placeholders until its thumbnail is made carry no test id). */
+	DatasetThumb: 'dataset-thumb',
 	/** Buttons. */
 	SelectFolderButton: 'select-folder',
 	ComputeSplitsButton: 'compute-splits',

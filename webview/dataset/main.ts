@@ -39,6 +39,8 @@ root.hidden = true;
 
 /** How many thumbnails each split shows now (grows with "Show more"). */
 const shownPerSplit = new Map<string, number>();
+/** relPath → thumbnail URI, from snapshots and from 'thumbs' messages (made after the scan, in chunks). */
+const thumbUris = new Map<string, string>();
 
 function render(msg: DatasetSnapshotMessage): void {
 	root.hidden = false;
@@ -51,6 +53,11 @@ function render(msg: DatasetSnapshotMessage): void {
 		return;
 	}
 	rootPath.textContent = `${d.root}  ·  layout: ${d.layout}`;
+	if (d.root !== thumbRoot) {
+		thumbUris.clear();
+		thumbRoot = d.root;
+	}
+	addThumbs(Object.fromEntries(d.images.flatMap((im) => (im.thumbUri ? [[im.relPath, im.thumbUri]] : []))));
 	// Progress-only snapshots ("Preprocessing 120/600") must not rebuild the thumbnails or reset the form.
 	const key = contentKey(msg);
 	if (key === lastKey) return;
@@ -59,6 +66,20 @@ function render(msg: DatasetSnapshotMessage): void {
 }
 
 let lastKey = '';
+let thumbRoot = '';
+
+/** Remember new thumbnails and swap them into the placeholders already on screen (no re-render). */
+function addThumbs(thumbs: Record<string, string>): void {
+	for (const [rel, uri] of Object.entries(thumbs)) {
+		if (thumbUris.get(rel) === uri) continue;
+		thumbUris.set(rel, uri);
+		for (const ph of content.querySelectorAll<HTMLElement>('.thumb-missing')) if (ph.dataset.relPath === rel) ph.replaceWith(thumbImg(rel, uri));
+	}
+}
+
+function thumbImg(relPath: string, uri: string): HTMLElement {
+	return h('img', { testid: TestId.DatasetThumb, attrs: { src: uri, alt: relPath, loading: 'lazy', decoding: 'async', width: 96, height: 96 } });
+}
 
 function contentKey(msg: DatasetSnapshotMessage): string {
 	const d = msg.dataset;
@@ -268,9 +289,8 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 
 function thumb(im: DatasetImageView): HTMLElement {
 	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId}`;
-	const pic = im.thumbUri
-		? h('img', { attrs: { src: im.thumbUri, alt: im.relPath, loading: 'lazy', decoding: 'async', width: 96, height: 96 } })
-		: h('div', { class: 'thumb-missing' }, icon('file-media'));
+	const uri = thumbUris.get(im.relPath);
+	const pic = uri ? thumbImg(im.relPath, uri) : h('div', { class: 'thumb-missing', data: { relPath: im.relPath }, attrs: { title: 'Thumbnail not made yet' } }, icon('file-media'));
 	return h(
 		'button',
 		{ class: 'thumb-button', attrs: { type: 'button', title: `${tip}\nClick to open`, 'aria-label': `Open ${im.relPath}` }, on: { click: () => channel.post({ type: 'openImage', relPath: im.relPath }) } },
@@ -283,6 +303,9 @@ channel.onMessage((msg) => {
 	switch (msg.type) {
 		case 'snapshot':
 			render(msg);
+			break;
+		case 'thumbs':
+			addThumbs(msg.thumbs);
 			break;
 		case 'notice':
 			status.setNotice(msg.level, msg.message);
