@@ -16,6 +16,7 @@ export interface Locator {
 	allTextContents(): Promise<string[]>;
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
 	isVisible(): Promise<boolean>;
+	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
 }
 
 export interface FrameLocator {
