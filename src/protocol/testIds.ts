@@ -41,6 +41,10 @@ export const TestId = {
 	MetricsAccuracy: 'metrics-accuracy',
 	/** Confusion matrix table. */
 	ConfusionMatrix: 'confusion-matrix',
+	/** "By source" metrics table (predictions and compare panels; only when metrics carry bySource). */
+	BySourceTable: 'by-source-table',
+	/** One row of it, with `data-source`. */
+	BySourceRow: 'by-source-row',
 	/** Export buttons. */
 	ExportCsv: 'export-csv',
 	ExportPng: 'export-png',

@@ -1,6 +1,7 @@
 // The webview and worker boundaries: every malformed message must be rejected before use.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { isMetrics } from '../../src/protocol/common';
 import { isCompareFromWebview } from '../../src/protocol/compare';
 import { isDatasetFromWebview } from '../../src/protocol/dataset';
 import { isEngineEvent, isEngineRequest } from '../../src/protocol/engine';
@@ -96,4 +97,21 @@ test('test ids are unique (two elements must never share a contract name)', () =
 	const values = Object.values(TestId);
 	assert.equal(new Set(values).size, values.length);
 	for (const v of values) assert.match(v, /^[a-z][a-z-]*$/);
+});
+
+test('metrics guards stay lenient: per-source results (optional bySource) pass through to the panels', () => {
+	const metrics = {
+		loss: 0.9,
+		accuracy: 0.5,
+		confusion: [[1, 0, 0], [0, 1, 1], [1, 0, 0]],
+		perClass: [],
+		macroAvg: { precision: 0.5, recall: 0.5, f1: 0.5, support: 4 },
+		weightedAvg: { precision: 0.5, recall: 0.5, f1: 0.5, support: 4 },
+		support: 4,
+	};
+	const bySource = [{ source: 'kermany', n: 2, accuracy: 1, recall: [null, 1, 1], support: [0, 1, 1] }];
+	assert.ok(isMetrics(metrics), 'without bySource (older runs)');
+	assert.ok(isMetrics({ ...metrics, bySource }), 'with bySource');
+	assert.ok(isEngineEvent({ type: 'result', id: 2, result: { summary: { metrics: { ...metrics, bySource } } } }));
+	assert.equal(isMetrics({ ...metrics, accuracy: 'high' }), false);
 });

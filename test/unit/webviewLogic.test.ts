@@ -28,6 +28,7 @@ import {
 	rowNormalised,
 	seriesLabels,
 	sheetLayout,
+	sourceRows,
 	virtualWindow,
 	type GridItem,
 } from '../../webview/shared/logic';
@@ -301,5 +302,31 @@ describe('exports', () => {
 		const b64 = arrayBufferToBase64(bytes.buffer);
 		assert.deepEqual(new Uint8Array(Buffer.from(b64, 'base64')), bytes);
 		assert.match(b64, /^[A-Za-z0-9+/]*={0,2}$/);
+	});
+});
+
+describe('by-source table rows', () => {
+	test('one row per source, largest first; recall per class in CLASS_NAMES order with – where a source has none', () => {
+		const rows = sourceRows([
+			{ source: 'kermany', n: 4, accuracy: 0.75, recall: [null, 0.5, 1], support: [0, 2, 2] },
+			{ source: 'ieee8023', n: 6, accuracy: 1 / 3, recall: [0.4, null, 0], support: [5, 0, 1] },
+		]);
+		assert.deepEqual(
+			rows.map((r) => [r.source, r.n, r.accuracy, ...r.recall]),
+			[
+				['ieee8023', '6', '33.3%', '0.40', '–', '0.00'],
+				['kermany', '4', '75.0%', '–', '0.50', '1.00'],
+			],
+		);
+		assert.equal(rows[0].recallTitle[0], '5 COVID images from ieee8023');
+		assert.equal(rows[0].recallTitle[2], '1 PNEUMONIA image from ieee8023');
+	});
+
+	test('absent or malformed bySource (older runs) gives no rows', () => {
+		assert.deepEqual(sourceRows(undefined), []);
+		assert.deepEqual(sourceRows('x' as never), []);
+		const rows = sourceRows([{ source: 'a', n: 1, accuracy: NaN, recall: [] as number[], support: [] as number[] }]);
+		assert.deepEqual(rows[0].recall, ['–', '–', '–']);
+		assert.equal(rows[0].accuracy, '–');
 	});
 });

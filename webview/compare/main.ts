@@ -7,8 +7,8 @@ import { CLASS_NAMES } from '../../src/engine/types';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../../src/protocol/compare';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
-import { bestIndex, formatDuration, latestPer, pct } from '../shared/logic';
-import { StatusLines, confusionTable, weightsLabel } from '../shared/ui';
+import { bestIndex, formatDuration, latestPer, pct, sourceRows } from '../shared/logic';
+import { StatusLines, confusionTable, sourceTable, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
 
 adoptStyles(sharedCss, panelCss);
@@ -98,15 +98,18 @@ function render(): void {
 			h('td', { class: 'text' }, open),
 		);
 	});
-	const matrices = shown.map((r) =>
-		h(
+	const matrices = shown.map((r) => {
+		const bySource = sourceRows(r.metrics.bySource);
+		return h(
 			'div',
 			{ class: 'matrix card' },
 			h('div', { class: 'matrix-head' }, h('strong', { text: r.displayName }), weightsLabel(r.weights)),
 			h('div', { class: 'muted small', text: `${r.name} · accuracy ${pct(r.metrics.accuracy)} · n = ${r.metrics.support}` }),
 			confusionTable(r.metrics.confusion),
-		),
-	);
+			bySource.length ? h('div', { class: 'by-source-block' }, h('strong', { class: 'small', text: 'By source' }), sourceTable(bySource)) : null,
+		);
+	});
+	const anySource = shown.some((r) => sourceRows(r.metrics.bySource).length > 0);
 	const random = shown.filter((r) => !r.weights.pretrained);
 	replaceChildren(
 		content,
@@ -116,7 +119,8 @@ function render(): void {
 		random.length
 			? h('p', { class: 'warn-line' }, icon('warning'), ` ${random.map((r) => r.displayName).join(', ')}: weights not pretrained (random), so these numbers are not transfer learning.`)
 			: null,
-		h('h2', { text: 'Confusion matrices (rows: true class, columns: predicted)' }),
+		h('h2', { text: anySource ? 'Confusion matrices (rows: true class, columns: predicted) and results by source' : 'Confusion matrices (rows: true class, columns: predicted)' }),
+		anySource ? h('p', { class: 'muted small', text: 'By source: accuracy and recall per class for each source dataset; – where a source has no image of that class. Large gaps between sources suggest the model tells sources apart, not diseases.' }) : null,
 		h('div', { class: 'matrices' }, ...matrices),
 	);
 }

@@ -17,13 +17,14 @@ import {
 	filterAndSort,
 	isCellActive,
 	pct,
+	sourceRows,
 	type GridFilter,
 	type GridItem,
 	type GridSort,
 	type Outcome,
 	type SortKey,
 } from '../shared/logic';
-import { StatusLines, confusionTable, weightsLabel } from '../shared/ui';
+import { StatusLines, confusionTable, sourceTable, weightsLabel } from '../shared/ui';
 import { Channel, boundedMessage, startPanel } from '../shared/vscodeApi';
 import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
@@ -210,6 +211,11 @@ function renderSide(): void {
 					h('tfoot', {}, h('tr', {}, h('th', { text: 'macro avg' }), h('td', { text: m.macroAvg.precision.toFixed(2) }), h('td', { text: m.macroAvg.recall.toFixed(2) }), h('td', { text: m.macroAvg.f1.toFixed(2) }), h('td', { text: String(m.support) }))),
 				),
 			);
+			const bySource = sourceRows(m.bySource);
+			if (bySource.length) {
+				// Classes confounded with source (e.g. pediatric vs adult sets) show up here as uneven recall.
+				parts.push(h('h2', {}, 'By source'), h('p', { class: 'muted hint', text: 'If accuracy differs a lot between sources, the model may be telling sources apart, not diseases.' }), sourceTable(bySource));
+			}
 		}
 	} else {
 		parts.push(h('p', { class: 'muted', text: 'These images have no labels: no accuracy or confusion matrix.' }));

@@ -1,11 +1,43 @@
 // Pure view logic shared by the panels: no DOM, no vscode. Unit-tested in test/unit/webviewLogic.test.ts.
-import { CLASS_NAMES, type ClassName, type EpochLog, type SplitName } from '../../src/engine/types';
+import { CLASS_NAMES, type ClassName, type EpochLog, type SourceMetrics, type SplitName } from '../../src/engine/types';
 
 // ───────────────────────────── formatting ─────────────────────────────
 
 /** 0.9134 → '91.3%'. */
 export function pct(v: number, digits = 1): string {
 	return Number.isFinite(v) ? `${(v * 100).toFixed(digits)}%` : '–';
+}
+
+/** One row of a "By source" table, as text: recall per class in CLASS_NAMES order, '–' where the source has none of that class. */
+export interface SourceRow {
+	source: string;
+	n: string;
+	accuracy: string;
+	recall: string[];
+	/** Tooltip per recall cell: how many images of that class the source has. */
+	recallTitle: string[];
+}
+
+/** Metrics' optional bySource as table rows, largest source first; [] when absent or malformed (older runs). */
+export function sourceRows(bySource: readonly SourceMetrics[] | undefined): SourceRow[] {
+	if (!Array.isArray(bySource)) return [];
+	return bySource
+		.filter((s) => s && typeof s.source === 'string' && Number.isFinite(s.n))
+		.slice()
+		.sort((a, b) => b.n - a.n || a.source.localeCompare(b.source))
+		.map((s) => ({
+			source: s.source,
+			n: String(s.n),
+			accuracy: pct(s.accuracy),
+			recall: CLASS_NAMES.map((_, i) => {
+				const r = Array.isArray(s.recall) ? s.recall[i] : null;
+				return typeof r === 'number' && Number.isFinite(r) ? r.toFixed(2) : '–';
+			}),
+			recallTitle: CLASS_NAMES.map((c, i) => {
+				const n = Array.isArray(s.support) ? (s.support[i] ?? 0) : 0;
+				return `${n} ${c} image${n === 1 ? '' : 's'} from ${s.source}`;
+			}),
+		}));
 }
 
 /** Seconds → '42s', '3m 05s', '1h 02m'. */

@@ -2,7 +2,7 @@
 import { CLASS_NAMES, type ClassName, type WeightsInfo } from '../../src/engine/types';
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from './dom';
-import { rowNormalised } from './logic';
+import { rowNormalised, type SourceRow } from './logic';
 
 /** The busy and notice lines every panel shows under its title. */
 export class StatusLines {
@@ -105,4 +105,36 @@ export function confusionTable(confusion: number[][], opts: ConfusionOptions = {
 		),
 	);
 	return h('table', { class: 'confusion', testid: opts.testid }, opts.caption ? h('caption', { text: opts.caption }) : null, h('thead', {}, head), h('tbody', {}, ...rows));
+}
+
+/** The "By source" table: accuracy and recall per class for each source dataset (rows from sourceRows()). */
+export function sourceTable(rows: SourceRow[]): HTMLElement {
+	return h(
+		'div',
+		{ class: 'table-scroll' },
+		h(
+			'table',
+			{ class: 'data by-source', testid: TestId.BySourceTable },
+			h(
+				'thead',
+				{},
+				h('tr', {}, h('th', { text: 'Source' }), h('th', { text: 'n' }), h('th', { text: 'Accuracy' }), h('th', { attrs: { colspan: CLASS_NAMES.length }, text: 'Recall' })),
+				h('tr', {}, h('th'), h('th'), h('th'), ...CLASS_NAMES.map((c) => h('th', { class: 'class-head', attrs: { title: `Recall of ${c}` }, text: c }))),
+			),
+			h(
+				'tbody',
+				{},
+				...rows.map((r) =>
+					h(
+						'tr',
+						{ testid: TestId.BySourceRow, data: { source: r.source } },
+						h('th', { class: 'source', attrs: { title: r.source }, text: r.source }),
+						h('td', { text: r.n }),
+						h('td', { text: r.accuracy }),
+						...r.recall.map((v, i) => h('td', { class: v === '–' ? 'muted' : undefined, attrs: { title: r.recallTitle[i] }, text: v })),
+					),
+				),
+			),
+		),
+	);
 }
