@@ -50,44 +50,35 @@ export class FastHeadTrainer {
 	/** undefined when the fast path does not apply (no WASM SIMD, units not a multiple of 4, too big for 4 GB). */
 	static create(head: Head, train: FeatureSet, val: FeatureSet | undefined): FastHeadTrainer | undefined {
 		const units = head.dense.getConfig().units as number;
-		const d = train.dim;
-		const nVal = val?.n ?? 0;
-		const rowsMax = Math.max(train.n, nVal);
-		const floats = (train.n + nVal) * d + 3 * d * units + rowsMax * units * 2 + 64;
-		const bytes = floats * 4 + rowsMax * 4 + 1024;
-		if (units % 4 !== 0 || bytes > 3.5 * 2 ** 30) return undefined;
+		const layout = memoryLayout(train.n, val?.n ?? 0, train.dim, units);
+		if (units % 4 !== 0 || layout.bytes > 3.5 * 2 ** 30) return undefined;
 		let k: HeadKernels | undefined;
 		try {
-			k = createHeadKernels(units, bytes);
+			k = createHeadKernels(units, layout.bytes);
 		} catch {
 			k = undefined;
 		}
-		return k ? new FastHeadTrainer(k, head, train, val, units) : undefined;
+		return k ? new FastHeadTrainer(k, layout, head, train, val, units) : undefined;
 	}
 
-	private constructor(k: HeadKernels, private readonly head: Head, train: FeatureSet, val: FeatureSet | undefined, units: number) {
+	private constructor(k: HeadKernels, layout: Layout, private readonly head: Head, train: FeatureSet, val: FeatureSet | undefined, units: number) {
 		this.k = k;
 		this.d = train.dim;
 		this.units = units;
 		this.nVal = val?.n ?? 0;
 		const d = this.d;
-		let at = 0;
-		const take = (nFloats: number) => {
-			const here = at;
-			at += Math.ceil((nFloats * 4) / 16) * 16;
-			return here;
-		};
-		this.trainAt = take(train.n * d);
-		this.valAt = take(this.nVal * d);
-		this.w1At = take(d * units);
-		this.m1At = take(d * units);
-		this.v1At = take(d * units);
-		const rowsMax = Math.max(train.n, this.nVal);
-		this.rowsAt = take(rowsMax);
-		this.nextRowsAt = take(rowsMax);
-		this.outAt = take(rowsMax * units);
-		this.dhAt = take(rowsMax * units);
-		this.scAt = take(ADAM_SCALARS.length);
+		({
+			trainAt: this.trainAt,
+			valAt: this.valAt,
+			w1At: this.w1At,
+			m1At: this.m1At,
+			v1At: this.v1At,
+			rowsAt: this.rowsAt,
+			nextRowsAt: this.nextRowsAt,
+			outAt: this.outAt,
+			dhAt: this.dhAt,
+			scAt: this.scAt,
+		} = layout);
 		const f = this.f32();
 		f.set(train.feats.subarray(0, train.n * d), this.trainAt / 4);
 		if (val && this.nVal) f.set(val.feats.subarray(0, this.nVal * d), this.valAt / 4);
@@ -258,6 +249,44 @@ export class FastHeadTrainer {
 		}
 		return probs;
 	}
+}
+
+interface Layout {
+	trainAt: number;
+	valAt: number;
+	w1At: number;
+	m1At: number;
+	v1At: number;
+	rowsAt: number;
+	nextRowsAt: number;
+	outAt: number;
+	dhAt: number;
+	scAt: number;
+	bytes: number;
+}
+
+/** Byte offsets (16-aligned) of everything the kernels touch, and the memory size they need. */
+function memoryLayout(nTrain: number, nVal: number, d: number, units: number): Layout {
+	let at = 0;
+	const take = (nFloats: number) => {
+		const here = at;
+		at += Math.ceil((nFloats * 4) / 16) * 16;
+		return here;
+	};
+	const rowsMax = Math.max(nTrain, nVal);
+	const layout = {
+		trainAt: take(nTrain * d),
+		valAt: take(nVal * d),
+		w1At: take(d * units),
+		m1At: take(d * units),
+		v1At: take(d * units),
+		rowsAt: take(rowsMax),
+		nextRowsAt: take(rowsMax),
+		outAt: take(rowsMax * units),
+		dhAt: take(rowsMax * units),
+		scAt: take(ADAM_SCALARS.length),
+	};
+	return { ...layout, bytes: at };
 }
 
 /** tfjs' Adam update for a small variable, float32 op by op (same formula as the WASM kernel). */
