@@ -118,8 +118,8 @@ export function sourceTable(rows: SourceRow[]): HTMLElement {
 			h(
 				'thead',
 				{},
-				h('tr', {}, h('th', { text: 'Source' }), h('th', { text: 'n' }), h('th', { text: 'Accuracy' }), h('th', { attrs: { colspan: CLASS_NAMES.length }, text: 'Recall' })),
-				h('tr', {}, h('th'), h('th'), h('th'), ...CLASS_NAMES.map((c) => h('th', { class: 'class-head', attrs: { title: `Recall of ${c}` }, text: c }))),
+				h('tr', {}, h('th', { text: 'Source' }), h('th', { text: 'n' }), h('th', { text: 'Accuracy' }), h('th', { class: 'group', attrs: { colspan: CLASS_NAMES.length }, text: 'Recall' })),
+				h('tr', {}, h('th'), h('th'), h('th'), ...CLASS_NAMES.map((c) => h('th', { class: 'class-head', attrs: { title: `Recall of ${c}` }, text: SHORT[c] }))),
 			),
 			h(
 				'tbody',
