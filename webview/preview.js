@@ -35,7 +35,7 @@
 		});
 		const avg = (k) => perClass.reduce((s, p) => s + p[k], 0) / 3;
 		const acc = m.reduce((s, r, i) => s + r[i], 0) / items.length;
-		return { loss: loss / items.length, accuracy: acc, confusion: m, perClass, macroAvg: { precision: avg('precision'), recall: avg('recall'), f1: avg('f1'), support: items.length }, weightedAvg: { precision: avg('precision'), recall: avg('recall'), f1: avg('f1'), support: items.length }, support: items.length };
+		return { loss: loss / items.length, accuracy: acc, confusion: m, perClass, macroAvg: { precision: avg('precision'), recall: avg('recall'), f1: avg('f1'), support: items.length }, weightedAvg: { precision: avg('precision'), recall: avg('recall'), f1: avg('f1'), support: items.length }, support: items.length, bySource: [{ source: 'kermany', n: 60, accuracy: 0.93, recall: [null, 0.9, 0.95], support: [0, 30, 30] }, { source: 'ieee8023', n: 40, accuracy: 0.71, recall: [0.8, null, 0.4], support: [35, 0, 5] }] };
 	}
 	const weights = { pretrained: true, name: 'imagenet (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5)', sha256: 'ab12cd34' };
 	const random = { pretrained: false, name: 'random (not pretrained)', sha256: 'random-40' };
@@ -115,7 +115,7 @@
 		if (exp) setTimeout(() => document.querySelector(`[data-testid="export-${exp}"]`)?.click(), 200);
 		if (q.get('live') === '1' && panel === 'training') {
 			let e = 8;
-			setInterval(() => { const h = history(e + 1, 0.6, 3)[e]; window.postMessage({ type: 'epoch', id: 'r2', log: h, epochs: 20 }, '*'); e++; }, 300);
+			setInterval(() => { const h = history(e + 1, 0.6, 3)[e]; window.postMessage({ type: 'epoch', id: 'r2', logs: [h], epochs: 20 }, '*'); e++; }, 300);
 		}
 	}
 

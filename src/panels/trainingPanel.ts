@@ -31,7 +31,7 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 			services.sessions.onDidChange((e) => {
 				switch (e.kind) {
 					case 'epoch':
-						this.post({ type: 'epoch', id: e.id, log: e.log, epochs: e.epochs });
+						this.post({ type: 'epoch', id: e.id, logs: e.logs, epochs: e.epochs });
 						return;
 					case 'series': {
 						const { history: _history, ...series } = e.series;

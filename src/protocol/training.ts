@@ -36,13 +36,14 @@ export interface TrainingSnapshotMessage {
 }
 
 /**
- * Host → webview: one new epoch of a running series (append to its history).
- * `log.epoch` is 1-based, as the engine counts and logs it ("epoch 3/80"); history.json uses the same numbers.
+ * Host → webview: new epochs of a running series, oldest first (append to its history). Batched: a head on
+ * cached features can finish thousands of epochs a second, far more than messages the UI can take.
+ * `epoch` is 1-based, as the engine counts and logs it ("epoch 3/80"); history.json uses the same numbers.
  */
 export interface EpochMessage {
 	type: 'epoch';
 	id: string;
-	log: EpochLog;
+	logs: EpochLog[];
 	epochs: number;
 }
 

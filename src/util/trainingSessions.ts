@@ -13,7 +13,8 @@ import type { StatusBar } from './statusBar';
 export const DISPLAY_NAMES: Record<BackboneId, string> = { vgg16: 'VGG16', resnet50v2: 'ResNet50V2', xception: 'Xception', resnet50: 'ResNet50' };
 
 export type TrainingEvent =
-	| { kind: 'epoch'; id: string; log: EpochLog; epochs: number }
+	/** New epochs since the last event, oldest first (batched, see EPOCH_REPORT_MS). */
+	| { kind: 'epoch'; id: string; logs: EpochLog[]; epochs: number }
 	| { kind: 'series'; series: TrainingSeries }
 	| { kind: 'reset' };
 
@@ -115,6 +116,25 @@ export class TrainingSessions extends Disposable {
 				async (progress, token) => {
 					const sub = token.onCancellationRequested(() => controller.abort());
 					let lastStage = '';
+					// A head on cached features runs thousands of epochs a second: one notification, status bar, log line and
+					// panel message per epoch flooded the window (a Cancel waited behind the backlog). Report in batches.
+					const pending: EpochLog[] = [];
+					let lastReport = 0;
+					let timer: ReturnType<typeof setTimeout> | undefined;
+					const flush = (): void => {
+						if (timer) clearTimeout(timer);
+						timer = undefined;
+						if (pending.length === 0) return;
+						lastReport = Date.now();
+						const logs = pending.splice(0);
+						const l = logs[logs.length - 1];
+						const text = `epoch ${l.epoch}/${s.epochs}`;
+						const more = logs.length > 1 ? ` (${logs.length} epochs since the last line; all in history.json)` : '';
+						this.log.info(`[${name}] ${text}: loss ${fmt(l.loss)} acc ${fmt(l.acc)} val_loss ${fmt(l.val_loss)} val_acc ${fmt(l.val_acc)} lr ${l.lr} (${l.seconds.toFixed(1)}s)${more}`);
+						progress.report({ increment: (100 * logs.length) / s.epochs, message: `${text} — acc ${fmt(l.acc)}, val_acc ${fmt(l.val_acc)}` });
+						this.status.setActivity(`${name} ${text}`);
+						this.emitter.fire({ kind: 'epoch', id, logs, epochs: s.epochs });
+					};
 					const onProgress = (e: ProgressEvent): void => {
 						switch (e.kind) {
 							case 'stage': {
@@ -133,12 +153,9 @@ export class TrainingSessions extends Disposable {
 								s.state = 'running';
 								s.history.push(e.log);
 								s.epochs = e.epochs;
-								const l = e.log;
-								const text = `epoch ${l.epoch}/${e.epochs}`;
-								this.log.info(`[${name}] ${text}: loss ${fmt(l.loss)} acc ${fmt(l.acc)} val_loss ${fmt(l.val_loss)} val_acc ${fmt(l.val_acc)} lr ${l.lr} (${l.seconds.toFixed(1)}s)`);
-								progress.report({ increment: 100 / e.epochs, message: `${text} — acc ${fmt(l.acc)}, val_acc ${fmt(l.val_acc)}` });
-								this.status.setActivity(`${name} ${text}`);
-								this.emitter.fire({ kind: 'epoch', id, log: l, epochs: e.epochs });
+								pending.push(e.log);
+								if (Date.now() - lastReport >= EPOCH_REPORT_MS || e.log.epoch === e.epochs) flush();
+								else timer ??= setTimeout(flush, EPOCH_REPORT_MS);
 								return;
 							}
 							case 'fileError':
@@ -162,6 +179,7 @@ export class TrainingSessions extends Disposable {
 						this.log.info(`[${name}] done: test accuracy ${fmt(summary.metrics.accuracy)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
 						return summary;
 					} finally {
+						flush();
 						sub.dispose();
 					}
 				},
@@ -204,6 +222,9 @@ export class TrainingSessions extends Disposable {
 		this.emitter.fire({ kind: 'series', series: s });
 	}
 }
+
+/** At most one epoch report (notification, status bar, log line, panel message) per this many ms. */
+const EPOCH_REPORT_MS = 250;
 
 export function isBackbone(v: string): v is BackboneId {
 	return (BACKBONE_IDS as readonly string[]).includes(v);

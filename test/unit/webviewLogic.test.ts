@@ -23,6 +23,7 @@ import {
 	latestPer,
 	moveIndex,
 	mergeEpoch,
+	mergeEpochs,
 	pages,
 	patientsPerSplit,
 	rowNormalised,
@@ -228,6 +229,14 @@ describe('training curves', () => {
 			]),
 			['VGG16', 'VGG16 (not pretrained)', 'VGG16 #2', 'Xception'],
 		);
+	});
+
+	test('a batch of epochs appends in order; a replayed one inside it replaces, not duplicates', () => {
+		const h = mergeEpochs([log(1, 0.5, 0.4)], [log(2, 0.6, 0.5), log(3, 0.7, 0.6)]);
+		assert.deepEqual(h.map((e) => e.epoch), [1, 2, 3]);
+		const r = mergeEpochs(h, [log(3, 0.75, 0.65), log(4, 0.8, 0.7)]);
+		assert.deepEqual(r.map((e) => [e.epoch, e.acc]), [[1, 0.5], [2, 0.6], [3, 0.75], [4, 0.8]]);
+		assert.deepEqual(mergeEpochs([], []), []);
 	});
 
 	test('ETA = remaining epochs × mean of the recent epoch times', () => {

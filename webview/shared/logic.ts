@@ -399,6 +399,15 @@ export function mergeEpoch(history: readonly EpochLog[], log: EpochLog): EpochLo
 	return out.sort((a, b) => a.epoch - b.epoch);
 }
 
+/** mergeEpoch for a batch (oldest first); the usual case, epochs after the last one, is a plain append. */
+export function mergeEpochs(history: readonly EpochLog[], logs: readonly EpochLog[]): EpochLog[] {
+	const last = history.length ? history[history.length - 1].epoch : -Infinity;
+	if (logs.every((l, i) => l.epoch > (i ? logs[i - 1].epoch : last))) return [...history, ...logs];
+	let out = history.slice();
+	for (const l of logs) out = mergeEpoch(out, l);
+	return out;
+}
+
 /** Distinct patients per split (and of images with no split yet), from the images the host listed. */
 export function patientsPerSplit(images: ReadonlyArray<{ patientId: string; split?: SplitName }>): Record<SplitName | 'none', number> {
 	const sets: Record<SplitName | 'none', Set<string>> = { train: new Set(), val: new Set(), test: new Set(), none: new Set() };

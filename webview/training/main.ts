@@ -8,7 +8,7 @@ import { BACKBONE_IDS, type BackboneId } from '../../src/engine/types';
 import type { TrainingFromWebview, TrainingSeries, TrainingToWebview } from '../../src/protocol/training';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, onThemeChange, replaceChildren, themeColor } from '../shared/dom';
-import { SERIES_COLORS, buildSeries, etaSeconds, formatDuration, mergeEpoch, pct, seriesLabels, type CurveMetric, type CurveRun } from '../shared/logic';
+import { SERIES_COLORS, buildSeries, etaSeconds, formatDuration, mergeEpochs, pct, seriesLabels, type CurveMetric, type CurveRun } from '../shared/logic';
 import { StatusLines, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
 import { arrayBufferToBase64 } from '../shared/bytes';
@@ -219,6 +219,16 @@ function stat(label: string, value: string | HTMLElement): HTMLElement {
 	return h('div', { class: 'stat' }, h('div', { class: 'stat-label muted', text: label }), h('div', { class: 'stat-value' }, value));
 }
 
+let renderPending = false;
+function scheduleRender(): void {
+	if (renderPending) return;
+	renderPending = true;
+	requestAnimationFrame(() => {
+		renderPending = false;
+		render();
+	});
+}
+
 function render(): void {
 	root.hidden = false;
 	root.dataset.testid = TestId.PanelRoot;
@@ -260,9 +270,10 @@ channel.onMessage((msg) => {
 		case 'epoch': {
 			const s = series.find((x) => x.id === msg.id);
 			if (!s) return;
-			s.history = mergeEpoch(s.history, msg.log);
+			s.history = mergeEpochs(s.history, msg.logs);
 			s.epochs = msg.epochs;
-			render();
+			// Epochs on cached features can arrive hundreds a second: draw at most once a frame.
+			scheduleRender();
 			break;
 		}
 		case 'seriesUpdate': {
