@@ -201,7 +201,7 @@ test('the fused WASM trainer matches the plain tfjs loop step by step (real feat
 test('the WASM kernels compute the forward sums and apply Adam exactly as float32 arithmetic does', async () => {
 	const { feats, dim } = await realFeatures();
 	const U = 20;
-	const m = 4;
+	const m = 5; // odd: the two-rows-at-a-time loop plus the one-row tail
 	assert.ok(WebAssembly.validate(assembleHeadKernels(U)));
 	assert.throws(() => assembleHeadKernels(6), /multiple of 4/);
 	const k = createHeadKernels(U, (feats.length + 4 * dim * U + 4096) * 4)!;
@@ -223,11 +223,12 @@ test('the WASM kernels compute the forward sums and apply Adam exactly as float3
 		f[M2 + j] = prng.next() * 1e-6;
 	}
 	for (let j = 0; j < m * U; j++) f[DH + j] = prng.next() < 0.3 ? 0 : prng.next() - 0.5;
-	const rows = [5, 0, 17, 9];
+	const rows = [5, 0, 17, 9, 12];
 	rows.forEach((r, i) => (i32[ROWS + i] = (X + r * dim) * 4));
 	f.fill(0, OUT, OUT + m * U);
-	k.fwd(ROWS * 4, m, 0, 100, W * 4, OUT * 4);
-	k.fwd(ROWS * 4, m, 100, dim, W * 4, OUT * 4);
+	// Odd block lengths: the kernel-row pairs plus a single tail row.
+	k.fwd(ROWS * 4, m, 0, 101, W * 4, OUT * 4);
+	k.fwd(ROWS * 4, m, 101, dim, W * 4, OUT * 4);
 	for (let i = 0; i < m; i++) {
 		for (let u = 0; u < U; u++) {
 			let s = 0;
@@ -245,7 +246,8 @@ test('the WASM kernels compute the forward sums and apply Adam exactly as float3
 	const w0 = f.slice(W, W + dim * U);
 	const m10 = f.slice(M1, M1 + dim * U);
 	const m20 = f.slice(M2, M2 + dim * U);
-	k.gradAdam(ROWS * 4, m, 0, dim, DH * 4, W * 4, M1 * 4, M2 * 4, SC * 4);
+	k.gradAdam(ROWS * 4, m, 0, 101, DH * 4, W * 4, M1 * 4, M2 * 4, SC * 4);
+	k.gradAdam(ROWS * 4, m, 101, dim, DH * 4, W * 4, M1 * 4, M2 * 4, SC * 4);
 	let changed = 0;
 	for (let q = 0; q < dim; q++) {
 		for (let u = 0; u < U; u++) {
