@@ -47,7 +47,8 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 	}
 
 	protected snapshot(): TrainingToWebview {
-		return { type: 'snapshot', series: this.services.sessions.all() };
+		// A fast head can log hundreds of thousands of epochs; the curves draw ~1000 points, so send a thinned history.
+		return { type: 'snapshot', series: this.services.sessions.all().map((s) => (s.history.length > SNAPSHOT_EPOCHS ? { ...s, history: thinned(s.history, SNAPSHOT_EPOCHS) } : s)) };
 	}
 
 	protected async onMessage(msg: TrainingFromWebview): Promise<void> {
@@ -74,6 +75,14 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 			}
 		}
 	}
+}
+
+/** Epochs per series a snapshot carries at most (the full history stays in the session and history.json). */
+const SNAPSHOT_EPOCHS = 5000;
+
+/** Evenly spaced items, first and last kept. */
+function thinned<T>(items: readonly T[], max: number): T[] {
+	return Array.from({ length: max }, (_, i) => items[Math.round((i * (items.length - 1)) / (max - 1))]);
 }
 
 /** Command id of a backbone's train command (kept in sync with commands/index.ts). */

@@ -24,6 +24,7 @@ import {
 	moveIndex,
 	mergeEpoch,
 	mergeEpochs,
+	thin,
 	pages,
 	patientsPerSplit,
 	rowNormalised,
@@ -229,6 +230,17 @@ describe('training curves', () => {
 			]),
 			['VGG16', 'VGG16 (not pretrained)', 'VGG16 #2', 'Xception'],
 		);
+	});
+
+	test('long runs: curves are thinned to evenly spaced points, first and last kept; ETA copes with a huge history', () => {
+		assert.deepEqual(thin([1, 2, 3], 5), [1, 2, 3]);
+		assert.deepEqual(thin([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 3), [0, 5, 10]);
+		const history = Array.from({ length: 300_000 }, (_, i) => log(i + 1, 0.5, 0.5, 0.001));
+		const [train] = buildSeries([{ label: 'VGG16', colorKey: 'vgg16', history }], 'acc', undefined, 1000);
+		assert.equal(train.data.length, 1000);
+		assert.equal(train.data[0].x, 1);
+		assert.equal(train.data[999].x, 300_000);
+		assert.equal(etaSeconds(history, 1_000_000), 700_000 * 0.001);
 	});
 
 	test('a batch of epochs appends in order; a replayed one inside it replaces, not duplicates', () => {

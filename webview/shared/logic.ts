@@ -240,7 +240,8 @@ export function virtualWindow(w: WindowInput): WindowResult {
 /** Seconds left, from the mean of the last `window` epochs' wall time. undefined until one epoch is done. */
 export function etaSeconds(history: readonly EpochLog[], totalEpochs: number, window = 5): number | undefined {
 	if (history.length === 0) return undefined;
-	const done = Math.max(...history.map((e) => e.epoch));
+	// No spread: a long run's history can exceed the engine's argument limit.
+	const done = history.reduce((m, e) => Math.max(m, e.epoch), -Infinity);
 	const remaining = Math.max(0, totalEpochs - done);
 	const recent = history.slice(-window);
 	const mean = recent.reduce((s, e) => s + e.seconds, 0) / recent.length;
@@ -282,18 +283,29 @@ export function colorFor(keys: readonly string[], key: string, palette: readonly
 	return palette[(i < 0 ? 0 : i) % palette.length];
 }
 
+/** Points drawn per curve: a canvas line with hundreds of thousands of points stalls the window (fast heads run that many epochs). */
+export const MAX_CURVE_POINTS = 1000;
+
+/** Evenly spaced items, first and last always kept; the array itself when it is short enough. */
+export function thin<T>(items: readonly T[], max: number): T[] {
+	if (items.length <= max || max < 2) return items.slice();
+	const out: T[] = [];
+	for (let i = 0; i < max; i++) out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]);
+	return out;
+}
+
 /**
  * Two series per run (train solid, validation dashed), one colour per backbone. Epochs are
  * 1-based as the engine sends them; duplicate epochs (a replay after a live event) keep the last.
  */
-export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, palette: readonly string[] = SERIES_COLORS): LineSeries[] {
+export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, palette: readonly string[] = SERIES_COLORS, maxPoints = MAX_CURVE_POINTS): LineSeries[] {
 	const keys: string[] = [];
 	for (const r of runs) if (!keys.includes(r.colorKey)) keys.push(r.colorKey);
 	const out: LineSeries[] = [];
 	for (const r of runs) {
 		const byEpoch = new Map<number, EpochLog>();
 		for (const e of r.history) byEpoch.set(e.epoch, e);
-		const epochs = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+		const epochs = thin([...byEpoch.values()].sort((a, b) => a.epoch - b.epoch), maxPoints);
 		const color = colorFor(keys, r.colorKey, palette);
 		const trainKey = metric === 'acc' ? 'acc' : 'loss';
 		const valKey = metric === 'acc' ? 'val_acc' : 'val_loss';
