@@ -142,7 +142,8 @@ export class VirtualGrid {
 			'div',
 			{ class: 'cell', attrs: { role: 'button', tabindex: '0' } },
 			h('div', { class: 'thumb-box' }, img, placeholder),
-			h('div', { class: 'cell-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), pred, ' ', predProb),
+			// 'Pred.': with the full word, 'PNEUMONIA (0.36)' lost its confidence to the ellipsis in a ~190 px cell.
+			h('div', { class: 'cell-line', attrs: { title: 'Predicted class (confidence)' } }, h('span', { class: 'muted', text: 'Pred. ' }), pred, ' ', predProb),
 			trueLine,
 			outcome,
 			name,
