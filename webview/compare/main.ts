@@ -142,8 +142,7 @@ channel.onMessage((msg) => {
 			status.setNotice(msg.level, msg.message);
 			break;
 		case 'exportResult':
-			if (msg.ok) status.setNotice('info', `Saved ${msg.format.toUpperCase()}${msg.path ? ` to ${msg.path}` : ''}.`);
-			else if (msg.error) status.setNotice('error', `Export failed: ${msg.error}`);
+			status.exportResult(msg);
 			break;
 		default:
 			break;

@@ -22,6 +22,12 @@ export class StatusLines {
 		this.busyText.textContent = text ?? '';
 	}
 
+	/** The host's answer to an export request. */
+	exportResult(r: { ok: boolean; format: string; path?: string; error?: string }): void {
+		if (r.ok) this.setNotice('info', `Saved ${r.format.toUpperCase()}${r.path ? ` to ${r.path}` : ''}.`);
+		else if (r.error) this.setNotice('error', `Export failed: ${r.error}`);
+	}
+
 	setNotice(level: 'info' | 'warn' | 'error', message: string): void {
 		const name = level === 'error' ? 'error' : level === 'warn' ? 'warning' : 'info';
 		this.notice.hidden = false;
