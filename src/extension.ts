@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { EngineClient } from './engine/client';
+import { proxyEnv } from './util/proxy';
 import type { Services } from './util/services';
 import { readSettings } from './util/settings';
 import { StatusBar } from './util/statusBar';
@@ -9,7 +10,7 @@ import { TrainingSessions } from './util/trainingSessions';
 
 export function activate(context: vscode.ExtensionContext): void {
 	const log = vscode.window.createOutputChannel('Radiograph Review', { log: true });
-	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), log: (level, message) => log[level](message) });
+	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), env: proxyEnv(), log: (level, message) => log[level](message) });
 	const status = new StatusBar(() => readSettings().backend);
 	const sessions = new TrainingSessions(engine, log, status);
 	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions };
