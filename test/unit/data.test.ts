@@ -10,7 +10,7 @@ import { parseCsv, parseCsvRecords } from '../../src/engine/data/csv';
 import { DecodeError, decodeBytes, decodeToRgb } from '../../src/engine/data/decode';
 import { normaliseLabel } from '../../src/engine/data/labels';
 import { normalise } from '../../src/engine/data/preprocess';
-import { kermanyPatientId, scanDataset } from '../../src/engine/data/scan';
+import { LABELS_FILE, kermanyPatientId, scanDataset } from '../../src/engine/data/scan';
 import type { ImageRecord, ProgressEvent } from '../../src/engine/types';
 import { isCancelled } from '../../src/engine/util/cancel';
 import { sha256 } from '../../src/engine/util/hash';
@@ -110,6 +110,24 @@ describe('scan', () => {
 		assert.equal(r.images.length, 9);
 		assert.ok(r.images.every((i) => i.label === null && i.patientId === i.relPath));
 		assert.ok(r.images.some((i) => i.relPath.endsWith('.dcm')));
+	});
+	test('radreview-labels.json maps a dataset\'s own folder names; a broken one is named', async () => {
+		const root = path.join(tmp, 'own-labels');
+		const src = devSample();
+		for (const [dir, k] of [['grupo 1', 0], ['grupo 2', 1], ['Viral Pneumonia', 2]] as const) {
+			await fs.mkdir(path.join(root, dir), { recursive: true });
+			await fs.copyFile(path.join(DEV, src[k].path), path.join(root, dir, `x${k}.jpg`));
+		}
+		const before = await scanDataset(root);
+		assert.equal(before.images.filter((i) => i.label).length, 1, 'only "Viral Pneumonia" is known without the file');
+		const file = path.join(root, LABELS_FILE);
+		await fs.writeFile(file, JSON.stringify({ aliases: { 'Grupo 1': 'COVID', 'grupo 2': 'NORMAL' } }));
+		const r = await scanDataset(root);
+		assert.deepEqual(Object.fromEntries(r.images.map((i) => [path.dirname(i.relPath), i.label])), { 'grupo 1': 'COVID', 'grupo 2': 'NORMAL', 'Viral Pneumonia': 'PNEUMONIA' });
+		await fs.writeFile(file, JSON.stringify({ aliases: { 'grupo 2': 'HEALTHY' } }));
+		await assert.rejects(scanDataset(root), (e: Error) => e.message.includes(file) && e.message.includes('HEALTHY'));
+		await fs.writeFile(file, '{ not json');
+		await assert.rejects(scanDataset(root), (e: Error) => e.message.includes(file) && /JSON/.test(e.message));
 	});
 	test('folders: nested class folders, aliases, unknown folders and fake images reported', async () => {
 		const root = path.join(tmp, 'folders');

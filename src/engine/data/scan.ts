@@ -5,7 +5,7 @@
 // - flat:     no class folder anywhere, every image is unlabelled (classify a folder).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { ClassName, FileError, ImageRecord, JobOptions, ScanResult } from '../types';
+import { CLASS_NAMES, type ClassName, type FileError, type ImageRecord, type JobOptions, type ScanResult } from '../types';
 import { throwIfAborted } from '../util/cancel';
 import { parseCsvRecords } from './csv';
 import { foldLabel, normaliseLabel } from './labels';
@@ -122,12 +122,44 @@ async function scanMetadata(root: string, opts: ScanOptions): Promise<{ images: 
 	return { images: [...ok], errors };
 }
 
+/** The file in a dataset root that maps its own folder names / findings to classes. */
+export const LABELS_FILE = 'radreview-labels.json';
+
+/**
+ * `radreview-labels.json` at the dataset root: `{ "aliases": { "Viral Pneumonia": "PNEUMONIA" } }`. It travels with
+ * the dataset, so the CLI, the extension and the worker read the same mapping. A broken file is an error naming it.
+ */
+export async function readLabelAliases(root: string): Promise<Record<string, ClassName>> {
+	const file = path.join(root, LABELS_FILE);
+	let text: string;
+	try {
+		text = await fs.readFile(file, 'utf8');
+	} catch {
+		return {};
+	}
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(text);
+	} catch (e) {
+		throw new Error(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+	}
+	const aliases = (parsed as { aliases?: unknown } | null)?.aliases;
+	if (typeof aliases !== 'object' || aliases === null || Array.isArray(aliases)) throw new Error(`${file}: expected { "aliases": { "<folder or finding>": "COVID" | "NORMAL" | "PNEUMONIA" } }`);
+	const out: Record<string, ClassName> = {};
+	for (const [name, cls] of Object.entries(aliases)) {
+		if (!(CLASS_NAMES as readonly unknown[]).includes(cls)) throw new Error(`${file}: alias '${name}' maps to '${String(cls)}', not one of ${CLASS_NAMES.join(', ')}`);
+		out[name] = cls as ClassName;
+	}
+	return out;
+}
+
 /** Scan a dataset folder: images (sorted by relPath), per-file errors, and which layout was found. */
 export async function scanDataset(root: string, opts: ScanOptions = {}): Promise<ScanResult> {
 	root = path.resolve(root);
 	const st = await fs.stat(root).catch(() => null);
 	if (!st?.isDirectory()) throw new Error(`${root}: not a folder`);
 	opts.onProgress?.({ kind: 'stage', stage: 'scan', done: 0, total: 0 });
+	opts = { ...opts, aliases: { ...(await readLabelAliases(root)), ...opts.aliases } };
 	let layout: ScanResult['layout'];
 	let images: ImageRecord[];
 	let errors: FileError[];
