@@ -1,9 +1,8 @@
 // Predictions panel controller: a run's test predictions or a classified folder, as a thumbnail grid.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CLASS_NAMES, type BackboneId, type FileError, type Metrics, type Prediction, type TrainConfig } from '../engine/types';
+import { CLASS_NAMES, type Prediction, type TrainConfig } from '../engine/types';
 import { isPredictionsFromWebview, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
-import type { WeightsView } from '../protocol/common';
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -14,20 +13,8 @@ import { saveExport } from './exportFile';
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
 
-export interface PredictionsInput {
-	title: string;
-	source: 'run' | 'folder';
-	backbone: BackboneId;
-	weights: WeightsView;
-	backend?: string;
-	runDir: string;
-	/** Root the prediction relPaths are relative to. */
-	root: string;
-	predictions: Prediction[];
-	metrics?: Metrics;
-	errors: FileError[];
-	csvPath?: string;
-}
+/** What the host hands the panel: the wire view, but with the engine's predictions (items are derived here). */
+export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: Prediction[] };
 
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
 	static current: PredictionsPanel | undefined;

@@ -1,6 +1,6 @@
 // Pieces shared by all panel protocols and their guards. Types + guards only: no vscode, no tfjs.
 import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type EpochLog, type FileError, type Metrics, type WeightsInfo } from '../engine/types';
-import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
+import { isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
 
 export const isBackboneId: Guard<BackboneId> = isOneOf(BACKBONE_IDS);
 export const isClassName: Guard<ClassName> = isOneOf(CLASS_NAMES);

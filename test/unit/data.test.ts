@@ -22,7 +22,6 @@ const manifest = parseCsvRecords(readFileSync(path.join(DEV, 'manifest.csv'), 'u
 const opts = { size: 64, resize: 'stretch' as const };
 
 const mean = (x: Uint8Array) => x.reduce((a, b) => a + b, 0) / x.length;
-const channel = (rgb: Uint8Array, c: number) => rgb.filter((_, i) => i % 3 === c);
 /** A few dev images of every kind (L/RGB JPEG, RGB/RGBA/palette PNG, PNG named .jpg). */
 const devSample = () => {
 	const picked = new Map<string, Record<string, string>>();

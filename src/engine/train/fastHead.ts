@@ -117,7 +117,7 @@ export class FastHeadTrainer {
 		}
 		this.ready = undefined;
 
-		const [b1, w2, b2] = this.small.map((s) => s.value);
+		const [b1, w2] = this.small.map((s) => s.value);
 		const pre = new Float32Array(m * U); // x·W1 + b1
 		const hid = new Float32Array(m * U); // relu, then dropout
 		for (let j = 0; j < m * U; j++) {
