@@ -20,7 +20,7 @@ import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, prep
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
-import { resolveWeights } from './engine/model/weights';
+import { resolveWeights } from './engine/weights/weights';
 
 class UsageError extends Error {}
 

@@ -13,7 +13,7 @@ import {
 	readH5Tree,
 	saveKerasWeights,
 	WeightsMismatchError,
-} from '../../src/engine/model/h5';
+} from '../../src/engine/weights/h5';
 import { sha256, sha256File } from '../../src/engine/util/hash';
 import { spawnSync } from 'node:child_process';
 

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
-import { loadNpmResNet50Classifier } from '../../src/engine/model/npmWeights';
+import { loadNpmResNet50Classifier } from '../../src/engine/weights/npmWeights';
 
 const CANDIDATE_DIRS = [
 	process.env.RADREVIEW_SKIMAGE_DATA,

@@ -8,9 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
-import { loadH5wasm } from '../../src/engine/model/h5';
-import { exportTfjsModel, guessBackbone, importKerasModel, loadTfjsModel, normaliseConfig } from '../../src/engine/model/kerasModel';
-import { fileLoader } from '../../src/engine/model/tfjsIo';
+import { loadH5wasm } from '../../src/engine/weights/h5';
+import { exportTfjsModel, guessBackbone, importKerasModel, loadTfjsModel, normaliseConfig } from '../../src/engine/weights/kerasModel';
+import { fileLoader } from '../../src/engine/weights/tfjsIo';
 
 const tmp = path.join(os.tmpdir(), `radreview-kerasmodel-${process.pid}`);
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');

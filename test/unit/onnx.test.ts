@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { initBackend, shutdownBackend, tf, type LayersModel } from '../../src/engine/model/tf';
 import { availableBackbones, buildBackbone, getBackbone } from '../../src/engine/model/backbones/index';
-import { createOnnxExtractor, onnxAvailable, onnxCachePath } from '../../src/engine/model/onnx';
-import { exportOnnx, tfPads } from '../../src/engine/model/onnxGraph';
-import { ProtoWriter } from '../../src/engine/model/onnxProto';
-import { createTfjsExtractor } from '../../src/engine/model/tfjsExtractor';
+import { createOnnxExtractor, onnxAvailable, onnxCachePath } from '../../src/engine/runtime/onnx';
+import { exportOnnx, tfPads } from '../../src/engine/runtime/onnxGraph';
+import { ProtoWriter } from '../../src/engine/runtime/onnxProto';
+import { createTfjsExtractor } from '../../src/engine/runtime/tfjsExtractor';
 import type { Preprocessing } from '../../src/engine/types';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');

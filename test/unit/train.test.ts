@@ -8,7 +8,7 @@ import { CLASS_NAMES, DEFAULT_TRAIN_CONFIG, type ProgressEvent, type TrainConfig
 import { initBackend, shutdownBackend, tf } from '../../src/engine/model/tf';
 import { buildBackbone, getBackbone } from '../../src/engine/model/backbones';
 import { buildHead, createOptimizer, headParamCount, predictPooled } from '../../src/engine/model/head';
-import { createTfjsExtractor } from '../../src/engine/model/tfjsExtractor';
+import { createTfjsExtractor } from '../../src/engine/runtime/tfjsExtractor';
 import { scanDataset } from '../../src/engine/data/scan';
 import { loadImages } from '../../src/engine/data/cache';
 import { computeFeatures } from '../../src/engine/train/features';

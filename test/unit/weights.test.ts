@@ -13,11 +13,11 @@ import * as path from 'node:path';
 import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import type { BackboneSpec } from '../../src/engine/model/backbones/spec';
 import { getBackbone } from '../../src/engine/model/backbones/index';
-import { saveKerasWeights, WeightsMismatchError } from '../../src/engine/model/h5';
-import { downloadFile, proxyFor } from '../../src/engine/model/download';
-import { buildBase, kerasModelsDir, resolveWeights, WeightsNotFoundError } from '../../src/engine/model/weights';
-import { ensureNpmResNet50, extractTar, NPM_RESNET50, weightsHome } from '../../src/engine/model/npmWeights';
-import { fileLoader } from '../../src/engine/model/tfjsIo';
+import { saveKerasWeights, WeightsMismatchError } from '../../src/engine/weights/h5';
+import { downloadFile, proxyFor } from '../../src/engine/weights/download';
+import { buildBase, kerasModelsDir, resolveWeights, WeightsNotFoundError } from '../../src/engine/weights/weights';
+import { ensureNpmResNet50, extractTar, NPM_RESNET50, weightsHome } from '../../src/engine/weights/npmWeights';
+import { fileLoader } from '../../src/engine/weights/tfjsIo';
 
 const tmp = path.join(os.tmpdir(), `radreview-weights-${process.pid}`);
 // The hash sidecar goes to RADREVIEW_WEIGHTS_HOME; keep it out of the user's cache, but share the npm copy.

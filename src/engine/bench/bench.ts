@@ -152,14 +152,14 @@ async function childForward(t: ForwardTask): Promise<Record<string, unknown>> {
 		const report = await initBackend(t.runtime === 'cpu' ? 'cpu' : 'wasm');
 		const spec = getBackbone(t.backbone);
 		const model = buildBackbone(t.backbone, t.size, { seed: 1 });
-		let fx: import('../model/extractor').FeatureExtractor;
+		let fx: import('../runtime/extractor').FeatureExtractor;
 		if (t.runtime === 'onnx') {
-			const { createOnnxExtractor } = await import('../model/onnx');
+			const { createOnnxExtractor } = await import('../runtime/onnx');
 			const t0 = performance.now();
 			fx = await createOnnxExtractor(model, spec, { cacheDir: t.cacheDir, weightsSha: 'bench-seed-1', threads: t.threads });
 			out.setupSeconds = (performance.now() - t0) / 1000;
 		} else {
-			const { createTfjsExtractor } = await import('../model/tfjsExtractor');
+			const { createTfjsExtractor } = await import('../runtime/tfjsExtractor');
 			fx = createTfjsExtractor(model, t.size);
 		}
 		out.runtime = fx.runtime;
@@ -450,7 +450,7 @@ export async function runBench(argv: string[]): Promise<void> {
 		// ---- base forward ----
 		if (args.sections.has('forward')) {
 			const { getBackbone, availableBackbones } = await import('../model/backbones/index');
-			const { onnxAvailable } = await import('../model/onnx');
+			const { onnxAvailable } = await import('../runtime/onnx');
 			const haveOnnx = await onnxAvailable();
 			if (!haveOnnx) notes.push('onnxruntime-node is not installed: no ONNX Runtime rows.');
 			const haveTorch = pyHas('torch, torchvision, numpy');

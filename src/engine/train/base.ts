@@ -2,10 +2,10 @@
 // nothing) and which runtime runs it (ONNX Runtime when model/onnx.ts loads, else tfjs).
 import type { BaseRuntimePreference, JobOptions, WeightsInfo } from '../types';
 import type { BackboneSpec } from '../model/backbones/spec';
-import type { FeatureExtractor } from '../model/extractor';
-import { createTfjsExtractor } from '../model/tfjsExtractor';
+import type { FeatureExtractor } from '../runtime/extractor';
+import { createTfjsExtractor } from '../runtime/tfjsExtractor';
 import type { LayersModel } from '../model/tf';
-import { buildBase, dirSha256, fileSha256, resolveWeights, WeightsNotFoundError, type ResolvedWeights } from '../model/weights';
+import { buildBase, dirSha256, fileSha256, resolveWeights, WeightsNotFoundError, type ResolvedWeights } from '../weights/weights';
 
 export interface PreparedBase {
 	info: WeightsInfo;
@@ -70,7 +70,7 @@ export async function createExtractor(
 		let reason: string;
 		try {
 			// eslint-disable-next-line @typescript-eslint/no-require-imports
-			const m = require('../model/onnx') as Partial<OnnxModule>;
+			const m = require('../runtime/onnx') as Partial<OnnxModule>;
 			if (typeof m.createOnnxExtractor !== 'function') throw new Error('model/onnx has no createOnnxExtractor');
 			return await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha });
 		} catch (e) {

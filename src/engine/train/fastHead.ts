@@ -6,7 +6,7 @@ import { CLASS_NAMES } from '../types';
 import { tf } from '../model/tf';
 import { headVariables, type Head } from '../model/head';
 import { ADAM_SCALARS, createHeadKernels, type HeadKernels } from './headKernels';
-import type { FeatureSet } from './train';
+import type { FeatureSet } from './featureSet';
 
 const fr = Math.fround;
 const EPS = 1e-7; // tfjs' float32 epsilon(), as in crossEntropy() and Keras

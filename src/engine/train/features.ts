@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { BackboneId, JobOptions, Preprocessing, ResizeMode } from '../types';
 import { throwIfAborted } from '../util/cancel';
 import { writeFileAtomic } from '../util/atomic';
-import type { FeatureExtractor } from '../model/extractor';
+import type { FeatureExtractor } from '../runtime/extractor';
 import { featureDim, poolFeatures } from '../model/head';
 import { normalise } from '../data/preprocess';
 

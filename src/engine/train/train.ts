@@ -8,14 +8,10 @@ import { Prng } from './prng';
 import { ReduceLrOnPlateau } from './reduceLr';
 import { lossAndAccuracy } from '../infer/metrics';
 import { FastHeadTrainer, type StepResult } from './fastHead';
+import type { FeatureSet } from './featureSet';
 
 /** Pooled features (row-major n × dim) with class indices. */
-export interface FeatureSet {
-	feats: Float32Array;
-	labels: number[];
-	n: number;
-	dim: number;
-}
+export type { FeatureSet } from './featureSet';
 
 export interface TrainHeadOptions extends JobOptions {
 	epochs: number;

@@ -2,7 +2,9 @@
 import type { BackboneId } from '../../types';
 import type { LayersModel } from '../tf';
 import type { BuildOptions } from './common';
-import type { BackboneSpec } from './spec';
+import type { BackboneEntry, BackboneSpec } from './spec';
+
+export type { BackboneEntry } from './spec';
 import { RESNET50 } from './resnet50';
 import { buildResNet50V2, resnet50v2OutputShape } from './resnet50v2';
 import { buildVgg16, vgg16OutputShape } from './vgg16';
@@ -15,12 +17,6 @@ export { XCEPTION_KERAS2_ALIASES } from './xception';
 
 const KERAS_BASE = 'https://storage.googleapis.com/tensorflow/keras-applications';
 
-/** A spec plus a seedable builder (spec.build(size) is the unseeded form). */
-export interface BackboneEntry extends BackboneSpec {
-	/** Smallest square input Keras accepts. */
-	minInputSize: number;
-	buildSeeded(inputSize: number, opts?: BuildOptions): LayersModel;
-}
 
 const vgg16: BackboneEntry = {
 	id: 'vgg16',

@@ -3,7 +3,7 @@
 // TF.js model uses the legacy Keras 2.2 names (res2a_branch2a, bn_conv1, fc1000): see legacyResNet50Name.
 import { tf, type LayersModel } from '../tf';
 import { checkInputSize, KerasInit, type BuildOptions } from './common';
-import type { BackboneEntry } from './index';
+import type { BackboneEntry } from './spec';
 
 type SymbolicTensor = tf.SymbolicTensor;
 

@@ -1,6 +1,7 @@
 // Backbones are data: size, normalisation, layer names, weight files. The builders live beside this file.
 import type { BackboneId, Preprocessing } from '../../types';
 import type { LayersModel } from '../tf';
+import type { BuildOptions } from './common';
 
 export interface KerasWeightsFile {
 	/** Keras' own file name in ~/.keras/models. */
@@ -29,4 +30,11 @@ export interface BackboneSpec {
 	hasBatchNorm: boolean;
 	/** A fresh, randomly initialised notop base with keras.applications' layer names. */
 	build(inputSize: number): LayersModel;
+}
+
+/** A spec plus a seedable builder (spec.build(size) is the unseeded form). */
+export interface BackboneEntry extends BackboneSpec {
+	/** Smallest square input Keras accepts. */
+	minInputSize: number;
+	buildSeeded(inputSize: number, opts?: BuildOptions): LayersModel;
 }

