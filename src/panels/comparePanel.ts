@@ -9,7 +9,7 @@ import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { saveExport } from './exportFile';
+import { exportDir, saveExport } from './exportFile';
 import { trainCommandFor } from './trainingPanel';
 
 export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview> {
@@ -106,9 +106,8 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 				await vscode.commands.executeCommand(trainCommandFor(msg.backbone));
 				return;
 			case 'export': {
-				const wd = workDir();
 				const json = msg.format === 'json' ? JSON.stringify(this.runs, null, 2) : msg.format === 'csv' ? this.csv() : undefined;
-				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, json));
+				this.post(await saveExport(msg, exportDir(), json));
 				return;
 			}
 		}

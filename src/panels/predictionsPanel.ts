@@ -9,7 +9,7 @@ import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { saveExport } from './exportFile';
+import { exportDir, saveExport } from './exportFile';
 
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
@@ -193,9 +193,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
 				return;
 			case 'export': {
-				const wd = workDir();
 				const host = msg.format === 'csv' ? this.csv() : msg.format === 'json' ? JSON.stringify(this.view, null, 2) : undefined;
-				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, host));
+				this.post(await saveExport(msg, exportDir(), host));
 				return;
 			}
 		}
@@ -217,10 +216,10 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
-		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'];
+		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
 		const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 		const rows = this.view.items.map((i) =>
-			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? ''].join(','),
+			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', q(i.source ?? ''), q(i.patientId ?? '')].join(','),
 		);
 		return [head.join(','), ...rows].join('\n') + '\n';
 	}
