@@ -215,6 +215,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		assert.ok(Math.abs(Number(await canvas.getAttribute('data-height')) - hgt * scale) <= 1, `height of ${relPath} (${w}×${hgt})`);
 		assert.equal((await view.locator('[data-testid="detail-source"]').textContent())?.trim(), row.source_dataset);
 		assert.equal((await view.locator('[data-testid="detail-patient"]').textContent())?.trim(), row.patient_id);
+		await shot(page, 'review-04-large-view-full-resolution');
 
 		// Zoom: the wheel over the picture and the + button both magnify.
 		const zoom = view.locator('[data-testid="detail-zoom"]');
@@ -246,7 +247,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		await page.waitForTimeout(300);
 		const after = await clipped();
 		assert.ok(after > before + 0.1, `clipped share ${before.toFixed(3)} → ${after.toFixed(3)}`);
-		await shot(page, 'review-04-large-view-full-resolution');
+		await shot(page, 'review-04b-large-view-zoom-window');
 		await page.keyboard.press('Escape');
 	});
 
