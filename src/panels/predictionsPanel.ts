@@ -43,7 +43,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		return PredictionsPanel.current;
 	}
 
-	/** The panel of prediction set `key`: revealed if open, else a new one beside the panels already open. */
+	/** The panel of prediction set `key`: revealed if open, else a new one (beside a prediction set on screen). */
 	static forSet(services: Services, key: string): PredictionsPanel {
 		const open = PredictionsPanel.bySet.get(key);
 		if (open && !open.isDisposed) {
@@ -51,7 +51,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			PredictionsPanel.current = open;
 			return open;
 		}
-		const panel = new PredictionsPanel(services, PredictionsPanel.bySet.size > 0 ? vscode.ViewColumn.Beside : undefined);
+		// Beside a prediction set on screen, so the two compare side by side; otherwise where the user is.
+		const onScreen = [...PredictionsPanel.bySet.values()].some((p) => !p.isDisposed && p.panel.visible);
+		const panel = new PredictionsPanel(services, onScreen ? vscode.ViewColumn.Beside : undefined);
 		panel.setKey = key;
 		PredictionsPanel.bySet.set(key, panel);
 		PredictionsPanel.current = panel;
