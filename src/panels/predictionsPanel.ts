@@ -37,12 +37,6 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	/** relPath → absolute path, for the items currently shown (the only files openFile may open). */
 	private files = new Map<string, string>();
 
-	static show(services: Services): PredictionsPanel {
-		if (PredictionsPanel.current) PredictionsPanel.current.reveal();
-		else PredictionsPanel.current = new PredictionsPanel(services);
-		return PredictionsPanel.current;
-	}
-
 	/** The panel of prediction set `key`: revealed if open, else a new one (beside a prediction set on screen). */
 	static forSet(services: Services, key: string): PredictionsPanel {
 		const open = PredictionsPanel.bySet.get(key);
@@ -135,7 +129,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
 		if (this.setKey !== input.setKey) {
-			// A panel opened through show() takes the set it is given (unless that set has its own panel already).
+			// A panel given another set (e.g. one restored without its key) becomes that set's panel, unless it has one.
 			if (this.setKey && PredictionsPanel.bySet.get(this.setKey) === this) PredictionsPanel.bySet.delete(this.setKey);
 			this.setKey = input.setKey;
 			if (!PredictionsPanel.bySet.has(input.setKey)) PredictionsPanel.bySet.set(input.setKey, this);
