@@ -12,6 +12,7 @@ import type { FileError, ProgressEvent } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
 import { sha256 } from './util/hash';
 import { writeFileAtomic } from './util/atomic';
+import { confinePath } from './util/confine';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
@@ -75,7 +76,7 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 		case 'loadRun':
 			return api.loadRun(req.runDir);
 		case 'thumbs':
-			return makeThumbs(req.paths, req.outDir, req.size, signal);
+			return makeThumbs(req.paths, req.roots, req.outDir, req.size, signal);
 		case 'backend':
 			return reportBackend(req.preference);
 		default: {
@@ -102,21 +103,25 @@ function announceBackend(ifChanged = false): void {
 	post({ type: 'backend', report: { name: r.name, label: r.label, skipped: r.skipped } });
 }
 
-/** Small JPEG thumbnails, named by a hash of path + size + mtime so a changed file gets a new one. */
-async function makeThumbs(paths: string[], outDir: string, size: number, signal: AbortSignal): Promise<ThumbsResult> {
+/**
+ * Small JPEG thumbnails, named by a hash of path + size + mtime so a changed file gets a new one. Paths come from run
+ * folders and datasets (untrusted): only files that resolve inside `roots` are read.
+ */
+async function makeThumbs(paths: string[], roots: string[], outDir: string, size: number, signal: AbortSignal): Promise<ThumbsResult> {
 	await fs.mkdir(outDir, { recursive: true });
 	const thumbs: Record<string, string> = {};
 	const errors: FileError[] = [];
 	for (const p of paths) {
 		throwIfAborted(signal);
 		try {
-			const st = await fs.stat(p);
-			const out = path.join(outDir, `${sha256(`${p}\0${st.size}\0${st.mtimeMs}\0${size}`).slice(0, 32)}.jpg`);
+			const real = await confinePath(p, roots);
+			const st = await fs.stat(real);
+			const out = path.join(outDir, `${sha256(`${real}\0${st.size}\0${st.mtimeMs}\0${size}`).slice(0, 32)}.jpg`);
 			try {
 				await fs.access(out);
 			} catch {
 				// DICOM and odd PNGs go through the engine's decoder; letterbox keeps the aspect ratio.
-				const img = await decodeToRgb(p, { size, resize: 'letterbox' });
+				const img = await decodeToRgb(real, { size, resize: 'letterbox' });
 				const jpeg = await sharp(Buffer.from(img.rgb), { raw: { width: img.size, height: img.size, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
 				await writeFileAtomic(out, jpeg);
 			}

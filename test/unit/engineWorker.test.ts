@@ -1,7 +1,7 @@
 // The engine worker through its host-side client, on real radiographs: typed jobs, cached thumbnails,
 // cancellation, and a malformed request that must not take the worker down. Needs dist/worker.js (npm test builds it).
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -45,14 +45,34 @@ test('thumbs: small JPEGs made once, a bad file reported without stopping the ba
 	const bogus = path.join(tmp, 'not-an-image.jpg');
 	copyFileSync(path.join(__filename), bogus);
 	const outDir = path.join(tmp, 'thumbs');
-	const r = await client.run({ type: 'thumbs', paths: [...files, bogus], outDir, size: 96 });
+	const r = await client.run({ type: 'thumbs', paths: [...files, bogus], roots: [tmp], outDir, size: 96 });
 	assert.equal(Object.keys(r.thumbs).length, files.length);
 	assert.equal(r.errors.length, 1);
 	assert.equal(r.errors[0].path, bogus);
 	const first = files.map((f) => statSync(r.thumbs[f]).mtimeMs);
 	for (const f of files) assert.deepEqual([...readFileSync(r.thumbs[f]).subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG');
-	const again = await client.run({ type: 'thumbs', paths: files, outDir, size: 96 });
+	const again = await client.run({ type: 'thumbs', paths: files, roots: [tmp], outDir, size: 96 });
 	assert.deepEqual(files.map((f) => statSync(again.thumbs[f]).mtimeMs), first, 'cached thumbnails are not rewritten');
+});
+
+test('thumbs: paths outside the roots (absolute, ../, a symlink out) are refused and never read', async () => {
+	const outside = mkdtempSync(path.join(tmpdir(), 'radreview-outside-'));
+	try {
+		const secret = path.join(outside, 'secret.jpg');
+		copyFileSync(readdirSync(path.join(data, 'NORMAL')).map((f) => path.join(data, 'NORMAL', f))[0], secret);
+		const link = path.join(data, 'link.jpg');
+		symlinkSync(secret, link);
+		const dotdot = path.join(data, '..', path.basename(outside), 'secret.jpg');
+		const outDir = path.join(tmp, 'thumbs-hostile');
+		const r = await client.run({ type: 'thumbs', paths: [secret, link, dotdot, '/etc/hostname'], roots: [data], outDir, size: 64 });
+		assert.deepEqual(r.thumbs, {}, 'no thumbnail of anything outside');
+		assert.equal(r.errors.length, 4);
+		for (const e of r.errors) assert.match(e.reason, /outside the allowed folders|contains '\.\.'|does not exist/, e.path);
+		assert.equal(existsSync(outDir) ? readdirSync(outDir).length : 0, 0, 'nothing written');
+		rmSync(link);
+	} finally {
+		rmSync(outside, { recursive: true, force: true });
+	}
 });
 
 test('an aborted signal cancels a job with CancelledError, and the worker keeps serving', async () => {
