@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import type { ResizeMode } from '../types';
 import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
-import { sniffFormat } from './sniff';
+import { EMPTY_FILE, sniffFormat } from './sniff';
 
 /** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
 export const DECODER_VERSION = 1;
@@ -61,7 +61,7 @@ export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<De
 /** Decode bytes already in memory (`file` names them in errors; `hash` is their sha256 if known). */
 export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
-	if (!kind) throw new DecodeError(file, bytes.length === 0 ? 'empty file' : 'not an image (unrecognised content)');
+	if (!kind) throw new DecodeError(file, bytes.length === 0 ? EMPTY_FILE : 'not an image (unrecognised content)');
 	let img: ReturnType<typeof sharp>;
 	let format: string = kind;
 	let width: number;
