@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { EngineClient } from '../../src/engine/client';
+import { EngineClient, EngineCrashedError } from '../../src/engine/client';
 import { isCancelled } from '../../src/engine/util/cancel';
 
 const WORKER = path.join(__dirname, '../../dist/worker.js');
@@ -82,6 +82,30 @@ test('an aborted signal cancels a job with CancelledError, and the worker keeps 
 	await assert.rejects(job, (e: unknown) => isCancelled(e));
 	const runs = await client.run({ type: 'listRuns', workDir: path.join(tmp, 'work') });
 	assert.deepEqual(runs, []);
+});
+
+test('the worker dying mid-job fails that job with a named error, tells the listener once, and the next job gets a fresh worker', async () => {
+	const marker = path.join(tmp, 'crashed-once');
+	const lines: string[] = [];
+	const crashing = new EngineClient({ workerPath: WORKER, env: { RADREVIEW_TEST_WORKER_EXIT: `splits:${marker}` }, log: (level, m) => lines.push(`${level}: ${m}`) });
+	const crashes: [EngineCrashedError, number][] = [];
+	crashing.onCrash((e, lost) => crashes.push([e, lost]));
+	try {
+		const job = { type: 'splits', dataDir: data, mode: 'patient', seed: 40, testFraction: 0.25, valFraction: 0.1 } as const;
+		await assert.rejects(crashing.run(job), (e: unknown) => e instanceof EngineCrashedError && /exit code 70/.test(e.message));
+		assert.ok(existsSync(marker), 'the worker really exited inside the job');
+		assert.equal(crashes.length, 1);
+		assert.equal(crashes[0][1], 1, 'one job lost');
+		assert.ok(lines.some((l) => l.startsWith('error: The engine worker stopped unexpectedly')), lines.join('\n'));
+		assert.equal(crashing.busy, 0);
+		// The next job starts a fresh worker (the marker keeps it from exiting again).
+		const r = await crashing.run(job);
+		assert.equal(r.scan.images.length, 12);
+		assert.equal(crashes.length, 1, 'no second report');
+	} finally {
+		crashing.dispose();
+	}
+	assert.equal(crashes.length, 1, 'dispose is not a crash');
 });
 
 test('a malformed request is refused by the worker with a log line, not a crash', async () => {
