@@ -21,9 +21,17 @@ export function activate(context: vscode.ExtensionContext): void {
 		status,
 		sessions,
 		engine.onBackend((report) => status.setBackend(report)),
+		engine.onCrash((error) => reportEngineCrash(log, error)),
 		...registerCommands(services),
 	);
 	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);
+}
+
+/** The host stays up when the worker dies: say what happened (the client has logged it and failed its jobs). */
+function reportEngineCrash(log: vscode.LogOutputChannel, error: Error): void {
+	void vscode.window.showErrorMessage(`Radiograph Review: ${error.message}`, 'Show Log').then((pick) => {
+		if (pick) log.show();
+	});
 }
 
 export function deactivate(): void {

@@ -5,7 +5,7 @@ import type { RunSummary } from '../engine/types';
 import { PredictionsPanel, folderSetKey } from '../panels/predictionsPanel';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
-import { requireTrust, requireWorkDir, UserError } from '../util/workspace';
+import { allowChosenFolder, requireTrust, requireWorkDir, UserError } from '../util/workspace';
 
 /** From the explorer menu (a folder Uri) or the palette (no argument: a folder picker). */
 export async function classifyFolderCommand(s: Services, arg?: unknown): Promise<void> {
@@ -26,6 +26,7 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 		folder = picked?.[0]?.fsPath;
 	}
 	if (!folder) return;
+	allowChosenFolder(folder);
 	const run = await pickRun(s, wd);
 	if (!run) return;
 	const name = DISPLAY_NAMES[run.backbone] ?? run.backbone;

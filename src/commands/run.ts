@@ -1,6 +1,7 @@
 // How every command reports failure: user errors as warnings, cancellations silently, the rest as errors
 // with the details in the log.
 import * as vscode from 'vscode';
+import { EngineCrashedError } from '../engine/client';
 import { isCancelled } from '../engine/util/cancel';
 import { UserError } from '../util/workspace';
 
@@ -10,6 +11,8 @@ export function guarded<A extends unknown[]>(log: vscode.LogOutputChannel, id: s
 			await fn(...args);
 		} catch (e) {
 			if (isCancelled(e)) return;
+			// The client's crash listener has told the user once already.
+			if (e instanceof EngineCrashedError) return;
 			if (e instanceof UserError) {
 				log.warn(`${id}: ${e.message}`);
 				void vscode.window.showWarningMessage(e.message);

@@ -52,22 +52,40 @@ import {
 
 export type { LoadedRun, StoredMetrics } from './run/runDir';
 
+/**
+ * The limits the settings declare (package.json: minimum/maximum), enforced here so that the CLI, a hand-edited
+ * settings file and the worker all meet the same bounds. A unit test keeps the two in step.
+ */
+export const TRAIN_LIMITS = {
+	epochs: { min: 1, max: 1000 },
+	batchSize: { min: 1, max: 1024 },
+	imageSize: { min: 32, max: 1024 },
+	testFraction: { min: 0.05, max: 0.5 },
+	valFraction: { min: 0, max: 0.5 },
+} as const;
+
 /** Fills defaults, resolves paths and checks values; throws naming the bad option. */
 export function resolveTrainConfig(cfg: Partial<TrainConfig> & Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'>): TrainConfig {
 	const c: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...cfg, reduceLr: { ...DEFAULT_TRAIN_CONFIG.reduceLr, ...cfg.reduceLr } };
 	if (!(BACKBONE_IDS as readonly string[]).includes(c.backbone)) throw new Error(`Unknown backbone '${c.backbone}' (one of ${BACKBONE_IDS.join(', ')})`);
-	const int = (name: string, v: number, min: number) => {
-		if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min} (got ${v})`);
+	const int = (name: keyof typeof TRAIN_LIMITS, v: number) => {
+		const { min, max } = TRAIN_LIMITS[name];
+		if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got ${v})`);
 	};
-	int('epochs', c.epochs, 1);
-	int('batchSize', c.batchSize, 1);
-	int('imageSize', c.imageSize, 32);
-	int('seed', c.seed, 0);
+	const frac = (name: keyof typeof TRAIN_LIMITS, v: number) => {
+		const { min, max } = TRAIN_LIMITS[name];
+		if (!(v >= min && v <= max)) throw new Error(`${name} must be from ${min} to ${max} (got ${v})`);
+	};
+	int('epochs', c.epochs);
+	int('batchSize', c.batchSize);
+	int('imageSize', c.imageSize);
+	if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`seed must be an integer ≥ 0 (got ${c.seed})`);
 	if (!(c.learningRate > 0)) throw new Error(`learningRate must be > 0 (got ${c.learningRate})`);
+	if (!(c.reduceLr.minLr >= 0)) throw new Error(`minLr must be ≥ 0 (got ${c.reduceLr.minLr})`);
 	if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`dropout must be in [0, 1) (got ${c.dropout})`);
-	if (!(c.testFraction > 0 && c.valFraction >= 0 && c.testFraction + c.valFraction < 1)) {
-		throw new Error(`testFraction and valFraction must be fractions summing below 1 (got ${c.testFraction}, ${c.valFraction})`);
-	}
+	frac('testFraction', c.testFraction);
+	frac('valFraction', c.valFraction);
+	if (c.testFraction + c.valFraction >= 1) throw new Error(`testFraction + valFraction must leave images to train on (got ${c.testFraction} + ${c.valFraction})`);
 	return { ...c, dataDir: path.resolve(c.dataDir), workDir: path.resolve(c.workDir) };
 }
 

@@ -37,6 +37,14 @@ interface PendingJob {
 	cleanup(): void;
 }
 
+/** A job failed because the engine worker died under it (a crash, or process.exit inside it). */
+export class EngineCrashedError extends Error {
+	constructor(readonly reason: string) {
+		super(`The engine worker stopped unexpectedly (${reason}); the next command starts a fresh one.`);
+		this.name = 'EngineCrashedError';
+	}
+}
+
 /** A job's input with its type picked by K. */
 export type JobInput<K extends EngineJobType> = Extract<EngineJobInput, { type: K }>;
 
@@ -45,6 +53,7 @@ export class EngineClient {
 	private nextId = 1;
 	private readonly jobs = new Map<number, PendingJob>();
 	private readonly backendListeners = new Set<(report: BackendResult) => void>();
+	private readonly crashListeners = new Set<(error: EngineCrashedError, jobsLost: number) => void>();
 	private disposed = false;
 	/** Last backend the worker reported. */
 	backend: BackendResult | undefined;
@@ -60,6 +69,12 @@ export class EngineClient {
 	onBackend(listener: (report: BackendResult) => void): { dispose(): void } {
 		this.backendListeners.add(listener);
 		return { dispose: () => this.backendListeners.delete(listener) };
+	}
+
+	/** Listen for the worker dying unexpectedly (not on dispose); returns an unsubscribe disposable. */
+	onCrash(listener: (error: EngineCrashedError, jobsLost: number) => void): { dispose(): void } {
+		this.crashListeners.add(listener);
+		return { dispose: () => this.crashListeners.delete(listener) };
 	}
 
 	/** Start a job; the promise settles with its result, or rejects (CancelledError on abort). */
@@ -106,16 +121,23 @@ export class EngineClient {
 		const worker = new Worker(this.options.workerPath, { env: { ...process.env, ...this.options.env } });
 		// The worker must not keep the extension host (or a test) alive on its own.
 		worker.unref();
-		worker.on('message', (msg: unknown) => this.onMessage(msg));
-		worker.on('error', (err) => {
-			this.options.log?.('error', `Engine worker crashed: ${err.stack ?? err.message}`);
-			this.failAll(err);
-			if (this.worker === worker) this.worker = undefined;
+		worker.on('message', (msg: unknown) => {
+			if (this.worker === worker) this.onMessage(msg);
 		});
-		worker.on('exit', (code) => {
+		// An uncaught error is followed by 'exit': report once, at whichever comes first; the next run starts afresh.
+		let reported = false;
+		const died = (reason: string): void => {
 			if (this.worker === worker) this.worker = undefined;
-			if (this.jobs.size > 0) this.failAll(new Error(`Engine worker exited (code ${code})`));
-		});
+			if (reported || this.disposed) return;
+			reported = true;
+			const error = new EngineCrashedError(reason);
+			const lost = this.jobs.size;
+			this.options.log?.('error', `${error.message}${lost ? ` ${lost} job(s) failed.` : ''}`);
+			this.failAll(error);
+			for (const l of this.crashListeners) l(error, lost);
+		};
+		worker.on('error', (err) => died(`uncaught ${err.name}: ${err.message}`));
+		worker.on('exit', (code) => died(`exit code ${code}`));
 		this.worker = worker;
 		return worker;
 	}

@@ -1,18 +1,18 @@
 // The engine worker: one long-lived worker thread that runs every tfjs/sharp job, so the extension
 // host stays responsive. Requests come from src/engine/client.ts and are validated here.
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
-import { confinePath } from '../util/pathConfinement';
 import { decodePreview, decodeToRgb } from './data/decode';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
 import { sha256 } from './util/hash';
 import { writeFileAtomic } from './util/atomic';
+import { confinePath } from './util/confine';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
@@ -34,6 +34,7 @@ port.on('message', (msg: unknown) => {
 		controllers.get(msg.id)?.abort();
 		return;
 	}
+	crashForTest(msg.type);
 	const controller = new AbortController();
 	controllers.set(msg.id, controller);
 	const job = msg;
@@ -76,7 +77,7 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 		case 'loadRun':
 			return api.loadRun(req.runDir);
 		case 'thumbs':
-			return makeThumbs(req.paths, req.outDir, req.size, signal);
+			return makeThumbs(req.paths, req.roots, req.outDir, req.size, signal);
 		case 'preview': {
 			// The worker confines too: it reads whatever path it is given, so the roots are checked here as well.
 			const file = await confinePath(req.path, req.roots);
@@ -109,21 +110,25 @@ function announceBackend(ifChanged = false): void {
 	post({ type: 'backend', report: { name: r.name, label: r.label, skipped: r.skipped } });
 }
 
-/** Small JPEG thumbnails, named by a hash of path + size + mtime so a changed file gets a new one. */
-async function makeThumbs(paths: string[], outDir: string, size: number, signal: AbortSignal): Promise<ThumbsResult> {
+/**
+ * Small JPEG thumbnails, named by a hash of path + size + mtime so a changed file gets a new one. Paths come from run
+ * folders and datasets (untrusted): only files that resolve inside `roots` are read.
+ */
+async function makeThumbs(paths: string[], roots: string[], outDir: string, size: number, signal: AbortSignal): Promise<ThumbsResult> {
 	await fs.mkdir(outDir, { recursive: true });
 	const thumbs: Record<string, string> = {};
 	const errors: FileError[] = [];
 	for (const p of paths) {
 		throwIfAborted(signal);
 		try {
-			const st = await fs.stat(p);
-			const out = path.join(outDir, `${sha256(`${p}\0${st.size}\0${st.mtimeMs}\0${size}`).slice(0, 32)}.jpg`);
+			const real = await confinePath(p, roots);
+			const st = await fs.stat(real);
+			const out = path.join(outDir, `${sha256(`${real}\0${st.size}\0${st.mtimeMs}\0${size}`).slice(0, 32)}.jpg`);
 			try {
 				await fs.access(out);
 			} catch {
 				// DICOM and odd PNGs go through the engine's decoder; letterbox keeps the aspect ratio.
-				const img = await decodeToRgb(p, { size, resize: 'letterbox' });
+				const img = await decodeToRgb(real, { size, resize: 'letterbox' });
 				const jpeg = await sharp(Buffer.from(img.rgb), { raw: { width: img.size, height: img.size, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
 				await writeFileAtomic(out, jpeg);
 			}
@@ -133,6 +138,19 @@ async function makeThumbs(paths: string[], outDir: string, size: number, signal:
 		}
 	}
 	return { thumbs, errors };
+}
+
+/**
+ * Fault injection for the crash-safety tests: RADREVIEW_TEST_WORKER_EXIT=<job type>:<marker file> makes the worker
+ * exit on the first such job (once: the marker records it), as a native crash would.
+ */
+function crashForTest(type: string): void {
+	const spec = process.env.RADREVIEW_TEST_WORKER_EXIT;
+	if (!spec) return;
+	const [job, marker] = spec.split(':');
+	if (job !== type || !marker || existsSync(marker)) return;
+	writeFileSync(marker, `${process.pid}\n`);
+	process.exit(70);
 }
 
 function serialize(e: unknown): { name: string; message: string; stack?: string } {

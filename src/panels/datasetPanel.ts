@@ -8,7 +8,7 @@ import type { SplitsResult } from '../protocol/engine';
 import { confinePath } from '../util/pathConfinement';
 import { readSettings, updateSetting } from '../util/settings';
 import type { Services } from '../util/services';
-import { datasetRoot, pickDatasetFolder, workDir } from '../util/workspace';
+import { datasetRoot, pickDatasetFolder, readableRoots, workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
 import { trainCommandFor } from './trainingPanel';
 
@@ -38,10 +38,10 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 	}
 
 	private constructor(private readonly services: Services) {
-		const root = datasetRoot();
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'dataset', viewType: 'radiographReview.dataset', title: 'Radiograph Dataset', extraRoots: root ? [vscode.Uri.file(root)] : [], isMessage: isDatasetFromWebview },
+			// The webview sees thumbnails only (never the dataset itself).
+			{ name: 'dataset', viewType: 'radiographReview.dataset', title: 'Radiograph Dataset', extraRoots: thumbRoots(), isMessage: isDatasetFromWebview },
 		);
 		this._register({ dispose: () => (DatasetPanel.current = undefined) });
 		this._register({ dispose: () => this.thumbsAbort?.abort() });
@@ -62,8 +62,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		}
 		this.thumbsAbort?.abort();
 		const thumbDir = thumbsDir();
-		// Both roots up front: changing them later reloads the webview.
-		this.setExtraRoots(thumbDir ? [vscode.Uri.file(root), vscode.Uri.file(thumbDir)] : [vscode.Uri.file(root)]);
+		this.setExtraRoots(thumbRoots());
 		const s = readSettings();
 		this.busy = `Scanning ${root}…`;
 		this.sendSnapshot();
@@ -91,7 +90,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			for (let i = 0; i < order.length; i += THUMB_CHUNK) {
 				const chunk = order.slice(i, i + THUMB_CHUNK);
 				const abs = new Map(chunk.map((im) => [path.join(d.root, im.relPath), im]));
-				const r = await this.services.engine.run({ type: 'thumbs', paths: [...abs.keys()], outDir, size: THUMB_SIZE }, { signal: ctl.signal });
+				const r = await this.services.engine.run({ type: 'thumbs', paths: [...abs.keys()], roots: readableRoots(), outDir, size: THUMB_SIZE }, { signal: ctl.signal });
 				if (ctl.signal.aborted || this.isDisposed) return;
 				failed += r.errors.length;
 				const made: Record<string, string> = {};
@@ -160,6 +159,11 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 function thumbsDir(): string | undefined {
 	const wd = workDir();
 	return wd ? path.join(wd, 'cache', 'thumbs') : undefined;
+}
+
+function thumbRoots(): vscode.Uri[] {
+	const dir = thumbsDir();
+	return dir ? [vscode.Uri.file(dir)] : [];
 }
 
 /** The order the panel shows images in: round-robin over the splits, so every split's first page comes first. */

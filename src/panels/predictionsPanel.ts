@@ -7,7 +7,7 @@ import { isPredictionsFromWebview, type ImageMessage, type PredictionItem, type 
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
-import { workDir } from '../util/workspace';
+import { readableRoots, workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
 import { exportDir, saveExport } from './exportFile';
 
@@ -118,14 +118,15 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		if (thumbDir) {
 			this.setBusy(`Making thumbnails for ${input.predictions.length} images…`);
 			try {
-				const r = await this.services.engine.run({ type: 'thumbs', paths: input.predictions.map((p) => p.path), outDir: thumbDir, size: THUMB_SIZE });
+				// A run's paths are data: the worker reads only those inside the readable roots.
+				const r = await this.services.engine.run({ type: 'thumbs', paths: input.predictions.map((p) => p.path), roots: readableRoots(), outDir: thumbDir, size: THUMB_SIZE });
 				thumbs = r.thumbs;
 				for (const err of r.errors) this.services.log.warn(`Thumbnail: ${err.path}: ${err.reason}`);
 			} catch (e) {
 				this.services.log.warn(`Thumbnails failed: ${(e as Error).message}`);
 			}
-			// Only the thumbnail cache and the shown root are readable by the webview (the root for full images).
-			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(input.root)]);
+			// The webview reads the thumbnail cache and nothing else (never a run's dataDir).
+			this.setExtraRoots([vscode.Uri.file(thumbDir)]);
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
 		if (this.setKey !== input.setKey) {
@@ -177,8 +178,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 					this.services.log.warn(`openFile: '${msg.relPath}' is not one of the shown images`);
 					return;
 				}
-				// Even our own list is checked: the file must still resolve inside the shown root.
-				const real = await confinePath(file, [this.view.root]);
+				// The list came from a run folder (data): the file must resolve inside the readable roots.
+				const real = await confinePath(file, readableRoots());
 				await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(real), { preview: true, viewColumn: vscode.ViewColumn.Beside });
 				return;
 			}

@@ -67,6 +67,8 @@ export interface ThumbsRequest {
 	type: 'thumbs';
 	id: number;
 	paths: string[];
+	/** Folders the paths must resolve into (after symlinks); anything else is refused, never read. */
+	roots: string[];
 	/** Usually `<workDir>/cache/thumbs`. */
 	outDir: string;
 	size: number;
@@ -239,7 +241,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber },
 	listRuns: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
-	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
+	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
 	cancel: { id: isId },

@@ -31,8 +31,30 @@ export function datasetRoot(): string | undefined {
 	return ws ? path.resolve(ws.uri.fsPath, v) : undefined;
 }
 
-/** Store a dataset folder (relative to the workspace when inside it). */
+/** Dataset folders the user chose in this window (dialog or explorer): readable even outside the workspace. */
+const chosenThisWindow = new Set<string>();
+
+/**
+ * Folders whose images the panels may read and thumbnail: the workspace folders, dataset folders chosen in this
+ * window and, in a trusted workspace, the configured dataset folder. Paths in run folders and CSVs are data and
+ * never widen this list.
+ */
+export function readableRoots(): string[] {
+	const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+	roots.push(...chosenThisWindow);
+	const configured = datasetRoot();
+	if (configured && vscode.workspace.isTrusted) roots.push(configured);
+	return [...new Set(roots)];
+}
+
+/** The user chose this folder (dialog or explorer menu) in this window: its images may be read and thumbnailed. */
+export function allowChosenFolder(folder: string): void {
+	chosenThisWindow.add(path.resolve(folder));
+}
+
+/** Store a dataset folder (relative to the workspace when inside it); the user chose it, so it becomes readable. */
 export async function setDatasetRoot(folder: string): Promise<void> {
+	allowChosenFolder(folder);
 	const ws = vscode.workspace.workspaceFolders?.[0];
 	let value = folder;
 	if (ws) {

@@ -17,7 +17,7 @@ export interface Locator {
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
 	isVisible(): Promise<boolean>;
 	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
-	evaluate<R, A = undefined>(fn: (element: Element, arg: A) => R, arg?: A): Promise<R>;
+	evaluate<R, A = undefined>(fn: (element: Element, arg: A) => R | Promise<R>, arg?: A): Promise<R>;
 	scrollIntoViewIfNeeded(options?: { timeout?: number }): Promise<void>;
 }
 

@@ -1,12 +1,12 @@
 // The engine worker through its host-side client, on real radiographs: typed jobs, cached thumbnails,
 // cancellation, and a malformed request that must not take the worker down. Needs dist/worker.js (npm test builds it).
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { EngineClient } from '../../src/engine/client';
+import { EngineClient, EngineCrashedError } from '../../src/engine/client';
 import { isCancelled } from '../../src/engine/util/cancel';
 
 const WORKER = path.join(__dirname, '../../dist/worker.js');
@@ -45,14 +45,34 @@ test('thumbs: small JPEGs made once, a bad file reported without stopping the ba
 	const bogus = path.join(tmp, 'not-an-image.jpg');
 	copyFileSync(path.join(__filename), bogus);
 	const outDir = path.join(tmp, 'thumbs');
-	const r = await client.run({ type: 'thumbs', paths: [...files, bogus], outDir, size: 96 });
+	const r = await client.run({ type: 'thumbs', paths: [...files, bogus], roots: [tmp], outDir, size: 96 });
 	assert.equal(Object.keys(r.thumbs).length, files.length);
 	assert.equal(r.errors.length, 1);
 	assert.equal(r.errors[0].path, bogus);
 	const first = files.map((f) => statSync(r.thumbs[f]).mtimeMs);
 	for (const f of files) assert.deepEqual([...readFileSync(r.thumbs[f]).subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG');
-	const again = await client.run({ type: 'thumbs', paths: files, outDir, size: 96 });
+	const again = await client.run({ type: 'thumbs', paths: files, roots: [tmp], outDir, size: 96 });
 	assert.deepEqual(files.map((f) => statSync(again.thumbs[f]).mtimeMs), first, 'cached thumbnails are not rewritten');
+});
+
+test('thumbs: paths outside the roots (absolute, ../, a symlink out) are refused and never read', async () => {
+	const outside = mkdtempSync(path.join(tmpdir(), 'radreview-outside-'));
+	try {
+		const secret = path.join(outside, 'secret.jpg');
+		copyFileSync(readdirSync(path.join(data, 'NORMAL')).map((f) => path.join(data, 'NORMAL', f))[0], secret);
+		const link = path.join(data, 'link.jpg');
+		symlinkSync(secret, link);
+		const dotdot = path.join(data, '..', path.basename(outside), 'secret.jpg');
+		const outDir = path.join(tmp, 'thumbs-hostile');
+		const r = await client.run({ type: 'thumbs', paths: [secret, link, dotdot, '/etc/hostname'], roots: [data], outDir, size: 64 });
+		assert.deepEqual(r.thumbs, {}, 'no thumbnail of anything outside');
+		assert.equal(r.errors.length, 4);
+		for (const e of r.errors) assert.match(e.reason, /outside the allowed folders|contains '\.\.'|does not exist/, e.path);
+		assert.equal(existsSync(outDir) ? readdirSync(outDir).length : 0, 0, 'nothing written');
+		rmSync(link);
+	} finally {
+		rmSync(outside, { recursive: true, force: true });
+	}
 });
 
 test('an aborted signal cancels a job with CancelledError, and the worker keeps serving', async () => {
@@ -62,6 +82,30 @@ test('an aborted signal cancels a job with CancelledError, and the worker keeps 
 	await assert.rejects(job, (e: unknown) => isCancelled(e));
 	const runs = await client.run({ type: 'listRuns', workDir: path.join(tmp, 'work') });
 	assert.deepEqual(runs, []);
+});
+
+test('the worker dying mid-job fails that job with a named error, tells the listener once, and the next job gets a fresh worker', async () => {
+	const marker = path.join(tmp, 'crashed-once');
+	const lines: string[] = [];
+	const crashing = new EngineClient({ workerPath: WORKER, env: { RADREVIEW_TEST_WORKER_EXIT: `splits:${marker}` }, log: (level, m) => lines.push(`${level}: ${m}`) });
+	const crashes: [EngineCrashedError, number][] = [];
+	crashing.onCrash((e, lost) => crashes.push([e, lost]));
+	try {
+		const job = { type: 'splits', dataDir: data, mode: 'patient', seed: 40, testFraction: 0.25, valFraction: 0.1 } as const;
+		await assert.rejects(crashing.run(job), (e: unknown) => e instanceof EngineCrashedError && /exit code 70/.test(e.message));
+		assert.ok(existsSync(marker), 'the worker really exited inside the job');
+		assert.equal(crashes.length, 1);
+		assert.equal(crashes[0][1], 1, 'one job lost');
+		assert.ok(lines.some((l) => l.startsWith('error: The engine worker stopped unexpectedly')), lines.join('\n'));
+		assert.equal(crashing.busy, 0);
+		// The next job starts a fresh worker (the marker keeps it from exiting again).
+		const r = await crashing.run(job);
+		assert.equal(r.scan.images.length, 12);
+		assert.equal(crashes.length, 1, 'no second report');
+	} finally {
+		crashing.dispose();
+	}
+	assert.equal(crashes.length, 1, 'dispose is not a crash');
 });
 
 test('a malformed request is refused by the worker with a log line, not a crash', async () => {

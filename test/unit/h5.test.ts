@@ -15,6 +15,7 @@ import {
 	WeightsMismatchError,
 } from '../../src/engine/weights/h5';
 import { sha256, sha256File } from '../../src/engine/util/hash';
+import { missingPrereq } from './prereq';
 import { spawnSync } from 'node:child_process';
 
 type HandWeight = { name: string; shape: number[]; data: Float32Array };
@@ -307,8 +308,7 @@ describe('a file written by h5py exactly as Keras 2 save_weights does (test/fixt
 		const python = '/usr/bin/python3';
 		const probe = spawnSync(python, ['-c', 'import h5py, numpy'], { encoding: 'utf8' });
 		if (probe.status !== 0) {
-			t.skip('python3 with h5py is not installed (Debian: apt-get install python3-h5py); Keras-side check skipped');
-			return;
+			return missingPrereq(t, 'python3 with h5py is not installed (Debian: apt-get install python3-h5py); Keras-side check skipped');
 		}
 		const model = tinyModel();
 		const out = path.join(dir, 'tiny_saved.h5');

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
+import { CI, missingPrereq } from './prereq';
 import { loadNpmResNet50Classifier } from '../../src/engine/weights/npmWeights';
 
 const CANDIDATE_DIRS = [
@@ -21,7 +22,7 @@ const CANDIDATE_DIRS = [
 ].filter((d): d is string => Boolean(d));
 const dataDir = CANDIDATE_DIRS.find((d) => existsSync(path.join(d, 'chelsea.png')));
 const SKIP = dataDir ? false : `scikit-image test photos not found (apt-get install python3-skimage, or set RADREVIEW_SKIMAGE_DATA); looked in ${CANDIDATE_DIRS.join(', ')}`;
-if (SKIP) console.log(`# imagenet.test: skipped: ${SKIP}`);
+if (SKIP && !CI) console.log(`# imagenet.test: skipped: ${SKIP}`);
 
 const CASES: { file: string; accept: Record<number, string> }[] = [
 	{ file: 'chelsea.png', accept: { 281: 'tabby', 282: 'tiger cat', 285: 'Egyptian cat' } },
@@ -52,7 +53,8 @@ after(() => {
 });
 
 for (const c of CASES) {
-	test(`ResNet50 (npm ImageNet weights) puts ${Object.values(c.accept).join(' / ')} in the top 5 for ${c.file}`, { skip: SKIP }, async () => {
+	test(`ResNet50 (npm ImageNet weights) puts ${Object.values(c.accept).join(' / ')} in the top 5 for ${c.file}`, async (t) => {
+		if (SKIP) return missingPrereq(t, SKIP);
 		const x = await caffeInput(path.join(dataDir!, c.file));
 		const probs = tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync());
 		assert.equal(probs.length, 1000);
@@ -65,7 +67,8 @@ for (const c of CASES) {
 	});
 }
 
-test('the classifier keeps no tensors behind per prediction', { skip: SKIP }, async () => {
+test('the classifier keeps no tensors behind per prediction', async (t) => {
+		if (SKIP) return missingPrereq(t, SKIP);
 	const x = await caffeInput(path.join(dataDir!, 'coffee.png'));
 	const before = tf.memory().numTensors;
 	tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync());

@@ -11,6 +11,7 @@ import { createOnnxExtractor, onnxAvailable, onnxCachePath } from '../../src/eng
 import { exportOnnx, tfPads } from '../../src/engine/runtime/onnxGraph';
 import { ProtoWriter } from '../../src/engine/runtime/onnxProto';
 import { createTfjsExtractor } from '../../src/engine/runtime/tfjsExtractor';
+import { missingPrereq } from './prereq';
 import type { Preprocessing } from '../../src/engine/types';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
@@ -102,9 +103,7 @@ test("TF 'same' padding puts the odd pixel at the end", () => {
 
 test('ONNX export matches the tfjs base on real radiographs', { timeout: 15 * 60_000 }, async (t) => {
 	if (!(await onnxAvailable())) {
-		console.log('# skipped: onnxruntime-node (optional dependency) is not installed');
-		t.skip('onnxruntime-node is not installed');
-		return;
+		return missingPrereq(t, 'onnxruntime-node (optional dependency) is not installed');
 	}
 	await initBackend();
 	const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-onnx-'));

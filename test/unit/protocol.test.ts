@@ -86,9 +86,10 @@ test('engine boundary: worker events and host requests are validated', () => {
 
 	assert.ok(isEngineRequest({ type: 'cancel', id: 3 }));
 	assert.ok(isEngineRequest({ type: 'listRuns', id: 3, workDir: '/w/.radreview' }));
-	assert.ok(isEngineRequest({ type: 'thumbs', id: 3, paths: ['/a.jpg'], outDir: '/t', size: 160 }));
+	assert.ok(isEngineRequest({ type: 'thumbs', id: 3, paths: ['/a.jpg'], roots: ['/w'], outDir: '/t', size: 160 }));
+	assert.equal(isEngineRequest({ type: 'thumbs', id: 3, paths: ['/a.jpg'], outDir: '/t', size: 160 }), false, 'thumbnails always name their roots');
 	assert.equal(isEngineRequest({ type: 'cancel', id: '3' }), false);
-	assert.equal(isEngineRequest({ type: 'thumbs', id: 3, paths: [1], outDir: '/t', size: 160 }), false);
+	assert.equal(isEngineRequest({ type: 'thumbs', id: 3, paths: [1], roots: ['/w'], outDir: '/t', size: 160 }), false);
 	assert.equal(isEngineRequest({ type: 'preprocess', id: 3, dataDir: '/d', workDir: '/w', imageSize: 237, resize: 'crop' }), false);
 	assert.equal(isEngineRequest({ type: 'eval', id: 3, code: 'process.exit()' }), false);
 });

@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { privateScriptDir, writePrivateScript } from '../../src/engine/runtime/wasmThreads';
 import type { tf as TF } from '../../src/engine/model/tf';
 
 const CHILD = 'RADREVIEW_THREADS_TEST_CHILD';
@@ -52,6 +55,19 @@ function run(env: Record<string, string>): Promise<ChildResult> {
 if (process.env[CHILD]) {
 	void child();
 } else {
+	test('the scripts the shim executes live in a private mkdtemp folder (0700) and are checked by content hash', () => {
+		const dir = privateScriptDir();
+		assert.ok(dir.startsWith(path.join(os.tmpdir(), 'radreview-wasm-')));
+		assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+		assert.equal(privateScriptDir(), dir, 'one folder per process');
+		const file = writePrivateScript(dir, 'test', 'var x = 1;');
+		assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+		assert.equal(writePrivateScript(dir, 'test', 'var x = 1;'), file, 'the same content is reused');
+		// A file swapped under the expected name is refused, not executed.
+		fs.writeFileSync(file, 'process.exit(1)');
+		assert.throws(() => writePrivateScript(dir, 'test', 'var x = 1;'), /content differs/);
+	});
+
 	test('WASM with threads computes exactly what one thread does, and the process exits', { timeout: 300_000 }, async () => {
 		const one = await run({ RADREVIEW_WASM_THREADS: '0' });
 		const many = await run({ RADREVIEW_WASM_THREADS: '' });

@@ -21,14 +21,16 @@ interface Args {
 	backbones: BackboneId[];
 	sections: Set<string>;
 	child?: string;
-	noInstall: boolean;
+	/** Install the Python peers with apt-get when missing (only when asked: a benchmark never changes the system by itself). */
+	installPeers: boolean;
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,forward,train,classify] [--no-install]
+                [--sections env,preprocess,forward,train,classify] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
-bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.`;
+bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
+Missing Python peers are reported with the command that installs them; --install-peers runs it (root, apt-get).`;
 
 function parseArgs(argv: string[]): Args {
 	const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -39,7 +41,7 @@ function parseArgs(argv: string[]): Args {
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
 		sections: new Set(['env', 'preprocess', 'forward', 'train', 'classify']),
-		noInstall: false,
+		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
 		const v = argv[i];
@@ -54,7 +56,9 @@ function parseArgs(argv: string[]): Args {
 		else if (v === '--threads') a.threads = Math.max(1, Number(next()) | 0);
 		else if (v === '--backbones') a.backbones = next().split(',') as BackboneId[];
 		else if (v === '--sections') a.sections = new Set(next().split(','));
-		else if (v === '--no-install') a.noInstall = true;
+		else if (v === '--install-peers') a.installPeers = true;
+		// The old opt-out is now the default; accepted so existing scripts keep working.
+		else if (v === '--no-install') a.installPeers = false;
 		else if (v === '--child') a.child = next();
 		else if (v === '--help' || v === '-h') {
 			console.log(USAGE);
@@ -298,21 +302,23 @@ function pyHas(modules: string): boolean {
 	return spawnSync(python(), ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Installs the Debian Python peers when missing and allowed (root, apt present). */
-function ensurePythonPeers(noInstall: boolean, notes: string[]): void {
+const PEER_PACKAGES = ['python3-pil', 'python3-opencv', 'python3-torch', 'python3-torchvision', 'python3-numpy'];
+
+/** Missing Debian Python peers are reported with the command; installed only with --install-peers (root, apt-get). */
+function ensurePythonPeers(install: boolean, notes: string[]): void {
 	if (pyHas('PIL, cv2, torch, torchvision, numpy')) return;
+	const command = `apt-get install -y ${PEER_PACKAGES.join(' ')}`;
 	const root = typeof process.getuid === 'function' && process.getuid() === 0;
 	const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-	if (noInstall || !root || !apt) {
-		notes.push(`Python peers missing and not installed (${noInstall ? '--no-install' : !root ? 'not root' : 'no apt-get'}): apt-get install python3-pil python3-opencv python3-torch python3-torchvision`);
+	if (!install || !root || !apt) {
+		const why = !install ? 'run with --install-peers, or install them yourself' : !root ? 'not root' : 'no apt-get';
+		notes.push(`Python peers missing, their rows are left out (${why}): ${command}`);
+		process.stderr.write(`Python peers (Pillow, OpenCV, PyTorch) are missing: their rows are left out. To install: ${root ? '' : 'sudo '}${command}\n`);
 		return;
 	}
-	process.stderr.write('Installing the Python peers with apt-get (python3-pil python3-opencv python3-torch python3-torchvision)…\n');
+	process.stderr.write(`Installing the Python peers (--install-peers): ${command}\n`);
 	spawnSync('apt-get', ['update'], { stdio: 'ignore' });
-	const r = spawnSync('apt-get', ['install', '-y', 'python3-pil', 'python3-opencv', 'python3-torch', 'python3-torchvision', 'python3-numpy'], {
-		stdio: 'ignore',
-		env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-	});
+	const r = spawnSync('apt-get', ['install', '-y', ...PEER_PACKAGES], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 	if (r.status !== 0) notes.push('apt-get install of the Python peers failed: their rows are missing');
 	pythonExe = undefined;
 }
@@ -413,7 +419,7 @@ export async function runBench(argv: string[]): Promise<void> {
 	const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-bench-'));
 	const T = args.threads;
 	try {
-		if (args.sections.has('preprocess') || args.sections.has('forward')) ensurePythonPeers(args.noInstall, notes);
+		if (args.sections.has('preprocess') || args.sections.has('forward')) ensurePythonPeers(args.installPeers, notes);
 		const env = environment(T);
 		log(`${env.cpu} [${env.flags}], ${env.cores} cores, load ${env.load}`);
 		const records = interleave(await listImages(args.data));

@@ -4,7 +4,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { writeJsonAtomic } from '../util/atomic';
+import { readSealed, writeSealed } from '../util/sealed';
 import { throwIfAborted } from '../util/cancel';
 import { sha256 } from '../util/hash';
 import { DECODER_VERSION, DecodeError, decodeBytes } from './decode';
@@ -43,7 +44,8 @@ export function pixelCacheDir(workDir: string): string {
 }
 
 function entryPath(dir: string, hash: string, o: PixelCacheOptions): string {
-	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}-v${DECODER_VERSION}.rgb`);
+	// '.rgbs': sealed (payload + digest), see util/sealed.ts.
+	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}-v${DECODER_VERSION}.rgbs`);
 }
 
 async function readIndex(dir: string): Promise<HashIndex> {
@@ -56,14 +58,8 @@ async function readIndex(dir: string): Promise<HashIndex> {
 	return { version: 1, files: {} };
 }
 
-async function readEntry(file: string, bytes: number): Promise<Uint8Array | undefined> {
-	try {
-		const buf = await fs.readFile(file);
-		return buf.length === bytes ? new Uint8Array(buf.buffer, buf.byteOffset, buf.length) : undefined;
-	} catch {
-		return undefined;
-	}
-}
+/** A cached entry, or undefined when missing, torn or corrupt (then it is decoded again). */
+const readEntry = readSealed;
 
 /** One file through the cache, with the hash index of the current batch. */
 async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<{ rgb: Uint8Array; sha256: string; cached: boolean }> {
@@ -91,7 +87,7 @@ async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: H
 	const hit = await readEntry(entry, want);
 	if (hit) return { rgb: hit, sha256: hash, cached: true };
 	const img = await decodeBytes(bytes, file, o, hash);
-	await writeFileAtomic(entry, img.rgb);
+	await writeSealed(entry, img.rgb);
 	return { rgb: img.rgb, sha256: hash, cached: false };
 }
 

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import type { ResizeMode } from '../types';
 import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
-import { sniffFormat } from './sniff';
+import { EMPTY_FILE, sniffFormat } from './sniff';
 
 /** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
 export const DECODER_VERSION = 1;
@@ -61,7 +61,7 @@ export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<De
 /** A sharp pipeline on the file's pixels (DICOM unpacked first), with its format and upright dimensions. */
 async function openImage(bytes: Uint8Array, file: string): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number }> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
-	if (!kind) throw new DecodeError(file, bytes.length === 0 ? 'empty file' : 'not an image (unrecognised content)');
+	if (!kind) throw new DecodeError(file, bytes.length === 0 ? EMPTY_FILE : 'not an image (unrecognised content)');
 	let format: string = kind;
 	try {
 		if (kind === 'dicom') {
@@ -74,6 +74,10 @@ async function openImage(bytes: Uint8Array, file: string): Promise<{ img: Return
 			if (px.invert) img = img.negate({ alpha: false });
 			return { img, format, width, height };
 		}
+		// The header's own claim first: libvips names absurd sizes only vaguely ("corrupt header").
+		const claimed = headerDimensions(bytes, kind);
+		if (claimed && (claimed.width === 0 || claimed.height === 0)) throw new Error(`invalid dimensions in the header (${claimed.width}×${claimed.height})`);
+		if (claimed && claimed.width * claimed.height > MAX_INPUT_PIXELS) throw new Error(`image too large (${claimed.width}×${claimed.height} in the header)`);
 		const img = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).autoOrient();
 		const meta = await img.metadata();
 		if (!meta.width || !meta.height) throw new Error('no dimensions');
@@ -136,11 +140,32 @@ export async function decodePreview(file: string, maxSide: number): Promise<Prev
 	}
 }
 
+/** Width and height as a PNG (IHDR) or JPEG (first SOFn) header states them; undefined when not found. */
+export function headerDimensions(b: Uint8Array, kind: string): { width: number; height: number } | undefined {
+	const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+	if (kind === 'png') return b.length >= 24 ? { width: dv.getUint32(16), height: dv.getUint32(20) } : undefined;
+	if (kind !== 'jpeg') return undefined;
+	// Walk the marker segments up to the first start-of-frame (C0–CF except C4 DHT, C8 JPG, CC DAC).
+	for (let i = 2; i + 9 <= b.length; ) {
+		if (b[i] !== 0xff) return undefined;
+		const m = b[i + 1];
+		if (m === 0xff) {
+			i++;
+			continue;
+		}
+		if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { height: dv.getUint16(i + 5), width: dv.getUint16(i + 7) };
+		if (m === 0xda || m === 0xd9) return undefined;
+		i += 2 + dv.getUint16(i + 2);
+	}
+	return undefined;
+}
+
 function reasonOf(e: unknown, format: string): string {
 	const raw = e instanceof Error ? e.message : String(e);
 	// libvips repeats itself across lines; keep each distinct line once.
 	const msg = [...new Set(raw.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean))].join('; ');
 	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG DICOM)/.test(msg)) return msg; // already a reason
+	if (/maximum supported image dimension|image too (wide|tall)|exceeds.*limit/i.test(msg)) return `image too large (${msg})`;
 	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;
 	if (/read error|corrupt|invalid|bad huffman|not a (jpeg|png)/i.test(msg)) return `corrupt or truncated ${format.toUpperCase()} (${msg})`;
 	if (/pixel limit/i.test(msg)) return `image too large (over ${MAX_INPUT_PIXELS / 1e6} MP)`;

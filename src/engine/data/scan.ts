@@ -9,7 +9,7 @@ import { CLASS_NAMES, type ClassName, type FileError, type ImageRecord, type Job
 import { throwIfAborted } from '../util/cancel';
 import { parseCsvRecords } from './csv';
 import { foldLabel, normaliseLabel } from './labels';
-import { IMAGE_EXTENSIONS, sniffFile } from './sniff';
+import { EMPTY_FILE, IMAGE_EXTENSIONS, sniffFile } from './sniff';
 
 export interface ScanOptions extends JobOptions {
 	/** Extra folder-name / finding aliases, e.g. { 'Viral Pneumonia': 'PNEUMONIA' }. */
@@ -30,36 +30,84 @@ export function kermanyPatientId(fileName: string): string | null {
 	return m ? `kermany-${m[1]}` : null;
 }
 
+/** Why a path is refused: it leaves the dataset folder. */
+export const SYMLINK_LEAVES = 'symlink leaves the dataset folder';
+export const PATH_LEAVES = 'path leaves the dataset folder';
+
+/** True when `child` is `root` or below it (both absolute). */
+function isInside(root: string, child: string): boolean {
+	const rel = path.relative(root, child);
+	return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The one symlink rule, for the folder scanner and for paths listed in metadata.csv: a symlink (of the file or of a
+ * folder on its way) is followed only when its target stays inside the dataset root. Returns null when the file may
+ * be read, else the reason it is skipped. `realRoot` is the root after symlinks.
+ */
+export async function leavesRoot(realRoot: string, file: string): Promise<string | null> {
+	let real: string;
+	try {
+		real = await fs.realpath(file);
+	} catch {
+		return null; // missing: reported by the probe with its own reason
+	}
+	return isInside(realRoot, real) ? null : SYMLINK_LEAVES;
+}
+
+interface Listing {
+	files: string[];
+	skipped: FileError[];
+}
+
 /**
  * Recursively list files below `dir`, skipping hidden folders (`.radreview` too), node_modules, and `masks`
  * folders (segmentation masks beside the images, as in the COVID-19 Radiography Database: not radiographs).
+ * Symlinked files are followed when they stay inside the root; symlinked folders are not followed (no cycles), and
+ * one pointing outside the root is listed as skipped.
  */
-async function listFiles(dir: string, signal?: AbortSignal): Promise<string[]> {
+async function listFiles(dir: string, realRoot: string, signal?: AbortSignal, into: Listing = { files: [], skipped: [] }): Promise<Listing> {
 	throwIfAborted(signal);
-	const out: string[] = [];
 	const entries = await fs.readdir(dir, { withFileTypes: true });
 	for (const e of entries) {
 		if (e.name.startsWith('.') || e.name === 'node_modules' || (e.isDirectory() && /^masks?$/i.test(e.name))) continue;
 		const p = path.join(dir, e.name);
-		if (e.isDirectory()) out.push(...(await listFiles(p, signal)));
-		// Symlinked files are followed; symlinked folders are not (no cycles).
-		else if (e.isFile() || (e.isSymbolicLink() && (await fs.stat(p).then((s) => s.isFile(), () => false)))) out.push(p);
+		if (e.isDirectory()) await listFiles(p, realRoot, signal, into);
+		else if (e.isFile()) into.files.push(p);
+		else if (e.isSymbolicLink()) {
+			const st = await fs.stat(p).catch(() => null);
+			if (!st || !(st.isFile() || st.isDirectory())) continue;
+			const leaves = await leavesRoot(realRoot, p);
+			if (leaves) into.skipped.push({ path: p, reason: leaves });
+			else if (st.isFile()) into.files.push(p);
+		}
 	}
-	return out;
+	return into;
 }
 
-/** What a file is: an image, something else (null), or unreadable (the errno code). */
-async function probe(file: string): Promise<'image' | null | { code: string }> {
+type Probe = 'image' | null | { code: string } | 'empty';
+
+/** What a file is: an image, something else (null), empty, or unreadable (the errno code). */
+async function probe(file: string): Promise<Probe> {
 	try {
+		if ((await fs.stat(file)).size === 0) return 'empty';
 		return (await sniffFile(file)) ? 'image' : null;
 	} catch (e) {
 		return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
 	}
 }
 
+/** The reason a probed file is not used (or null for an image / a file that is plainly not one). */
+function probeReason(k: Probe, file: string, missing = 'missing'): string | null {
+	if (k === 'image') return null;
+	if (k === 'empty') return IMAGE_EXTENSIONS.test(file) ? EMPTY_FILE : null;
+	if (k === null) return IMAGE_EXTENSIONS.test(file) ? 'not an image (unrecognised content)' : null;
+	return k.code === 'ENOENT' ? missing : `cannot read (${k.code})`;
+}
+
 /** Probe files a few at a time, in order. */
-async function probeAll(files: string[], opts: ScanOptions): Promise<Array<'image' | null | { code: string }>> {
-	const out = new Array<'image' | null | { code: string }>(files.length);
+async function probeAll(files: string[], opts: ScanOptions): Promise<Probe[]> {
+	const out = new Array<Probe>(files.length);
 	let next = 0;
 	let done = 0;
 	const worker = async () => {
@@ -74,16 +122,29 @@ async function probeAll(files: string[], opts: ScanOptions): Promise<Array<'imag
 	return out;
 }
 
+/** A path from a CSV, relative to the root: its normalised posix form, or null when it leaves the root (`../`, absolute). */
+export function relInside(...parts: string[]): string | null {
+	if (parts.some((p) => path.isAbsolute(p) || path.win32.isAbsolute(p) || p.includes('\0'))) return null;
+	const rel = toPosix(path.normalize(path.join(...parts)));
+	return rel === '..' || rel.startsWith('../') || rel === '.' ? null : rel;
+}
+
 /** A `manifest.csv` at the root with path,patient_id (and optionally source_dataset) columns, paths relative to the root. */
-async function readManifest(root: string): Promise<Map<string, { patientId?: string; source?: string }>> {
+async function readManifest(root: string, errors: FileError[]): Promise<Map<string, { patientId?: string; source?: string }>> {
 	const rows = new Map<string, { patientId?: string; source?: string }>();
+	const file = path.join(root, 'manifest.csv');
+	let text: string;
 	try {
-		for (const r of parseCsvRecords(await fs.readFile(path.join(root, 'manifest.csv'), 'utf8'))) {
-			if (r.path) rows.set(toPosix(path.normalize(r.path)), { patientId: r.patient_id?.trim() || undefined, source: r.source_dataset?.trim() || undefined });
-		}
+		text = await fs.readFile(file, 'utf8');
 	} catch {
-		// No manifest: fall back to file names.
+		return rows; // No manifest: fall back to file names.
 	}
+	parseCsvRecords(text).forEach((r, i) => {
+		if (!r.path) return;
+		const rel = relInside(r.path);
+		if (!rel) errors.push({ path: file, reason: `row ${i + 2}: ${PATH_LEAVES} ('${r.path.slice(0, 200)}'); row ignored` });
+		else rows.set(rel, { patientId: r.patient_id?.trim() || undefined, source: r.source_dataset?.trim() || undefined });
+	});
 	return rows;
 }
 
@@ -91,20 +152,25 @@ const FRONTAL = /^(pa|ap)\b/;
 const XRAY = new Set(['x ray', 'xray', 'cr', 'dx', 'radiograph']);
 
 /** The metadata layout: rows of metadata.csv, filtered to frontal X-rays with a known class. */
-async function scanMetadata(root: string, opts: ScanOptions): Promise<{ images: ImageRecord[]; errors: FileError[] }> {
-	const rows = parseCsvRecords(await fs.readFile(path.join(root, 'metadata.csv'), 'utf8'));
-	if (rows.length && !('filename' in rows[0] && 'finding' in rows[0])) throw new Error(`${path.join(root, 'metadata.csv')}: needs 'filename' and 'finding' columns`);
+async function scanMetadata(root: string, realRoot: string, opts: ScanOptions): Promise<{ images: ImageRecord[]; errors: FileError[] }> {
+	const csvFile = path.join(root, 'metadata.csv');
+	const rows = parseCsvRecords(await fs.readFile(csvFile, 'utf8'));
+	if (rows.length && !('filename' in rows[0] && 'finding' in rows[0])) throw new Error(`${csvFile}: needs 'filename' and 'finding' columns`);
 	const images = new Map<string, ImageRecord>();
 	const errors: FileError[] = [];
 	const skipped = { view: 0, modality: 0, label: 0 };
 	const candidates: ImageRecord[] = [];
-	for (const r of rows) {
+	for (const [i, r] of rows.entries()) {
 		if (!r.filename) continue;
 		if (r.modality && !XRAY.has(foldLabel(r.modality))) { skipped.modality++; continue; }
 		if (r.view && !FRONTAL.test(foldLabel(r.view))) { skipped.view++; continue; }
 		const label = normaliseLabel(r.finding ?? '', opts.aliases);
 		if (!label) { skipped.label++; continue; }
-		const rel = toPosix(path.normalize(path.join(r.folder || 'images', r.filename)));
+		const rel = relInside(r.folder || 'images', r.filename);
+		if (!rel) {
+			errors.push({ path: csvFile, reason: `row ${i + 2}: ${PATH_LEAVES} ('${path.join(r.folder || 'images', r.filename).slice(0, 200)}'); skipped` });
+			continue;
+		}
 		if (images.has(rel)) continue;
 		const abs = path.join(root, rel);
 		const rec: ImageRecord = { path: abs, relPath: rel, label, patientId: r.patientid?.trim() || rel, labelSource: `metadata.csv:${r.finding}` };
@@ -114,13 +180,13 @@ async function scanMetadata(root: string, opts: ScanOptions): Promise<{ images: 
 		images.set(rel, rec);
 		candidates.push(rec);
 	}
-	const kinds = await probeAll(candidates.map((c) => c.path), opts);
+	const leaves = await Promise.all(candidates.map((c) => leavesRoot(realRoot, c.path)));
+	const kinds = await probeAll(candidates.map((c, i) => (leaves[i] ? '' : c.path)), opts);
 	kinds.forEach((k, i) => {
-		if (k === 'image') return;
-		const reason = k === null ? 'not an image (unrecognised content)' : k.code === 'ENOENT' ? 'listed in metadata.csv but missing' : `cannot read (${k.code})`;
-		errors.push({ path: candidates[i].path, reason });
+		const reason = leaves[i] ?? (k === null ? 'not an image (unrecognised content)' : k === 'empty' ? EMPTY_FILE : probeReason(k, candidates[i].path, 'listed in metadata.csv but missing'));
+		if (reason) errors.push({ path: candidates[i].path, reason });
 	});
-	const ok = new Set(candidates.filter((_, i) => kinds[i] === 'image'));
+	const ok = new Set(candidates.filter((_, i) => !leaves[i] && kinds[i] === 'image'));
 	opts.onProgress?.({ kind: 'log', level: 'info', message: `metadata.csv: ${ok.size} images; skipped ${skipped.view} non-frontal, ${skipped.modality} non-X-ray, ${skipped.label} without a known class` });
 	return { images: [...ok], errors };
 }
@@ -161,6 +227,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 	root = path.resolve(root);
 	const st = await fs.stat(root).catch(() => null);
 	if (!st?.isDirectory()) throw new Error(`${root}: not a folder`);
+	const realRoot = await fs.realpath(root);
 	opts.onProgress?.({ kind: 'stage', stage: 'scan', done: 0, total: 0 });
 	opts = { ...opts, aliases: { ...(await readLabelAliases(root)), ...opts.aliases } };
 	let layout: ScanResult['layout'];
@@ -169,17 +236,17 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 
 	if (await fs.stat(path.join(root, 'metadata.csv')).then((s) => s.isFile(), () => false)) {
 		layout = 'metadata';
-		({ images, errors } = await scanMetadata(root, opts));
+		({ images, errors } = await scanMetadata(root, realRoot, opts));
 	} else {
-		const files = await listFiles(root, opts.signal);
+		const { files, skipped } = await listFiles(root, realRoot, opts.signal);
 		const kinds = await probeAll(files, opts);
-		errors = [];
+		errors = skipped;
 		kinds.forEach((k, i) => {
 			// Files that are plainly not images (README, csv) are ignored; an 'x.jpg' that is not an image is reported.
-			if (k === null && IMAGE_EXTENSIONS.test(files[i])) errors.push({ path: files[i], reason: 'not an image (unrecognised content)' });
-			else if (k && k !== 'image') errors.push({ path: files[i], reason: `cannot read (${k.code})` });
+			const reason = probeReason(k, files[i]);
+			if (reason) errors.push({ path: files[i], reason });
 		});
-		const manifest = await readManifest(root);
+		const manifest = await readManifest(root, errors);
 		const all = files.filter((_, i) => kinds[i] === 'image').map((abs): ImageRecord => {
 			const rel = toPosix(path.relative(root, abs));
 			const dirs = rel.split('/').slice(0, -1);

@@ -3,6 +3,9 @@ import { promises as fs } from 'node:fs';
 
 export type ImageFormat = 'jpeg' | 'png' | 'dicom' | 'webp' | 'tiff';
 
+/** The reason given for a zero-byte file, wherever it is met. */
+export const EMPTY_FILE = 'empty file (0 bytes)';
+
 /** Bytes needed by sniffFormat: the DICOM preamble (128) + 'DICM'. */
 export const SNIFF_BYTES = 132;
 

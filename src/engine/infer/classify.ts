@@ -47,18 +47,28 @@ export function writePredictionsCsv(file: string, preds: Prediction[]): Promise<
 const isClass = (v: string): v is ClassName => (CLASS_NAMES as readonly string[]).includes(v);
 const isSplit = (v: string): v is SplitName => v === 'train' || v === 'val' || v === 'test';
 
-/** Reads a predictions.csv written by writePredictionsCsv (the CSV reader lower-cases header names). */
+/**
+ * Reads a predictions.csv written by writePredictionsCsv (the CSV reader lower-cases header names). The file may come
+ * from anyone: every row is checked and a bad one is reported by row and column.
+ */
 export async function readPredictionsCsv(file: string): Promise<Prediction[]> {
 	const rows = parseCsvRecords(await fs.readFile(file, 'utf8'));
 	return rows.map((r, i) => {
-		if (!isClass(r.predicted)) throw new Error(`${file}: row ${i + 2}: unknown class '${r.predicted}'`);
-		const p: Prediction = {
-			relPath: r.relpath,
-			path: r.path,
-			label: isClass(r.label) ? r.label : null,
-			predicted: r.predicted,
-			probs: CLASS_NAMES.map((c) => Number(r[`p_${c.toLowerCase()}`])),
-		};
+		const bad = (column: string, why: string): Error => new Error(`${file}: row ${i + 2}: column '${column}' ${why}`);
+		for (const col of ['relpath', 'path'] as const) {
+			const v = r[col];
+			if (!v || v.length > 4096 || v.includes('\0')) throw bad(col, v ? 'is not a usable path' : 'is empty');
+		}
+		if (!isClass(r.predicted)) throw bad('predicted', `is not a class ('${String(r.predicted ?? '').slice(0, 40)}')`);
+		if (r.label && !isClass(r.label)) throw bad('label', `is not a class ('${r.label.slice(0, 40)}')`);
+		if (r.split && !isSplit(r.split)) throw bad('split', `is not train, val or test ('${r.split.slice(0, 40)}')`);
+		const probs = CLASS_NAMES.map((c) => {
+			const col = `p_${c.toLowerCase()}`;
+			const x = Number(r[col]);
+			if (r[col] === undefined || r[col] === '' || !(x >= 0 && x <= 1)) throw bad(`p_${c}`, 'must be a probability in [0, 1]');
+			return x;
+		});
+		const p: Prediction = { relPath: r.relpath, path: r.path, label: isClass(r.label) ? r.label : null, predicted: r.predicted, probs };
 		if (isSplit(r.split)) p.split = r.split;
 		if (r.source) p.source = r.source;
 		if (r.patient_id) p.patientId = r.patient_id;

@@ -2,37 +2,13 @@
 // folder and renamed into place when complete, so a cancelled or crashed run never looks finished.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig, WeightsInfo } from '../types';
+import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig } from '../types';
+import { RUN_FILES, type StoredMetrics, type StoredWeights } from './files';
+import { validateConfig, validateHistory, validateMetrics, validateSplits, validateWeights } from './validate';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { tf, type LayersModel } from '../model/tf';
 
-export const RUN_FILES = {
-	config: 'config.json',
-	splits: 'splits.json',
-	history: 'history.json',
-	metrics: 'metrics.json',
-	predictions: 'predictions.csv',
-	weights: 'weights.json',
-	model: 'model.json',
-	modelWeights: 'weights.bin',
-} as const;
-
-/** metrics.json: the test metrics plus what produced them. */
-export interface StoredMetrics extends Metrics {
-	backbone: BackboneId;
-	backend: string;
-	/** Which runtime computed the base features ('tfjs …' or 'onnxruntime-node …'; 'cache' when all were cached). */
-	baseRuntime: string;
-	weights: WeightsInfo;
-	createdAt: string;
-	timing: Record<string, number>;
-	counts: { train: number; val: number; test: number; decodeErrors: number };
-}
-
-/** weights.json: which backbone weights the head was trained on (not a copy of them). */
-export interface StoredWeights extends WeightsInfo {
-	backbone: BackboneId;
-}
+export { RUN_FILES, type StoredMetrics, type StoredWeights } from './files';
 
 export interface LoadedRun {
 	runDir: string;
@@ -159,19 +135,18 @@ export async function loadRun(runDir: string): Promise<LoadedRun> {
 	if (!(await exists(path.join(dir, RUN_FILES.metrics)))) {
 		throw new Error(`${dir}: not a complete run folder (no ${RUN_FILES.metrics})`);
 	}
+	const read = async <T>(file: string, validate: (file: string, v: unknown) => T): Promise<T> => {
+		const p = path.join(dir, file);
+		return validate(p, await readJson<unknown>(p));
+	};
 	const [config, splits, history, metrics, weights] = await Promise.all([
-		readJson<TrainConfig>(path.join(dir, RUN_FILES.config)),
-		readJson<SplitResult>(path.join(dir, RUN_FILES.splits)),
-		readJson<EpochLog[]>(path.join(dir, RUN_FILES.history)),
-		readJson<StoredMetrics>(path.join(dir, RUN_FILES.metrics)),
-		readJson<StoredWeights>(path.join(dir, RUN_FILES.weights)),
+		read(RUN_FILES.config, validateConfig),
+		read(RUN_FILES.splits, validateSplits),
+		read(RUN_FILES.history, validateHistory),
+		read(RUN_FILES.metrics, validateMetrics),
+		read(RUN_FILES.weights, validateWeights),
 	]);
-	return { runDir: dir, name: path.basename(dir), config, splits, history: history.map(revive), metrics, weights };
-}
-
-/** JSON has no NaN: history written with NaN (no validation split) reads back as null. */
-function revive(log: EpochLog): EpochLog {
-	return { ...log, val_loss: log.val_loss ?? NaN, val_acc: log.val_acc ?? NaN };
+	return { runDir: dir, name: path.basename(dir), config, splits, history, metrics, weights };
 }
 
 export function summaryOf(run: LoadedRun): RunSummary {

@@ -8,6 +8,7 @@ import type { BackboneSpec } from '../model/backbones/spec';
 import type { LayersModel } from '../model/tf';
 import { exportOnnx, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
 import { writeFileAtomic } from '../util/atomic';
+import { sha256 } from '../util/hash';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -63,6 +64,21 @@ export function onnxCachePath(spec: BackboneSpec, inputSize: number, opts: Pick<
 	return path.join(opts.cacheDir, `${spec.id}-${sha}-${inputSize}-x${ONNX_EXPORTER_VERSION}.onnx`);
 }
 
+/** The cached graph when its digest file matches its bytes, else undefined. */
+export async function readVerifiedGraph(file: string): Promise<Uint8Array | undefined> {
+	try {
+		const [bytes, want] = await Promise.all([fs.readFile(file), fs.readFile(`${file}.sha256`, 'utf8')]);
+		return sha256(bytes) === want.trim() ? bytes : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+async function writeGraph(file: string, bytes: Uint8Array): Promise<void> {
+	await writeFileAtomic(file, bytes, { fsync: false });
+	await writeFileAtomic(`${file}.sha256`, `${sha256(bytes)}\n`, { fsync: false });
+}
+
 /** Exports (or reuses the cached export of) `model` and opens an ONNX Runtime session on it. */
 export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec, opts: OnnxExtractorOptions): Promise<FeatureExtractor> {
 	const ort = loadOrt();
@@ -72,15 +88,12 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 	const outShape = model.outputs[0].shape.slice(1) as [number, number, number];
 	const file = onnxCachePath(spec, size, opts);
 
-	let bytes: Uint8Array | undefined;
-	try {
-		bytes = await fs.readFile(file);
-	} catch {
-		bytes = undefined;
-	}
+	// The graph stays a plain .onnx file; its sha256 sits beside it, written after it: a torn or altered graph (or
+	// one without its digest) is exported again rather than run.
+	let bytes: Uint8Array | undefined = await readVerifiedGraph(file);
 	if (!bytes) {
 		bytes = exportOnnx(model).bytes;
-		await writeFileAtomic(file, bytes);
+		await writeGraph(file, bytes);
 	}
 
 	const threads = Math.max(1, opts.threads ?? defaultThreads());
@@ -98,7 +111,7 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 		// A damaged cache file must not stick: export again once.
 		await fs.rm(file, { force: true });
 		bytes = exportOnnx(model).bytes;
-		await writeFileAtomic(file, bytes);
+		await writeGraph(file, bytes);
 		try {
 			session = await ort.InferenceSession.create(bytes, sessionOptions);
 		} catch (e2) {

@@ -53,8 +53,13 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 	const RealBlob = globalThis.Blob;
 	const realCreate = URL.createObjectURL;
 	const texts = new WeakMap<object, string>();
-	// Per user: another user's folder of the same name would not be writable.
-	const dir = path.join(os.tmpdir(), `radreview-tfjs-wasm-${version}-${typeof process.getuid === 'function' ? process.getuid() : 'u'}`);
+	// The scripts get executed: never from a shared, predictable path another user could have planted.
+	let dir: string;
+	try {
+		dir = privateScriptDir();
+	} catch (e) {
+		return { started: false, note: `threads off (${firstLine(e)})` };
+	}
 	let mainFile: string | undefined;
 	let failure: string | undefined;
 	class RecordingBlob extends RealBlob {
@@ -71,7 +76,7 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 					"var require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os');" +
 					'var commonjsGlobal=globalThis;\n';
 				try {
-					mainFile = writeScriptOnce(dir, 'main', preamble + first);
+					mainFile = writePrivateScript(dir, 'main', preamble + first);
 				} catch (e) {
 					failure = firstLine(e);
 				}
@@ -84,13 +89,15 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 		try {
 			if (!mainFile) throw new Error('worker script requested before the module factory');
 			if (!text.includes(WORKER_IMPORT)) throw new Error('worker script differs from the patched version');
-			return writeScriptOnce(dir, 'worker', text.replace(WORKER_IMPORT, `importScripts(${JSON.stringify(mainFile)});`));
+			return writePrivateScript(dir, 'worker', text.replace(WORKER_IMPORT, `importScripts(${JSON.stringify(mainFile)});`));
 		} catch (e) {
 			failure = firstLine(e);
 			return realCreate.call(URL, obj as Blob);
 		}
 	};
 	const env = tf.env();
+	// The patches below are global to this thread: the engine starts a backend before any job runs, so nothing else
+	// creates Blobs or reads os.cpus() meanwhile; all of them are undone as soon as the backend is up (or failed).
 	// XNNPACK caps its pool at emscripten_num_logical_cores() / 2, which reads os.cpus() (the same module object
 	// the bundle holds): report twice the wanted count while the backend starts.
 	const osModule = require('node:os') as { cpus: typeof os.cpus };
@@ -141,14 +148,38 @@ function unrefPthreads(pool: PThreadPool | undefined): void {
 	};
 }
 
-/** Writes a script under a content-addressed name, atomically, so concurrent processes share it safely. */
-function writeScriptOnce(dir: string, kind: string, text: string): string {
-	const file = path.join(dir, `${kind}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.js`);
-	if (fs.existsSync(file)) return file;
-	fs.mkdirSync(dir, { recursive: true });
-	const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-	fs.writeFileSync(tmp, text);
-	fs.renameSync(tmp, file);
+let scriptDir: string | undefined;
+
+/**
+ * A folder only this process writes: `mkdtemp` creates it with a fresh random name and mode 0700, so no other user
+ * can have placed or swapped a file in it. Removed when the process exits.
+ */
+export function privateScriptDir(): string {
+	if (scriptDir) return scriptDir;
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'radreview-wasm-'));
+	fs.chmodSync(dir, 0o700);
+	const st = fs.lstatSync(dir);
+	if (!st.isDirectory() || (st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+		throw new Error(`${dir} is not a private folder`);
+	}
+	process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+	scriptDir = dir;
+	return dir;
+}
+
+/**
+ * Writes a script into the private folder with an exclusive create (never over an existing file) and returns its path;
+ * its name carries the content hash, which is checked again on the way out.
+ */
+export function writePrivateScript(dir: string, kind: string, text: string): string {
+	const hash = createHash('sha256').update(text).digest('hex');
+	const file = path.join(dir, `${kind}-${hash.slice(0, 16)}.js`);
+	try {
+		fs.writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
+	} catch (e) {
+		if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+	}
+	if (createHash('sha256').update(fs.readFileSync(file)).digest('hex') !== hash) throw new Error(`${file}: content differs from what was written`);
 	return file;
 }
 

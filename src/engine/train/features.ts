@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { BackboneId, JobOptions, Preprocessing, ResizeMode } from '../types';
 import { throwIfAborted } from '../util/cancel';
-import { writeFileAtomic } from '../util/atomic';
+import { readSealed, writeSealed } from '../util/sealed';
 import type { FeatureExtractor } from '../runtime/extractor';
 import { featureDim, poolFeatures } from '../model/head';
 import { normalise } from '../data/preprocess';
@@ -58,7 +58,7 @@ export async function computeFeatures(items: FeatureInput[], opts: FeatureOption
 	const missing: string[] = [];
 	let cached = 0;
 	for (const [sha, rows] of rowsBySha) {
-		const v = await readVector(path.join(dir, `${sha}.f32`), dim);
+		const v = await readVector(featureFile(dir, sha), dim);
 		if (v) {
 			for (const r of rows) feats.set(v, r * dim);
 			cached += rows.length;
@@ -92,7 +92,7 @@ export async function computeFeatures(items: FeatureInput[], opts: FeatureOption
 				const v = pooled.subarray(j * dim, (j + 1) * dim);
 				for (const r of rowsBySha.get(shas[j])!) feats.set(v, r * dim);
 				computed += rowsBySha.get(shas[j])!.length;
-				await writeFileAtomic(path.join(dir, `${shas[j]}.f32`), new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+				await writeSealed(featureFile(dir, shas[j]), new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
 			}
 			done += shas.length;
 			opts.onProgress?.({ kind: 'stage', stage: 'features', done, total, message: extractor.runtime });
@@ -104,15 +104,17 @@ export async function computeFeatures(items: FeatureInput[], opts: FeatureOption
 	return { feats, dim, computed, cached, runtime: extractor.runtime };
 }
 
+/** '.f32s': sealed float32 vector (payload + digest), see util/sealed.ts. */
+export function featureFile(dir: string, sha: string): string {
+	return path.join(dir, `${sha}.f32s`);
+}
+
+/** A cached vector, or undefined when missing, torn or corrupt (then it is computed again). */
 async function readVector(file: string, dim: number): Promise<Float32Array | undefined> {
-	try {
-		const buf = await fs.readFile(file);
-		if (buf.byteLength !== dim * 4) return undefined;
-		// Copy out: Buffer slices of the pool are not 4-byte aligned.
-		const out = new Float32Array(dim);
-		new Uint8Array(out.buffer).set(buf);
-		return out;
-	} catch {
-		return undefined;
-	}
+	const buf = await readSealed(file, dim * 4);
+	if (!buf) return undefined;
+	// Copy out: Buffer slices of the pool are not 4-byte aligned.
+	const out = new Float32Array(dim);
+	new Uint8Array(out.buffer).set(buf);
+	return out;
 }

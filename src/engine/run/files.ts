@@ -1,0 +1,32 @@
+// The files of a run folder and the shapes of the ones the engine writes itself.
+import type { BackboneId, Metrics, WeightsInfo } from '../types';
+
+export const RUN_FILES = {
+	config: 'config.json',
+	splits: 'splits.json',
+	history: 'history.json',
+	metrics: 'metrics.json',
+	predictions: 'predictions.csv',
+	weights: 'weights.json',
+	model: 'model.json',
+	modelWeights: 'weights.bin',
+} as const;
+
+/** metrics.json: the test metrics plus what produced them. */
+export interface StoredMetrics extends Metrics {
+	backbone: BackboneId;
+	backend: string;
+	/** Which runtime computed the base features ('tfjs …' or 'onnxruntime-node …'; 'cache' when all were cached). */
+	baseRuntime: string;
+	weights: WeightsInfo;
+	createdAt: string;
+	timing: Record<string, number>;
+	counts: { train: number; val: number; test: number; decodeErrors: number };
+	/** Which head trainer ran: 'fused WASM' or 'tfjs loop (…reason)'; absent in runs from before it was recorded. */
+	headTrainer?: string;
+}
+
+/** weights.json: which backbone weights the head was trained on (not a copy of them). */
+export interface StoredWeights extends WeightsInfo {
+	backbone: BackboneId;
+}

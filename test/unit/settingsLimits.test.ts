@@ -1,0 +1,36 @@
+// The limits package.json declares for the settings are the limits the engine enforces (CLI and worker alike).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { TRAIN_LIMITS, resolveTrainConfig } from '../../src/engine/api';
+
+const pkg = JSON.parse(readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as {
+	contributes: { configuration: { properties: Record<string, { minimum?: number; maximum?: number }> } };
+};
+const props = pkg.contributes.configuration.properties;
+const base = { backbone: 'vgg16' as const, dataDir: '/d', workDir: '/w' };
+
+test('every limited setting has the same bounds in package.json and in the engine', () => {
+	for (const [name, { min, max }] of Object.entries(TRAIN_LIMITS)) {
+		const p = props[`radiographReview.${name}`];
+		assert.ok(p, `radiographReview.${name} is declared`);
+		assert.equal(p.minimum, min, `${name} minimum`);
+		assert.equal(p.maximum, max, `${name} maximum`);
+	}
+});
+
+test('values outside the declared limits are refused with the option named; the bounds themselves pass', () => {
+	for (const [name, { min, max }] of Object.entries(TRAIN_LIMITS)) {
+		const over = Number.isInteger(max) && max >= 1 && name !== 'testFraction' && name !== 'valFraction' ? max + 1 : max + 0.01;
+		const under = Number.isInteger(min) && name !== 'testFraction' && name !== 'valFraction' ? min - 1 : min - 0.01;
+		assert.throws(() => resolveTrainConfig({ ...base, [name]: over }), new RegExp(`${name} must be`), `${name} = ${over}`);
+		assert.throws(() => resolveTrainConfig({ ...base, [name]: under }), new RegExp(`${name} must be`), `${name} = ${under}`);
+		const fractions = name === 'testFraction' || name === 'valFraction';
+		// Fractions are checked one at a time: keep the other one small so their sum stays meaningful.
+		assert.doesNotThrow(() => resolveTrainConfig({ ...base, ...(fractions ? { testFraction: 0.2, valFraction: 0.1 } : {}), [name]: max }), `${name} = ${max}`);
+		assert.doesNotThrow(() => resolveTrainConfig({ ...base, [name]: min }), `${name} = ${min}`);
+	}
+	assert.throws(() => resolveTrainConfig({ ...base, epochs: 1_000_000 }), /epochs must be an integer from 1 to 1000/);
+	assert.throws(() => resolveTrainConfig({ ...base, learningRate: 0 }), /learningRate must be > 0/);
+});
