@@ -198,7 +198,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 
 	const scanned = await scan(cfg.dataDir, opts);
 	const labelled = scanned.images.filter((r) => r.label != null);
-	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
+	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: ${noLabelledImages(scanned)}`);
 	lap('scan');
 	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts);
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
@@ -386,6 +386,12 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	return { predictions, csvPath, errors, metrics };
 }
 
+/** Why a folder cannot be split or trained on, with the layouts that can. */
+export function noLabelledImages(scanned: ScanResult): string {
+	const found = scanned.images.length ? `${scanned.images.length} image(s) but none with a class` : 'no images';
+	return `${found}. Expected class folders (${CLASS_NAMES.join(', ')}, or names such as COVID-19 and Viral Pneumonia), a metadata.csv (filename, finding) or a manifest.csv (path, patient_id, optional source_dataset) beside class folders.`;
+}
+
 /** Decodes a dataset into the pixel cache (a warm cache makes training start at the features). */
 export async function preprocessDataset(
 	dataDir: string,
@@ -406,7 +412,7 @@ export async function computeSplits(
 ): Promise<{ scan: ScanResult; split: SplitResult }> {
 	const scanned = await scan(path.resolve(dataDir), opts);
 	const labelled = scanned.images.filter((r) => r.label != null);
-	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images to split`);
+	if (labelled.length === 0) throw new Error(`${scanned.root}: ${noLabelledImages(scanned)}`);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	const split = splitDataset(labelled, o);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1 });

@@ -20,9 +20,12 @@ const THUMB_CHUNK = 30;
 
 export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview> {
 	static current: DatasetPanel | undefined;
+	static readonly viewType = 'radiographReview.dataset';
 
 	private dataset: DatasetView | null = null;
 	private busy: string | null = null;
+	/** Why the chosen folder shows no dataset (shown instead of a stale one). */
+	private problem: string | null = null;
 	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
 	private thumbsAbort: AbortController | undefined;
 
@@ -36,11 +39,21 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		return DatasetPanel.current;
 	}
 
-	private constructor(private readonly services: Services) {
+	/** After a window reload: VS Code hands back the panel it restored. */
+	static revive(services: Services, panel: vscode.WebviewPanel): void {
+		DatasetPanel.current?.dispose();
+		DatasetPanel.current = new DatasetPanel(services, panel);
+		DatasetPanel.show(services);
+	}
+
+	private constructor(
+		private readonly services: Services,
+		existing?: vscode.WebviewPanel,
+	) {
 		const root = datasetRoot();
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'dataset', viewType: 'radiographReview.dataset', title: 'Radiograph Dataset', extraRoots: root ? [vscode.Uri.file(root)] : [], isMessage: isDatasetFromWebview },
+			{ name: 'dataset', viewType: DatasetPanel.viewType, title: 'Radiograph Dataset', extraRoots: root ? [vscode.Uri.file(root)] : [], isMessage: isDatasetFromWebview, existing },
 		);
 		this._register({ dispose: () => (DatasetPanel.current = undefined) });
 		this._register({ dispose: () => this.thumbsAbort?.abort() });
@@ -54,6 +67,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 	/** Scan and split the configured dataset in the worker. */
 	async refresh(): Promise<void> {
 		const root = datasetRoot();
+		this.problem = null;
 		if (!root) {
 			this.dataset = null;
 			this.sendSnapshot();
@@ -73,6 +87,11 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			);
 			this.dataset = toView(r);
 			this.services.log.info(`Dataset ${root}: ${r.scan.images.length} images, ${r.scan.errors.length} problem(s); split ${r.split.train.length}/${r.split.val.length}/${r.split.test.length} (${r.split.mode}, seed ${r.split.seed})`);
+		} catch (e) {
+			// Never keep showing the previous folder, and never leave the rejection unhandled (the listener voids this).
+			this.dataset = null;
+			this.problem = (e as Error).message;
+			this.services.log.warn(`Dataset: ${this.problem}`);
 		} finally {
 			this.busy = null;
 			this.sendSnapshot();
@@ -119,6 +138,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			type: 'snapshot',
 			dataset: this.dataset,
 			busy: this.busy,
+			problem: this.problem,
 			settings: { splitMode: s.splitMode, seed: s.seed, testFraction: s.testFraction, valFraction: s.valFraction, imageSize: s.imageSize },
 		};
 	}

@@ -10,6 +10,9 @@ import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
 import { saveExport } from './exportFile';
 
+/** workspaceState: the run the panel shows, so a reload restores it. */
+const LAST_RUN_KEY = 'radiographReview.predictionsRun';
+
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
 
@@ -18,6 +21,7 @@ export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: P
 
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
 	static current: PredictionsPanel | undefined;
+	static readonly viewType = 'radiographReview.predictions';
 
 	private view: PredictionsView | null = null;
 	private busy: string | null = null;
@@ -34,6 +38,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	static async showRun(services: Services, runDir: string): Promise<void> {
 		const panel = PredictionsPanel.show(services);
 		panel.setBusy(`Loading ${path.basename(runDir)}…`);
+		void services.context.workspaceState.update(LAST_RUN_KEY, runDir);
 		try {
 			const run = await services.engine.run({ type: 'loadRun', runDir });
 			const config = (run.extra as { config?: TrainConfig } | undefined)?.config;
@@ -59,10 +64,25 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 	}
 
-	private constructor(private readonly services: Services) {
+	/** After a window reload: the restored panel shows the run it showed (kept in workspaceState), else closes. */
+	static async revive(services: Services, panel: vscode.WebviewPanel): Promise<void> {
+		const runDir = services.context.workspaceState.get<string>(LAST_RUN_KEY);
+		if (!runDir) {
+			panel.dispose(); // a classified folder: its predictions are one command away, not worth re-running
+			return;
+		}
+		PredictionsPanel.current?.dispose();
+		PredictionsPanel.current = new PredictionsPanel(services, panel);
+		await PredictionsPanel.showRun(services, runDir);
+	}
+
+	private constructor(
+		private readonly services: Services,
+		existing?: vscode.WebviewPanel,
+	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'predictions', viewType: 'radiographReview.predictions', title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview },
+			{ name: 'predictions', viewType: PredictionsPanel.viewType, title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview, existing },
 		);
 		this._register({ dispose: () => (PredictionsPanel.current = undefined) });
 	}
@@ -74,6 +94,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	/** Show these predictions; thumbnails are made (once, cached) in the worker. */
 	async setInput(input: PredictionsInput): Promise<void> {
+		if (input.source !== 'run') void this.services.context.workspaceState.update(LAST_RUN_KEY, undefined);
 		const wd = workDir();
 		const thumbDir = wd ? path.join(wd, 'cache', 'thumbs') : undefined;
 		let thumbs: Record<string, string> = {};

@@ -52,6 +52,8 @@ export interface DatasetSnapshotMessage {
 	dataset: DatasetView | null;
 	/** Work in progress ('Scanning…', 'Preprocessing 120/600'), or null when idle. */
 	busy: string | null;
+	/** Why the chosen folder shows no dataset (e.g. no labelled images, with the layouts expected). */
+	problem?: string | null;
 	/** Current settings the form starts from. */
 	settings: { splitMode: SplitMode; seed: number; testFraction: number; valFraction: number; imageSize: number };
 }

@@ -49,7 +49,13 @@ function render(msg: DatasetSnapshotMessage): void {
 	const d = msg.dataset;
 	if (!d) {
 		rootPath.textContent = '';
-		replaceChildren(content, h('div', { class: 'empty', text: 'No dataset folder chosen. Choose a folder with COVID / NORMAL / PNEUMONIA sub-folders (or a metadata.csv).' }));
+		lastKey = '';
+		replaceChildren(
+			content,
+			msg.problem
+				? h('div', { class: 'empty problem', testid: TestId.DatasetProblem }, icon('warning'), ` ${msg.problem}`)
+				: h('div', { class: 'empty', text: 'No dataset folder chosen. Choose a folder with COVID / NORMAL / PNEUMONIA sub-folders (or a metadata.csv).' }),
+		);
 		return;
 	}
 	rootPath.textContent = `${d.root}  ·  layout: ${d.layout}`;

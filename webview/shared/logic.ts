@@ -460,3 +460,9 @@ export function moveIndex(index: number, key: string, columns: number, count: nu
 	if (d === Infinity) return count - 1;
 	return Math.min(count - 1, Math.max(0, index + d));
 }
+
+/** Training curves: one colour per run (not per backbone), legend "name · label (not pretrained)". */
+export function trainingCurveRuns(series: ReadonlyArray<{ id: string; displayName: string; label?: string; weights: { pretrained: boolean } | null; history: readonly EpochLog[] }>): CurveRun[] {
+	const labels = seriesLabels(series.map((s) => ({ displayName: s.label ? `${s.displayName} “${s.label}”` : s.displayName, pretrained: s.weights ? s.weights.pretrained : null })));
+	return series.map((s, i) => ({ label: labels[i], colorKey: s.id, history: s.history }));
+}
