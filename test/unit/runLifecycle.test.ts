@@ -230,3 +230,17 @@ test('item 15: the backend probe says which native packages are missing and why,
 	assert.equal(real.find((b) => b.name === 'wasm')?.installed, true, 'the WASM backend is a dependency');
 	for (const b of real) assert.ok(b.installed || (b.reason && b.reason.length > 10), `${b.name}: a reason when not installed`);
 });
+
+test('item 10: the CLI flag --restore-best-weights is recorded in the run config.json', async () => {
+	const wd = path.join(tmp, 'cli-wd');
+	const r = spawnSync(
+		process.execPath,
+		[path.join(__dirname, '../../bin/radreview.js'), 'train', '--backbone', 'vgg16', '--data', data, '--weights', 'none', '--epochs', '3', '--image-size', '64', '--base-runtime', 'tfjs', '--workdir', wd, '--restore-best-weights'],
+		{ encoding: 'utf8', timeout: 300_000 },
+	);
+	assert.equal(r.status, 0, r.stderr);
+	const runs = (await fs.readdir(path.join(wd, 'runs'))).filter((n) => !n.startsWith('.'));
+	assert.equal(runs.length, 1);
+	const cfg = JSON.parse(await fs.readFile(path.join(wd, 'runs', runs[0], RUN_FILES.config), 'utf8')) as TrainConfig;
+	assert.equal(cfg.restoreBestWeights, true);
+});

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { WeightsStatus } from '../../src/engine/types';
 import { backboneChoices, defaultBackbone, runName, trainAllSummary } from '../../src/util/backboneChoices';
 import { buildSeries, trainingCurveRuns } from '../../webview/shared/logic';
+import { backendItems } from '../../src/util/backendItems';
 import { isTrainingFromWebview } from '../../src/protocol/training';
 import { isEngineEvent, isEngineRequest } from '../../src/protocol/engine';
 
@@ -71,4 +72,25 @@ test('items 5, 6, 10: the new messages pass the guards at both boundaries', () =
 	assert.ok(isEngineRequest({ type: 'recoverRuns', id: 5, workDir: '/w/.radreview' }));
 	assert.ok(isEngineEvent({ type: 'progress', id: 1, event: { kind: 'weights', weights: { pretrained: true, name: 'imagenet', sha256: 'ab' } } }));
 	assert.ok(!isEngineEvent({ type: 'progress', id: 1, event: { kind: 'weights', weights: { name: 'imagenet' } } }));
+});
+
+test('item 15: the backend picker lists GPU and native CPU as not installed, with why, and they cannot be chosen', () => {
+	const items = backendItems(
+		[
+			{ name: 'tensorflow-gpu', installed: false, reason: '@tensorflow/tfjs-node-gpu is not installed (optional dependency)' },
+			{ name: 'tensorflow', installed: false, reason: '@tensorflow/tfjs-node is not installed (optional dependency)' },
+			{ name: 'wasm', installed: true },
+			{ name: 'cpu', installed: true },
+		],
+		'auto',
+		'wasm',
+	);
+	const by = Object.fromEntries(items.map((i) => [i.value, i]));
+	assert.match(by['tensorflow-gpu'].unavailable ?? '', /tfjs-node-gpu is not installed/);
+	assert.equal(by['tensorflow-gpu'].description, 'not installed');
+	assert.match(by['tensorflow-gpu'].label, /circle-slash/);
+	assert.match(by.tensorflow.detail ?? '', /tfjs-node is not installed/);
+	assert.equal(by.wasm.unavailable, undefined);
+	assert.equal(by.wasm.description, '(running)');
+	assert.equal(by.auto.description, '(current)');
 });
