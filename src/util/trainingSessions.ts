@@ -92,13 +92,23 @@ export class TrainingSessions extends Disposable {
 		return this.state?.get<string[]>(DISMISSED_KEY) ?? [];
 	}
 
-	/** Stale `.partial` folders (a reload or crash mid-training) become interrupted runs; never rejects. */
-	async recover(workDir: string): Promise<void> {
+	/**
+	 * Stale `.partial` folders (a reload or crash mid-training) become interrupted runs; never rejects. Right after
+	 * a reload the old extension host may still be exiting: folders held by another process are checked again a
+	 * few times, and the panel reloads when one turned out to be interrupted.
+	 */
+	async recover(workDir: string, retries = RECOVER_RETRIES): Promise<void> {
 		try {
 			const r = await this.engine.run({ type: 'recoverRuns', workDir });
 			for (const d of r.interrupted) this.log.warn(`Interrupted run recorded: ${d} (its training was cut off; history so far kept, no model).`);
 			for (const d of r.removed) this.log.info(`Removed an unfinished run folder with no epoch: ${d}`);
-			if (r.live.length) this.log.info(`Left ${r.live.length} run folder(s) in progress by a running window alone.`);
+			const others = r.live.length - this.controllers.size;
+			if (others > 0) this.log.info(`Left ${others} run folder(s) being written by another window alone.`);
+			if (r.interrupted.length && retries < RECOVER_RETRIES) void this.loadFromDisk(workDir);
+			if (others > 0 && retries > 0 && !this.isDisposed) {
+				const t = setTimeout(() => void this.recover(workDir, retries - 1), RECOVER_RETRY_MS);
+				this._register({ dispose: () => clearTimeout(t) });
+			}
 		} catch (e) {
 			this.log.warn(`Could not check for interrupted runs in ${workDir}: ${(e as Error).message}`);
 		}
@@ -323,6 +333,10 @@ export class TrainingSessions extends Disposable {
 		this.emitter.fire({ kind: 'series', series: s });
 	}
 }
+
+/** Re-checks of run folders held by another process (an extension host still exiting after a reload). */
+const RECOVER_RETRIES = 4;
+const RECOVER_RETRY_MS = 5000;
 
 /** At most one epoch report (notification, status bar, log line, panel message) per this many ms. */
 const EPOCH_REPORT_MS = 250;
