@@ -43,7 +43,11 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 
 	/** After a window reload: VS Code hands back the panel it restored. */
 	static revive(services: Services, panel: vscode.WebviewPanel): void {
-		ComparePanel.current?.dispose();
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (ComparePanel.current) {
+			panel.dispose();
+			return;
+		}
 		ComparePanel.current = new ComparePanel(services, panel);
 		ComparePanel.show(services);
 	}

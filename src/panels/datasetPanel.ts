@@ -1,7 +1,8 @@
 // Dataset panel controller: class counts, the seeded split and per-file problems of the dataset folder.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CLASS_NAMES, type ClassName, type SplitName } from '../engine/types';
+import { CLASS_NAMES, type BackboneId, type ClassName, type SplitName } from '../engine/types';
+import type { BackboneChoice } from '../protocol/common';
 import { emptyClassCounts, isDatasetFromWebview, type DatasetFromWebview, type DatasetImageView, type DatasetToWebview, type DatasetView, type SplitCounts } from '../protocol/dataset';
 import type { SplitsResult } from '../protocol/engine';
 import { confinePath } from '../util/pathConfinement';
@@ -26,6 +27,8 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 	private busy: string | null = null;
 	/** Why the chosen folder shows no dataset (shown instead of a stale one). */
 	private problem: string | null = null;
+	/** The Train picker (backbones marked by whether their weights resolve) and its default. */
+	private picker: { choices: BackboneChoice[]; defaultBackbone: BackboneId } | undefined;
 	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
 	private thumbsAbort: AbortController | undefined;
 
@@ -41,7 +44,11 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 
 	/** After a window reload: VS Code hands back the panel it restored. */
 	static revive(services: Services, panel: vscode.WebviewPanel): void {
-		DatasetPanel.current?.dispose();
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (DatasetPanel.current) {
+			panel.dispose();
+			return;
+		}
 		DatasetPanel.current = new DatasetPanel(services, panel);
 		DatasetPanel.show(services);
 	}
@@ -57,11 +64,23 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		);
 		this._register({ dispose: () => (DatasetPanel.current = undefined) });
 		this._register({ dispose: () => this.thumbsAbort?.abort() });
+		this._register(services.backboneWeights.onDidChange(() => void this.refreshPicker()));
+		void this.refreshPicker();
 		this._register(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
 			}),
 		);
+	}
+
+	/** Recheck the Train picker in the worker; never rejects. */
+	private async refreshPicker(): Promise<void> {
+		try {
+			this.picker = await this.services.backboneWeights.choices(this.services.sessions.lastTrained());
+			this.sendSnapshot();
+		} catch (e) {
+			this.services.log.warn(`Dataset panel: backbone check failed: ${(e as Error).message}`);
+		}
 	}
 
 	/** Scan and split the configured dataset in the worker. */
@@ -139,6 +158,8 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			dataset: this.dataset,
 			busy: this.busy,
 			problem: this.problem,
+			backbones: this.picker?.choices,
+			defaultBackbone: this.picker?.defaultBackbone,
 			settings: { splitMode: s.splitMode, seed: s.seed, testFraction: s.testFraction, valFraction: s.valFraction, imageSize: s.imageSize },
 		};
 	}

@@ -71,7 +71,11 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			panel.dispose(); // a classified folder: its predictions are one command away, not worth re-running
 			return;
 		}
-		PredictionsPanel.current?.dispose();
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (PredictionsPanel.current) {
+			panel.dispose();
+			return;
+		}
 		PredictionsPanel.current = new PredictionsPanel(services, panel);
 		await PredictionsPanel.showRun(services, runDir);
 	}

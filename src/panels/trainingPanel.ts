@@ -39,7 +39,11 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 
 	/** After a window reload: VS Code hands back the panel it restored. */
 	static revive(services: Services, panel: vscode.WebviewPanel): void {
-		TrainingPanel.current?.dispose();
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (TrainingPanel.current) {
+			panel.dispose();
+			return;
+		}
 		TrainingPanel.current = new TrainingPanel(services, panel);
 		TrainingPanel.show(services, true);
 	}

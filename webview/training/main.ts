@@ -61,7 +61,7 @@ const root = h(
 	{ class: 'panel training', data: { panel: 'training' } },
 	h('div', { class: 'header' }, h('h1', { text: 'Training' }), h('span', { class: 'muted' }, pointCount, ' epoch points'), h('span', { class: 'spacer' }), stopAll),
 	status.el,
-	h('p', { class: 'muted legend-hint' }, 'Solid lines: training. Dashed lines: validation. One colour per backbone; click a legend entry to hide it.'),
+	h('p', { class: 'muted legend-hint' }, 'Solid lines: training. Dashed lines: validation. One colour per run; click a legend entry to hide it.'),
 	chartsBox,
 	empty,
 	cards,
@@ -135,17 +135,22 @@ function curveRuns(): CurveRun[] {
 /** The picker: every backbone, the ones without weights marked with why and the fix; the host's default selected. */
 function renderPicker(): void {
 	if (choices.length === 0) return;
+	const picked = ui.backbone && choices.some((c) => c.id === ui.backbone && c.available) ? ui.backbone : hostDefault;
 	replaceChildren(
 		backboneSelect,
 		...choices.map((c) => {
-			const o = h('vscode-option', { attrs: { value: c.id, description: c.detail } }, c.available ? c.label : `${c.label} — no weights`);
+			const o = h('vscode-option', { attrs: { value: c.id, description: c.detail, selected: c.id === picked } }, c.available ? c.label : `${c.label} — no weights`);
 			o.dataset.available = String(c.available);
 			return o;
 		}),
 	);
-	const picked = ui.backbone && choices.some((c) => c.id === ui.backbone && c.available) ? ui.backbone : hostDefault;
-	if (picked) backboneSelect.value = picked;
-	showBackboneNote();
+	// The select reads its options on slotchange (after this task): set the value again once it has them.
+	const apply = (): void => {
+		if (picked) backboneSelect.value = picked;
+		showBackboneNote();
+	};
+	apply();
+	setTimeout(apply, 0);
 }
 
 function showBackboneNote(): void {
@@ -257,7 +262,7 @@ function card(s: TrainingSeries): HTMLElement {
 			s.metrics ? stat('Test loss', s.metrics.loss.toFixed(4)) : null,
 		),
 		stage ? h('div', { class: 'muted stage' }, icon('loading', 'codicon-modifier-spin'), ` ${stage}`) : null,
-		s.error ? h('div', { class: 'series-error' }, icon('error'), ` ${s.error}`) : null,
+		s.error && s.state === 'interrupted' ? h('div', { class: 'muted series-note' }, icon('info'), ` ${s.error}`) : s.error ? h('div', { class: 'series-error' }, icon('error'), ` ${s.error}`) : null,
 	);
 }
 
