@@ -304,7 +304,10 @@ export class TrainingSessions extends Disposable {
 				return undefined;
 			}
 			s.state = 'failed';
-			s.error = (e as Error).message;
+			// A weights error is a page of instructions: the card says what, the log (and the error's actions) say how.
+			const err = e as Error;
+			s.error = err.name === 'WeightsNotFoundError' ? `${err.message.split('\n')[0]} The log says where to put them.` : err.message;
+			if (err.name === 'WeightsNotFoundError') this.log.warn(`[${name}] ${err.message}`);
 			this.update(s);
 			throw e;
 		} finally {

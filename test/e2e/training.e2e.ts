@@ -96,6 +96,20 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await shot(page, 't02-training-picker');
 	});
 
+	test('A weights error offers Choose .h5 file…, Show where Keras keeps them, random weights and Skip', async () => {
+		const { page } = h;
+		const before = listRuns().length;
+		await runCommand(page, 'Radiograph: Train Xception');
+		const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'Xception has no pretrained ImageNet weights' }).first();
+		await toast.waitFor({ state: 'visible', timeout: 120_000 });
+		await shot(page, 't02b-weights-error-actions');
+		const buttons = (await toast.locator('.monaco-button').allTextContents()).map((t) => t.trim());
+		for (const b of ['Choose .h5 file…', 'Show where Keras keeps them', 'Train with random weights (not pretrained)', 'Skip']) assert.ok(buttons.includes(b), `${b} in ${buttons.join(' | ')}`);
+		await toast.locator('.monaco-button', { hasText: 'Skip' }).first().click();
+		await toast.waitFor({ state: 'hidden', timeout: 30_000 });
+		assert.equal(listRuns().length, before, 'Skip trains nothing');
+	});
+
 	test('A dataset folder with no images updates the Dataset panel and says which layouts are expected', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Show Dataset Splits');
@@ -121,10 +135,14 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await page.locator('.statusbar-item', { hasText: RUNNING }).first().waitFor({ state: 'visible', timeout: 240_000 });
 		await runCommand(page, 'Radiograph: Show Training');
 		// The live card names its weights at once (random here), not "weights: pending".
-		const liveWeights = await until('the live card', async () =>
-			webview(page).locator('[data-testid="training-series"][data-state="running"] [data-testid="weights-label"]').first().textContent({ timeout: 1000 }),
-		);
-		assert.match(liveWeights ?? '', /not pretrained/);
+		// The cards are redrawn every frame while epochs stream in: read them in one go inside the page.
+		const liveWeights = await until('the live card', async () => {
+			const texts = await webview(page)
+				.locator('[data-testid="training-series"][data-state="running"] [data-testid="weights-label"]')
+				.evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+			return texts[0];
+		});
+		assert.match(liveWeights, /not pretrained/);
 		// Let a history checkpoint land (every 2 s).
 		await page.waitForTimeout(4000);
 		assert.equal(listRuns().filter((n) => n.endsWith('.partial')).length, 1, 'training writes into a .partial folder');
@@ -159,6 +177,11 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 			1000,
 		);
 		await shot(page, 't05-restored-training-interrupted');
+
+		// Cards are dismissible: the interrupted one goes, its folder stays.
+		await view.locator('[data-testid="training-series"][data-state="interrupted"] [data-testid="dismiss-button"]').first().click();
+		await until('the card dismissed', async () => ((await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) === 0 ? true : undefined), 30_000);
+		assert.ok(fs.existsSync(path.join(runsDir(), interrupted)), 'the run folder stays on disk');
 
 		await runCommand(page, 'Radiograph: Compare Backbones');
 		await view.locator('[data-testid="interrupted-row"]').first().waitFor({ state: 'attached', timeout: 60_000 });

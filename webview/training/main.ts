@@ -242,7 +242,8 @@ function card(s: TrainingSeries): HTMLElement {
 			swatch,
 			h('strong', { text: s.displayName }),
 			s.label ? h('span', { class: 'run-label', text: `“${s.label}”` }) : null,
-			weightsLabel(s.weights),
+			// "weights: pending" only while it can still change; a run that ended without weights shows none.
+			s.weights || s.state === 'running' || s.state === 'queued' ? weightsLabel(s.weights) : null,
 			h('span', { class: `state state-${s.state}` }, icon(STATE_ICON[s.state], s.state === 'running' ? 'codicon-modifier-spin' : ''), ` ${s.state}`),
 			h('span', { class: 'spacer' }),
 			...actions,
