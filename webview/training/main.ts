@@ -128,8 +128,13 @@ function applyTheme(): void {
 	updateCharts();
 }
 
+/** Series that have (or will have) curves; a run that failed before its first epoch gets no legend entry. */
+function charted(): TrainingSeries[] {
+	return series.filter((s) => s.history.length > 0 || s.state === 'running' || s.state === 'queued');
+}
+
 function curveRuns(): CurveRun[] {
-	return trainingCurveRuns(series);
+	return trainingCurveRuns(charted());
 }
 
 /** The picker: every backbone, the ones without weights marked with why and the fix; the host's default selected. */
@@ -200,7 +205,8 @@ function card(s: TrainingSeries): HTMLElement {
 	const eta = s.state === 'running' ? etaSeconds(s.history, s.epochs) : undefined;
 	const total = s.history.reduce((t, e) => t + e.seconds, 0);
 	const swatch = h('span', { class: 'swatch' });
-	swatch.style.background = colorFor(series.map((x) => x.id), s.id, palette());
+	const ids = charted().map((x) => x.id);
+	swatch.style.background = ids.includes(s.id) ? colorFor(ids, s.id, palette()) : themeColor('--vscode-disabledForeground', '#888888');
 	const actions: HTMLElement[] = [];
 	if (s.state === 'running' && s.history.length > 0) {
 		const keep = h('vscode-button', { testid: TestId.StopKeepButton, attrs: { title: `End ${s.displayName} after this epoch, then evaluate and save the model as it is` } }, icon('debug-stop'), ' Stop and keep');
