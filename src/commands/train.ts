@@ -58,8 +58,10 @@ async function weightsErrorActions(s: Services, backbone: BackboneId, e: Error):
 	const name = DISPLAY_NAMES[backbone];
 	s.log.warn(`[${name}] ${e.message}`);
 	const status = (await s.backboneWeights.status()).find((x) => x.backbone === backbone);
+	// Modal: the user just asked to train, and a toast cuts these button labels short.
 	const pick = await vscode.window.showErrorMessage(
 		`${name} has no pretrained ImageNet weights on this machine${status?.downloadable ? ' and the download failed' : ''}.`,
+		{ modal: true, detail: status?.reason && status.fix ? `${status.reason}.\nFix: ${status.fix}.` : e.message },
 		WEIGHTS_ACTIONS.choose,
 		WEIGHTS_ACTIONS.where,
 		WEIGHTS_ACTIONS.random,

@@ -100,13 +100,14 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		const { page } = h;
 		const before = listRuns().length;
 		await runCommand(page, 'Radiograph: Train Xception');
-		const toast = page.locator('.notifications-toasts .notification-list-item', { hasText: 'Xception has no pretrained ImageNet weights' }).first();
-		await toast.waitFor({ state: 'visible', timeout: 120_000 });
+		const dialog = page.locator('.monaco-dialog-box', { hasText: 'Xception has no pretrained ImageNet weights' }).first();
+		await dialog.waitFor({ state: 'visible', timeout: 120_000 });
 		await shot(page, 't02b-weights-error-actions');
-		const buttons = (await toast.locator('.monaco-button').allTextContents()).map((t) => t.trim());
+		const buttons = (await dialog.locator('.monaco-button').allTextContents()).map((t) => t.trim());
 		for (const b of ['Choose .h5 file…', 'Show where Keras keeps them', 'Train with random weights (not pretrained)', 'Skip']) assert.ok(buttons.includes(b), `${b} in ${buttons.join(' | ')}`);
-		await toast.locator('.monaco-button', { hasText: 'Skip' }).first().click();
-		await toast.waitFor({ state: 'hidden', timeout: 30_000 });
+		assert.match((await dialog.textContent()) ?? '', /Fix: choose a Keras \.h5 file/);
+		await dialog.locator('.monaco-button', { hasText: 'Skip' }).first().click();
+		await dialog.waitFor({ state: 'hidden', timeout: 30_000 });
 		assert.equal(listRuns().length, before, 'Skip trains nothing');
 	});
 
