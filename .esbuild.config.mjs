@@ -12,6 +12,10 @@ const external = [
 	'@tensorflow/tfjs-node',
 	'@tensorflow/tfjs-node-gpu',
 	'@tensorflow/tfjs-backend-wasm',
+	// One copy of tfjs-core (and its CPU kernels) for the bundle and the WASM backend alike: a bundled second copy
+	// registered the 'node' platform twice ("Platform node has already been set").
+	'@tensorflow/tfjs-core',
+	'@tensorflow/tfjs-backend-cpu',
 ];
 const watch = process.argv.includes('--watch');
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };

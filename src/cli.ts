@@ -49,6 +49,7 @@ const TRAIN_OPTIONS: Options = {
 	'test-fraction': { type: 'string' },
 	'val-fraction': { type: 'string' },
 	'base-runtime': { type: 'string' },
+	'restore-best-weights': { type: 'boolean' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -84,6 +85,7 @@ Results are research aids, not a diagnosis.`,
   --image-size N          default ${D.imageSize}
   --preprocessing caffe|tf|unit  override the backbone's normalisation
   --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
+  --restore-best-weights  end with the weights of the lowest val_loss epoch (Keras restore_best_weights)
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
   --workdir DIR           caches and runs, default ./.radreview`,
@@ -167,6 +169,7 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		reduceLr: { ...D.reduceLr, minLr: num(v['min-lr'], 'min-lr', D.reduceLr.minLr) },
 		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+		restoreBestWeights: v['restore-best-weights'] === true,
 	};
 }
 

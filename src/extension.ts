@@ -1,10 +1,13 @@
 // Radiograph Review: build the services, register commands. Everything heavy runs in the engine worker.
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
+import { registerPanelSerializers } from './panels/serializers';
 import { EngineClient } from './engine/client';
+import { BackboneWeights } from './util/backboneWeights';
 import { proxyEnv } from './util/proxy';
 import type { Services } from './util/services';
 import { readSettings } from './util/settings';
+import { workDir } from './util/workspace';
 import { StatusBar } from './util/statusBar';
 import { TrainingSessions } from './util/trainingSessions';
 
@@ -12,18 +15,22 @@ export function activate(context: vscode.ExtensionContext): void {
 	const log = vscode.window.createOutputChannel('Radiograph Review', { log: true });
 	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), env: proxyEnv(), log: (level, message) => log[level](message) });
 	const status = new StatusBar(() => readSettings().backend);
-	const sessions = new TrainingSessions(engine, log, status);
-	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions };
+	const sessions = new TrainingSessions(engine, log, status, context.workspaceState);
+	const backboneWeights = new BackboneWeights(engine, log);
+	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions, backboneWeights };
 
 	context.subscriptions.push(
 		log,
 		engine,
 		status,
 		sessions,
+		backboneWeights,
 		engine.onBackend((report) => status.setBackend(report)),
 		engine.onCrash((error) => reportEngineCrash(log, error)),
 		...registerCommands(services),
+		...registerPanelSerializers(services),
 	);
+	recoverInterruptedRuns(services);
 	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);
 }
 
@@ -32,6 +39,12 @@ function reportEngineCrash(log: vscode.LogOutputChannel, error: Error): void {
 	void vscode.window.showErrorMessage(`Radiograph Review: ${error.message}`, 'Show Log').then((pick) => {
 		if (pick) log.show();
 	});
+}
+
+/** A reload mid-training leaves a partial run: record it as interrupted now, not when a panel opens. */
+function recoverInterruptedRuns(s: Services): void {
+	const wd = workDir();
+	if (wd) void s.sessions.recover(wd); // never rejects: problems go to the log
 }
 
 export function deactivate(): void {

@@ -7,7 +7,7 @@ import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
 import { compareCommand, openPredictionsCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
-import { cancelTrainingCommand, trainAllCommand, trainCommand } from './train';
+import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand } from './train';
 
 export const enum CommandId {
 	/** {@link trainCommand} */
@@ -22,6 +22,8 @@ export const enum CommandId {
 	TrainAll = 'radiographReview.trainAll',
 	/** {@link cancelTrainingCommand} */
 	CancelTraining = 'radiographReview.cancelTraining',
+	/** {@link stopAndKeepCommand} */
+	StopAndKeep = 'radiographReview.stopAndKeep',
 	/** {@link preprocessDatasetCommand} */
 	PreprocessDataset = 'radiographReview.preprocessDataset',
 	/** {@link showDatasetCommand} */
@@ -58,6 +60,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		...(Object.entries(TRAIN_COMMANDS) as [BackboneId, CommandId][]).map(([backbone, id]) => reg(id, () => trainCommand(s, backbone))),
 		reg(CommandId.TrainAll, () => trainAllCommand(s)),
 		reg(CommandId.CancelTraining, () => cancelTrainingCommand(s)),
+		reg(CommandId.StopAndKeep, () => stopAndKeepCommand(s)),
 		reg(CommandId.PreprocessDataset, () => preprocessDatasetCommand(s)),
 		reg(CommandId.ShowDataset, () => showDatasetCommand(s)),
 		reg(CommandId.OpenPredictions, (arg) => openPredictionsCommand(s, arg)),

@@ -39,6 +39,10 @@ import {
 	beginRun,
 	commitRun,
 	listRuns as listRunDirs,
+	listInterruptedRuns as listInterrupted,
+	recoverPartialRuns,
+	type InterruptedRun,
+	type RecoverResult,
 	loadLayersModel,
 	loadRun as loadRunDir,
 	saveLayersModel,
@@ -51,6 +55,17 @@ import {
 } from './run/runDir';
 
 export type { LoadedRun, StoredMetrics } from './run/runDir';
+export { weightsStatus } from './weights/status';
+export { probeBackends } from './model/tf';
+
+/** Stale `.partial` run folders → interrupted runs (or removed); folders of live processes stay. */
+export function recoverRuns(workDir: string): Promise<RecoverResult> {
+	return recoverPartialRuns(path.resolve(workDir));
+}
+
+export function listInterruptedRuns(workDir: string): Promise<InterruptedRun[]> {
+	return listInterrupted(path.resolve(workDir));
+}
 
 /**
  * The limits the settings declare (package.json: minimum/maximum), enforced here so that the CLI, a hand-edited
@@ -185,9 +200,23 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const spec = getBackbone(cfg.backbone);
 	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
 
+	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1 });
+	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, {
+		workDir: cfg.workDir,
+		signal: opts.signal,
+		onProgress: opts.onProgress,
+		allowRandomFallback: opts.allowRandomFallback,
+	});
+	if (base.fallbackNote) opts.onProgress?.({ kind: 'log', level: 'warn', message: base.fallbackNote });
+	// Weights first: a backbone without weights fails in a second, before any image is decoded, and the panels
+	// name the weights as soon as they are known.
+	opts.onProgress?.({ kind: 'weights', weights: base.info });
+	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: describeWeights(base.info) });
+	lap('weights');
+
 	const scanned = await scan(cfg.dataDir, opts);
 	const labelled = scanned.images.filter((r) => r.label != null);
-	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
+	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: ${noLabelledImages(scanned)}`);
 	lap('scan');
 	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts);
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
@@ -204,16 +233,6 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		opts.onProgress?.({ kind: 'log', level: 'warn', message: `${split.leakedPatients.length} patients appear in more than one split (image-level split)` });
 	}
 
-	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1 });
-	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, {
-		workDir: cfg.workDir,
-		signal: opts.signal,
-		onProgress: opts.onProgress,
-		allowRandomFallback: opts.allowRandomFallback,
-	});
-	if (base.fallbackNote) opts.onProgress?.({ kind: 'log', level: 'warn', message: base.fallbackNote });
-	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: describeWeights(base.info) });
-	lap('weights');
 
 	const run = await beginRun(cfg.workDir, cfg.backbone);
 	let head: Head | undefined;
@@ -240,15 +259,26 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 
 		head = buildHead({ baseShape: spec.outputShape(cfg.imageSize), dropout: cfg.dropout, seed: cfg.seed });
 		opts.onProgress?.({ kind: 'stage', stage: 'train', done: 0, total: cfg.epochs, message: `${sets.train.n} train / ${sets.val.n} val images` });
-		const trained = await trainHead(head, sets.train, sets.val, {
-			epochs: cfg.epochs,
-			batchSize: cfg.batchSize,
-			learningRate: cfg.learningRate,
-			seed: cfg.seed,
-			reduceLr: cfg.reduceLr,
-			signal: opts.signal,
-			onProgress: opts.onProgress,
-		});
+		const checkpoint = historyCheckpoint(dir);
+		let trained: Awaited<ReturnType<typeof trainHead>>;
+		try {
+			trained = await trainHead(head, sets.train, sets.val, {
+				epochs: cfg.epochs,
+				batchSize: cfg.batchSize,
+				learningRate: cfg.learningRate,
+				seed: cfg.seed,
+				reduceLr: cfg.reduceLr,
+				restoreBestWeights: cfg.restoreBestWeights,
+				signal: opts.signal,
+				stopSignal: opts.stopSignal,
+				onProgress: (e) => {
+					if (e.kind === 'epoch') checkpoint.add(e.log);
+					opts.onProgress?.(e);
+				},
+			});
+		} finally {
+			await checkpoint.close();
+		}
 		lap('train');
 
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 0, total: 1 });
@@ -278,6 +308,8 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			timing,
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
 		};
+		if (trained.stoppedAt !== undefined) stored.stoppedAt = trained.stoppedAt;
+		if (trained.restoredEpoch !== undefined) stored.restoredEpoch = trained.restoredEpoch;
 		// metrics.json last: its presence marks a complete run (see loadRun).
 		await writeRunJson(dir, RUN_FILES.metrics, stored);
 		const finalDir = await commitRun(run);
@@ -290,6 +322,31 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	} finally {
 		head?.model.dispose();
 	}
+}
+
+/** Seconds between history.json checkpoints of a running training (what an interrupted run keeps). */
+const CHECKPOINT_MS = 2000;
+
+/** Writes the history so far into the partial run folder, at most every CHECKPOINT_MS, one write at a time. */
+function historyCheckpoint(dir: string): { add(log: EpochLog): void; close(): Promise<void> } {
+	const history: EpochLog[] = [];
+	let last = 0;
+	let writing: Promise<void> = Promise.resolve();
+	let busy = false;
+	const write = (): void => {
+		busy = true;
+		last = Date.now();
+		writing = writeRunJson(dir, RUN_FILES.history, history.slice())
+			.catch(() => undefined) // a checkpoint is best effort; the final history.json is not
+			.finally(() => (busy = false));
+	};
+	return {
+		add(log) {
+			history.push(log);
+			if (!busy && (history.length === 1 || Date.now() - last >= CHECKPOINT_MS)) write();
+		},
+		close: () => writing,
+	};
 }
 
 export interface ClassifyResult {
@@ -348,6 +405,12 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	return { predictions, csvPath, errors, metrics };
 }
 
+/** Why a folder cannot be split or trained on, with the layouts that can. */
+export function noLabelledImages(scanned: ScanResult): string {
+	const found = scanned.images.length ? `${scanned.images.length} image(s) but none with a class` : 'no images';
+	return `${found}. Expected class folders (${CLASS_NAMES.join(', ')}, or names such as COVID-19 and Viral Pneumonia), a metadata.csv (filename, finding) or a manifest.csv (path, patient_id, optional source_dataset) beside class folders.`;
+}
+
 /** Decodes a dataset into the pixel cache (a warm cache makes training start at the features). */
 export async function preprocessDataset(
 	dataDir: string,
@@ -368,7 +431,7 @@ export async function computeSplits(
 ): Promise<{ scan: ScanResult; split: SplitResult }> {
 	const scanned = await scan(path.resolve(dataDir), opts);
 	const labelled = scanned.images.filter((r) => r.label != null);
-	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images to split`);
+	if (labelled.length === 0) throw new Error(`${scanned.root}: ${noLabelledImages(scanned)}`);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	const split = splitDataset(labelled, o);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1 });

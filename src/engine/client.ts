@@ -27,6 +27,8 @@ export interface EngineClientOptions {
 export interface RunOptions {
 	signal?: AbortSignal;
 	onProgress?: ProgressSink;
+	/** Stop and keep (training): finish the current epoch, then evaluate and save; the job resolves as usual. */
+	stopSignal?: AbortSignal;
 }
 
 interface PendingJob {
@@ -85,13 +87,18 @@ export class EngineClient {
 		const worker = this.ensureWorker();
 		return new Promise<EngineResults[K]>((resolve, reject) => {
 			const onAbort = (): void => this.post({ type: 'cancel', id });
+			const onStop = (): void => this.post({ type: 'stop', id });
 			opts.signal?.addEventListener('abort', onAbort, { once: true });
+			opts.stopSignal?.addEventListener('abort', onStop, { once: true });
 			this.jobs.set(id, {
 				type: input.type,
 				resolve: resolve as (v: unknown) => void,
 				reject,
 				onProgress: opts.onProgress,
-				cleanup: () => opts.signal?.removeEventListener('abort', onAbort),
+				cleanup: () => {
+					opts.signal?.removeEventListener('abort', onAbort);
+					opts.stopSignal?.removeEventListener('abort', onStop);
+				},
 			});
 			worker.postMessage({ ...input, id } as EngineRequest);
 		});

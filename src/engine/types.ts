@@ -96,6 +96,8 @@ export interface TrainConfig {
 	baseRuntime: BaseRuntimePreference;
 	/** Workspace data folder (`.radreview`): caches and runs live below it. */
 	workDir: string;
+	/** Keras EarlyStopping(restore_best_weights=True): end with the weights of the lowest validation loss. */
+	restoreBestWeights?: boolean;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {
@@ -133,6 +135,8 @@ export type Stage = 'scan' | 'decode' | 'split' | 'weights' | 'features' | 'trai
 export type ProgressEvent =
 	| { kind: 'stage'; stage: Stage; done: number; total: number; message?: string }
 	| { kind: 'epoch'; log: EpochLog; epochs: number }
+	/** The base's weights, as soon as they are resolved (before any feature is computed). */
+	| { kind: 'weights'; weights: WeightsInfo }
 	| { kind: 'fileError'; error: FileError }
 	| { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
@@ -141,6 +145,38 @@ export type ProgressSink = (event: ProgressEvent) => void;
 export interface JobOptions {
 	signal?: AbortSignal;
 	onProgress?: ProgressSink;
+	/** Stop and keep: end training after the current epoch, then evaluate and save as usual. */
+	stopSignal?: AbortSignal;
+}
+
+/** Whether a backbone's pretrained weights resolve without training (a cheap check: no download, no hashing). */
+export interface WeightsStatus {
+	backbone: BackboneId;
+	/** The weights setting checked ('auto', 'none' or a path). */
+	setting: string;
+	/** Found on this machine (or 'none': random weights on purpose). */
+	available: boolean;
+	/** Not found, but training would try a download first (fails offline). */
+	downloadable: boolean;
+	/** What would be loaded, e.g. the .h5 file name. */
+	name?: string;
+	pretrained?: boolean;
+	/** Why not available, one line. */
+	reason?: string;
+	/** How to make it available, one line. */
+	fix?: string;
+	/** Where Keras keeps this backbone's weights (~/.keras/models/<file>), when it has a Keras file. */
+	kerasPath?: string;
+	/** Where keras.applications downloads it from. */
+	url?: string;
+}
+
+/** A compute backend and whether it can be used here (for the backend picker). */
+export interface BackendAvailability {
+	name: BackendName;
+	installed: boolean;
+	/** Why not, when not installed. */
+	reason?: string;
 }
 
 /** Which weights a model holds; shown wherever a result is shown. */

@@ -18,6 +18,8 @@ const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
 
 const controllers = new Map<number, AbortController>();
+/** Stop-and-keep signals of running jobs (only training reads it). */
+const stoppers = new Map<number, AbortController>();
 /** Jobs run one at a time: two trainings at once would only fight over the same cores. */
 let queue: Promise<void> = Promise.resolve();
 
@@ -35,27 +37,38 @@ port.on('message', (msg: unknown) => {
 		return;
 	}
 	crashForTest(msg.type);
+	if (msg.type === 'stop') {
+		stoppers.get(msg.id)?.abort();
+		return;
+	}
 	const controller = new AbortController();
 	controllers.set(msg.id, controller);
+	const stopper = new AbortController();
+	stoppers.set(msg.id, stopper);
 	const job = msg;
-	// Cheap reads (runs, thumbnails, a dataset scan) skip the queue so panels stay live during training.
 	const run = (): Promise<void> =>
-		execute(job, controller.signal)
+		execute(job, controller.signal, stopper.signal)
 			.then((result) => post({ type: 'result', id: job.id, result }))
 			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
-			.finally(() => controllers.delete(job.id));
-	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits' || job.type === 'preview') void run();
+			.finally(() => {
+				controllers.delete(job.id);
+				stoppers.delete(job.id);
+			});
+	if (UNQUEUED.has(job.type)) void run();
 	else queue = queue.then(run);
 });
 
-async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
+/** Cheap jobs that skip the queue so panels stay live during training. */
+const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'loadRun', 'thumbs', 'splits', 'preview', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
+
+async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
 	throwIfAborted(signal);
 	const onProgress = (event: ProgressEvent): void => {
 		post({ type: 'progress', id: req.id, event });
 		// The engine picks the backend mid-job: tell the status bar as soon as it is known.
 		announceBackend(true);
 	};
-	const opts = { signal, onProgress };
+	const opts = { signal, onProgress, stopSignal };
 	switch (req.type) {
 		case 'train': {
 			await reportBackend(req.config.backend);
@@ -86,6 +99,14 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 		}
 		case 'backend':
 			return reportBackend(req.preference);
+		case 'weightsStatus':
+			return api.weightsStatus(req.settings);
+		case 'probeBackends':
+			return api.probeBackends();
+		case 'recoverRuns':
+			return api.recoverRuns(req.workDir);
+		case 'listInterrupted':
+			return api.listInterruptedRuns(req.workDir);
 		default: {
 			const never: never = req;
 			throw new Error(`Unknown engine request ${JSON.stringify(never)}`);

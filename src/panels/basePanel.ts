@@ -20,6 +20,8 @@ export interface PanelOptions<TFrom> {
 	extraRoots: vscode.Uri[];
 	isMessage: Guard<TFrom>;
 	column?: vscode.ViewColumn;
+	/** A panel VS Code restored after a reload (registerWebviewPanelSerializer): adopt it instead of creating one. */
+	existing?: vscode.WebviewPanel;
 }
 
 export abstract class BasePanel<TTo extends { type: string }, TFrom extends { type: string }> extends Disposable {
@@ -37,13 +39,18 @@ export abstract class BasePanel<TTo extends { type: string }, TFrom extends { ty
 		super();
 		this.extraKey = opts.extraRoots.map((u) => u.toString()).sort().join('\n');
 		this.panel = this._register(
-			vscode.window.createWebviewPanel(opts.viewType, opts.title, opts.column ?? vscode.ViewColumn.Active, {
-				enableScripts: true,
-				// Context retention is only an optimisation: the host replays its state on every ready.
-				retainContextWhenHidden: true,
-				localResourceRoots: this.roots(opts.extraRoots),
-			}),
+			opts.existing ??
+				vscode.window.createWebviewPanel(opts.viewType, opts.title, opts.column ?? vscode.ViewColumn.Active, {
+					enableScripts: true,
+					// Context retention is only an optimisation: the host replays its state on every ready.
+					retainContextWhenHidden: true,
+					localResourceRoots: this.roots(opts.extraRoots),
+				}),
 		);
+		if (opts.existing) {
+			opts.existing.webview.options = { enableScripts: true, localResourceRoots: this.roots(opts.extraRoots) };
+			opts.existing.title = opts.title;
+		}
 		this.panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.png');
 		this._register(this.panel.onDidDispose(() => this.dispose()));
 		this._register(this.panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)));

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runTimes } from '../engine/run/times';
 import { withCheckedSources } from '../protocol/common';
+import type { NoticeMessage } from '../protocol/common';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
+import type { InterruptedRunView } from '../protocol/engine';
 import { isCompareFromWebview } from '../protocol/compare';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -14,27 +16,57 @@ import { trainCommandFor } from './trainingPanel';
 
 export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview> {
 	static current: ComparePanel | undefined;
+	static readonly viewType = 'radiographReview.compare';
 
 	private runs: CompareRun[] = [];
+	private interrupted: InterruptedRunView[] = [];
 	private busy: string | null = null;
+	/** The last notice (e.g. Train All's summary), replayed after every snapshot so a reload keeps it. */
+	private lastNotice: NoticeMessage | undefined;
 
 	static show(services: Services): ComparePanel {
 		if (ComparePanel.current) ComparePanel.current.reveal();
 		else ComparePanel.current = new ComparePanel(services);
-		void ComparePanel.current.refresh();
-		return ComparePanel.current;
+		const panel = ComparePanel.current;
+		void panel.refresh().catch((e: unknown) => services.log.warn(`Compare: ${(e as Error).message}`));
+		return panel;
 	}
 
-	private constructor(private readonly services: Services) {
+	/** Show a line above the table (e.g. what Train All skipped). */
+	notice(level: NoticeMessage['level'], message: string): void {
+		this.lastNotice = { type: 'notice', level, message };
+		this.post(this.lastNotice);
+	}
+
+	protected override sendSnapshot(): void {
+		super.sendSnapshot();
+		if (this.lastNotice) this.post(this.lastNotice);
+	}
+
+	/** After a window reload: VS Code hands back the panel it restored. */
+	static revive(services: Services, panel: vscode.WebviewPanel): void {
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (ComparePanel.current) {
+			panel.dispose();
+			return;
+		}
+		ComparePanel.current = new ComparePanel(services, panel);
+		ComparePanel.show(services);
+	}
+
+	private constructor(
+		private readonly services: Services,
+		existing?: vscode.WebviewPanel,
+	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'compare', viewType: 'radiographReview.compare', title: 'Compare Backbones', extraRoots: [], isMessage: isCompareFromWebview },
+			{ name: 'compare', viewType: ComparePanel.viewType, title: 'Compare Backbones', extraRoots: [], isMessage: isCompareFromWebview, existing },
 		);
 		this._register({ dispose: () => (ComparePanel.current = undefined) });
 		// A finished training changes the table.
 		this._register(
 			services.sessions.onDidChange((e) => {
-				if (e.kind === 'series' && e.series.state === 'done') void this.refresh();
+				if (e.kind === 'series' && e.series.state === 'done') void this.refresh().catch((err: unknown) => services.log.warn(`Compare: ${(err as Error).message}`));
 			}),
 		);
 	}
@@ -46,7 +78,9 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 		this.busy = 'Reading runs…';
 		this.sendSnapshot();
 		try {
-			const summaries = await this.services.engine.run({ type: 'listRuns', workDir: wd });
+			await this.services.sessions.recover(wd);
+			const [summaries, interrupted] = await Promise.all([this.services.engine.run({ type: 'listRuns', workDir: wd }), this.services.engine.run({ type: 'listInterrupted', workDir: wd })]);
+			this.interrupted = interrupted;
 			const runs: CompareRun[] = [];
 			for (const s of summaries) {
 				let history: CompareRun['history'] = [];
@@ -80,7 +114,7 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	protected snapshot(): CompareToWebview {
-		return { type: 'snapshot', runs: this.runs, busy: this.busy };
+		return { type: 'snapshot', runs: this.runs, busy: this.busy, interrupted: this.interrupted };
 	}
 
 	protected async onMessage(msg: CompareFromWebview): Promise<void> {

@@ -2,7 +2,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { classSourceTable } from '../engine/data/sources';
-import { CLASS_NAMES, type ClassName, type SplitName } from '../engine/types';
+import { CLASS_NAMES, type BackboneId, type ClassName, type SplitName } from '../engine/types';
+import type { BackboneChoice } from '../protocol/common';
 import { emptyClassCounts, isDatasetFromWebview, type DatasetFromWebview, type DatasetImageView, type DatasetToWebview, type DatasetView, type SplitCounts } from '../protocol/dataset';
 import type { SplitsResult } from '../protocol/engine';
 import { confinePath } from '../util/pathConfinement';
@@ -21,9 +22,14 @@ const THUMB_CHUNK = 30;
 
 export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview> {
 	static current: DatasetPanel | undefined;
+	static readonly viewType = 'radiographReview.dataset';
 
 	private dataset: DatasetView | null = null;
 	private busy: string | null = null;
+	/** Why the chosen folder shows no dataset (shown instead of a stale one). */
+	private problem: string | null = null;
+	/** The Train picker (backbones marked by whether their weights resolve) and its default. */
+	private picker: { choices: BackboneChoice[]; defaultBackbone: BackboneId } | undefined;
 	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
 	private thumbsAbort: AbortController | undefined;
 
@@ -37,14 +43,30 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		return DatasetPanel.current;
 	}
 
-	private constructor(private readonly services: Services) {
+	/** After a window reload: VS Code hands back the panel it restored. */
+	static revive(services: Services, panel: vscode.WebviewPanel): void {
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (DatasetPanel.current) {
+			panel.dispose();
+			return;
+		}
+		DatasetPanel.current = new DatasetPanel(services, panel);
+		DatasetPanel.show(services);
+	}
+
+	private constructor(
+		private readonly services: Services,
+		existing?: vscode.WebviewPanel,
+	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
 			// The webview sees thumbnails only (never the dataset itself).
-			{ name: 'dataset', viewType: 'radiographReview.dataset', title: 'Radiograph Dataset', extraRoots: thumbRoots(), isMessage: isDatasetFromWebview },
+			{ name: 'dataset', viewType: DatasetPanel.viewType, title: 'Radiograph Dataset', extraRoots: thumbRoots(), isMessage: isDatasetFromWebview, existing },
 		);
 		this._register({ dispose: () => (DatasetPanel.current = undefined) });
 		this._register({ dispose: () => this.thumbsAbort?.abort() });
+		this._register(services.backboneWeights.onDidChange(() => void this.refreshPicker()));
+		void this.refreshPicker();
 		this._register(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
@@ -52,9 +74,20 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		);
 	}
 
+	/** Recheck the Train picker in the worker; never rejects. */
+	private async refreshPicker(): Promise<void> {
+		try {
+			this.picker = await this.services.backboneWeights.choices(this.services.sessions.lastTrained());
+			this.sendSnapshot();
+		} catch (e) {
+			this.services.log.warn(`Dataset panel: backbone check failed: ${(e as Error).message}`);
+		}
+	}
+
 	/** Scan and split the configured dataset in the worker. */
 	async refresh(): Promise<void> {
 		const root = datasetRoot();
+		this.problem = null;
 		if (!root) {
 			this.dataset = null;
 			this.sendSnapshot();
@@ -73,6 +106,11 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			);
 			this.dataset = toView(r);
 			this.services.log.info(`Dataset ${root}: ${r.scan.images.length} images, ${r.scan.errors.length} problem(s); split ${r.split.train.length}/${r.split.val.length}/${r.split.test.length} (${r.split.mode}, seed ${r.split.seed})`);
+		} catch (e) {
+			// Never keep showing the previous folder, and never leave the rejection unhandled (the listener voids this).
+			this.dataset = null;
+			this.problem = (e as Error).message;
+			this.services.log.warn(`Dataset: ${this.problem}`);
 		} finally {
 			this.busy = null;
 			this.sendSnapshot();
@@ -119,6 +157,9 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			type: 'snapshot',
 			dataset: this.dataset,
 			busy: this.busy,
+			problem: this.problem,
+			backbones: this.picker?.choices,
+			defaultBackbone: this.picker?.defaultBackbone,
 			settings: { splitMode: s.splitMode, seed: s.seed, testFraction: s.testFraction, valFraction: s.valFraction, imageSize: s.imageSize },
 		};
 	}

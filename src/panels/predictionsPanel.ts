@@ -11,6 +11,9 @@ import { readableRoots, workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
 import { exportDir, saveExport } from './exportFile';
 
+/** workspaceState: the run the panel shows, so a reload restores it. */
+const LAST_RUN_KEY = 'radiographReview.predictionsRun';
+
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
 /** Long side of the large view's image: a screen's worth of a radiograph, not its 15 MP original. */
@@ -27,6 +30,7 @@ export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: P
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
 	/** The panel last opened or revealed. */
 	static current: PredictionsPanel | undefined;
+	static readonly viewType = 'radiographReview.predictions';
 	/** One panel per prediction set, side by side. */
 	private static readonly bySet = new Map<string, PredictionsPanel>();
 	/** The set this panel shows (or is loading). */
@@ -58,6 +62,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	static async showRun(services: Services, runDir: string): Promise<void> {
 		const panel = PredictionsPanel.forSet(services, runSetKey(runDir));
 		panel.setBusy(`Loading ${path.basename(runDir)}…`);
+		void services.context.workspaceState.update(LAST_RUN_KEY, runDir);
 		try {
 			const run = await services.engine.run({ type: 'loadRun', runDir });
 			const config = (run.extra as { config?: TrainConfig } | undefined)?.config;
@@ -84,13 +89,34 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 	}
 
+	/** After a window reload: the restored panel shows the run it showed (kept in workspaceState), else closes. */
+	static async revive(services: Services, panel: vscode.WebviewPanel): Promise<void> {
+		const runDir = services.context.workspaceState.get<string>(LAST_RUN_KEY);
+		if (!runDir) {
+			panel.dispose(); // a classified folder: its predictions are one command away, not worth re-running
+			return;
+		}
+		// Hidden panels are restored only when first shown: a command may have opened this set's panel meanwhile.
+		const key = runSetKey(runDir);
+		if (PredictionsPanel.bySet.get(key)?.isDisposed === false) {
+			panel.dispose();
+			return;
+		}
+		const revived = new PredictionsPanel(services, undefined, panel);
+		revived.setKey = key;
+		PredictionsPanel.bySet.set(key, revived);
+		PredictionsPanel.current = revived;
+		await PredictionsPanel.showRun(services, runDir);
+	}
+
 	private constructor(
 		private readonly services: Services,
 		column?: vscode.ViewColumn,
+		existing?: vscode.WebviewPanel,
 	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'predictions', viewType: 'radiographReview.predictions', title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview, column },
+			{ name: 'predictions', viewType: PredictionsPanel.viewType, title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview, column, existing },
 		);
 		this._register({
 			dispose: () => {
@@ -112,6 +138,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	/** Show these predictions; thumbnails are made (once, cached) in the worker. */
 	async setInput(input: PredictionsInput): Promise<void> {
+		if (input.source !== 'run') void this.services.context.workspaceState.update(LAST_RUN_KEY, undefined);
 		const wd = workDir();
 		const thumbDir = wd ? path.join(wd, 'cache', 'thumbs') : undefined;
 		let thumbs: Record<string, string> = {};

@@ -1,6 +1,8 @@
 // Training panel controller: live curves of every session plus the workspace's recent runs, overlaid.
 import * as vscode from 'vscode';
 import { isTrainingFromWebview, type TrainingFromWebview, type TrainingToWebview } from '../protocol/training';
+import type { BackboneId } from '../engine/types';
+import type { BackboneChoice } from '../protocol/common';
 import type { Services } from '../util/services';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
@@ -8,6 +10,9 @@ import { exportDir, saveExport } from './exportFile';
 
 export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebview> {
 	static current: TrainingPanel | undefined;
+	static readonly viewType = 'radiographReview.training';
+	/** The Train picker (backbones marked by whether their weights resolve) and its default. */
+	private picker: { choices: BackboneChoice[]; defaultBackbone: BackboneId } | undefined;
 
 	/** Open (or reveal) the panel; finished runs are read from disk in the background. */
 	static show(services: Services, preserveFocus = false): TrainingPanel {
@@ -17,16 +22,42 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 			TrainingPanel.current = new TrainingPanel(services);
 		}
 		const wd = workDir();
-		if (wd) void services.sessions.loadFromDisk(wd);
+		if (wd) void services.sessions.loadFromDisk(wd); // never rejects: problems go to the log
+		void TrainingPanel.current.refreshPicker();
 		return TrainingPanel.current;
 	}
 
-	private constructor(private readonly services: Services) {
+	/** Recheck the picker (in the worker); never rejects. */
+	async refreshPicker(): Promise<void> {
+		try {
+			this.picker = await this.services.backboneWeights.choices(this.services.sessions.lastTrained());
+			this.sendSnapshot();
+		} catch (e) {
+			this.services.log.warn(`Training panel: backbone check failed: ${(e as Error).message}`);
+		}
+	}
+
+	/** After a window reload: VS Code hands back the panel it restored. */
+	static revive(services: Services, panel: vscode.WebviewPanel): void {
+		// Hidden panels are restored only when first shown: a command may have opened a new one meanwhile.
+		if (TrainingPanel.current) {
+			panel.dispose();
+			return;
+		}
+		TrainingPanel.current = new TrainingPanel(services, panel);
+		TrainingPanel.show(services, true);
+	}
+
+	private constructor(
+		private readonly services: Services,
+		existing?: vscode.WebviewPanel,
+	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'training', viewType: 'radiographReview.training', title: 'Radiograph Training', extraRoots: [], isMessage: isTrainingFromWebview },
+			{ name: 'training', viewType: TrainingPanel.viewType, title: 'Radiograph Training', extraRoots: [], isMessage: isTrainingFromWebview, existing },
 		);
 		this._register({ dispose: () => (TrainingPanel.current = undefined) });
+		this._register(services.backboneWeights.onDidChange(() => void this.refreshPicker()));
 		this._register(
 			services.sessions.onDidChange((e) => {
 				switch (e.kind) {
@@ -36,6 +67,8 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 					case 'series': {
 						const { history: _history, ...series } = e.series;
 						this.post({ type: 'seriesUpdate', series });
+						// A finished run changes the default ("last trained").
+						if (e.series.state === 'done') void this.refreshPicker();
 						return;
 					}
 					case 'reset':
@@ -48,7 +81,12 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 
 	protected snapshot(): TrainingToWebview {
 		// A fast head can log hundreds of thousands of epochs; the curves draw ~1000 points, so send a thinned history.
-		return { type: 'snapshot', series: this.services.sessions.all().map((s) => (s.history.length > SNAPSHOT_EPOCHS ? { ...s, history: thinned(s.history, SNAPSHOT_EPOCHS) } : s)) };
+		return {
+			type: 'snapshot',
+			series: this.services.sessions.all().map((s) => (s.history.length > SNAPSHOT_EPOCHS ? { ...s, history: thinned(s.history, SNAPSHOT_EPOCHS) } : s)),
+			backbones: this.picker?.choices,
+			defaultBackbone: this.picker?.defaultBackbone,
+		};
 	}
 
 	protected async onMessage(msg: TrainingFromWebview): Promise<void> {
@@ -59,6 +97,21 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 			case 'stop': {
 				const n = this.services.sessions.cancel(msg.id);
 				this.services.log.info(`Stop requested from the training panel (${n} session(s)).`);
+				return;
+			}
+			case 'stopKeep': {
+				const n = this.services.sessions.stopAndKeep(msg.id);
+				this.services.log.info(`Stop and keep requested from the training panel (${n} session(s)).`);
+				return;
+			}
+			case 'dismiss':
+				await this.services.sessions.dismiss(msg.id);
+				return;
+			case 'label': {
+				const s = this.services.sessions.all().find((x) => x.id === msg.id);
+				if (!s) return;
+				const label = await vscode.window.showInputBox({ title: `Label for ${s.displayName}`, value: s.label ?? '', prompt: 'Shown after the run name in the legend and on the card; empty removes it.' });
+				if (label !== undefined) await this.services.sessions.setLabel(msg.id, label);
 				return;
 			}
 			case 'train':

@@ -102,3 +102,13 @@ export const isFileName = (v: unknown): v is string =>
 	isShortString(v) && v.length <= 255 && !/[\\/]/.test(v) && v !== '.' && v !== '..' && !v.includes('\0');
 
 export const exportShape = { format: isExportFormat, suggestedName: isFileName, base64: isOptional(isBase64) };
+
+/** A backbone as the Train pickers show it: whether its weights resolve here, and if not why and the fix. */
+export interface BackboneChoice {
+	id: BackboneId;
+	/** e.g. 'ResNet50'. */
+	label: string;
+	available: boolean;
+	/** 'imagenet (…)' when available; else the reason and the fix. */
+	detail: string;
+}

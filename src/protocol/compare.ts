@@ -3,6 +3,7 @@ import type { BackboneId, EpochLog, Metrics } from '../engine/types';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape, isBackboneId } from './common';
 import { isShortString, unionGuard, type Guard } from './guards';
+import type { InterruptedRunView } from './engine';
 
 export interface CompareRun {
 	runDir: string;
@@ -27,6 +28,8 @@ export interface CompareSnapshotMessage {
 	type: 'snapshot';
 	runs: CompareRun[];
 	busy: string | null;
+	/** Runs cut off mid-training (window reload, crash): history only, no test metrics. */
+	interrupted?: InterruptedRunView[];
 }
 
 export type CompareToWebview = CompareSnapshotMessage | NoticeMessage | ExportResultMessage;

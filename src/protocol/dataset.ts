@@ -1,7 +1,7 @@
 // Dataset panel protocol: the scanned dataset, its class counts and the seeded split.
 import type { ClassSourceTable } from '../engine/data/sources';
 import { CLASS_NAMES, type BackboneId, type ClassName, type FileError, type SplitMode, type SplitName } from '../engine/types';
-import type { ErrorReportMessage, NoticeMessage, ReadyMessage } from './common';
+import type { BackboneChoice, ErrorReportMessage, NoticeMessage, ReadyMessage } from './common';
 import { isBackboneId } from './common';
 import { isInteger, isNumber, isOneOf, isShortString, unionGuard, type Guard } from './guards';
 
@@ -57,6 +57,11 @@ export interface DatasetSnapshotMessage {
 	dataset: DatasetView | null;
 	/** Work in progress ('Scanning…', 'Preprocessing 120/600'), or null when idle. */
 	busy: string | null;
+	/** Why the chosen folder shows no dataset (e.g. no labelled images, with the layouts expected). */
+	problem?: string | null;
+	/** The Train picker: every backbone, marked when its weights do not resolve here, and the default. */
+	backbones?: BackboneChoice[];
+	defaultBackbone?: BackboneId;
 	/** Current settings the form starts from. */
 	settings: { splitMode: SplitMode; seed: number; testFraction: number; valFraction: number; imageSize: number };
 }

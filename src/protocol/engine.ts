@@ -1,7 +1,11 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
 import type {
+	BackendAvailability,
 	BackendPreference,
+	BackboneId,
+	WeightsStatus,
+	WeightsInfo,
 	FileError,
 	Metrics,
 	Prediction,
@@ -87,6 +91,35 @@ export interface BackendRequest {
 	id: number;
 	preference: BackendPreference;
 }
+/** Which backbones' weights resolve here without a download (cheap: no hashing). */
+export interface WeightsStatusRequest {
+	type: 'weightsStatus';
+	id: number;
+	/** The radiographReview.weights.<id> settings ('auto', 'none' or a path). */
+	settings: Partial<Record<BackboneId, string>>;
+}
+/** Which compute backends are installed (no backend is started). */
+export interface ProbeBackendsRequest {
+	type: 'probeBackends';
+	id: number;
+}
+/** Turn stale `.partial` run folders into interrupted runs (or remove them); live ones are left alone. */
+export interface RecoverRunsRequest {
+	type: 'recoverRuns';
+	id: number;
+	workDir: string;
+}
+/** Interrupted runs below workDir, newest first. */
+export interface ListInterruptedRequest {
+	type: 'listInterrupted';
+	id: number;
+	workDir: string;
+}
+/** Stop and keep: the training job with this id ends after its current epoch and is evaluated and saved. */
+export interface StopRequest {
+	type: 'stop';
+	id: number;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -103,10 +136,15 @@ export type EngineRequest =
 	| ThumbsRequest
 	| PreviewRequest
 	| BackendRequest
+	| WeightsStatusRequest
+	| ProbeBackendsRequest
+	| RecoverRunsRequest
+	| ListInterruptedRequest
+	| StopRequest
 	| CancelRequest;
 
-/** Requests that start a job (everything but cancel). */
-export type EngineJobRequest = Exclude<EngineRequest, CancelRequest>;
+/** Requests that start a job (everything but cancel and stop). */
+export type EngineJobRequest = Exclude<EngineRequest, CancelRequest | StopRequest>;
 export type EngineJobType = EngineJobRequest['type'];
 /** A job request as the caller writes it: the client assigns the id. */
 export type EngineJobInput = EngineJobRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -151,8 +189,28 @@ export interface BackendResult {
 	skipped: string[];
 }
 
+export interface RecoverRunsResult {
+	interrupted: string[];
+	removed: string[];
+	live: string[];
+}
+/** An interrupted run (history so far; no model, no test metrics). */
+export interface InterruptedRunView {
+	runDir: string;
+	name: string;
+	backbone: BackboneId;
+	createdAt: string;
+	history: EpochLog[];
+	plannedEpochs: number;
+	weights?: WeightsInfo;
+}
+
 /** The result type of each job type. */
 export interface EngineResults {
+	weightsStatus: WeightsStatus[];
+	probeBackends: BackendAvailability[];
+	recoverRuns: RecoverRunsResult;
+	listInterrupted: InterruptedRunView[];
 	train: RunSummary;
 	classify: ClassifyResult;
 	preprocess: PreprocessResult;
@@ -212,6 +270,8 @@ export function isProgressEvent(v: unknown): v is ProgressEvent {
 			return isString(v.stage) && isNumber(v.done) && isNumber(v.total);
 		case 'epoch':
 			return isRecord(v.log) && isNumber(v.epochs);
+		case 'weights':
+			return isRecord(v.weights) && isString(v.weights.name) && typeof v.weights.pretrained === 'boolean' && isString(v.weights.sha256);
 		case 'fileError':
 			return isRecord(v.error) && isString(v.error.path) && isString(v.error.reason);
 		case 'log':
@@ -244,5 +304,10 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
+	weightsStatus: { id: isId, settings: (v: unknown): v is Partial<Record<BackboneId, string>> => isRecord(v) && Object.values(v).every(isShortString) },
+	probeBackends: { id: isId },
+	recoverRuns: { id: isId, workDir: isShortString },
+	listInterrupted: { id: isId, workDir: isShortString },
+	stop: { id: isId },
 	cancel: { id: isId },
 });

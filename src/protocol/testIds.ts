@@ -23,6 +23,17 @@ export const TestId = {
 	TrainingChart: 'training-chart',
 	/** Stop button; aborts the same controller as the notification's Cancel. */
 	StopButton: 'stop-button',
+	/** Stop and keep: ends after the current epoch, evaluates and saves. */
+	StopKeepButton: 'stop-keep-button',
+	/** Removes a finished / failed / cancelled / interrupted card. */
+	DismissButton: 'dismiss-button',
+	/** The Train picker of the training panel, and the note about a backbone without weights. */
+	BackbonePicker: 'backbone-picker',
+	BackboneNote: 'backbone-note',
+	/** Dataset panel: why the chosen folder shows no dataset. */
+	DatasetProblem: 'dataset-problem',
+	/** Compare panel: one interrupted run (history only). */
+	InterruptedRow: 'interrupted-row',
 	/** Test accuracy of a finished series (inside TrainingSeries). */
 	SeriesAccuracy: 'series-accuracy',
 

@@ -1,10 +1,11 @@
 // Training panel protocol: live epoch curves of one or more backbones, overlaid.
 import type { BackboneId, EpochLog, Metrics, Stage } from '../engine/types';
-import type { ErrorReportMessage, NoticeMessage, ReadyMessage, WeightsView, ExportMessage, ExportResultMessage } from './common';
+import type { BackboneChoice, ErrorReportMessage, NoticeMessage, ReadyMessage, WeightsView, ExportMessage, ExportResultMessage } from './common';
 import { exportShape, isBackboneId } from './common';
 import { isOptional, isShortString, unionGuard, type Guard } from './guards';
 
-export type SessionState = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+/** 'interrupted': the window was reloaded or crashed mid-training; its history so far was kept (no model). */
+export type SessionState = 'queued' | 'running' | 'done' | 'cancelled' | 'failed' | 'interrupted';
 
 /** One training session (live) or finished run (from its history on disk). */
 export interface TrainingSeries {
@@ -27,12 +28,20 @@ export interface TrainingSeries {
 	metrics?: Metrics;
 	runDir?: string;
 	error?: string;
+	/** The user's name for this run (shown after the time-based name). */
+	label?: string;
+	/** ISO time the run started; names runs ("ResNet50 · 14:03"). */
+	startedAt?: string;
 }
 
 /** Host → webview: the full list of series (after ready, on show, after a run finishes). */
 export interface TrainingSnapshotMessage {
 	type: 'snapshot';
 	series: TrainingSeries[];
+	/** The Train picker: every backbone, marked when its weights do not resolve here. */
+	backbones?: BackboneChoice[];
+	/** What the one-click Train button trains (last trained, else one with weights). */
+	defaultBackbone?: BackboneId;
 }
 
 /**
@@ -71,10 +80,29 @@ export interface OpenPredictionsMessage {
 	runDir: string;
 }
 
+/** Stop and keep: end after the current epoch, evaluate and save the model as it is. */
+export interface StopKeepMessage {
+	type: 'stopKeep';
+	id: string;
+}
+/** Remove a finished, failed, cancelled or interrupted card from the panel (files stay on disk). */
+export interface DismissMessage {
+	type: 'dismiss';
+	id: string;
+}
+/** Ask the host for a label for this run (it shows an input box). */
+export interface LabelMessage {
+	type: 'label';
+	id: string;
+}
+
 export type TrainingFromWebview =
 	| ReadyMessage
 	| ErrorReportMessage
 	| StopMessage
+	| StopKeepMessage
+	| DismissMessage
+	| LabelMessage
 	| TrainAgainMessage
 	| OpenPredictionsMessage
 	| ExportMessage;
@@ -83,6 +111,9 @@ export const isTrainingFromWebview: Guard<TrainingFromWebview> = unionGuard<Trai
 	ready: {},
 	error: { message: isShortString },
 	stop: { id: isOptional(isShortString) },
+	stopKeep: { id: isShortString },
+	dismiss: { id: isShortString },
+	label: { id: isShortString },
 	train: { backbone: isBackboneId },
 	openPredictions: { runDir: isShortString },
 	export: exportShape,

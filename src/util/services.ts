@@ -1,6 +1,7 @@
 // The services activate() builds once and hands to commands and panels.
 import type * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
+import type { BackboneWeights } from './backboneWeights';
 import type { StatusBar } from './statusBar';
 import type { TrainingSessions } from './trainingSessions';
 
@@ -11,4 +12,6 @@ export interface Services {
 	engine: EngineClient;
 	status: StatusBar;
 	sessions: TrainingSessions;
+	/** Which backbones' weights resolve here (checked in the worker, cached until a weights setting changes). */
+	backboneWeights: BackboneWeights;
 }

@@ -20,6 +20,7 @@ export interface Settings {
 	backend: BackendPreference;
 	baseRuntime: BaseRuntimePreference;
 	weights: Record<BackboneId, string>;
+	restoreBestWeights: boolean;
 }
 
 export function readSettings(scope?: vscode.Uri): Settings {
@@ -45,6 +46,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
 			xception: c.get<string>('weights.xception', 'auto'),
 			resnet50: c.get<string>('weights.resnet50', 'auto'),
 		},
+		restoreBestWeights: c.get<boolean>('restoreBestWeights', false),
 	};
 }
 
@@ -68,6 +70,7 @@ export function trainConfigFor(backbone: BackboneId, dataDir: string, workDir: s
 		reduceLr: { ...DEFAULT_TRAIN_CONFIG.reduceLr, minLr: s.minLr },
 		backend: s.backend,
 		baseRuntime: s.baseRuntime,
+		restoreBestWeights: s.restoreBestWeights,
 	};
 }
 

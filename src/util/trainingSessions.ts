@@ -1,13 +1,14 @@
 // Training sessions: the host owns every series (live ones and finished runs read from disk), so the
 // training panel can be closed and reopened without losing curves. One AbortController per session
 // serves the notification's Cancel, the panel's Stop and the Cancel Training command.
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import { BACKBONE_IDS, type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
+import type { InterruptedRunView } from '../protocol/engine';
 import type { TrainingSeries } from '../protocol/training';
 import { Disposable } from './dispose';
+import { runName } from './backboneChoices';
 import type { StatusBar } from './statusBar';
 
 export const DISPLAY_NAMES: Record<BackboneId, string> = { vgg16: 'VGG16', resnet50v2: 'ResNet50V2', xception: 'Xception', resnet50: 'ResNet50' };
@@ -21,9 +22,15 @@ export type TrainingEvent =
 /** Finished runs shown in the training panel besides the live ones. */
 const MAX_DISK_RUNS = 8;
 
+/** workspaceState keys: run labels, and the cards the user dismissed. */
+const LABELS_KEY = 'radiographReview.runLabels';
+const DISMISSED_KEY = 'radiographReview.dismissedRuns';
+
 export class TrainingSessions extends Disposable {
 	private readonly series = new Map<string, TrainingSeries>();
 	private readonly controllers = new Map<string, AbortController>();
+	/** Stop-and-keep signals, one per running session. */
+	private readonly stoppers = new Map<string, AbortController>();
 	private readonly emitter = this._register(new vscode.EventEmitter<TrainingEvent>());
 	readonly onDidChange = this.emitter.event;
 	private nextId = 1;
@@ -32,9 +39,79 @@ export class TrainingSessions extends Disposable {
 		private readonly engine: EngineClient,
 		private readonly log: vscode.LogOutputChannel,
 		private readonly status: StatusBar,
+		private readonly state?: vscode.Memento,
 	) {
 		super();
 		this._register({ dispose: () => this.cancel() });
+	}
+
+	/** Backbone of the newest run that finished, if any. */
+	lastTrained(): BackboneId | undefined {
+		const done = this.all().filter((s) => s.state === 'done');
+		return done.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? '')).at(-1)?.backbone;
+	}
+
+	/** Stop and keep one session (or all): each ends after its current epoch and is evaluated and saved. */
+	stopAndKeep(id?: string): number {
+		let n = 0;
+		for (const [sid, c] of this.stoppers) {
+			if (id === undefined || sid === id) {
+				c.abort();
+				n++;
+			}
+		}
+		return n;
+	}
+
+	/** Remove a card that is not running; a run folder stays on disk and stays hidden from this panel. */
+	async dismiss(id: string): Promise<void> {
+		const s = this.series.get(id);
+		if (!s || s.state === 'running' || s.state === 'queued') return;
+		this.series.delete(id);
+		if (s.runDir) await this.state?.update(DISMISSED_KEY, [...this.dismissed(), s.runDir]);
+		this.emitter.fire({ kind: 'reset' });
+	}
+
+	async setLabel(id: string, label: string): Promise<void> {
+		const s = this.series.get(id);
+		if (!s) return;
+		s.label = label.trim() || undefined;
+		const labels = { ...this.labels() };
+		const key = s.runDir ?? s.id;
+		if (s.label) labels[key] = s.label;
+		else delete labels[key];
+		await this.state?.update(LABELS_KEY, labels);
+		this.update(s);
+	}
+
+	private labels(): Record<string, string> {
+		return this.state?.get<Record<string, string>>(LABELS_KEY) ?? {};
+	}
+
+	private dismissed(): string[] {
+		return this.state?.get<string[]>(DISMISSED_KEY) ?? [];
+	}
+
+	/**
+	 * Stale `.partial` folders (a reload or crash mid-training) become interrupted runs; never rejects. Right after
+	 * a reload the old extension host may still be exiting: folders held by another process are checked again a
+	 * few times, and the panel reloads when one turned out to be interrupted.
+	 */
+	async recover(workDir: string, retries = RECOVER_RETRIES): Promise<void> {
+		try {
+			const r = await this.engine.run({ type: 'recoverRuns', workDir });
+			for (const d of r.interrupted) this.log.warn(`Interrupted run recorded: ${d} (its training was cut off; history so far kept, no model).`);
+			for (const d of r.removed) this.log.info(`Removed an unfinished run folder with no epoch: ${d}`);
+			const others = r.live.length - this.controllers.size;
+			if (others > 0) this.log.info(`Left ${others} run folder(s) being written by another window alone.`);
+			if (r.interrupted.length && retries < RECOVER_RETRIES) void this.loadFromDisk(workDir);
+			if (others > 0 && retries > 0 && !this.isDisposed) {
+				const t = setTimeout(() => void this.recover(workDir, retries - 1), RECOVER_RETRY_MS);
+				this._register({ dispose: () => clearTimeout(t) });
+			}
+		} catch (e) {
+			this.log.warn(`Could not check for interrupted runs in ${workDir}: ${(e as Error).message}`);
+		}
 	}
 
 	/** All series, oldest first. */
@@ -48,23 +125,42 @@ export class TrainingSessions extends Disposable {
 
 	/** Add the newest finished runs of the workspace (their saved history) to the list. */
 	async loadFromDisk(workDir: string): Promise<void> {
+		await this.recover(workDir);
 		let runs: RunSummary[];
+		let interrupted: InterruptedRunView[];
 		try {
-			runs = await this.engine.run({ type: 'listRuns', workDir });
+			[runs, interrupted] = await Promise.all([this.engine.run({ type: 'listRuns', workDir }), this.engine.run({ type: 'listInterrupted', workDir })]);
 		} catch (e) {
 			this.log.warn(`Could not list runs in ${workDir}: ${(e as Error).message}`);
 			return;
 		}
-		const known = new Set(this.all().map((s) => s.runDir));
+		const known = new Set([...this.all().map((s) => s.runDir), ...this.dismissed()]);
+		const labels = this.labels();
 		const fresh = runs.filter((r) => !known.has(r.runDir)).slice(0, MAX_DISK_RUNS).reverse();
 		const loaded: TrainingSeries[] = [];
+		for (const r of interrupted.filter((i) => !known.has(i.runDir)).slice(0, MAX_DISK_RUNS).reverse()) {
+			loaded.push({
+				id: r.runDir,
+				backbone: r.backbone,
+				displayName: runName(r.backbone, r.createdAt),
+				weights: r.weights ?? null,
+				backend: null,
+				epochs: r.plannedEpochs,
+				history: r.history,
+				state: 'interrupted',
+				runDir: r.runDir,
+				startedAt: r.createdAt,
+				label: labels[r.runDir],
+				error: `Interrupted after epoch ${r.history.length} of ${r.plannedEpochs} (the window was reloaded or closed): history kept, no model.`,
+			});
+		}
 		for (const r of fresh) {
 			try {
 				const run = await this.engine.run({ type: 'loadRun', runDir: r.runDir });
 				loaded.push({
 					id: r.runDir,
 					backbone: r.backbone,
-					displayName: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} · ${path.basename(r.runDir)}`,
+					displayName: runName(r.backbone, r.createdAt),
 					weights: r.weights,
 					backend: r.backend,
 					epochs: run.history.length,
@@ -72,11 +168,14 @@ export class TrainingSessions extends Disposable {
 					state: 'done',
 					metrics: r.metrics,
 					runDir: r.runDir,
+					startedAt: r.createdAt,
+					label: labels[r.runDir],
 				});
 			} catch (e) {
 				this.log.warn(`Skipped run ${r.runDir}: ${(e as Error).message}`);
 			}
 		}
+		loaded.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? ''));
 		if (loaded.length === 0) return;
 		// Disk runs go first (they are older than anything live in this session).
 		const live = this.all();
@@ -92,10 +191,12 @@ export class TrainingSessions extends Disposable {
 	async train(config: TrainConfig): Promise<RunSummary | undefined> {
 		const id = `session-${this.nextId++}`;
 		const name = DISPLAY_NAMES[config.backbone];
+		const startedAt = new Date().toISOString();
 		const s: TrainingSeries = {
 			id,
 			backbone: config.backbone,
-			displayName: name,
+			displayName: runName(config.backbone, startedAt),
+			startedAt,
 			// Random weights are known up front; pretrained ones are named by the engine when it has loaded them.
 			weights: config.weights === 'none' ? { pretrained: false, name: 'random (not pretrained)', sha256: `random-${config.seed}` } : null,
 			backend: this.engine.backend?.label ?? null,
@@ -107,6 +208,8 @@ export class TrainingSessions extends Disposable {
 		this.update(s);
 		const controller = new AbortController();
 		this.controllers.set(id, controller);
+		const stopper = new AbortController();
+		this.stoppers.set(id, stopper);
 		void vscode.commands.executeCommand('setContext', 'radiographReview.training', true);
 		this.log.info(`[${name}] queued: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.learningRate}, ${config.imageSize}px ${config.resize}, split ${config.splitMode} seed ${config.seed}, weights ${config.weights}, backend ${config.backend}, data ${config.dataDir}`);
 
@@ -158,6 +261,11 @@ export class TrainingSessions extends Disposable {
 								else timer ??= setTimeout(flush, EPOCH_REPORT_MS);
 								return;
 							}
+							case 'weights':
+								// Known as soon as the engine resolved them, long before the first epoch.
+								s.weights = e.weights;
+								this.update(s);
+								return;
 							case 'fileError':
 								this.log.warn(`[${name}] ${e.error.path}: ${e.error.reason}`);
 								return;
@@ -168,12 +276,14 @@ export class TrainingSessions extends Disposable {
 					};
 					try {
 						this.status.setActivity(`${name} starting`);
-						const summary = await this.engine.run({ type: 'train', config }, { signal: controller.signal, onProgress });
+						const summary = await this.engine.run({ type: 'train', config }, { signal: controller.signal, stopSignal: stopper.signal, onProgress });
 						s.state = 'done';
 						s.stage = undefined;
 						s.metrics = summary.metrics;
 						s.runDir = summary.runDir;
 						s.weights = summary.weights;
+						// The run folder is the series' lasting identity: carry a label given while it ran.
+						if (s.label) void this.setLabel(id, s.label);
 						s.backend = summary.backend;
 						this.update(s);
 						this.log.info(`[${name}] done: test accuracy ${fmt(summary.metrics.accuracy)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
@@ -194,11 +304,15 @@ export class TrainingSessions extends Disposable {
 				return undefined;
 			}
 			s.state = 'failed';
-			s.error = (e as Error).message;
+			// A weights error is a page of instructions: the card says what, the log (and the error's actions) say how.
+			const err = e as Error;
+			s.error = err.name === 'WeightsNotFoundError' ? `${err.message.split('\n')[0]} The log says where to put them.` : err.message;
+			if (err.name === 'WeightsNotFoundError') this.log.warn(`[${name}] ${err.message}`);
 			this.update(s);
 			throw e;
 		} finally {
 			this.controllers.delete(id);
+			this.stoppers.delete(id);
 			if (this.controllers.size === 0) {
 				this.status.setActivity(undefined);
 				void vscode.commands.executeCommand('setContext', 'radiographReview.training', false);
@@ -222,6 +336,10 @@ export class TrainingSessions extends Disposable {
 		this.emitter.fire({ kind: 'series', series: s });
 	}
 }
+
+/** Re-checks of run folders held by another process (an extension host still exiting after a reload). */
+const RECOVER_RETRIES = 4;
+const RECOVER_RETRY_MS = 5000;
 
 /** At most one epoch report (notification, status bar, log line, panel message) per this many ms. */
 const EPOCH_REPORT_MS = 250;

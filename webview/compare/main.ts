@@ -5,6 +5,7 @@ import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/compare.css';
 import { CLASS_NAMES } from '../../src/engine/types';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../../src/protocol/compare';
+import type { InterruptedRunView } from '../../src/protocol/engine';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { runTimes } from '../../src/engine/run/times';
@@ -18,6 +19,7 @@ const channel = new Channel<CompareToWebview, CompareFromWebview>();
 const ui = channel.uiState<{ latestOnly: boolean }>({ latestOnly: true });
 
 let runs: CompareRun[] = [];
+let interrupted: InterruptedRunView[] = [];
 
 const status = new StatusLines();
 const refresh = h('vscode-button', { testid: TestId.RefreshButton, attrs: { secondary: true, title: 'Reload runs from disk' } }, icon('refresh'), ' Refresh');
@@ -41,6 +43,7 @@ const root = h(
 	status.el,
 	h('div', { class: 'toolbar' }, latestOnly),
 	content,
+	interruptedBox(),
 );
 root.hidden = true;
 (document.getElementById('app') ?? document.body).appendChild(root);
@@ -68,8 +71,48 @@ const COLUMNS: Column[] = [
 	{ title: 'Total', hint: 'Whole run, including evaluation and writing; lower is better', value: (r) => runTimes(r.timing, r.history).total, format: (v) => formatDuration(v), higherIsBetter: false },
 ];
 
+/** Runs cut off mid-training: listed apart, they have no test metrics to compare. */
+function interruptedBox(): HTMLElement {
+	return h('div', { class: 'interrupted-runs' });
+}
+
+function renderInterrupted(): void {
+	const box = root.querySelector<HTMLElement>('.interrupted-runs');
+	if (!box) return;
+	if (interrupted.length === 0) {
+		replaceChildren(box);
+		return;
+	}
+	replaceChildren(
+		box,
+		h('h2', { text: 'Interrupted runs' }),
+		h('p', { class: 'muted small', text: 'Training was cut off (the window was reloaded or closed): the history so far is kept, there is no model and no test result.' }),
+		h(
+			'table',
+			{ class: 'data' },
+			h('thead', {}, h('tr', {}, h('th', { class: 'text', text: 'Run' }), h('th', { text: 'Epochs' }), h('th', { text: 'Last val acc' }), h('th', { class: 'text', text: 'State' }))),
+			h(
+				'tbody',
+				{},
+				...interrupted.map((r) => {
+					const last = r.history.at(-1);
+					return h(
+						'tr',
+						{ testid: TestId.InterruptedRow, data: { backbone: r.backbone, runDir: r.runDir } },
+						h('td', { class: 'text' }, h('strong', { text: r.name }), h('div', { class: 'muted small', text: when(r.createdAt) })),
+						h('td', { text: `${r.history.length}/${r.plannedEpochs}` }),
+						h('td', { text: last ? pct(last.val_acc) : '–' }),
+						h('td', { class: 'text' }, icon('debug-disconnect'), ' interrupted'),
+					);
+				}),
+			),
+		),
+	);
+}
+
 function render(): void {
 	root.hidden = false;
+	renderInterrupted();
 	root.dataset.testid = TestId.PanelRoot;
 	const shown = ui.latestOnly ? latestPer(runs, (r) => r.backbone) : runs;
 	if (shown.length === 0) {
@@ -141,6 +184,7 @@ channel.onMessage((msg) => {
 	switch (msg.type) {
 		case 'snapshot':
 			runs = msg.runs;
+			interrupted = msg.interrupted ?? [];
 			status.setBusy(msg.busy);
 			render();
 			break;

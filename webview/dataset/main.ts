@@ -15,7 +15,8 @@ import { Channel, startPanel } from '../shared/vscodeApi';
 adoptStyles(sharedCss, panelCss);
 
 const channel = new Channel<DatasetToWebview, DatasetFromWebview>();
-const ui = channel.uiState<{ thumbClass: ClassName | 'all'; backbone: BackboneId }>({ thumbClass: 'all', backbone: 'resnet50v2' });
+/** `backbone`: what the user picked here; otherwise the host's default (last trained, else one with weights). */
+const ui = channel.uiState<{ thumbClass: ClassName | 'all'; backbone?: BackboneId }>({ thumbClass: 'all' });
 
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
 const SPLIT_TITLE: Record<SplitName, string> = { train: 'Train', val: 'Validation', test: 'Test' };
@@ -50,7 +51,13 @@ function render(msg: DatasetSnapshotMessage): void {
 	const d = msg.dataset;
 	if (!d) {
 		rootPath.textContent = '';
-		replaceChildren(content, h('div', { class: 'empty', text: 'No dataset folder chosen. Choose a folder with COVID / NORMAL / PNEUMONIA sub-folders (or a metadata.csv).' }));
+		lastKey = '';
+		replaceChildren(
+			content,
+			msg.problem
+				? h('div', { class: 'empty problem', testid: TestId.DatasetProblem }, icon('warning'), ` ${msg.problem}`)
+				: h('div', { class: 'empty', text: 'No dataset folder chosen. Choose a folder with COVID / NORMAL / PNEUMONIA sub-folders (or a metadata.csv).' }),
+		);
 		return;
 	}
 	rootPath.textContent = `${d.root}  ·  layout: ${d.layout}`;
@@ -87,7 +94,7 @@ function contentKey(msg: DatasetSnapshotMessage): string {
 	if (!d) return 'none';
 	const first = d.images[0];
 	const last = d.images.at(-1);
-	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null]);
+	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null, msg.defaultBackbone, msg.backbones?.map((b) => b.available)]);
 }
 
 /** What the user typed in the split form and has not submitted yet (kept across re-renders). */
@@ -256,8 +263,15 @@ function splitForm(msg: DatasetSnapshotMessage): HTMLElement {
 	});
 	const preprocess = h('vscode-button', { testid: TestId.PreprocessButton, attrs: { secondary: true, title: `Decode and resize every image to ${s.imageSize}px once (cached)` } }, icon('gear'), ` Preprocess (${s.imageSize}px)`);
 	preprocess.addEventListener('click', () => channel.post({ type: 'preprocess' }));
-	const backbone = h('vscode-single-select', { attrs: { 'aria-label': 'Backbone' } }, ...BACKBONE_IDS.map((b) => h('vscode-option', { attrs: { value: b } }, b)));
-	backbone.value = ui.backbone;
+	// Backbones without weights stay pickable (a .h5 may be chosen on the error), marked with why and the fix.
+	const choices = msg.backbones ?? BACKBONE_IDS.map((id) => ({ id, label: id, available: true, detail: '' }));
+	const picked = ui.backbone && choices.some((c) => c.id === ui.backbone && c.available) ? ui.backbone : (msg.defaultBackbone ?? choices[0].id);
+	const backbone = h(
+		'vscode-single-select',
+		{ attrs: { 'aria-label': 'Backbone' } },
+		...choices.map((c) => h('vscode-option', { attrs: { value: c.id, description: c.detail || undefined, selected: c.id === picked } }, c.available ? c.label : `${c.label} — no weights`)),
+	);
+	backbone.value = picked;
 	backbone.addEventListener('change', () => {
 		ui.backbone = backbone.value as BackboneId;
 		channel.saveUiState(ui);

@@ -565,3 +565,9 @@ export function zoomAt(t: ViewTransform, factor: number, px: number, py: number)
 export function panBy(t: ViewTransform, dx: number, dy: number): ViewTransform {
 	return { scale: t.scale, x: t.x + dx, y: t.y + dy };
 }
+
+/** Training curves: one colour per run (not per backbone), legend "name · label (not pretrained)". */
+export function trainingCurveRuns(series: ReadonlyArray<{ id: string; displayName: string; label?: string; weights: { pretrained: boolean } | null; history: readonly EpochLog[] }>): CurveRun[] {
+	const labels = seriesLabels(series.map((s) => ({ displayName: s.label ? `${s.displayName} “${s.label}”` : s.displayName, pretrained: s.weights ? s.weights.pretrained : null })));
+	return series.map((s, i) => ({ label: labels[i], colorKey: s.id, history: s.history }));
+}

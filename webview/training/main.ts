@@ -1,14 +1,16 @@
-// Training panel: live accuracy and loss curves (train solid, validation dashed, one colour per backbone),
-// one card per series with epoch, learning rate, timing, ETA and Stop. The host replays the history.
+// Training panel: live accuracy and loss curves (train solid, validation dashed, one colour per run), one
+// card per series with epoch, learning rate, timing, ETA, Stop and keep / Cancel, a label and a dismiss button.
+// The host replays the history.
 import '../shared/elements';
 import { Chart, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip, type ChartDataset } from 'chart.js';
 import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/training.css';
 import { BACKBONE_IDS, type BackboneId } from '../../src/engine/types';
+import type { BackboneChoice } from '../../src/protocol/common';
 import type { TrainingFromWebview, TrainingSeries, TrainingToWebview } from '../../src/protocol/training';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, onThemeChange, replaceChildren, themeColor } from '../shared/dom';
-import { SERIES_COLORS, buildSeries, etaSeconds, formatDuration, mergeEpochs, pct, seriesLabels, type CurveMetric, type CurveRun } from '../shared/logic';
+import { SERIES_COLORS, buildSeries, colorFor, etaSeconds, formatDuration, mergeEpochs, pct, trainingCurveRuns, type CurveMetric, type CurveRun } from '../shared/logic';
 import { StatusLines, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
 import { arrayBufferToBase64 } from '../shared/bytes';
@@ -19,7 +21,10 @@ Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, T
 adoptStyles(sharedCss, panelCss);
 
 const channel = new Channel<TrainingToWebview, TrainingFromWebview>();
-const ui = channel.uiState<{ backbone: BackboneId }>({ backbone: 'resnet50v2' });
+/** `backbone`: what the user picked here; otherwise the host's default (last trained, else one with weights). */
+const ui = channel.uiState<{ backbone?: BackboneId }>({});
+let choices: BackboneChoice[] = [];
+let hostDefault: BackboneId | undefined;
 
 /** Series in the host's order, by id. */
 let series: TrainingSeries[] = [];
@@ -29,9 +34,10 @@ const pointCount = h('span', { testid: TestId.CurvePointCount, text: '0' });
 const stopAll = h('vscode-button', { attrs: { secondary: true, title: 'Stop every running series' } }, icon('debug-stop'), ' Stop all');
 stopAll.addEventListener('click', () => channel.post({ type: 'stop' }));
 
-const backboneSelect = h('vscode-single-select', { attrs: { 'aria-label': 'Backbone' } }, ...BACKBONE_IDS.map((b) => h('vscode-option', { attrs: { value: b } }, b)));
-backboneSelect.value = ui.backbone;
+const backboneSelect = h('vscode-single-select', { testid: TestId.BackbonePicker, attrs: { 'aria-label': 'Backbone' } }, ...BACKBONE_IDS.map((b) => h('vscode-option', { attrs: { value: b } }, b)));
+const backboneNote = h('span', { class: 'muted backbone-note', testid: TestId.BackboneNote });
 backboneSelect.addEventListener('change', () => {
+	showBackboneNote();
 	ui.backbone = backboneSelect.value as BackboneId;
 	channel.saveUiState(ui);
 });
@@ -55,11 +61,12 @@ const root = h(
 	{ class: 'panel training', data: { panel: 'training' } },
 	h('div', { class: 'header' }, h('h1', { text: 'Training' }), h('span', { class: 'muted' }, pointCount, ' epoch points'), h('span', { class: 'spacer' }), stopAll),
 	status.el,
-	h('p', { class: 'muted legend-hint' }, 'Solid lines: training. Dashed lines: validation. One colour per backbone; click a legend entry to hide it.'),
+	h('p', { class: 'muted legend-hint' }, 'Solid lines: training. Dashed lines: validation. One colour per run; click a legend entry to hide it.'),
 	chartsBox,
 	empty,
 	cards,
 	h('div', { class: 'toolbar' }, h('label', {}, h('span', { text: 'Train another backbone' }), backboneSelect), trainButton, exportButton),
+	backboneNote,
 );
 root.hidden = true;
 (document.getElementById('app') ?? document.body).appendChild(root);
@@ -121,9 +128,40 @@ function applyTheme(): void {
 	updateCharts();
 }
 
+/** Series that have (or will have) curves; a run that failed before its first epoch gets no legend entry. */
+function charted(): TrainingSeries[] {
+	return series.filter((s) => s.history.length > 0 || s.state === 'running' || s.state === 'queued');
+}
+
 function curveRuns(): CurveRun[] {
-	const labels = seriesLabels(series.map((s) => ({ displayName: s.displayName, pretrained: s.weights ? s.weights.pretrained : null })));
-	return series.map((s, i) => ({ label: labels[i], colorKey: s.backbone, history: s.history }));
+	return trainingCurveRuns(charted());
+}
+
+/** The picker: every backbone, the ones without weights marked with why and the fix; the host's default selected. */
+function renderPicker(): void {
+	if (choices.length === 0) return;
+	const picked = ui.backbone && choices.some((c) => c.id === ui.backbone && c.available) ? ui.backbone : hostDefault;
+	replaceChildren(
+		backboneSelect,
+		...choices.map((c) => {
+			const o = h('vscode-option', { attrs: { value: c.id, description: c.detail, selected: c.id === picked } }, c.available ? c.label : `${c.label} — no weights`);
+			o.dataset.available = String(c.available);
+			return o;
+		}),
+	);
+	// The select reads its options on slotchange (after this task): set the value again once it has them.
+	const apply = (): void => {
+		if (picked) backboneSelect.value = picked;
+		showBackboneNote();
+	};
+	apply();
+	setTimeout(apply, 0);
+}
+
+function showBackboneNote(): void {
+	const c = choices.find((x) => x.id === backboneSelect.value);
+	backboneNote.textContent = c && !c.available ? `${c.label}: ${c.detail}` : '';
+	backboneNote.hidden = !backboneNote.textContent;
 }
 
 function updateChart(chart: Chart<'line', { x: number; y: number }[]>, metric: CurveMetric): void {
@@ -158,6 +196,7 @@ const STATE_ICON: Record<TrainingSeries['state'], string> = {
 	done: 'pass-filled',
 	cancelled: 'circle-slash',
 	failed: 'error',
+	interrupted: 'debug-disconnect',
 };
 
 function card(s: TrainingSeries): HTMLElement {
@@ -166,10 +205,19 @@ function card(s: TrainingSeries): HTMLElement {
 	const eta = s.state === 'running' ? etaSeconds(s.history, s.epochs) : undefined;
 	const total = s.history.reduce((t, e) => t + e.seconds, 0);
 	const swatch = h('span', { class: 'swatch' });
-	swatch.style.background = palette()[Math.max(0, [...new Set(series.map((x) => x.backbone))].indexOf(s.backbone)) % 6];
+	const ids = charted().map((x) => x.id);
+	swatch.style.background = ids.includes(s.id) ? colorFor(ids, s.id, palette()) : themeColor('--vscode-disabledForeground', '#888888');
 	const actions: HTMLElement[] = [];
+	if (s.state === 'running' && s.history.length > 0) {
+		const keep = h('vscode-button', { testid: TestId.StopKeepButton, attrs: { title: `End ${s.displayName} after this epoch, then evaluate and save the model as it is` } }, icon('debug-stop'), ' Stop and keep');
+		keep.addEventListener('click', () => {
+			keep.setAttribute('disabled', '');
+			channel.post({ type: 'stopKeep', id: s.id });
+		});
+		actions.push(keep);
+	}
 	if (s.state === 'running' || s.state === 'queued') {
-		const stop = h('vscode-button', { testid: TestId.StopButton, attrs: { title: `Stop ${s.displayName}` } }, icon('debug-stop'), ' Stop');
+		const stop = h('vscode-button', { testid: TestId.StopButton, attrs: { secondary: true, title: `Cancel ${s.displayName}: nothing is saved` } }, icon('close'), ' Cancel');
 		stop.addEventListener('click', () => {
 			stop.setAttribute('disabled', '');
 			channel.post({ type: 'stop', id: s.id });
@@ -182,6 +230,14 @@ function card(s: TrainingSeries): HTMLElement {
 		open.addEventListener('click', () => channel.post({ type: 'openPredictions', runDir }));
 		actions.push(open);
 	}
+	const rename = h('vscode-button', { attrs: { secondary: true, 'aria-label': `Label ${s.displayName}`, title: 'Give this run a label' } }, icon('edit'));
+	rename.addEventListener('click', () => channel.post({ type: 'label', id: s.id }));
+	actions.push(rename);
+	if (s.state !== 'running' && s.state !== 'queued') {
+		const dismiss = h('vscode-button', { testid: TestId.DismissButton, attrs: { secondary: true, 'aria-label': `Dismiss ${s.displayName}`, title: 'Remove this card (the run stays on disk)' } }, icon('close'));
+		dismiss.addEventListener('click', () => channel.post({ type: 'dismiss', id: s.id }));
+		actions.push(dismiss);
+	}
 	const stage = s.state === 'running' && s.stage && s.stage.stage !== 'train' ? `${s.stage.stage} ${s.stage.done}/${s.stage.total}${s.stage.message ? ` — ${s.stage.message}` : ''}` : null;
 	return h(
 		'div',
@@ -191,7 +247,9 @@ function card(s: TrainingSeries): HTMLElement {
 			{ class: 'series-head' },
 			swatch,
 			h('strong', { text: s.displayName }),
-			weightsLabel(s.weights),
+			s.label ? h('span', { class: 'run-label', text: `“${s.label}”` }) : null,
+			// "weights: pending" only while it can still change; a run that ended without weights shows none.
+			s.weights || s.state === 'running' || s.state === 'queued' ? weightsLabel(s.weights) : null,
 			h('span', { class: `state state-${s.state}` }, icon(STATE_ICON[s.state], s.state === 'running' ? 'codicon-modifier-spin' : ''), ` ${s.state}`),
 			h('span', { class: 'spacer' }),
 			...actions,
@@ -211,7 +269,7 @@ function card(s: TrainingSeries): HTMLElement {
 			s.metrics ? stat('Test loss', s.metrics.loss.toFixed(4)) : null,
 		),
 		stage ? h('div', { class: 'muted stage' }, icon('loading', 'codicon-modifier-spin'), ` ${stage}`) : null,
-		s.error ? h('div', { class: 'series-error' }, icon('error'), ` ${s.error}`) : null,
+		s.error && s.state === 'interrupted' ? h('div', { class: 'muted series-note' }, icon('info'), ` ${s.error}`) : s.error ? h('div', { class: 'series-error' }, icon('error'), ` ${s.error}`) : null,
 	);
 }
 
@@ -265,6 +323,9 @@ channel.onMessage((msg) => {
 	switch (msg.type) {
 		case 'snapshot':
 			series = msg.series.map((s) => ({ ...s, history: [...s.history] }));
+			if (msg.backbones) choices = msg.backbones;
+			if (msg.defaultBackbone) hostDefault = msg.defaultBackbone;
+			renderPicker();
 			render();
 			break;
 		case 'epoch': {

@@ -2,7 +2,8 @@
 // tfjs-node-gpu → tfjs-node → WASM (SIMD) → pure JS, unless told otherwise.
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
-import type { BackendName, BackendPreference } from '../types';
+import * as fs from 'node:fs';
+import type { BackendAvailability, BackendName, BackendPreference } from '../types';
 import { startWasmWithThreads } from '../runtime/wasmThreads';
 
 export { tf };
@@ -90,6 +91,35 @@ async function tryRung(rung: BackendName): Promise<Omit<BackendReport, 'skipped'
 			return { name: 'cpu', label: 'pure JS (slow: last resort)' };
 		}
 	}
+}
+
+/** npm packages of the native rungs; their install script downloads libtensorflow (fails offline). */
+const NATIVE_PACKAGES: Record<'tensorflow-gpu' | 'tensorflow', string> = { 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu', tensorflow: '@tensorflow/tfjs-node' };
+
+/**
+ * Which rungs are installed, without starting any (the picker shows the others disabled, with why). A native
+ * package counts once its binding was built by its install script; whether CUDA then works shows when it starts.
+ */
+export function probeBackends(resolve: (id: string) => string = require.resolve): BackendAvailability[] {
+	const native = (name: 'tensorflow-gpu' | 'tensorflow'): BackendAvailability => {
+		const pkg = NATIVE_PACKAGES[name];
+		let dir: string;
+		try {
+			dir = path.dirname(resolve(`${pkg}/package.json`));
+		} catch {
+			return { name, installed: false, reason: `${pkg} is not installed (optional dependency: its install downloads libtensorflow${name === 'tensorflow-gpu' ? ' for CUDA' : ''}, which needs the internet)` };
+		}
+		const lib = path.join(dir, 'lib');
+		const built = fs.existsSync(lib) && fs.readdirSync(lib).some((d) => fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));
+		return built ? { name, installed: true } : { name, installed: false, reason: `${pkg} is present but its native binding was never built (its libtensorflow download failed)` };
+	};
+	let wasm: BackendAvailability = { name: 'wasm', installed: true };
+	try {
+		resolve('@tensorflow/tfjs-backend-wasm/package.json');
+	} catch {
+		wasm = { name: 'wasm', installed: false, reason: '@tensorflow/tfjs-backend-wasm is not installed' };
+	}
+	return [native('tensorflow-gpu'), native('tensorflow'), wasm, { name: 'cpu', installed: true }];
 }
 
 /** Release backend resources (WASM pthread workers keep the process alive otherwise). */

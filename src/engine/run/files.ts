@@ -10,6 +10,10 @@ export const RUN_FILES = {
 	weights: 'weights.json',
 	model: 'model.json',
 	modelWeights: 'weights.bin',
+	/** In a `.partial` folder only: which process is writing it (see recoverPartialRuns). */
+	owner: 'owner.json',
+	/** Marks a run whose training was cut off (window reload, crash): history so far, no model, no metrics. */
+	interrupted: 'interrupted.json',
 } as const;
 
 /** metrics.json: the test metrics plus what produced them. */
@@ -24,6 +28,10 @@ export interface StoredMetrics extends Metrics {
 	counts: { train: number; val: number; test: number; decodeErrors: number };
 	/** Which head trainer ran: 'fused WASM' or 'tfjs loop (…reason)'; absent in runs from before it was recorded. */
 	headTrainer?: string;
+	/** Stop and keep: training ended after this epoch (of config.epochs). */
+	stoppedAt?: number;
+	/** restoreBestWeights: the model holds the weights of this epoch (lowest val_loss). */
+	restoredEpoch?: number;
 }
 
 /** weights.json: which backbone weights the head was trained on (not a copy of them). */

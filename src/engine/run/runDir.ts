@@ -1,8 +1,9 @@
 // A run folder: everything one training produced, readable without the engine. Built in a hidden `.partial`
 // folder and renamed into place when complete, so a cancelled or crashed run never looks finished.
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig } from '../types';
+import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig, WeightsInfo } from '../types';
 import { RUN_FILES, type StoredMetrics, type StoredWeights } from './files';
 import { validateConfig, validateHistory, validateMetrics, validateSplits, validateWeights } from './validate';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
@@ -50,6 +51,8 @@ export async function beginRun(workDir: string, backbone: BackboneId, now = new 
 		if (await exists(finalDir)) continue;
 		try {
 			await fs.mkdir(partialDir); // fails if another run holds the name
+			const owner: PartialOwner = { pid: process.pid, hostname: os.hostname(), startedAt: now.toISOString() };
+			await writeJsonAtomic(path.join(partialDir, RUN_FILES.owner), owner);
 			return { name, partialDir, finalDir };
 		} catch (e) {
 			if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -59,6 +62,7 @@ export async function beginRun(workDir: string, backbone: BackboneId, now = new 
 
 /** Moves a complete run into place. */
 export async function commitRun(run: PendingRun): Promise<string> {
+	await fs.rm(path.join(run.partialDir, RUN_FILES.owner), { force: true });
 	await fs.rename(run.partialDir, run.finalDir);
 	return run.finalDir;
 }
@@ -182,4 +186,141 @@ async function exists(p: string): Promise<boolean> {
 		() => true,
 		() => false,
 	);
+}
+
+/** owner.json of a `.partial` folder. */
+export interface PartialOwner {
+	pid: number;
+	hostname: string;
+	startedAt: string;
+}
+
+/** interrupted.json: when the interruption was found, and how far training had got. */
+export interface InterruptedMarker {
+	startedAt: string;
+	foundAt: string;
+	/** Epochs in history.json (the last checkpoint before the interruption). */
+	epochs: number;
+	/** Planned epochs (config.json). */
+	plannedEpochs: number;
+	reason: string;
+}
+
+/** An interrupted run as the panels show it. */
+export interface InterruptedRun {
+	runDir: string;
+	name: string;
+	backbone: BackboneId;
+	createdAt: string;
+	history: EpochLog[];
+	plannedEpochs: number;
+	weights?: WeightsInfo;
+}
+
+export interface RecoverResult {
+	/** Partial folders turned into interrupted runs. */
+	interrupted: string[];
+	/** Partial folders removed (nothing worth keeping: no epoch yet). */
+	removed: string[];
+	/** Partial folders left alone: a live process (this window, another window) is writing them. */
+	live: string[];
+}
+
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function pidAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (e) {
+		return (e as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Left-over `.partial` folders with no owner.json older than this are removed (an older version wrote them). */
+const UNOWNED_GRACE_MS = 60 * 60_000;
+
+/**
+ * Stale `.partial` folders (their writer is gone: a window was reloaded or crashed mid-training) become
+ * interrupted runs when they hold at least one epoch, and are removed otherwise. A folder whose owner process
+ * is alive on this machine (another window training into the same workspace) is left alone; so is one written
+ * on another host (a shared folder: its liveness cannot be checked from here).
+ */
+export async function recoverPartialRuns(workDir: string, isAlive: (pid: number) => boolean = pidAlive, now = new Date()): Promise<RecoverResult> {
+	const root = runsDir(workDir);
+	const out: RecoverResult = { interrupted: [], removed: [], live: [] };
+	let names: string[];
+	try {
+		names = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && /^\..+\.partial$/.test(d.name)).map((d) => d.name);
+	} catch {
+		return out;
+	}
+	for (const dirName of names) {
+		const dir = path.join(root, dirName);
+		const owner = await readJson<PartialOwner>(path.join(dir, RUN_FILES.owner)).catch(() => undefined);
+		if (owner) {
+			if (owner.hostname !== os.hostname() || isAlive(owner.pid)) {
+				out.live.push(dir);
+				continue;
+			}
+		} else {
+			const st = await fs.stat(dir).catch(() => undefined);
+			if (st && now.getTime() - st.mtimeMs < UNOWNED_GRACE_MS) {
+				out.live.push(dir);
+				continue;
+			}
+		}
+		const history = await readJson<EpochLog[]>(path.join(dir, RUN_FILES.history)).catch(() => [] as EpochLog[]);
+		const config = await readJson<TrainConfig>(path.join(dir, RUN_FILES.config)).catch(() => undefined);
+		if (!config || !Array.isArray(history) || history.length === 0) {
+			await fs.rm(dir, { recursive: true, force: true });
+			out.removed.push(dir);
+			continue;
+		}
+		const marker: InterruptedMarker = {
+			startedAt: owner?.startedAt ?? now.toISOString(),
+			foundAt: now.toISOString(),
+			epochs: history.length,
+			plannedEpochs: config.epochs,
+			reason: owner ? `the process writing it (pid ${owner.pid}) ended before training finished` : 'left unfinished',
+		};
+		await writeJsonAtomic(path.join(dir, RUN_FILES.interrupted), marker);
+		await fs.rm(path.join(dir, RUN_FILES.owner), { force: true });
+		const finalName = dirName.slice(1, -'.partial'.length);
+		let target = path.join(root, finalName);
+		for (let i = 2; await exists(target); i++) target = path.join(root, `${finalName}-interrupted-${i}`);
+		await fs.rename(dir, target);
+		out.interrupted.push(target);
+	}
+	return out;
+}
+
+/** Interrupted runs under `<workDir>/runs`, newest first. */
+export async function listInterruptedRuns(workDir: string): Promise<InterruptedRun[]> {
+	const root = runsDir(workDir);
+	let names: string[];
+	try {
+		names = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+	} catch {
+		return [];
+	}
+	const out: InterruptedRun[] = [];
+	for (const name of names) {
+		const dir = path.join(root, name);
+		const marker = await readJson<InterruptedMarker>(path.join(dir, RUN_FILES.interrupted)).catch(() => undefined);
+		if (!marker) continue;
+		try {
+			// Interrupted runs are data like finished ones: the same validators.
+			const file = (f: string) => path.join(dir, f);
+			const config = validateConfig(file(RUN_FILES.config), await readJson<unknown>(file(RUN_FILES.config)));
+			const history = validateHistory(file(RUN_FILES.history), await readJson<unknown>(file(RUN_FILES.history)));
+			const weights = await readJson<unknown>(file(RUN_FILES.weights))
+				.then((v) => validateWeights(file(RUN_FILES.weights), v))
+				.catch(() => undefined);
+			if (typeof marker.startedAt !== 'string') continue;
+			out.push({ runDir: dir, name, backbone: config.backbone, createdAt: marker.startedAt, history, plannedEpochs: config.epochs, weights });
+		} catch {
+			// unreadable: not shown
+		}
+	}
+	return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }

@@ -220,6 +220,11 @@ export class FastHeadTrainer {
 	}
 
 	/** Copies the trained values into the head's tfjs variables (what is saved and classified with). */
+	/** Copies of the current weights in headVariables order (for restore-best-weights). */
+	currentWeights(): Float32Array[] {
+		return [Float32Array.from(new Float32Array(this.k.memory.buffer, this.w1At, this.d * this.units)), ...this.small.map((s) => Float32Array.from(s.value))];
+	}
+
 	writeBack(): void {
 		const vars = headVariables(this.head);
 		const values = [new Float32Array(this.k.memory.buffer, this.w1At, this.d * this.units), ...this.small.map((s) => s.value)];

@@ -23,6 +23,8 @@ export interface TrainHeadOptions extends JobOptions {
 	shuffle?: boolean;
 	/** 'tfjs' forces the plain tfjs loop (the reference the fused trainer is tested against). */
 	engine?: HeadEngine;
+	/** Keras EarlyStopping(restore_best_weights=True): end with the weights of the epoch with the lowest val_loss. */
+	restoreBestWeights?: boolean;
 }
 
 export interface TrainHeadResult {
@@ -30,6 +32,10 @@ export interface TrainHeadResult {
 	seconds: number;
 	/** Which implementation ran the steps. */
 	engine: 'wasm' | 'tfjs';
+	/** Set when a stop-and-keep ended training early: the last epoch trained. */
+	stoppedAt?: number;
+	/** Set when the best-validation-loss weights were restored: that epoch. */
+	restoredEpoch?: number;
 }
 
 /** Which implementation runs the steps: 'auto' = the fused WASM trainer (fastHead.ts) where it applies, else tfjs. */
@@ -43,11 +49,22 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 	if (train.n === 0) throw new Error('The training split is empty');
 	if (train.dim !== head.featureDim) throw new Error(`Feature size ${train.dim} does not match the head (${head.featureDim})`);
 	const stepper = createStepper(head, train, val, opts.learningRate, opts.engine);
+	let result: Omit<TrainHeadResult, 'engine'> & { best?: Float32Array[] };
 	try {
-		return { ...(await runEpochs(stepper, head, train, val, opts)), engine: stepper.engine };
+		result = await runEpochs(stepper, head, train, val, opts);
 	} finally {
 		stepper.finish();
 	}
+	const { best, ...rest } = result;
+	if (best) {
+		// After finish(): the head's variables hold the last epoch; put the best one back.
+		headVariables(head).forEach((v, i) => {
+			const t = tf.tensor(best[i], v.shape);
+			v.assign(t);
+			t.dispose();
+		});
+	}
+	return { ...rest, engine: stepper.engine };
 }
 
 /** Runs training steps on one head; `finish` leaves the trained values in the head's variables. */
@@ -57,6 +74,8 @@ export interface Stepper {
 	/** `next`: the rows of the following step, or 'val' when the validation forward comes next. */
 	step(rows: number[], labels: number[], mask: Float32Array | undefined, next?: number[] | 'val'): StepResult;
 	predictVal(): Float32Array;
+	/** Copies of the current weights, in headVariables order. */
+	weights(): Float32Array[];
 	finish(): void;
 }
 
@@ -72,6 +91,7 @@ function fastStepper(t: FastHeadTrainer): Stepper {
 		setLearningRate: (lr) => t.setLearningRate(lr),
 		step: (rows, labels, mask, next) => t.step(rows, labels, mask, next),
 		predictVal: () => t.predictVal(),
+		weights: () => t.currentWeights(),
 		// Also after a cancel or an error: the head holds whatever was trained so far, as with the tfjs loop.
 		finish: () => t.writeBack(),
 	};
@@ -112,11 +132,18 @@ function tfjsStepper(head: Head, train: FeatureSet, val: FeatureSet | undefined,
 			return { loss: lossValue, probs: pv };
 		},
 		predictVal: () => (val && val.n > 0 ? predictPooled(head, val.feats, val.n) : new Float32Array(0)),
+		weights: () => vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
 		finish: () => optimizer.dispose(),
 	};
 }
 
-async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: FeatureSet | undefined, opts: TrainHeadOptions): Promise<Omit<TrainHeadResult, 'engine'>> {
+async function runEpochs(
+	stepper: Stepper,
+	head: Head,
+	train: FeatureSet,
+	val: FeatureSet | undefined,
+	opts: TrainHeadOptions,
+): Promise<Omit<TrainHeadResult, 'engine'> & { best?: Float32Array[] }> {
 	const t0 = Date.now();
 	const rng = new Prng(opts.seed);
 	const plateau = opts.reduceLr ? new ReduceLrOnPlateau(opts.reduceLr) : undefined;
@@ -126,6 +153,8 @@ async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: F
 	const order = Array.from({ length: train.n }, (_, i) => i);
 	let lr = Math.fround(opts.learningRate);
 	const history: EpochLog[] = [];
+	let best: { loss: number; epoch: number; weights: Float32Array[] } | undefined;
+	let stoppedAt: number | undefined;
 	for (let epoch = 0; epoch < opts.epochs; epoch++) {
 		const e0 = Date.now();
 		if (opts.shuffle !== false) rng.shuffle(order);
@@ -161,6 +190,13 @@ async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: F
 		};
 		history.push(log);
 		opts.onProgress?.({ kind: 'epoch', log, epochs: opts.epochs });
+		// Keras' EarlyStopping keeps the first epoch with the lowest monitored value (strict improvement).
+		if (opts.restoreBestWeights && Number.isFinite(valLoss) && (!best || valLoss < best.loss)) best = { loss: valLoss, epoch: epoch + 1, weights: stepper.weights() };
+		if (opts.stopSignal?.aborted && epoch + 1 < opts.epochs) {
+			stoppedAt = epoch + 1;
+			opts.onProgress?.({ kind: 'log', level: 'info', message: `Stopped after epoch ${stoppedAt} of ${opts.epochs}: keeping the model as it is.` });
+			break;
+		}
 		if (plateau && !Number.isNaN(valLoss)) {
 			const next = plateau.onEpochEnd(valLoss, lr);
 			if (next !== lr) {
@@ -169,7 +205,9 @@ async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: F
 			}
 		}
 	}
-	return { history, seconds: (Date.now() - t0) / 1000 };
+	const restore = best && best.epoch !== history.length ? best : undefined;
+	if (restore) opts.onProgress?.({ kind: 'log', level: 'info', message: `Restoring the weights of epoch ${restore.epoch} (lowest val_loss ${restore.loss.toFixed(4)}).` });
+	return { history, seconds: (Date.now() - t0) / 1000, stoppedAt, restoredEpoch: restore?.epoch, best: restore?.weights };
 }
 
 /** Inverted dropout as tfjs/Keras: keep with probability 1−rate, scale kept units by 1/(1−rate). */

