@@ -12,6 +12,10 @@ const external = [
 	'@tensorflow/tfjs-node',
 	'@tensorflow/tfjs-node-gpu',
 	'@tensorflow/tfjs-backend-wasm',
+	// DICOM codecs: Emscripten glue that loads its .wasm from beside itself.
+	'@cornerstonejs/codec-openjpeg/decodewasmjs',
+	'@cornerstonejs/codec-charls/decodewasmjs',
+	'@cornerstonejs/codec-openjph',
 ];
 const watch = process.argv.includes('--watch');
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };

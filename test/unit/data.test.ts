@@ -282,8 +282,11 @@ describe('decode', () => {
 			[0x0028, 0x1050, 'DS', '2048\\40'], [0x0028, 0x1051, 'DS', '4096\\400'], [0x0028, 0x1052, 'DS', '2048'], [0x0028, 0x1053, 'DS', '1']], s16);
 		close((await decodeBytes(windowed, 'win.dcm', opts)).rgb, (await png(data)).rgb, 2, 'signed + rescale + window');
 
+		// A compressed transfer syntax over native pixels, and one still rejected: named per-file errors.
 		const j2k = makeDicom('1.2.840.10008.1.2.4.90', [...geometry, [0x0028, 0x0004, 'CS', 'MONOCHROME2']], u12);
-		await assert.rejects(decodeBytes(j2k, 'j2k.dcm', opts), /j2k\.dcm: unsupported DICOM transfer syntax JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\)/);
+		await assert.rejects(decodeBytes(j2k, 'j2k.dcm', opts), /j2k\.dcm: compressed DICOM without encapsulated pixel data/);
+		const jxl = makeDicom('1.2.840.10008.1.2.4.110', [...geometry, [0x0028, 0x0004, 'CS', 'MONOCHROME2']], u12);
+		await assert.rejects(decodeBytes(jxl, 'jxl.dcm', opts), /jxl\.dcm: unsupported DICOM transfer syntax JPEG XL Lossless \(1\.2\.840\.10008\.1\.2\.4\.110\)/);
 	});
 	test('WebP and TIFF decode too (derived fixtures)', async () => {
 		const src = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));

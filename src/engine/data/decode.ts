@@ -4,10 +4,11 @@ import sharp from 'sharp';
 import type { ResizeMode } from '../types';
 import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
+import type { WindowChoice } from './voi';
 import { sniffFormat } from './sniff';
 
 /** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
-export const DECODER_VERSION = 1;
+export const DECODER_VERSION = 2;
 /**
  * Resampling kernel for every resize. Lanczos-3 antialiases the 4–18× downscales of radiographs to 237 px,
  * where the reference's cv2.resize (bilinear, no antialias) aliases; it is also sharp's default.
@@ -27,8 +28,10 @@ export interface DecodedImage {
 	size: number;
 	/** sha256 of the file bytes. */
 	sha256: string;
-	/** 'jpeg' | 'png' | 'webp' | 'tiff' | 'dicom' | 'dicom-jpeg'. */
+	/** 'jpeg' | 'png' | 'webp' | 'tiff' | 'dicom' (uncompressed) | 'dicom-<codec>' ('dicom-jpeg', 'dicom-j2k', …). */
 	format: string;
+	/** Things worth telling the user about this file (DICOM: multi-frame, lossy, lateral view, …). */
+	notes?: string[];
 	/** Original dimensions, after EXIF orientation. */
 	width: number;
 	height: number;
@@ -37,6 +40,8 @@ export interface DecodedImage {
 export interface DecodeOptions {
 	size: number;
 	resize: ResizeMode;
+	/** Which DICOM window feeds the model; the file's first by default. */
+	dicomWindow?: WindowChoice;
 }
 
 /** A file that cannot be turned into pixels; the message is "<path>: <reason>". */
@@ -66,18 +71,15 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 	let format: string = kind;
 	let width: number;
 	let height: number;
+	let notes: string[] | undefined;
 	try {
 		if (kind === 'dicom') {
-			const px = readDicom(bytes);
+			const px = await readDicom(bytes, opts.dicomWindow);
 			({ width, height } = px);
 			if (width * height > MAX_INPUT_PIXELS) throw new Error(`image too large (${width}×${height})`);
-			if (px.kind === 'gray') {
-				img = sharp(px.data, { raw: { width, height, channels: 1 } });
-			} else {
-				format = 'dicom-jpeg';
-				img = sharp(px.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-				if (px.invert) img = img.negate({ alpha: false });
-			}
+			format = px.codec === 'native' ? 'dicom' : `dicom-${px.codec === 'jpeg8' || px.codec === 'jpeg12' ? 'jpeg' : px.codec}`;
+			if (px.notes.length) notes = px.notes;
+			img = sharp(px.data, { raw: { width, height, channels: px.channels } });
 		} else {
 			img = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).autoOrient();
 			const meta = await img.metadata();
@@ -92,7 +94,7 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 			.raw({ depth: 'uchar' })
 			.toBuffer({ resolveWithObject: true });
 		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
-		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height };
+		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height, ...(notes ? { notes } : {}) };
 	} catch (e) {
 		throw new DecodeError(file, reasonOf(e, format));
 	}
@@ -102,7 +104,7 @@ function reasonOf(e: unknown, format: string): string {
 	const raw = e instanceof Error ? e.message : String(e);
 	// libvips repeats itself across lines; keep each distinct line once.
 	const msg = [...new Set(raw.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean))].join('; ');
-	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG DICOM)/.test(msg)) return msg; // already a reason
+	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG|compressed|cannot decode|RLE|lossless)/.test(msg)) return msg; // already a reason
 	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;
 	if (/read error|corrupt|invalid|bad huffman|not a (jpeg|png)/i.test(msg)) return `corrupt or truncated ${format.toUpperCase()} (${msg})`;
 	if (/pixel limit/i.test(msg)) return `image too large (over ${MAX_INPUT_PIXELS / 1e6} MP)`;
