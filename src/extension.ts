@@ -1,6 +1,7 @@
 // Radiograph Review: build the services, register commands. Everything heavy runs in the engine worker.
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
+import { ViewerProvider } from './panels/viewerProvider';
 import { EngineClient } from './engine/client';
 import { proxyEnv } from './util/proxy';
 import type { Services } from './util/services';
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
 		sessions,
 		engine.onBackend((report) => status.setBackend(report)),
 		...registerCommands(services),
+		ViewerProvider.register(services),
 	);
 	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);
 }

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
 import { decodeToRgb } from './data/decode';
+import { viewImage } from './data/view';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
@@ -42,7 +43,7 @@ port.on('message', (msg: unknown) => {
 			.then((result) => post({ type: 'result', id: job.id, result }))
 			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
 			.finally(() => controllers.delete(job.id));
-	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits') void run();
+	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits' || job.type === 'viewImage') void run();
 	else queue = queue.then(run);
 });
 
@@ -76,6 +77,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 			return api.loadRun(req.runDir);
 		case 'thumbs':
 			return makeThumbs(req.paths, req.outDir, req.size, signal);
+		case 'viewImage':
+			return viewImage(req.path);
 		case 'backend':
 			return reportBackend(req.preference);
 		default: {

@@ -14,6 +14,7 @@ import type {
 	TrainConfig,
 	EpochLog,
 } from '../engine/types';
+import type { ViewerImage } from './viewer';
 import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
@@ -71,6 +72,12 @@ export interface ThumbsRequest {
 	outDir: string;
 	size: number;
 }
+/** Decode one image at full resolution for the Radiograph Viewer (stored values + presets, not display bytes). */
+export interface ViewImageRequest {
+	type: 'viewImage';
+	id: number;
+	path: string;
+}
 /** Initialise (or report) the tfjs backend. */
 export interface BackendRequest {
 	type: 'backend';
@@ -91,6 +98,7 @@ export type EngineRequest =
 	| ListRunsRequest
 	| LoadRunRequest
 	| ThumbsRequest
+	| ViewImageRequest
 	| BackendRequest
 	| CancelRequest;
 
@@ -126,6 +134,8 @@ export interface ThumbsResult {
 	thumbs: Record<string, string>;
 	errors: FileError[];
 }
+/** A decoded image for the viewer: the viewer protocol's image without its place in the folder. */
+export type ViewData = Omit<ViewerImage, 'name' | 'index' | 'count'>;
 export interface BackendResult {
 	name: string;
 	label: string;
@@ -141,6 +151,7 @@ export interface EngineResults {
 	listRuns: RunSummary[];
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
+	viewImage: ViewData;
 	backend: BackendResult;
 }
 
@@ -222,6 +233,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	listRuns: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
+	viewImage: { id: isId, path: isShortString },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
 	cancel: { id: isId },
 });
