@@ -17,6 +17,7 @@ export interface Locator {
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
 	isVisible(): Promise<boolean>;
 	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
+	boundingBox(options?: { timeout?: number }): Promise<{ x: number; y: number; width: number; height: number } | null>;
 }
 
 export interface FrameLocator {
@@ -29,6 +30,7 @@ export interface Page {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	frameLocator(selector: string): FrameLocator;
 	keyboard: { press(key: string): Promise<void>; type(text: string, options?: { delay?: number }): Promise<void> };
+	mouse: { move(x: number, y: number, options?: { steps?: number }): Promise<void>; down(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void>; up(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void> };
 	screenshot(options: { path: string }): Promise<unknown>;
 	waitForTimeout(ms: number): Promise<void>;
 	setDefaultTimeout(ms: number): void;

@@ -176,7 +176,7 @@ const TAG_NAMES: Record<string, string> = {
 	x00080022: 'AcquisitionDate', x00080030: 'StudyTime', x00080060: 'Modality', x00080070: 'Manufacturer', x00080080: 'InstitutionName',
 	x00081030: 'StudyDescription', x0008103e: 'SeriesDescription', x00081090: 'ManufacturerModelName', x00100010: 'PatientName',
 	x00100020: 'PatientID', x00100030: 'PatientBirthDate', x00100040: 'PatientSex', x00101010: 'PatientAge', x00180015: 'BodyPartExamined',
-	x00181164: 'ImagerPixelSpacing', x00185101: 'ViewPosition', x00200011: 'SeriesNumber', x00200013: 'InstanceNumber',
+	x00181164: 'ImagerPixelSpacing', x00185101: 'ViewPosition', x0020000d: 'StudyInstanceUID', x0020000e: 'SeriesInstanceUID', x00200010: 'StudyID', x00200011: 'SeriesNumber', x00200013: 'InstanceNumber',
 	x00200020: 'PatientOrientation', x00200062: 'ImageLaterality', x00204000: 'ImageComments', x00280002: 'SamplesPerPixel',
 	x00280004: 'PhotometricInterpretation', x00280006: 'PlanarConfiguration', x00280008: 'NumberOfFrames', x00280010: 'Rows',
 	x00280011: 'Columns', x00280030: 'PixelSpacing', x00280100: 'BitsAllocated', x00280101: 'BitsStored', x00280102: 'HighBit',
@@ -389,7 +389,10 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 			if (offset + perFrame * bytesPer > ds.byteArray.length) throw new Error('truncated DICOM pixel data');
 			const src = ds.byteArray.subarray(offset, offset + perFrame * bytesPer);
 			const little = ts !== EXPLICIT_BE;
-			if (allocated === 8) raw = new Uint8Array(src);
+			// A copy (never a view into the file's buffer, which may be unaligned or shared); little endian is the host's order.
+			const copy = Uint8Array.prototype.slice.call(src) as Uint8Array;
+			if (allocated === 8) raw = copy;
+			else if (little) raw = allocated === 16 ? new Uint16Array(copy.buffer, 0, perFrame) : new Uint32Array(copy.buffer, 0, perFrame);
 			else {
 				const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
 				raw = allocated === 16 ? new Uint16Array(perFrame) : new Uint32Array(perFrame);
@@ -450,15 +453,7 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 	const pixels: Uint8Array | Uint16Array | Int16Array | Int32Array =
 		stored <= 8 && !signed ? new Uint8Array(n) : stored <= 16 ? (signed ? new Int16Array(n) : new Uint16Array(n)) : new Int32Array(n);
 	if (stored > 31 && !signed) signed = true; // 32-bit unsigned wraps: rare enough to treat as signed
-	let lo = Infinity;
-	let hi = -Infinity;
-	for (let i = 0; i < n; i++) {
-		let v = (raw[i] & mask) >>> 0;
-		if (signed && v >= signBit) v -= 2 * signBit;
-		pixels[i] = v;
-		if (v < lo) lo = v;
-		if (v > hi) hi = v;
-	}
+	const [lo, hi] = signed ? storeSigned(raw, pixels, n, mask, signBit) : storeUnsigned(raw, pixels, n, mask);
 	return finish({ pixels, samples: 1, bitsStored: stored, signed, minStored: lo, maxStored: hi });
 
 	function finish(p: Pick<DicomFrame, 'pixels' | 'samples' | 'bitsStored' | 'signed' | 'minStored' | 'maxStored'>): DicomFrame {
@@ -480,6 +475,36 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 			photometric, transferSyntax: ts, transferSyntaxName: syntax.name, codec, frames, tags, notes, table: tagTable(ds),
 		};
 	}
+}
+
+type Samples = Uint8Array | Uint16Array | Int16Array | Int32Array | Uint32Array;
+
+/** Mask to BitsStored into `out`; returns [min, max]. Unsigned and signed are separate loops to keep each tight. */
+function storeUnsigned(raw: Samples, out: Samples, n: number, mask: number): [number, number] {
+	let lo = Infinity;
+	let hi = -Infinity;
+	for (let i = 0; i < n; i++) {
+		const v = (raw[i] & mask) >>> 0;
+		out[i] = v;
+		if (v < lo) lo = v;
+		if (v > hi) hi = v;
+	}
+	return [lo, hi];
+}
+
+/** Mask to BitsStored and sign-extend from its top bit. */
+function storeSigned(raw: Samples, out: Samples, n: number, mask: number, signBit: number): [number, number] {
+	let lo = Infinity;
+	let hi = -Infinity;
+	const wrap = 2 * signBit;
+	for (let i = 0; i < n; i++) {
+		let v = (raw[i] & mask) >>> 0;
+		if (v >= signBit) v -= wrap;
+		out[i] = v;
+		if (v < lo) lo = v;
+		if (v > hi) hi = v;
+	}
+	return [lo, hi];
 }
 
 /** Read only the tags (no pixel decoding): for scanning folders of DICOM files. */
