@@ -45,6 +45,12 @@ export interface ImageRecord {
 	labelSource?: string;
 	/** Source dataset (manifest.csv's source_dataset), for per-source results: sources confound classes. */
 	source?: string;
+	/** Age in years (DICOM PatientAge, or PatientBirthDate and StudyDate), for the confound report. */
+	age?: number;
+	/** DICOM ViewPosition (PA, AP, LL, …). */
+	view?: string;
+	/** Why the image should not be trained on (non-radiograph modality, lateral view); kept only on request. */
+	flag?: string;
 }
 
 export interface ScanResult {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeBytes } from '../../src/engine/data/decode';
+import { LABELS_FILE, scanDataset } from '../../src/engine/data/scan';
 import { chooseWindow, decodeRle, dicomFlag, readDicomFrame, readDicomTags, toDisplayBytes, type DicomFrame } from '../../src/engine/data/dicom';
 import { voi } from '../../src/engine/data/voi';
 
@@ -17,7 +18,7 @@ const AWK = path.join(SHARED, 'awkward');
 const GRAY_SRC = path.join(SHARED, 'dev/NORMAL/00cfd1c1.jpg');
 const COLOUR_SRC = path.join(SHARED, 'dev/COVID/1-s2.0-S1341321X20301124-gr3_lrg-d.png');
 const PYTHON = '/usr/bin/python3';
-const TOOLS = ['dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmconv', 'gdcmconv', 'dcmdump'];
+const TOOLS = ['dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmconv', 'gdcmconv', 'dcmdump', 'dcmodify'];
 
 /** Missing DICOM tools fail under CI (setup.sh installs them); locally the suite says what to install. */
 function missingPrerequisites(): string[] {
@@ -166,6 +167,28 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 		assert.deepEqual(f.tags, { patientId: 'derived-fixture-1', patientAge: 60.1, studyDate: '20200412', viewPosition: 'PA', modality: 'DX', bodyPart: 'CHEST' });
 		assert.ok(f.table.some(([k, v]) => k === 'WindowCenter' && /^2000(\.0)?\\3000/.test(v)), 'tag table has both windows');
 		assert.deepEqual(readDicomTags(readFileSync(file('u16.dcm'))), f.tags);
+	});
+	test('scan: PatientID groups, age read, lateral views and CT left out (and kept on request), each reported', async () => {
+		const root = file('dataset');
+		await fs.mkdir(path.join(root, 'NORMAL'), { recursive: true });
+		await fs.mkdir(path.join(root, 'COVID'), { recursive: true });
+		await fs.copyFile(file('u16.dcm'), path.join(root, 'NORMAL', 'pa.dcm'));
+		await fs.copyFile(file('u16.j2k.dcm'), path.join(root, 'NORMAL', 'lateral.dcm'));
+		await fs.copyFile(file('u8.dcm'), path.join(root, 'COVID', 'ct.dcm'));
+		run('dcmodify', '-nb', '-m', '(0018,5101)=LL', path.join(root, 'NORMAL', 'lateral.dcm'));
+		run('dcmodify', '-nb', '-m', '(0008,0060)=CT', '-m', '(0010,0020)=other-patient', path.join(root, 'COVID', 'ct.dcm'));
+		const r = await scanDataset(root);
+		assert.deepEqual(r.images.map((i) => [i.relPath, i.patientId, i.age, i.view]), [['NORMAL/pa.dcm', 'dicom-derived-fixture-1', 60.1, 'PA']]);
+		const reasons = Object.fromEntries(r.errors.map((e) => [path.relative(root, e.path), e.reason]));
+		assert.match(reasons['NORMAL/lateral.dcm'], /left out: lateral or oblique view \(ViewPosition LL\)/);
+		assert.match(reasons['COVID/ct.dcm'], /left out: not a radiograph \(Modality CT\)/);
+		await fs.writeFile(path.join(root, LABELS_FILE), JSON.stringify({ keepFlagged: true }));
+		const kept = await scanDataset(root);
+		assert.deepEqual(kept.images.map((i) => [i.relPath, i.patientId, i.flag ?? '']), [
+			['COVID/ct.dcm', 'dicom-other-patient', 'not a radiograph (Modality CT)'],
+			['NORMAL/lateral.dcm', 'dicom-derived-fixture-1', 'lateral or oblique view (ViewPosition LL)'],
+			['NORMAL/pa.dcm', 'dicom-derived-fixture-1', ''],
+		]);
 	});
 });
 

@@ -111,7 +111,7 @@ function messageOf(e: unknown): string {
 
 const isUpper = (b: number) => b >= 0x41 && b <= 0x5a;
 
-function parse(bytes: Uint8Array): dicomParser.DataSet {
+function parse(bytes: Uint8Array, untilTag?: string): dicomParser.DataSet {
 	const hasPreamble = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 	if (!hasPreamble && bytes.length >= 8 && bytes[0] === 0x02 && bytes[1] === 0x00 && isUpper(bytes[4]) && isUpper(bytes[5])) {
 		// A meta header without the 128-byte preamble and 'DICM': give the parser the preamble it expects.
@@ -121,12 +121,12 @@ function parse(bytes: Uint8Array): dicomParser.DataSet {
 		bytes = withPreamble;
 	}
 	try {
-		return dicomParser.parseDicom(bytes);
+		return dicomParser.parseDicom(bytes, untilTag ? { untilTag } : undefined);
 	} catch (e) {
 		// A bare data set (no meta header): explicit VR when a VR follows the first tag, else Implicit VR Little Endian, the default.
 		const explicit = bytes.length >= 6 && isUpper(bytes[4]) && isUpper(bytes[5]);
 		try {
-			return dicomParser.parseDicom(bytes, { TransferSyntaxUID: explicit ? EXPLICIT_LE : IMPLICIT_LE });
+			return dicomParser.parseDicom(bytes, { TransferSyntaxUID: explicit ? EXPLICIT_LE : IMPLICIT_LE, ...(untilTag ? { untilTag } : {}) });
 		} catch {
 			throw new Error(`invalid DICOM (${messageOf(e)})`);
 		}
@@ -507,9 +507,9 @@ function storeSigned(raw: Samples, out: Samples, n: number, mask: number, signBi
 	return [lo, hi];
 }
 
-/** Read only the tags (no pixel decoding): for scanning folders of DICOM files. */
+/** Read only the tags (no pixel decoding; the bytes may stop anywhere after the header): for scanning folders. */
 export function readDicomTags(bytes: Uint8Array): DicomTags {
-	return readTags(parse(bytes));
+	return readTags(parse(bytes, 'x7fe00010'));
 }
 
 /** The window a choice selects for a grayscale frame, in modality units. */
