@@ -107,8 +107,13 @@ describe('scan', () => {
 		const r = await scanDataset(AWK);
 		assert.equal(r.layout, 'flat');
 		assert.equal(r.images.length, 9);
-		assert.ok(r.images.every((i) => i.label === null && i.patientId === i.relPath));
-		assert.ok(r.images.some((i) => i.relPath.endsWith('.dcm')));
+		assert.ok(r.images.every((i) => i.label === null));
+		// Patients: the file itself, except DICOM, whose PatientID groups the JPEG-baseline CR with its MONOCHROME1 twin.
+		assert.ok(r.images.filter((i) => !i.relPath.endsWith('.dcm')).every((i) => i.patientId === i.relPath));
+		const dcm = r.images.filter((i) => i.relPath.endsWith('.dcm'));
+		assert.equal(dcm.length, 3);
+		assert.ok(dcm.every((i) => i.patientId.startsWith('dicom-')));
+		assert.equal(new Set(dcm.map((i) => i.patientId)).size, 2, dcm.map((i) => `${i.relPath}: ${i.patientId}`).join('; '));
 	});
 	test('radreview-labels.json maps a dataset\'s own folder names; a broken one is named', async () => {
 		const root = path.join(tmp, 'own-labels');
