@@ -1,4 +1,5 @@
 // Shared vocabulary of the engine. No tfjs, no vscode: the CLI, the worker, the host and webviews may import it.
+import type { WindowChoice } from './data/voi';
 
 /** The three classes of the reference work, in the order of the softmax outputs. */
 export const CLASS_NAMES = ['COVID', 'NORMAL', 'PNEUMONIA'] as const;
@@ -102,6 +103,8 @@ export interface TrainConfig {
 	baseRuntime: BaseRuntimePreference;
 	/** Workspace data folder (`.radreview`): caches and runs live below it. */
 	workDir: string;
+	/** Which DICOM window feeds the model (default: the file's first window). Stored with the run, so classify uses it too. */
+	dicomWindow?: WindowChoice;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {
