@@ -11,6 +11,7 @@ import { decodeBytes } from '../../src/engine/data/decode';
 import { LABELS_FILE, scanDataset } from '../../src/engine/data/scan';
 import { chooseWindow, decodeRle, dicomFlag, readDicomFrame, readDicomTags, toDisplayBytes, type DicomFrame } from '../../src/engine/data/dicom';
 import { voi } from '../../src/engine/data/voi';
+import openjph from '@cornerstonejs/codec-openjph';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
 const AWK = path.join(SHARED, 'awkward');
@@ -101,6 +102,25 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 			assert.equal(d.rgb.length, 32 * 32 * 3);
 		});
 	}
+
+	test('HTJ2K lossless: OpenJPH-encoded frame, wrapped by pydicom → identical stored values (after the other codecs loaded)', async () => {
+		// No Debian tool writes HTJ2K: the codestream comes from OpenJPH's encoder, so this checks our DICOM
+		// plumbing and that the three WebAssembly codecs coexist in one thread, not OpenJPH against itself.
+		const original = await frame('u16.dcm');
+		const mod = (await (openjph as unknown as (o: object) => Promise<Record<string, new () => Record<string, (...a: unknown[]) => unknown>>>)({ print: () => undefined, printErr: () => undefined }));
+		const enc = new mod.HTJ2KEncoder();
+		const input = enc.getDecodedBuffer({ width: original.width, height: original.height, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }) as Uint8Array;
+		input.set(new Uint8Array(original.pixels.buffer, original.pixels.byteOffset, original.pixels.byteLength));
+		enc.setQuality(true, 0);
+		enc.encode();
+		await fs.writeFile(file('u16.jph'), enc.getEncodedBuffer() as Uint8Array);
+		enc.delete();
+		execFileSync(PYTHON, [path.join(__dirname, 'fixtures/encapsulate.py'), file('u16.dcm'), file('u16.jph'), file('u16.htj2k.dcm'), '1.2.840.10008.1.2.4.201']);
+		assert.equal(tsOf('u16.htj2k.dcm'), '1.2.840.10008.1.2.4.201');
+		const decoded = await frame('u16.htj2k.dcm');
+		assert.equal(decoded.transferSyntaxName, 'HTJ2K Lossless');
+		assert.equal(compare(original, decoded).maxDiff, 0);
+	});
 
 	test('JPEG-LS near-lossless keeps every value within NEAR', async () => {
 		run('dcmcjpls', '+en', '+md', '3', 'u16.dcm', 'near3.dcm');

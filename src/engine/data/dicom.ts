@@ -211,8 +211,11 @@ function tagTable(ds: dicomParser.DataSet): Array<[string, string]> {
 // ---- codecs: each WebAssembly module is instantiated once per thread, on first use.
 
 const wasm = new Map<string, Promise<unknown>>();
-/** OpenJPEG logs every header it reads to stdout; the worker's stdout is not a log. */
-const QUIET = { print: () => undefined, printErr: () => undefined };
+/**
+ * OpenJPEG logs every header it reads to stdout; the worker's stdout is not a log. A fresh object per module:
+ * Emscripten adopts the object passed in as the module itself, so sharing one would merge two codecs' bindings.
+ */
+const quiet = () => ({ print: () => undefined, printErr: () => undefined });
 function loadOnce<T>(name: string, load: () => Promise<T>): Promise<T> {
 	let p = wasm.get(name) as Promise<T> | undefined;
 	if (!p) {
@@ -233,10 +236,10 @@ interface CodecOutput {
 async function decodeWithCodec(codec: 'j2k' | 'jpeg-ls' | 'htj2k', data: Uint8Array, signed: boolean): Promise<CodecOutput> {
 	const mod =
 		codec === 'j2k'
-			? await loadOnce('openjpeg', () => openjpegFactory(QUIET).then((m) => m.J2KDecoder))
+			? await loadOnce('openjpeg', () => openjpegFactory(quiet()).then((m) => m.J2KDecoder))
 			: codec === 'jpeg-ls'
-				? await loadOnce('charls', () => charlsFactory(QUIET).then((m) => m.JpegLSDecoder))
-				: await loadOnce('openjph', () => openjphFactory(QUIET).then((m) => m.HTJ2KDecoder));
+				? await loadOnce('charls', () => charlsFactory(quiet()).then((m) => m.JpegLSDecoder))
+				: await loadOnce('openjph', () => openjphFactory(quiet()).then((m) => m.HTJ2KDecoder));
 	const dec = new mod();
 	try {
 		dec.getEncodedBuffer(data.length).set(data);
