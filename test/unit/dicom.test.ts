@@ -7,9 +7,11 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
 import { decodeBytes } from '../../src/engine/data/decode';
 import { LABELS_FILE, scanDataset } from '../../src/engine/data/scan';
 import { chooseWindow, decodeRle, dicomFlag, readDicomFrame, readDicomTags, toDisplayBytes, type DicomFrame } from '../../src/engine/data/dicom';
+import { viewImage } from '../../src/engine/data/view';
 import { voi } from '../../src/engine/data/voi';
 import openjph from '@cornerstonejs/codec-openjph';
 
@@ -238,6 +240,34 @@ describe('DICOM without external tools', () => {
 		assert.match(dicomFlag({ modality: 'CT' }) ?? '', /not a radiograph \(Modality CT\)/);
 		assert.match(dicomFlag({ modality: 'CR', viewPosition: 'LL' }) ?? '', /lateral/);
 		assert.match(dicomFlag({ modality: 'DX', bodyPart: 'KNEE' }) ?? '', /not a chest/);
+	});
+
+	test('viewer data: stored values at full resolution (16-bit PNG stays 16-bit), presets, tags, named errors', async () => {
+		const m1 = await viewImage(path.join(AWK, 'dicom_CR_chest_PA_MONOCHROME1-header_modified.dcm'));
+		assert.deepEqual([m1.width, m1.height, m1.samples, m1.monochrome1, m1.pixels.length], [1024, 1024, 1, true, 1024 * 1024]);
+		assert.deepEqual(m1.presets.map((p) => p.name), ['Full range', 'Percentile 1–99 %', 'Percentile 5–95 % (soft tissue)']);
+		assert.ok(m1.tags.some(([k, v]) => k === 'TransferSyntax' && /JPEG Baseline/.test(v)));
+		assert.ok(m1.tags.some(([k, v]) => k === 'ViewPosition' && v === 'PA'));
+
+		const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-view-'));
+		try {
+			// A derived 16-bit PNG (the 8-bit radiograph scaled to 16 bits): the viewer gets the 16-bit values.
+			const png16 = path.join(tmp, 'derived16.png');
+			const { data, info } = await sharp(path.join(AWK, 'gray_L_jpeg_kermany.jpeg')).greyscale().resize(200).raw().toBuffer({ resolveWithObject: true });
+			const wide = Uint16Array.from(data, (x) => x * 257);
+			await sharp(wide, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('grey16').png().toFile(png16);
+			const v = await viewImage(png16);
+			assert.ok(v.pixels instanceof Uint16Array, v.pixels.constructor.name);
+			assert.equal(v.samples, 1);
+			assert.ok(v.maxStored > 255, `16-bit range kept (max ${v.maxStored})`);
+			const rgb = await viewImage(path.join(AWK, 'rgb_jpeg_of_grayscale_xray_kermany.jpeg'));
+			assert.deepEqual([rgb.samples, rgb.pixels.length], [3, 836 * 521 * 3]);
+			const junk = path.join(tmp, 'junk.dcm');
+			await fs.writeFile(junk, 'not a radiograph');
+			await assert.rejects(viewImage(junk), (e: Error) => e.message.startsWith(`${junk}: `));
+		} finally {
+			await fs.rm(tmp, { recursive: true, force: true });
+		}
 	});
 
 	test('RLE: literal runs, repeats and a truncated segment', () => {

@@ -248,6 +248,7 @@ function showPrediction(p: ViewerPrediction | null, note?: string): void {
 
 function showImage(img: ViewerImage): void {
 	image = img;
+	invert = false; // each image starts as its file says (MONOCHROME1 is already handled)
 	message.hidden = true;
 	nameEl.textContent = `${img.name}  (${img.index + 1}/${img.count})`;
 	nameEl.dataset.index = String(img.index);

@@ -45,7 +45,8 @@ async function viewRaster(bytes: Uint8Array, kind: string): Promise<ViewData> {
 	const gray = (meta.channels ?? 3) <= 2;
 	const sixteen = meta.depth === 'ushort';
 	const { data, info } = gray
-		? await img.extractChannel(0).raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true })
+		? // Stay in a grey colourspace: libvips' default sRGB conversion would squeeze 16-bit values into 0–255.
+			await img.toColourspace(sixteen ? 'grey16' : 'b-w').extractChannel(0).raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true })
 		: await img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 	const pixels = gray && sixteen ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : new Uint8Array(data.buffer, data.byteOffset, data.length);
 	let lo = Infinity;
