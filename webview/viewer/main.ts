@@ -30,6 +30,12 @@ let fitted = true;
 
 const full = document.createElement('canvas');
 let fullData: ImageData | undefined;
+/** While dragging the window of a large image, a subsampled copy (≤ 4 MP) keeps the redraw at display rate. */
+const PREVIEW_PIXELS = 4_000_000;
+const preview = document.createElement('canvas');
+let previewData: ImageData | undefined;
+let previewStep = 1;
+let showingPreview = false;
 let lut32 = new Uint32Array(0);
 let lut8: Uint8Array = new Uint8Array(0);
 
@@ -80,11 +86,16 @@ document.getElementById('app')!.replaceWith(root);
 
 // ── pixels
 
-/** Rebuild the lookup table for the current window and push every pixel through it. */
-function renderFull(): void {
+/** Rebuild the lookup table for the current window and push every pixel (or, for a drag preview, every step-th) through it. */
+function renderFull(asPreview = false): void {
 	if (!image || !fullData) return;
 	const img = image;
-	const out = new Uint32Array(fullData.data.buffer);
+	const usePreview = asPreview && previewStep > 1 && previewData !== undefined;
+	const target = usePreview ? previewData! : fullData;
+	const out = new Uint32Array(target.data.buffer);
+	const step = usePreview ? previewStep : 1;
+	const tw = target.width;
+	const th = target.height;
 	const px = img.pixels;
 	if (img.samples === 1) {
 		const count = img.maxStored - img.minStored + 1;
@@ -92,12 +103,16 @@ function renderFull(): void {
 		if (lut32.length !== count) lut32 = new Uint32Array(count);
 		for (let i = 0; i < count; i++) lut32[i] = 0xff000000 | (lut8[i] << 16) | (lut8[i] << 8) | lut8[i];
 		const lo = img.minStored;
-		for (let i = 0; i < out.length; i++) out[i] = lut32[px[i] - lo];
+		if (step === 1) for (let i = 0; i < out.length; i++) out[i] = lut32[px[i] - lo];
+		else for (let y = 0, o = 0; y < th; y++) for (let x = 0, i = y * step * img.width; x < tw; x++, i += step) out[o++] = lut32[px[i] - lo];
 	} else {
 		lut8 = displayLut(0, 256, 1, 0, win, invert, lut8);
-		for (let i = 0, j = 0; i < out.length; i++, j += 3) out[i] = 0xff000000 | (lut8[px[j + 2]] << 16) | (lut8[px[j + 1]] << 8) | lut8[px[j]];
+		for (let y = 0, o = 0; y < th; y++) {
+			for (let x = 0, j = (y * step * img.width) * 3; x < tw; x++, j += 3 * step) out[o++] = 0xff000000 | (lut8[px[j + 2]] << 16) | (lut8[px[j + 1]] << 8) | lut8[px[j]];
+		}
 	}
-	full.getContext('2d')!.putImageData(fullData, 0, 0);
+	(usePreview ? preview : full).getContext('2d')!.putImageData(target, 0, 0);
+	showingPreview = usePreview;
 	updateReadout();
 	draw();
 }
@@ -111,7 +126,8 @@ function draw(): void {
 	if (!image) return;
 	ctx.imageSmoothingEnabled = scale < 1;
 	ctx.setTransform(scale, 0, 0, scale, offX, offY);
-	ctx.drawImage(full, 0, 0);
+	if (showingPreview) ctx.drawImage(preview, 0, 0, preview.width * previewStep, preview.height * previewStep);
+	else ctx.drawImage(full, 0, 0);
 	for (const overlay of viewerOverlays) {
 		ctx.save();
 		overlay(ctx, image);
@@ -142,9 +158,9 @@ function updateReadout(): void {
 	}
 }
 
-function setWindow(w: VoiWindow): void {
+function setWindow(w: VoiWindow, asPreview = false): void {
 	win = { center: w.center, width: w.width, fn: w.fn };
-	renderFull();
+	renderFull(asPreview);
 }
 
 // ── view transform
@@ -213,9 +229,13 @@ stage.addEventListener('pointermove', (e) => {
 	const width = Math.max(image.samples === 1 ? 1 : 2, drag.start.width + (dx * range) / 500);
 	const center = drag.start.center + (dy * range) / 500;
 	const fn = drag.start.fn;
-	schedule(() => setWindow({ center, width, fn }));
+	schedule(() => setWindow({ center, width, fn }, true));
 });
-const endDrag = () => (drag = undefined);
+const endDrag = () => {
+	// The drag drew a preview of a large image: draw it at full resolution now.
+	if (drag?.mode === 'window' && showingPreview) schedule(() => renderFull());
+	drag = undefined;
+};
 stage.addEventListener('pointerup', endDrag);
 stage.addEventListener('pointercancel', endDrag);
 window.addEventListener('keydown', (e) => {
@@ -257,6 +277,11 @@ function showImage(img: ViewerImage): void {
 	full.width = img.width;
 	full.height = img.height;
 	fullData = new ImageData(img.width, img.height);
+	previewStep = Math.max(1, Math.ceil(Math.sqrt((img.width * img.height) / PREVIEW_PIXELS)));
+	preview.width = Math.ceil(img.width / previewStep);
+	preview.height = Math.ceil(img.height / previewStep);
+	previewData = previewStep > 1 ? new ImageData(preview.width, preview.height) : undefined;
+	showingPreview = false;
 	replaceChildren(presetSelect, ...img.presets.map((p, i) => h('option', { attrs: { value: i }, text: `${p.name} (W ${Math.round(p.width)} L ${Math.round(p.center)})` })));
 	presetSelect.value = '0';
 	replaceChildren(notesEl, ...img.notes.map((n) => h('li', { text: n })));
