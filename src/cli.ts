@@ -16,6 +16,7 @@ import {
 	type SplitMode,
 	type TrainConfig,
 } from './engine/types';
+import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
 import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
@@ -49,6 +50,7 @@ const TRAIN_OPTIONS: Options = {
 	'test-fraction': { type: 'string' },
 	'val-fraction': { type: 'string' },
 	'base-runtime': { type: 'string' },
+	'dicom-window': { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -86,6 +88,7 @@ Results are research aids, not a diagnosis.`,
   --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
+  --dicom-window first|second|percentile|minmax  DICOM window fed to the model, default first (the file's own)
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
@@ -167,7 +170,14 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		reduceLr: { ...D.reduceLr, minLr: num(v['min-lr'], 'min-lr', D.reduceLr.minLr) },
 		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+		...dicomWindowOf(v['dicom-window']),
 	};
+}
+
+/** --dicom-window: the DICOM window that feeds the model (the file's first by default). */
+function dicomWindowOf(v: string | boolean | undefined): { dicomWindow?: WindowChoice } {
+	const name = oneOf<DicomWindowName>(v, 'dicom-window', Object.keys(DICOM_WINDOWS) as DicomWindowName[]);
+	return name && name !== 'first' ? { dicomWindow: { ...DICOM_WINDOWS[name] } } : {};
 }
 
 /** One stderr line per stage step or epoch; long stages print about every 10 % (and at the end). */

@@ -1,7 +1,7 @@
 // Typed view of the `radiographReview.*` settings; reread on every use so changes apply at once.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { WindowChoice } from '../engine/data/voi';
+import { DICOM_WINDOWS, type DicomWindowName } from '../engine/data/voi';
 import { DEFAULT_TRAIN_CONFIG, type BackboneId, type BackendPreference, type BaseRuntimePreference, type ResizeMode, type SplitMode, type TrainConfig } from '../engine/types';
 
 export const SECTION = 'radiographReview';
@@ -24,14 +24,7 @@ export interface Settings {
 	dicomWindow: DicomWindowSetting;
 }
 
-export type DicomWindowSetting = 'first' | 'second' | 'percentile' | 'minmax';
-/** The setting's names → the engine's window choice. */
-const DICOM_WINDOWS: Record<DicomWindowSetting, WindowChoice> = {
-	first: { kind: 'file', index: 0 },
-	second: { kind: 'file', index: 1 },
-	percentile: { kind: 'percentile', low: 1, high: 99 },
-	minmax: { kind: 'minmax' },
-};
+export type DicomWindowSetting = DicomWindowName;
 
 export function readSettings(scope?: vscode.Uri): Settings {
 	const c = vscode.workspace.getConfiguration(SECTION, scope);
@@ -80,7 +73,7 @@ export function trainConfigFor(backbone: BackboneId, dataDir: string, workDir: s
 		reduceLr: { ...DEFAULT_TRAIN_CONFIG.reduceLr, minLr: s.minLr },
 		backend: s.backend,
 		baseRuntime: s.baseRuntime,
-		...(s.dicomWindow !== 'first' && DICOM_WINDOWS[s.dicomWindow] ? { dicomWindow: DICOM_WINDOWS[s.dicomWindow] } : {}),
+		...(s.dicomWindow !== 'first' && DICOM_WINDOWS[s.dicomWindow] ? { dicomWindow: { ...DICOM_WINDOWS[s.dicomWindow] } } : {}),
 	};
 }
 

@@ -23,6 +23,15 @@ export type WindowChoice =
 
 export const VOI_FUNCTIONS: readonly VoiFunction[] = ['LINEAR', 'LINEAR_EXACT', 'SIGMOID'];
 
+/** The names users pick a model-input window by (setting `radiographReview.dicomWindow`, CLI `--dicom-window`). */
+export const DICOM_WINDOWS = {
+	first: { kind: 'file', index: 0 },
+	second: { kind: 'file', index: 1 },
+	percentile: { kind: 'percentile', low: 1, high: 99 },
+	minmax: { kind: 'minmax' },
+} as const satisfies Record<string, WindowChoice>;
+export type DicomWindowName = keyof typeof DICOM_WINDOWS;
+
 /** Map one modality value to [0, 1] (0 = black before any MONOCHROME1 inversion). */
 export function voi(x: number, w: VoiWindow): number {
 	const { center: c, width } = w;
