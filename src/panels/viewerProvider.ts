@@ -56,14 +56,14 @@ export class ViewerProvider implements vscode.CustomReadonlyEditorProvider<Viewe
 	}
 }
 
-/** One open viewer: the file on screen (next / previous change it), its prediction, the webview. */
+/** One open viewer: its file, the file's prediction, the webview. Next / previous open the neighbour's own editor. */
 class ViewerSession extends Disposable {
 	private ready = false;
 	private loading: AbortController | undefined;
 
 	constructor(
 		private readonly s: Services,
-		private file: string,
+		private readonly file: string,
 		private readonly panel: vscode.WebviewPanel,
 	) {
 		super();
@@ -97,11 +97,13 @@ class ViewerSession extends Disposable {
 				this.s.log.error(`[viewer] webview: ${msg.message}`);
 				return;
 			case 'navigate': {
+				// Open the neighbour as its own (preview) editor, so the tab, breadcrumbs and "Reopen With" name the file shown.
 				const { files, index } = await this.siblings();
 				if (files.length < 2) return;
-				this.file = files[(index + msg.delta + files.length) % files.length];
-				this.panel.title = path.basename(this.file);
-				return this.load();
+				const next = files[(index + msg.delta + files.length) % files.length];
+				const viewType = /\.(dcm|dicom)$/i.test(next) ? VIEWER_VIEW_TYPE : IMAGE_VIEWER_VIEW_TYPE;
+				await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(next), viewType, { viewColumn: this.panel.viewColumn, preview: true });
+				return;
 			}
 			case 'hook': {
 				const hook = hooks.get(msg.name);
@@ -127,7 +129,7 @@ class ViewerSession extends Disposable {
 		const [{ files, index }, prediction] = [await this.siblings(), this.prediction(file)];
 		try {
 			const data = await this.s.engine.run({ type: 'viewImage', path: file }, { signal: controller.signal });
-			if (controller.signal.aborted || file !== this.file) return;
+			if (controller.signal.aborted) return;
 			this.post({ type: 'image', image: { ...data, name, index, count: files.length } });
 		} catch (e) {
 			if (controller.signal.aborted) return;
@@ -135,8 +137,7 @@ class ViewerSession extends Disposable {
 			this.s.log.warn(`[viewer] ${message}`);
 			this.post({ type: 'loadError', name, message });
 		}
-		const p = await prediction;
-		if (file === this.file) this.post(p);
+		this.post(await prediction);
 	}
 
 	/** The latest run's prediction for `file`, or a note saying why there is none. */
