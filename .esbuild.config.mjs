@@ -16,6 +16,10 @@ const external = [
 	// registered the 'node' platform twice ("Platform node has already been set").
 	'@tensorflow/tfjs-core',
 	'@tensorflow/tfjs-backend-cpu',
+	// DICOM codecs: Emscripten glue that loads its .wasm from beside itself.
+	'@cornerstonejs/codec-openjpeg/decodewasmjs',
+	'@cornerstonejs/codec-charls/decodewasmjs',
+	'@cornerstonejs/codec-openjph',
 ];
 const watch = process.argv.includes('--watch');
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };

@@ -16,6 +16,7 @@ import {
 	type SplitMode,
 	type TrainConfig,
 } from './engine/types';
+import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
 import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
@@ -50,6 +51,7 @@ const TRAIN_OPTIONS: Options = {
 	'val-fraction': { type: 'string' },
 	'base-runtime': { type: 'string' },
 	'restore-best-weights': { type: 'boolean' },
+	'dicom-window': { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -88,6 +90,7 @@ Results are research aids, not a diagnosis.`,
   --restore-best-weights  end with the weights of the lowest val_loss epoch (Keras restore_best_weights)
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
+  --dicom-window first|second|percentile|minmax  DICOM window fed to the model, default first (the file's own)
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
@@ -170,7 +173,14 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
 		restoreBestWeights: v['restore-best-weights'] === true,
+		...dicomWindowOf(v['dicom-window']),
 	};
+}
+
+/** --dicom-window: the DICOM window that feeds the model (the file's first by default). */
+function dicomWindowOf(v: string | boolean | undefined): { dicomWindow?: WindowChoice } {
+	const name = oneOf<DicomWindowName>(v, 'dicom-window', Object.keys(DICOM_WINDOWS) as DicomWindowName[]);
+	return name && name !== 'first' ? { dicomWindow: { ...DICOM_WINDOWS[name] } } : {};
 }
 
 /** One stderr line per stage step or epoch; long stages print about every 10 % (and at the end). */

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { registerPanelSerializers } from './panels/serializers';
+import { ViewerProvider } from './panels/viewerProvider';
 import { EngineClient } from './engine/client';
 import { BackboneWeights } from './util/backboneWeights';
 import { proxyEnv } from './util/proxy';
@@ -29,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): void {
 		engine.onCrash((error) => reportEngineCrash(log, error)),
 		...registerCommands(services),
 		...registerPanelSerializers(services),
+		ViewerProvider.register(services),
 	);
 	recoverInterruptedRuns(services);
 	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);

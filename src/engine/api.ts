@@ -53,6 +53,7 @@ import {
 	type StoredMetrics,
 	type StoredWeights,
 } from './run/runDir';
+import type { WindowChoice } from './data/voi';
 
 export type { LoadedRun, StoredMetrics } from './run/runDir';
 export { weightsStatus } from './weights/status';
@@ -122,9 +123,9 @@ async function scan(dataDir: string, opts: JobOptions): Promise<ScanResult> {
 	return scanDataset(dataDir, { signal: opts.signal, onProgress: opts.onProgress });
 }
 
-function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions): Promise<LoadResult> {
+function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions, dicomWindow?: WindowChoice): Promise<LoadResult> {
 	// loadImages reports its own stage progress and file errors.
-	return loadImages(records, { workDir, size, resize, signal: opts.signal, onProgress: opts.onProgress });
+	return loadImages(records, { workDir, size, resize, ...(dicomWindow ? { dicomWindow } : {}), signal: opts.signal, onProgress: opts.onProgress });
 }
 
 /** Features for loaded images through the cache; the base is built only if something is missing. */
@@ -218,7 +219,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const labelled = scanned.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: ${noLabelledImages(scanned)}`);
 	lap('scan');
-	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts);
+	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, cfg.dicomWindow);
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
 	lap('decode');
 	throwIfAborted(opts.signal);
@@ -368,7 +369,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const root = path.resolve(folder);
 	const scanned = await scan(root, opts);
 	if (scanned.images.length === 0) throw new Error(`${root}: no images found`);
-	const loaded = await decode(scanned.images, workDir, cfg.imageSize, cfg.resize, opts);
+	const loaded = await decode(scanned.images, workDir, cfg.imageSize, cfg.resize, opts, cfg.dicomWindow);
 	const errors = [...scanned.errors, ...loaded.errors];
 
 	// The same weights the head was trained on, or a clear refusal.

@@ -1,4 +1,5 @@
 // Shared vocabulary of the engine. No tfjs, no vscode: the CLI, the worker, the host and webviews may import it.
+import type { WindowChoice } from './data/voi';
 
 /** The three classes of the reference work, in the order of the softmax outputs. */
 export const CLASS_NAMES = ['COVID', 'NORMAL', 'PNEUMONIA'] as const;
@@ -45,6 +46,12 @@ export interface ImageRecord {
 	labelSource?: string;
 	/** Source dataset (manifest.csv's source_dataset), for per-source results: sources confound classes. */
 	source?: string;
+	/** Age in years (DICOM PatientAge, or PatientBirthDate and StudyDate), for the confound report. */
+	age?: number;
+	/** DICOM ViewPosition (PA, AP, LL, …). */
+	view?: string;
+	/** Why the image should not be trained on (non-radiograph modality, lateral view); kept only on request. */
+	flag?: string;
 }
 
 export interface ScanResult {
@@ -98,6 +105,8 @@ export interface TrainConfig {
 	workDir: string;
 	/** Keras EarlyStopping(restore_best_weights=True): end with the weights of the lowest validation loss. */
 	restoreBestWeights?: boolean;
+	/** Which DICOM window feeds the model (default: the file's first window). Stored with the run, so classify uses it too. */
+	dicomWindow?: WindowChoice;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {

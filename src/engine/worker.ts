@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
 import { decodePreview, decodeToRgb } from './data/decode';
+import { viewImage } from './data/view';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
@@ -59,7 +60,7 @@ port.on('message', (msg: unknown) => {
 });
 
 /** Cheap jobs that skip the queue so panels stay live during training. */
-const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'loadRun', 'thumbs', 'splits', 'preview', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
+const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'loadRun', 'thumbs', 'splits', 'preview', 'viewImage', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
 
 async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
 	throwIfAborted(signal);
@@ -97,6 +98,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			const p = await decodePreview(file, req.maxSide);
 			return { base64: Buffer.from(p.jpeg).toString('base64'), width: p.width, height: p.height, originalWidth: p.originalWidth, originalHeight: p.originalHeight };
 		}
+		case 'viewImage':
+			return viewImage(req.path);
 		case 'backend':
 			return reportBackend(req.preference);
 		case 'weightsStatus':

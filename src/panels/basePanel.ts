@@ -131,42 +131,40 @@ export abstract class BasePanel<TTo extends { type: string }, TFrom extends { ty
 		}
 	}
 
-	/** media/webview.css (shared) and media/<panel>.css when present. */
-	private stylesheets(): string[] {
-		return ['webview.css', `${this.opts.name}.css`].filter((f) => fs.existsSync(vscode.Uri.joinPath(this.ctx.extensionUri, 'media', f).fsPath));
-	}
-
 	private html(): string {
-		const webview = this.panel.webview;
-		const nonce = getNonce();
-		const ext = this.ctx.extensionUri;
-		const uri = (...p: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(ext, ...p)).toString();
-		const csp = [
-			"default-src 'none'",
-			`img-src ${webview.cspSource} blob: data:`,
-			`font-src ${webview.cspSource}`,
-			// vscode-elements uses constructable stylesheets (no 'unsafe-inline' needed for them); style attributes
-			// set from script (e.g. chart sizes) are covered by CSSOM and not blocked by style-src.
-			`style-src ${webview.cspSource}`,
-			`script-src 'nonce-${nonce}'`,
-		].join('; ');
-		const name = this.opts.name;
-		return `<!DOCTYPE html>
+		return webviewHtml(this.panel.webview, this.ctx.extensionUri, this.opts.name, this.opts.title);
+	}
+}
+
+/** A panel's page: strict CSP with a fresh nonce, codicons, media/webview.css + media/<name>.css, dist/webview/<name>.js. */
+export function webviewHtml(webview: vscode.Webview, ext: vscode.Uri, name: string, title: string): string {
+	const nonce = getNonce();
+	const uri = (...p: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(ext, ...p)).toString();
+	const csp = [
+		"default-src 'none'",
+		`img-src ${webview.cspSource} blob: data:`,
+		`font-src ${webview.cspSource}`,
+		// vscode-elements uses constructable stylesheets (no 'unsafe-inline' needed for them); style attributes
+		// set from script (e.g. chart sizes) are covered by CSSOM and not blocked by style-src.
+		`style-src ${webview.cspSource}`,
+		`script-src 'nonce-${nonce}'`,
+	].join('; ');
+	const stylesheets = ['webview.css', `${name}.css`].filter((f) => fs.existsSync(vscode.Uri.joinPath(ext, 'media', f).fsPath));
+	return `<!DOCTYPE html>
 <html lang="en">
 <head>
 	<meta charset="UTF-8">
 	<meta http-equiv="Content-Security-Policy" content="${csp}">
 	<meta name="viewport" content="width=device-width, initial-scale=1.0">
 	<link rel="stylesheet" href="${uri(...codiconCss(ext))}" id="vscode-codicon-stylesheet">
-${this.stylesheets().map((css) => `	<link rel="stylesheet" href="${uri('media', css)}">`).join('\n')}
-	<title>${escapeHtml(this.opts.title)}</title>
+${stylesheets.map((css) => `	<link rel="stylesheet" href="${uri('media', css)}">`).join('\n')}
+	<title>${escapeHtml(title)}</title>
 </head>
 <body data-panel="${name}">
 	<div id="app"></div>
 	<script nonce="${nonce}" src="${uri('dist', 'webview', `${name}.js`)}"></script>
 </body>
 </html>`;
-	}
 }
 
 /** The packaged extension carries a copy of codicons in dist/codicons (see the package script); a source checkout uses node_modules. */

@@ -18,6 +18,7 @@ import type {
 	TrainConfig,
 	EpochLog,
 } from '../engine/types';
+import type { ViewerImage } from './viewer';
 import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
@@ -85,6 +86,12 @@ export interface PreviewRequest {
 	roots: string[];
 	maxSide: number;
 }
+/** Decode one image at full resolution for the Radiograph Viewer (stored values + presets, not display bytes). */
+export interface ViewImageRequest {
+	type: 'viewImage';
+	id: number;
+	path: string;
+}
 /** Initialise (or report) the tfjs backend. */
 export interface BackendRequest {
 	type: 'backend';
@@ -135,6 +142,7 @@ export type EngineRequest =
 	| LoadRunRequest
 	| ThumbsRequest
 	| PreviewRequest
+	| ViewImageRequest
 	| BackendRequest
 	| WeightsStatusRequest
 	| ProbeBackendsRequest
@@ -183,6 +191,9 @@ export interface PreviewResult {
 	originalWidth: number;
 	originalHeight: number;
 }
+/** A decoded image for the viewer: the viewer protocol's image without its place in the folder. */
+export type ViewData = Omit<ViewerImage, 'name' | 'index' | 'count'>;
+
 export interface BackendResult {
 	name: string;
 	label: string;
@@ -219,6 +230,7 @@ export interface EngineResults {
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
 	preview: PreviewResult;
+	viewImage: ViewData;
 	backend: BackendResult;
 }
 
@@ -303,6 +315,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },
+	viewImage: { id: isId, path: isShortString },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
 	weightsStatus: { id: isId, settings: (v: unknown): v is Partial<Record<BackboneId, string>> => isRecord(v) && Object.values(v).every(isShortString) },
 	probeBackends: { id: isId },

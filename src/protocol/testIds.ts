@@ -109,6 +109,26 @@ export const TestId = {
 	CompareHeadTime: 'compare-head-time',
 	RefreshButton: 'refresh',
 	TrainAllButton: 'train-all',
+
+	// ── radiograph viewer (custom editor)
+	/** The visible canvas; `data-center` / `data-width` carry the window in modality units. */
+	ViewerCanvas: 'viewer-canvas',
+	/** Window readout text "W 4000 L 2000", with the same data attributes. */
+	ViewerWindow: 'viewer-window',
+	/** Name of the image on screen, with `data-index` / `data-count` in its folder. */
+	ViewerName: 'viewer-name',
+	/** Prediction card; holds PredLabel, TrueLabel and one ViewerProb per class (`data-class`). */
+	ViewerPrediction: 'viewer-prediction',
+	ViewerProb: 'viewer-prob',
+	/** The DICOM tag table; rows carry `data-tag`. */
+	ViewerTags: 'viewer-tags',
+	/** A decoding error shown instead of the image. */
+	ViewerError: 'viewer-error',
+	ViewerNext: 'viewer-next',
+	ViewerPrevious: 'viewer-previous',
+	ViewerInvert: 'viewer-invert',
+	ViewerOneToOne: 'viewer-one-to-one',
+	ViewerPresets: 'viewer-presets',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];

@@ -1,6 +1,7 @@
 // Typed view of the `radiographReview.*` settings; reread on every use so changes apply at once.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DICOM_WINDOWS, type DicomWindowName } from '../engine/data/voi';
 import { DEFAULT_TRAIN_CONFIG, type BackboneId, type BackendPreference, type BaseRuntimePreference, type ResizeMode, type SplitMode, type TrainConfig } from '../engine/types';
 
 export const SECTION = 'radiographReview';
@@ -21,7 +22,10 @@ export interface Settings {
 	baseRuntime: BaseRuntimePreference;
 	weights: Record<BackboneId, string>;
 	restoreBestWeights: boolean;
+	dicomWindow: DicomWindowSetting;
 }
+
+export type DicomWindowSetting = DicomWindowName;
 
 export function readSettings(scope?: vscode.Uri): Settings {
 	const c = vscode.workspace.getConfiguration(SECTION, scope);
@@ -47,6 +51,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
 			resnet50: c.get<string>('weights.resnet50', 'auto'),
 		},
 		restoreBestWeights: c.get<boolean>('restoreBestWeights', false),
+		dicomWindow: c.get<DicomWindowSetting>('dicomWindow', 'first'),
 	};
 }
 
@@ -71,6 +76,7 @@ export function trainConfigFor(backbone: BackboneId, dataDir: string, workDir: s
 		backend: s.backend,
 		baseRuntime: s.baseRuntime,
 		restoreBestWeights: s.restoreBestWeights,
+		...(s.dicomWindow !== 'first' && DICOM_WINDOWS[s.dicomWindow] ? { dicomWindow: { ...DICOM_WINDOWS[s.dicomWindow] } } : {}),
 	};
 }
 

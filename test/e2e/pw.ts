@@ -19,6 +19,7 @@ export interface Locator {
 	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
 	evaluate<R, A = undefined>(fn: (element: Element, arg: A) => R | Promise<R>, arg?: A): Promise<R>;
 	scrollIntoViewIfNeeded(options?: { timeout?: number }): Promise<void>;
+	boundingBox(options?: { timeout?: number }): Promise<{ x: number; y: number; width: number; height: number } | null>;
 }
 
 export interface FrameLocator {
@@ -32,6 +33,7 @@ export interface Page {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	frameLocator(selector: string): FrameLocator;
 	keyboard: { press(key: string): Promise<void>; type(text: string, options?: { delay?: number }): Promise<void> };
+	mouse: { move(x: number, y: number, options?: { steps?: number }): Promise<void>; down(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void>; up(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void> };
 	screenshot(options: { path: string }): Promise<unknown>;
 	waitForTimeout(ms: number): Promise<void>;
 	setDefaultTimeout(ms: number): void;

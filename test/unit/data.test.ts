@@ -107,8 +107,13 @@ describe('scan', () => {
 		const r = await scanDataset(AWK);
 		assert.equal(r.layout, 'flat');
 		assert.equal(r.images.length, 9);
-		assert.ok(r.images.every((i) => i.label === null && i.patientId === i.relPath));
-		assert.ok(r.images.some((i) => i.relPath.endsWith('.dcm')));
+		assert.ok(r.images.every((i) => i.label === null));
+		// Patients: the file itself, except DICOM, whose PatientID groups the JPEG-baseline CR with its MONOCHROME1 twin.
+		assert.ok(r.images.filter((i) => !i.relPath.endsWith('.dcm')).every((i) => i.patientId === i.relPath));
+		const dcm = r.images.filter((i) => i.relPath.endsWith('.dcm'));
+		assert.equal(dcm.length, 3);
+		assert.ok(dcm.every((i) => i.patientId.startsWith('dicom-')));
+		assert.equal(new Set(dcm.map((i) => i.patientId)).size, 2, dcm.map((i) => `${i.relPath}: ${i.patientId}`).join('; '));
 	});
 	test('radreview-labels.json maps a dataset\'s own folder names; a broken one is named', async () => {
 		const root = path.join(tmp, 'own-labels');
@@ -282,8 +287,11 @@ describe('decode', () => {
 			[0x0028, 0x1050, 'DS', '2048\\40'], [0x0028, 0x1051, 'DS', '4096\\400'], [0x0028, 0x1052, 'DS', '2048'], [0x0028, 0x1053, 'DS', '1']], s16);
 		close((await decodeBytes(windowed, 'win.dcm', opts)).rgb, (await png(data)).rgb, 2, 'signed + rescale + window');
 
+		// A compressed transfer syntax over native pixels, and one still rejected: named per-file errors.
 		const j2k = makeDicom('1.2.840.10008.1.2.4.90', [...geometry, [0x0028, 0x0004, 'CS', 'MONOCHROME2']], u12);
-		await assert.rejects(decodeBytes(j2k, 'j2k.dcm', opts), /j2k\.dcm: unsupported DICOM transfer syntax JPEG 2000 Lossless \(1\.2\.840\.10008\.1\.2\.4\.90\)/);
+		await assert.rejects(decodeBytes(j2k, 'j2k.dcm', opts), /j2k\.dcm: compressed DICOM without encapsulated pixel data/);
+		const jxl = makeDicom('1.2.840.10008.1.2.4.110', [...geometry, [0x0028, 0x0004, 'CS', 'MONOCHROME2']], u12);
+		await assert.rejects(decodeBytes(jxl, 'jxl.dcm', opts), /jxl\.dcm: unsupported DICOM transfer syntax JPEG XL Lossless \(1\.2\.840\.10008\.1\.2\.4\.110\)/);
 	});
 	test('WebP and TIFF decode too (derived fixtures)', async () => {
 		const src = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));

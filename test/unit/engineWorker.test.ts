@@ -1,7 +1,7 @@
 // The engine worker through its host-side client, on real radiographs: typed jobs, cached thumbnails,
 // cancellation, and a malformed request that must not take the worker down. Needs dist/worker.js (npm test builds it).
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -127,4 +127,66 @@ test('a malformed request is refused by the worker with a log line, not a crash'
 	} finally {
 		await w.terminate();
 	}
+});
+
+/** A minimal Part-10 file (Explicit VR Little Endian header) around one encapsulated frame. */
+function encapsulatedDicom(ts: string, width: number, height: number, bitsStored: number, frame: Uint8Array): Buffer {
+	const parts: Buffer[] = [Buffer.alloc(128), Buffer.from('DICM')];
+	const el = (g: number, e: number, vr: string, value: Buffer) => {
+		const h = Buffer.alloc(8);
+		h.writeUInt16LE(g, 0);
+		h.writeUInt16LE(e, 2);
+		h.write(vr, 4, 'latin1');
+		h.writeUInt16LE(value.length, 6);
+		parts.push(h, value);
+	};
+	const us = (v: number) => Buffer.from(new Uint16Array([v]).buffer);
+	const text = (s: string, pad = ' ') => Buffer.from(s.length % 2 ? s + pad : s, 'latin1');
+	const tag = (g: number, e: number, len: number) => {
+		const b = Buffer.alloc(8);
+		b.writeUInt16LE(g, 0);
+		b.writeUInt16LE(e, 2);
+		b.writeUInt32LE(len, 4);
+		return b;
+	};
+	el(0x0002, 0x0010, 'UI', text(ts, '\0'));
+	el(0x0008, 0x0060, 'CS', text('DX'));
+	el(0x0028, 0x0002, 'US', us(1));
+	el(0x0028, 0x0004, 'CS', text('MONOCHROME2'));
+	el(0x0028, 0x0010, 'US', us(height));
+	el(0x0028, 0x0011, 'US', us(width));
+	el(0x0028, 0x0100, 'US', us(16));
+	el(0x0028, 0x0101, 'US', us(bitsStored));
+	el(0x0028, 0x0103, 'US', us(0));
+	const padded = Buffer.concat([Buffer.from(frame), Buffer.alloc(frame.length % 2)]);
+	// Pixel data of undefined length: an empty offset table, one fragment, the sequence delimiter.
+	const pixel = Buffer.alloc(12);
+	pixel.writeUInt16LE(0x7fe0, 0);
+	pixel.writeUInt16LE(0x0010, 2);
+	pixel.write('OB', 4, 'latin1');
+	pixel.writeUInt32LE(0xffffffff, 8);
+	parts.push(pixel, tag(0xfffe, 0xe000, 0), tag(0xfffe, 0xe000, padded.length), padded, tag(0xfffe, 0xe0dd, 0));
+	return Buffer.concat(parts);
+}
+
+test('viewImage: the bundled worker loads the WebAssembly codecs and returns full-resolution stored values', async () => {
+	// A real radiograph as 12-bit values, compressed by OpenJPH (HTJ2K lossless) and wrapped as DICOM: the worker
+	// bundle must find the codec's .wasm at run time, as the packaged extension does.
+	const { default: sharp } = await import('sharp');
+	const src = path.join(DEV, 'NORMAL', readdirSync(path.join(DEV, 'NORMAL')).sort()[0]);
+	const { data: px, info } = await sharp(src).greyscale().resize(256).raw().toBuffer({ resolveWithObject: true });
+	const values = Uint16Array.from(px, (v) => v * 16 + (v & 15));
+	const openjph = (await import('@cornerstonejs/codec-openjph')).default as unknown as (o: object) => Promise<Record<string, new () => Record<string, (...a: unknown[]) => unknown>>>;
+	const enc = new (await openjph({ print: () => undefined, printErr: () => undefined })).HTJ2KEncoder();
+	(enc.getDecodedBuffer({ width: info.width, height: info.height, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }) as Uint8Array).set(new Uint8Array(values.buffer));
+	enc.setQuality(true, 0);
+	enc.encode();
+	const file = path.join(tmp, 'htj2k.dcm');
+	writeFileSync(file, encapsulatedDicom('1.2.840.10008.1.2.4.201', info.width, info.height, 12, enc.getEncodedBuffer() as Uint8Array));
+	enc.delete();
+	const v = await client.run({ type: 'viewImage', path: file });
+	assert.deepEqual([v.width, v.height, v.samples, v.format], [info.width, info.height, 1, 'dicom (HTJ2K Lossless)']);
+	assert.ok(v.pixels instanceof Uint16Array);
+	assert.deepEqual([...v.pixels], [...values], 'lossless through the worker');
+	await assert.rejects(client.run({ type: 'viewImage', path: path.join(tmp, 'missing.dcm') }), /missing\.dcm: cannot read \(ENOENT\)/);
 });

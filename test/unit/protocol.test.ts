@@ -8,8 +8,9 @@ import { isEngineEvent, isEngineRequest } from '../../src/protocol/engine';
 import { isPredictionsFromWebview } from '../../src/protocol/predictions';
 import { isTrainingFromWebview } from '../../src/protocol/training';
 import { TestId } from '../../src/protocol/testIds';
+import { isViewerFromWebview } from '../../src/protocol/viewer';
 
-const guards = { dataset: isDatasetFromWebview, training: isTrainingFromWebview, predictions: isPredictionsFromWebview, compare: isCompareFromWebview };
+const guards = { dataset: isDatasetFromWebview, training: isTrainingFromWebview, predictions: isPredictionsFromWebview, compare: isCompareFromWebview, viewer: isViewerFromWebview };
 
 test('every panel accepts ready and rejects non-objects, unknown types and stray fields', () => {
 	for (const [name, g] of Object.entries(guards)) {
@@ -115,4 +116,15 @@ test('metrics guards stay lenient: per-source results (optional bySource) pass t
 	assert.ok(isMetrics({ ...metrics, bySource }), 'with bySource');
 	assert.ok(isEngineEvent({ type: 'result', id: 2, result: { summary: { metrics: { ...metrics, bySource } } } }));
 	assert.equal(isMetrics({ ...metrics, accuracy: 'high' }), false);
+});
+
+test('viewer: navigate by exactly one image, only the named hooks, viewImage requests name a path', () => {
+	assert.ok(isViewerFromWebview({ type: 'navigate', delta: 1 }));
+	assert.ok(isViewerFromWebview({ type: 'navigate', delta: -1 }));
+	assert.ok(isViewerFromWebview({ type: 'hook', name: 'gradcam' }));
+	for (const bad of [{ type: 'navigate', delta: 2 }, { type: 'navigate', delta: 0.5 }, { type: 'navigate' }, { type: 'hook', name: 'exec' }, { type: 'navigate', delta: 1, path: '/etc/passwd' }]) {
+		assert.equal(isViewerFromWebview(bad), false, JSON.stringify(bad));
+	}
+	assert.ok(isEngineRequest({ type: 'viewImage', id: 3, path: '/data/x.dcm' }));
+	assert.equal(isEngineRequest({ type: 'viewImage', id: 3, path: '' }), false);
 });

@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,forward,train,classify] [--install-peers]
+                [--sections env,preprocess,viewer,forward,train,classify] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'forward', 'train', 'classify']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'train', 'classify']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -453,6 +453,14 @@ export async function runBench(argv: string[]): Promise<void> {
 			} else notes.push(`Pillow/OpenCV: ${py.error}`);
 		}
 
+		// ---- radiograph viewer ----
+		if (args.sections.has('viewer')) {
+			log('viewer: open a 4000×5000 16-bit DICOM');
+			const { benchViewer } = await import('./viewerBench');
+			const big = path.resolve(args.data, '../awkward/very_large_4280x3520_gray.jpeg');
+			for (const r of await benchViewer(big, tmp, q ? 2 : 5)) rows.push({ section: 'viewer', ...r });
+		}
+
 		// ---- base forward ----
 		if (args.sections.has('forward')) {
 			const { getBackbone, availableBackbones } = await import('../model/backbones/index');
@@ -593,6 +601,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	if (pre.length) {
 		L.push('## Preprocessing (decode + resize to 237×237 RGB)', '', '| tool | images/s | note |', '|---|---:|---|');
 		for (const x of pre) L.push(`| ${x.runtime} | ${fmt(x.value)} | ${x.note ?? ''} |`);
+		L.push('');
+	}
+	const vw = r.rows.filter((x) => x.section === 'viewer');
+	if (vw.length) {
+		L.push('## Radiograph Viewer (4000×5000, 16-bit DICOM; target: open < 1 s)', '', '| what | ms | note |', '|---|---:|---|');
+		for (const x of vw) L.push(`| ${x.runtime} | ${fmt(x.value, 0)} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	const fw = r.rows.filter((x) => x.section === 'forward');

@@ -9,11 +9,20 @@ import { readSealed, writeSealed } from '../util/sealed';
 import { throwIfAborted } from '../util/cancel';
 import { sha256 } from '../util/hash';
 import { DECODER_VERSION, DecodeError, decodeBytes } from './decode';
+import type { WindowChoice } from './voi';
 
 export interface PixelCacheOptions {
 	workDir: string;
 	size: number;
 	resize: ResizeMode;
+	/** DICOM window feeding the model (default: the file's first); part of the cache key when set. */
+	dicomWindow?: WindowChoice;
+}
+
+/** A short, file-name-safe name of a non-default DICOM window choice ('' for the default). */
+function windowKey(w: WindowChoice | undefined): string {
+	if (!w || (w.kind === 'file' && w.index === 0)) return '';
+	return w.kind === 'file' ? `-w${w.index}` : w.kind === 'percentile' ? `-p${w.low}_${w.high}` : '-mm';
 }
 
 export interface LoadedImage {
@@ -45,7 +54,7 @@ export function pixelCacheDir(workDir: string): string {
 
 function entryPath(dir: string, hash: string, o: PixelCacheOptions): string {
 	// '.rgbs': sealed (payload + digest), see util/sealed.ts.
-	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}-v${DECODER_VERSION}.rgbs`);
+	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}${windowKey(o.dicomWindow)}-v${DECODER_VERSION}.rgbs`);
 }
 
 async function readIndex(dir: string): Promise<HashIndex> {

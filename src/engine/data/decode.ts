@@ -4,10 +4,11 @@ import sharp from 'sharp';
 import type { ResizeMode } from '../types';
 import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
+import type { WindowChoice } from './voi';
 import { EMPTY_FILE, sniffFormat } from './sniff';
 
 /** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
-export const DECODER_VERSION = 1;
+export const DECODER_VERSION = 2;
 /**
  * Resampling kernel for every resize. Lanczos-3 antialiases the 4–18× downscales of radiographs to 237 px,
  * where the reference's cv2.resize (bilinear, no antialias) aliases; it is also sharp's default.
@@ -27,8 +28,10 @@ export interface DecodedImage {
 	size: number;
 	/** sha256 of the file bytes. */
 	sha256: string;
-	/** 'jpeg' | 'png' | 'webp' | 'tiff' | 'dicom' | 'dicom-jpeg'. */
+	/** 'jpeg' | 'png' | 'webp' | 'tiff' | 'dicom' (uncompressed) | 'dicom-<codec>' ('dicom-jpeg', 'dicom-j2k', …). */
 	format: string;
+	/** Things worth telling the user about this file (DICOM: multi-frame, lossy, lateral view, …). */
+	notes?: string[];
 	/** Original dimensions, after EXIF orientation. */
 	width: number;
 	height: number;
@@ -37,6 +40,8 @@ export interface DecodedImage {
 export interface DecodeOptions {
 	size: number;
 	resize: ResizeMode;
+	/** Which DICOM window feeds the model; the file's first by default. */
+	dicomWindow?: WindowChoice;
 }
 
 /** A file that cannot be turned into pixels; the message is "<path>: <reason>". */
@@ -58,21 +63,23 @@ export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<De
 	return decodeBytes(bytes, file, opts, sha256(bytes));
 }
 
-/** A sharp pipeline on the file's pixels (DICOM unpacked first), with its format and upright dimensions. */
-async function openImage(bytes: Uint8Array, file: string): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number }> {
+/** A sharp pipeline on the file's pixels (DICOM unpacked and windowed first), with its format and upright dimensions. */
+async function openImage(
+	bytes: Uint8Array,
+	file: string,
+	dicomWindow?: WindowChoice,
+): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number; notes?: string[] }> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
 	if (!kind) throw new DecodeError(file, bytes.length === 0 ? EMPTY_FILE : 'not an image (unrecognised content)');
 	let format: string = kind;
 	try {
 		if (kind === 'dicom') {
-			const px = readDicom(bytes);
+			const px = await readDicom(bytes, dicomWindow);
 			const { width, height } = px;
 			if (width * height > MAX_INPUT_PIXELS) throw new Error(`image too large (${width}×${height})`);
-			if (px.kind === 'gray') return { img: sharp(px.data, { raw: { width, height, channels: 1 } }), format, width, height };
-			format = 'dicom-jpeg';
-			let img = sharp(px.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-			if (px.invert) img = img.negate({ alpha: false });
-			return { img, format, width, height };
+			format = px.codec === 'native' ? 'dicom' : `dicom-${px.codec === 'jpeg8' || px.codec === 'jpeg12' ? 'jpeg' : px.codec}`;
+			const img = sharp(px.data, { raw: { width, height, channels: px.channels } });
+			return { img, format, width, height, ...(px.notes.length ? { notes: px.notes } : {}) };
 		}
 		// The header's own claim first: libvips names absurd sizes only vaguely ("corrupt header").
 		const claimed = headerDimensions(bytes, kind);
@@ -91,7 +98,7 @@ async function openImage(bytes: Uint8Array, file: string): Promise<{ img: Return
 
 /** Decode bytes already in memory (`file` names them in errors; `hash` is their sha256 if known). */
 export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
-	const { img, format, width, height } = await openImage(bytes, file);
+	const { img, format, width, height, notes } = await openImage(bytes, file, opts.dicomWindow);
 	try {
 		const { data, info } = await img
 			.flatten({ background: '#000000' })
@@ -100,7 +107,7 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 			.raw({ depth: 'uchar' })
 			.toBuffer({ resolveWithObject: true });
 		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
-		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height };
+		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height, ...(notes ? { notes } : {}) };
 	} catch (e) {
 		throw new DecodeError(file, reasonOf(e, format));
 	}
@@ -164,7 +171,7 @@ function reasonOf(e: unknown, format: string): string {
 	const raw = e instanceof Error ? e.message : String(e);
 	// libvips repeats itself across lines; keep each distinct line once.
 	const msg = [...new Set(raw.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean))].join('; ');
-	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG DICOM)/.test(msg)) return msg; // already a reason
+	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG|compressed|cannot decode|RLE|lossless)/.test(msg)) return msg; // already a reason
 	if (/maximum supported image dimension|image too (wide|tall)|exceeds.*limit/i.test(msg)) return `image too large (${msg})`;
 	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;
 	if (/read error|corrupt|invalid|bad huffman|not a (jpeg|png)/i.test(msg)) return `corrupt or truncated ${format.toUpperCase()} (${msg})`;

@@ -9,11 +9,14 @@ import { CLASS_NAMES, type ClassName, type FileError, type ImageRecord, type Job
 import { throwIfAborted } from '../util/cancel';
 import { parseCsvRecords } from './csv';
 import { foldLabel, normaliseLabel } from './labels';
-import { EMPTY_FILE, IMAGE_EXTENSIONS, sniffFile } from './sniff';
+import { dicomFlag, readDicomTags } from './dicom';
+import { EMPTY_FILE, IMAGE_EXTENSIONS, sniffFile, type ImageFormat } from './sniff';
 
 export interface ScanOptions extends JobOptions {
 	/** Extra folder-name / finding aliases, e.g. { 'Viral Pneumonia': 'PNEUMONIA' }. */
 	aliases?: Record<string, ClassName>;
+	/** Keep DICOM images flagged as non-radiographs or lateral views (default: radreview-labels.json's keepFlagged, else false). */
+	keepFlagged?: boolean;
 }
 
 const toPosix = (p: string) => p.split(path.sep).join('/');
@@ -85,13 +88,14 @@ async function listFiles(dir: string, realRoot: string, signal?: AbortSignal, in
 	return into;
 }
 
-type Probe = 'image' | null | { code: string } | 'empty';
+/** What a file is: an image (its format), something else (null), empty, or unreadable (the errno code). */
+type Probe = ImageFormat | null | { code: string } | 'empty';
+const isImage = (k: Probe): k is ImageFormat => typeof k === 'string' && k !== 'empty';
 
-/** What a file is: an image, something else (null), empty, or unreadable (the errno code). */
 async function probe(file: string): Promise<Probe> {
 	try {
 		if ((await fs.stat(file)).size === 0) return 'empty';
-		return (await sniffFile(file)) ? 'image' : null;
+		return await sniffFile(file);
 	} catch (e) {
 		return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
 	}
@@ -99,7 +103,7 @@ async function probe(file: string): Promise<Probe> {
 
 /** The reason a probed file is not used (or null for an image / a file that is plainly not one). */
 function probeReason(k: Probe, file: string, missing = 'missing'): string | null {
-	if (k === 'image') return null;
+	if (isImage(k)) return null;
 	if (k === 'empty') return IMAGE_EXTENSIONS.test(file) ? EMPTY_FILE : null;
 	if (k === null) return IMAGE_EXTENSIONS.test(file) ? 'not an image (unrecognised content)' : null;
 	return k.code === 'ENOENT' ? missing : `cannot read (${k.code})`;
@@ -152,7 +156,7 @@ const FRONTAL = /^(pa|ap)\b/;
 const XRAY = new Set(['x ray', 'xray', 'cr', 'dx', 'radiograph']);
 
 /** The metadata layout: rows of metadata.csv, filtered to frontal X-rays with a known class. */
-async function scanMetadata(root: string, realRoot: string, opts: ScanOptions): Promise<{ images: ImageRecord[]; errors: FileError[] }> {
+async function scanMetadata(root: string, realRoot: string, opts: ScanOptions, dicomFiles: Set<string>): Promise<{ images: ImageRecord[]; errors: FileError[] }> {
 	const csvFile = path.join(root, 'metadata.csv');
 	const rows = parseCsvRecords(await fs.readFile(csvFile, 'utf8'));
 	if (rows.length && !('filename' in rows[0] && 'finding' in rows[0])) throw new Error(`${csvFile}: needs 'filename' and 'finding' columns`);
@@ -186,7 +190,8 @@ async function scanMetadata(root: string, realRoot: string, opts: ScanOptions): 
 		const reason = leaves[i] ?? (k === null ? 'not an image (unrecognised content)' : k === 'empty' ? EMPTY_FILE : probeReason(k, candidates[i].path, 'listed in metadata.csv but missing'));
 		if (reason) errors.push({ path: candidates[i].path, reason });
 	});
-	const ok = new Set(candidates.filter((_, i) => !leaves[i] && kinds[i] === 'image'));
+	const ok = new Set(candidates.filter((_, i) => !leaves[i] && isImage(kinds[i])));
+	candidates.forEach((c, i) => kinds[i] === 'dicom' && dicomFiles.add(c.path));
 	opts.onProgress?.({ kind: 'log', level: 'info', message: `metadata.csv: ${ok.size} images; skipped ${skipped.view} non-frontal, ${skipped.modality} non-X-ray, ${skipped.label} without a known class` });
 	return { images: [...ok], errors };
 }
@@ -213,6 +218,7 @@ export async function readLabelAliases(root: string): Promise<Record<string, Cla
 		throw new Error(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
 	}
 	const aliases = (parsed as { aliases?: unknown } | null)?.aliases;
+	if (aliases === undefined && parsed !== null && typeof parsed === 'object' && 'keepFlagged' in parsed) return {};
 	if (typeof aliases !== 'object' || aliases === null || Array.isArray(aliases)) throw new Error(`${file}: expected { "aliases": { "<folder or finding>": "COVID" | "NORMAL" | "PNEUMONIA" } }`);
 	const out: Record<string, ClassName> = {};
 	for (const [name, cls] of Object.entries(aliases)) {
@@ -220,6 +226,59 @@ export async function readLabelAliases(root: string): Promise<Record<string, Cla
 		out[name] = cls as ClassName;
 	}
 	return out;
+}
+
+/** How much of a DICOM file is read for its tags: the header precedes the pixel data. */
+const DICOM_HEADER_BYTES = 256 * 1024;
+
+/**
+ * DICOM tags into the records: PatientID groups patients (unless a manifest or the file name already did),
+ * the age goes with the record, and non-radiographs / lateral views are left out unless `keep`, each reported.
+ */
+async function applyDicomTags(images: ImageRecord[], dicomFiles: Set<string>, errors: FileError[], keep: boolean): Promise<ImageRecord[]> {
+	const out: ImageRecord[] = [];
+	for (const r of images) {
+		if (!dicomFiles.has(r.path)) {
+			out.push(r);
+			continue;
+		}
+		let tags;
+		try {
+			const fh = await fs.open(r.path, 'r');
+			try {
+				const buf = new Uint8Array(DICOM_HEADER_BYTES);
+				const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+				tags = readDicomTags(buf.subarray(0, bytesRead));
+			} finally {
+				await fh.close();
+			}
+		} catch {
+			out.push(r); // unreadable headers surface as decode errors later, with the reason
+			continue;
+		}
+		if (tags.patientId && r.patientId === r.relPath) r.patientId = `dicom-${tags.patientId}`;
+		if (tags.patientAge !== undefined) r.age = tags.patientAge;
+		if (tags.viewPosition) r.view = tags.viewPosition;
+		const flag = dicomFlag(tags);
+		if (flag) {
+			r.flag = flag;
+			if (!keep) {
+				errors.push({ path: r.path, reason: `left out: ${flag} (set "keepFlagged": true in ${LABELS_FILE} to keep such images)` });
+				continue;
+			}
+		}
+		out.push(r);
+	}
+	return out;
+}
+
+/** `keepFlagged` of the dataset's radreview-labels.json (false when absent or unreadable: readLabelAliases reports those). */
+async function readKeepFlagged(root: string): Promise<boolean> {
+	try {
+		return (JSON.parse(await fs.readFile(path.join(root, LABELS_FILE), 'utf8')) as { keepFlagged?: unknown }).keepFlagged === true;
+	} catch {
+		return false;
+	}
 }
 
 /** Scan a dataset folder: images (sorted by relPath), per-file errors, and which layout was found. */
@@ -233,10 +292,11 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 	let layout: ScanResult['layout'];
 	let images: ImageRecord[];
 	let errors: FileError[];
+	const dicomFiles = new Set<string>();
 
 	if (await fs.stat(path.join(root, 'metadata.csv')).then((s) => s.isFile(), () => false)) {
 		layout = 'metadata';
-		({ images, errors } = await scanMetadata(root, realRoot, opts));
+		({ images, errors } = await scanMetadata(root, realRoot, opts, dicomFiles));
 	} else {
 		const { files, skipped } = await listFiles(root, realRoot, opts.signal);
 		const kinds = await probeAll(files, opts);
@@ -247,7 +307,8 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 			if (reason) errors.push({ path: files[i], reason });
 		});
 		const manifest = await readManifest(root, errors);
-		const all = files.filter((_, i) => kinds[i] === 'image').map((abs): ImageRecord => {
+		files.forEach((f, i) => kinds[i] === 'dicom' && dicomFiles.add(f));
+		const all = files.filter((_, i) => isImage(kinds[i])).map((abs): ImageRecord => {
 			const rel = toPosix(path.relative(root, abs));
 			const dirs = rel.split('/').slice(0, -1);
 			const classDir = dirs.find((d) => normaliseLabel(d, opts.aliases));
@@ -268,6 +329,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 			for (const [dir, n] of strays) errors.push({ path: dir, reason: `${n} image(s) not under a class folder (COVID, NORMAL, PNEUMONIA or an alias); skipped` });
 		}
 	}
+	if (dicomFiles.size) images = await applyDicomTags(images, dicomFiles, errors, opts.keepFlagged ?? (await readKeepFlagged(root)));
 	images.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
 	errors.sort(byPath);
 	for (const error of errors) opts.onProgress?.({ kind: 'fileError', error });
