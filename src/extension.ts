@@ -7,8 +7,10 @@ import type { Services } from './util/services';
 import { readSettings } from './util/settings';
 import { StatusBar } from './util/statusBar';
 import { TrainingSessions } from './util/trainingSessions';
+import { registerViews } from './views';
 
 export function activate(context: vscode.ExtensionContext): void {
+	const started = performance.now();
 	const log = vscode.window.createOutputChannel('Radiograph Review', { log: true });
 	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), env: proxyEnv(), log: (level, message) => log[level](message) });
 	const status = new StatusBar(() => readSettings().backend);
@@ -22,8 +24,9 @@ export function activate(context: vscode.ExtensionContext): void {
 		sessions,
 		engine.onBackend((report) => status.setBackend(report)),
 		...registerCommands(services),
+		...registerViews(services),
 	);
-	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);
+	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated in ${(performance.now() - started).toFixed(0)} ms (workspace trusted: ${vscode.workspace.isTrusted}).`);
 }
 
 export function deactivate(): void {
