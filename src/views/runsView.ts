@@ -38,7 +38,9 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunE
 			const acc = r.accuracy === undefined ? 'accuracy ?' : `${(r.accuracy * 100).toFixed(1)} %${r.n === undefined ? '' : ` (n=${r.n})`}`;
 			const weights = r.pretrained === false ? 'not pretrained' : (r.weightsName ?? 'weights ?');
 			item.label = `${name} — ${acc}`;
-			item.description = [r.staleLabels ? 'labels changed since' : undefined, formatDate(r.createdAt)].filter(Boolean).join(' · ');
+			// Weights in short (the tooltip has the file or package): pretrained ones are ImageNet's in every backbone.
+			const short = r.pretrained === false ? 'not pretrained' : r.pretrained ? 'ImageNet' : undefined;
+			item.description = [short, r.staleLabels ? 'labels changed since' : undefined, formatDate(r.createdAt)].filter(Boolean).join(' · ');
 			item.iconPath = new vscode.ThemeIcon(r.staleLabels ? 'warning' : r.pretrained === false ? 'circle-large-outline' : 'pass');
 			item.contextValue = r.staleLabels ? 'run.complete.stale' : 'run.complete';
 			item.command = { command: 'radiographReview.openPredictions', title: 'Open Predictions', arguments: [vscode.Uri.file(r.dir)] };
@@ -67,7 +69,6 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunE
 		if (r) return [];
 		const wd = workDir();
 		this.last = wd ? await readRuns(wd) : [];
-		void vscode.commands.executeCommand('setContext', 'radiographReview.hasRuns', this.last.length > 0);
 		return this.last;
 	}
 }
