@@ -31,7 +31,12 @@ export const enum ViewCommandId {
 	DeleteRun = 'radiographReview.deleteRun',
 	/** Opens the predictions of the run given by the Runs view (the palette has Open Predictions). */
 	OpenRunPredictions = 'radiographReview.openRunPredictions',
+	/** The Runs view's Show Report: the report command with the item's folder, shown once that command exists. */
+	ShowRunReport = 'radiographReview.showRunReport',
 }
+
+/** The report panel's command (another feature); the Runs view offers it only when it is registered. */
+const REPORT_COMMAND = 'radiographReview.showReport';
 
 /** Refreshes come in bursts (a run writes several files): redraw once they settle. */
 const DEBOUNCE_MS = 300;
@@ -59,6 +64,7 @@ export function registerViews(s: Services): vscode.Disposable[] {
 		review.refresh();
 	};
 	const reg = (id: ViewCommandId, fn: (...args: unknown[]) => unknown): vscode.Disposable => vscode.commands.registerCommand(id, guarded(s.log, id, fn));
+	void offerReport();
 
 	return [
 		datasets,
@@ -77,7 +83,15 @@ export function registerViews(s: Services): vscode.Disposable[] {
 		reg(ViewCommandId.RevealRun, async (arg) => revealRun(await runArg(arg, runs, 'Run folder to reveal'))),
 		reg(ViewCommandId.DeleteRun, async (arg) => deleteRun(s, await runArg(arg, runs, 'Run to delete'), refreshRuns)),
 		reg(ViewCommandId.OpenRunPredictions, (arg) => isRunEntry(arg) && vscode.commands.executeCommand('radiographReview.openPredictions', vscode.Uri.file(arg.dir))),
+		reg(ViewCommandId.ShowRunReport, (arg) => isRunEntry(arg) && vscode.commands.executeCommand(REPORT_COMMAND, vscode.Uri.file(arg.dir))),
+		runs.onDidChangeTreeData(() => void offerReport()),
 	];
+}
+
+/** Sets `radiographReview.canReport` when the report command is registered (it is another feature's). */
+async function offerReport(): Promise<void> {
+	const has = (await vscode.commands.getCommands(true)).includes(REPORT_COMMAND);
+	await vscode.commands.executeCommand('setContext', 'radiographReview.canReport', has);
 }
 
 /** `.radreview/runs` of the workspace: a run appears, finishes (partial → final rename), or is deleted. */

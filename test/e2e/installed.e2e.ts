@@ -208,6 +208,24 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		assert.match(extensionLog(), /Engine worker started/);
 	});
 
+	test('the sidebar follows the disk: an added image and the annotation file', async () => {
+		const { page } = h;
+		await showSidebar(page);
+		const samples = path.join(h.workspace, 'radiograph-samples');
+		const covid = fs.readdirSync(path.join(samples, 'COVID')).sort();
+		fs.copyFileSync(path.join(samples, 'COVID', covid[0]), path.join(samples, 'COVID', `copy-${covid[0]}`));
+		await row(page, `COVID: ${SAMPLES_PER_CLASS + 1}`).waitFor({ state: 'visible', timeout: 60_000 });
+		// Written by the annotations feature; the Review view reads label / flags / reviewed.
+		fs.writeFileSync(
+			path.join(samples, 'radreview-annotations.csv'),
+			`path,label,original_label,flags,reviewed\nCOVID/${covid[1]},NORMAL,COVID,,true\nNORMAL/x.jpg,,,label doubtful,\n`,
+		);
+		await row(page, 'Flagged: 1').waitFor({ state: 'visible', timeout: 60_000 });
+		await row(page, 'Relabelled: 1').waitFor({ state: 'visible' });
+		await row(page, `Unreviewed: ${SAMPLES_PER_CLASS * CLASSES.length + 1 - 1}`).waitFor({ state: 'visible' });
+		await shot(page, shotName('09-sidebar-review'));
+	});
+
 	test('no webview broke its Content Security Policy', () => {
 		assert.deepEqual(cspViolations, []);
 	});
