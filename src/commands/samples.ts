@@ -30,7 +30,6 @@ export async function openSamplesCommand(s: Services): Promise<void> {
 		return;
 	}
 	await setDatasetRoot(target);
-	await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(path.join(target, 'ATTRIBUTION.md'))).then(undefined, () => undefined);
 	void vscode.window
 		.showInformationMessage(`60 sample radiographs copied to ${path.relative(ws, target)} and selected as the dataset (licences in ATTRIBUTION.md).`, 'Show Dataset Splits')
 		.then((pick) => pick && vscode.commands.executeCommand('radiographReview.showDataset'));

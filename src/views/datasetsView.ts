@@ -115,11 +115,13 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
 		const key = JSON.stringify([root, set.splitMode, set.seed, set.testFraction, set.valFraction]);
 		if (this.scan?.key === key) return this.scan;
 		const scan: Scan = { root, key };
+		this.s.log.info(`Datasets view: scanning ${root}`);
 		scan.pending = this.s.engine
 			.run({ type: 'splits', dataDir: root, mode: set.splitMode, seed: set.seed, testFraction: set.testFraction, valFraction: set.valFraction })
 			.then(
 				(result) => {
 					scan.result = result;
+					this.s.log.info(`Datasets view: ${result.scan.images.length} images, ${result.scan.errors.length} unreadable in ${root}`);
 				},
 				(e: Error) => {
 					scan.error = e.message;

@@ -136,7 +136,13 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 	test('Datasets view: class × split counts of the samples', async () => {
 		const { page } = h;
 		await showSidebar(page);
-		for (const c of CLASSES) await row(page, `${c}: ${SAMPLES_PER_CLASS}`).waitFor({ state: 'visible', timeout: 120_000 });
+		try {
+			for (const c of CLASSES) await row(page, `${c}: ${SAMPLES_PER_CLASS}`).waitFor({ state: 'visible', timeout: 120_000 });
+		} catch (e) {
+			await shot(page, shotName('04-sidebar-dataset-failed'));
+			console.log(extensionLog());
+			throw e;
+		}
 		const text = (await row(page, 'COVID: 20').innerText()).replace(/\s+/g, ' ');
 		const m = /train (\d+) · val (\d+) · test (\d+)/.exec(text);
 		assert.ok(m && Number(m[1]) + Number(m[2]) + Number(m[3]) === SAMPLES_PER_CLASS, `COVID row '${text}'`);
@@ -208,7 +214,7 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		assert.match(extensionLog(), /Engine worker started/);
 	});
 
-	test('the sidebar follows the disk: an added image and the annotation file', async () => {
+	test('the sidebar follows the disk: an added image, the annotation file, an unreadable file', async () => {
 		const { page } = h;
 		await showSidebar(page);
 		const samples = path.join(h.workspace, 'radiograph-samples');
@@ -223,6 +229,12 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		await row(page, 'Flagged: 1').waitFor({ state: 'visible', timeout: 60_000 });
 		await row(page, 'Relabelled: 1').waitFor({ state: 'visible' });
 		await row(page, `Unreviewed: ${SAMPLES_PER_CLASS * CLASSES.length + 1 - 1}`).waitFor({ state: 'visible' });
+		// A file that is not an image: listed under Unreadable files with the reason.
+		fs.writeFileSync(path.join(samples, 'NORMAL', 'not-an-image.jpg'), 'plain text, not a JPEG');
+		const unreadable = row(page, 'Unreadable files: 1');
+		await unreadable.waitFor({ state: 'visible', timeout: 60_000 });
+		await unreadable.click();
+		await row(page, 'not an image').waitFor({ state: 'visible' });
 		await shot(page, shotName('09-sidebar-review'));
 	});
 
