@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { isInside } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { setDatasetRoot, UserError } from '../util/workspace';
 
@@ -22,10 +23,9 @@ export async function openSamplesCommand(s: Services): Promise<void> {
 	const target = await copySamples(vscode.Uri.joinPath(s.extensionUri, 'media', 'samples').fsPath, parent);
 	s.log.info(`Copied the sample radiographs to ${target}`);
 	const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-	const inside = ws !== undefined && !path.relative(ws, target).startsWith('..') && !path.isAbsolute(path.relative(ws, target));
-	if (!inside) {
+	if (ws === undefined || !isInside(ws, target)) {
 		// Runs and caches live in <workspace>/.radreview: the samples need a workspace around them.
-		const open = await vscode.window.showInformationMessage(`Copied 60 sample radiographs to ${target}. Open that folder to train on them?`, 'Open Folder');
+		const open = await vscode.window.showInformationMessage(`Copied 60 sample radiographs to ${target}. Open that folder, then choose it with Select Dataset Folder, to train on them.`, 'Open Folder');
 		if (open) await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(target));
 		return;
 	}

@@ -77,7 +77,8 @@ export function registerViews(s: Services): vscode.Disposable[] {
 		...watchRuns(refreshRuns),
 		new DatasetWatcher(refreshDataset, refreshReview),
 		vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(SECTION) && refreshDataset()),
-		vscode.workspace.onDidGrantWorkspaceTrust(() => runs.refresh()),
+		// Trust applies the workspace's dataset setting and enables Delete.
+		vscode.workspace.onDidGrantWorkspaceTrust(refreshAll),
 		reg(ViewCommandId.OpenSamples, () => openSamplesCommand(s)),
 		reg(ViewCommandId.RefreshViews, refreshAll),
 		reg(ViewCommandId.RevealRun, async (arg) => revealRun(await runArg(arg, runs, 'Run folder to reveal'))),
