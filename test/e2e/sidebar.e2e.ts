@@ -43,7 +43,7 @@ describe('Radiograph sidebar in an untrusted workspace', { timeout: 8 * 60_000 }
 		await runRow.waitFor({ state: 'visible', timeout: 120_000 });
 		assert.match(await runRow.innerText(), /not pretrained/);
 		// radiographReview.datasetFolder is a restricted setting: Restricted Mode ignores the workspace's value.
-		await page.locator('.pane-body .welcome-view-content', { hasText: 'No dataset selected' }).first().waitFor({ state: 'visible' });
+		await page.locator('.pane-body .welcome-view-content', { hasText: 'Restricted Mode: the dataset folder set in this workspace' }).first().waitFor({ state: 'visible' });
 		assert.equal(await row(`${CLASSES[0]}: ${PER_CLASS}`).count(), 0);
 		await runRow.click({ button: 'right' });
 		const menu = page.locator('.context-view .monaco-menu');
