@@ -1,4 +1,6 @@
 // Radiograph Review: build the services, register commands. Everything heavy runs in the engine worker.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { registerPanelSerializers } from './panels/serializers';
@@ -11,8 +13,10 @@ import { readSettings } from './util/settings';
 import { workDir } from './util/workspace';
 import { StatusBar } from './util/statusBar';
 import { TrainingSessions } from './util/trainingSessions';
+import { registerViews } from './views';
 
 export function activate(context: vscode.ExtensionContext): void {
+	const started = performance.now();
 	const log = vscode.window.createOutputChannel('Radiograph Review', { log: true });
 	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), env: proxyEnv(), log: (level, message) => log[level](message) });
 	const status = new StatusBar(() => readSettings().backend);
@@ -31,9 +35,10 @@ export function activate(context: vscode.ExtensionContext): void {
 		...registerCommands(services),
 		...registerPanelSerializers(services),
 		ViewerProvider.register(services),
+		...registerViews(services),
 	);
 	recoverInterruptedRuns(services);
-	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated (workspace trusted: ${vscode.workspace.isTrusted}).`);
+	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated in ${(performance.now() - started).toFixed(0)} ms (workspace trusted: ${vscode.workspace.isTrusted}).`);
 }
 
 /** The host stays up when the worker dies: say what happened (the client has logged it and failed its jobs). */
@@ -46,7 +51,15 @@ function reportEngineCrash(log: vscode.LogOutputChannel, error: Error): void {
 /** A reload mid-training leaves a partial run: record it as interrupted now, not when a panel opens. */
 function recoverInterruptedRuns(s: Services): void {
 	const wd = workDir();
-	if (wd) void s.sessions.recover(wd); // never rejects: problems go to the log
+	// Only a leftover partial run is worth starting the worker for (activation stays light); recovery writes, so
+	// it waits for a trusted workspace.
+	if (!wd || !vscode.workspace.isTrusted) return;
+	void fs.readdir(path.join(wd, 'runs')).then(
+		(names) => {
+			if (names.some((n) => n.startsWith('.') && n.endsWith('.partial'))) void s.sessions.recover(wd); // never rejects: problems go to the log
+		},
+		() => undefined,
+	);
 }
 
 export function deactivate(): void {

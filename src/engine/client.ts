@@ -126,6 +126,7 @@ export class EngineClient {
 	private ensureWorker(): Worker {
 		if (this.worker) return this.worker;
 		const worker = new Worker(this.options.workerPath, { env: { ...process.env, ...this.options.env } });
+		this.options.log?.('info', 'Engine worker started.');
 		// The worker must not keep the extension host (or a test) alive on its own.
 		worker.unref();
 		worker.on('message', (msg: unknown) => {
