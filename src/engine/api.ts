@@ -49,6 +49,7 @@ import {
 	type StoredMetrics,
 	type StoredWeights,
 } from './run/runDir';
+import { shardRecords, type Shard } from './scale/shard';
 
 export type { LoadedRun, StoredMetrics } from './run/runDir';
 
@@ -373,4 +374,52 @@ export async function loadRun(runDir: string): Promise<RunView> {
 	const run: LoadedRun = await loadRunDir(runDir);
 	const predictions = await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions));
 	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights } };
+}
+
+/** What `extractFeatures` did: one shard's (or the whole dataset's) share of the feature cache. */
+export interface FeaturesResult {
+	root: string;
+	/** Images in this shard that were decoded and have features now. */
+	images: number;
+	computed: number;
+	cached: number;
+	errors: FileError[];
+	cacheDir: string;
+	runtime: string;
+	shard?: Shard;
+	seconds: number;
+}
+
+/**
+ * Fills the feature cache for a dataset (or for shard K of N of it) without training: the step that is worth
+ * spreading over machines. Killed and started again, it computes only what is missing.
+ */
+export async function extractFeatures(
+	cfgIn: Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> & Partial<Pick<TrainConfig, 'weights' | 'imageSize' | 'resize' | 'preprocessing' | 'backend' | 'baseRuntime' | 'seed'>> & { shard?: Shard },
+	opts: JobOptions = {},
+): Promise<FeaturesResult> {
+	const t0 = Date.now();
+	const cfg = resolveTrainConfig(cfgIn);
+	await initBackend(cfg.backend);
+	const spec = getBackbone(cfg.backbone);
+	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
+	const scanned = await scan(cfg.dataDir, opts);
+	const mine = cfgIn.shard ? shardRecords(scanned.images, cfgIn.shard) : scanned.images;
+	if (mine.length === 0) throw new Error(`${cfg.dataDir}: no images${cfgIn.shard ? ` in shard ${cfgIn.shard.index}/${cfgIn.shard.count}` : ''}`);
+	const loaded = await decode(mine, cfg.workDir, cfg.imageSize, cfg.resize, opts);
+	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, { workDir: cfg.workDir, signal: opts.signal, onProgress: opts.onProgress });
+	const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts);
+	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing, resize: cfg.resize, size: cfg.imageSize };
+	return {
+		root: cfg.dataDir,
+		images: loaded.images.length,
+		computed: feats.computed,
+		cached: feats.cached,
+		// Scan problems belong to the whole dataset: report them from shard 1 only, so a job array names each once.
+		errors: [...(!cfgIn.shard || cfgIn.shard.index === 1 ? scanned.errors : []), ...loaded.errors],
+		cacheDir: featureCacheDir(cfg.workDir, key),
+		runtime: feats.runtime ?? 'feature cache',
+		shard: cfgIn.shard,
+		seconds: (Date.now() - t0) / 1000,
+	};
 }
