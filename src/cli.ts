@@ -9,6 +9,7 @@ import {
 	type BackendPreference,
 	type BaseRuntimePreference,
 	type JobOptions,
+	type Precision,
 	type Preprocessing,
 	type ProgressEvent,
 	type ResizeMode,
@@ -50,6 +51,7 @@ const TRAIN_OPTIONS: Options = {
 	'test-fraction': { type: 'string' },
 	'val-fraction': { type: 'string' },
 	'base-runtime': { type: 'string' },
+	precision: { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -89,6 +91,9 @@ Results are research aids, not a diagnosis.`,
   --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
+  --precision fp32|int8   the base's arithmetic, default fp32. int8 calibrates on up to 200 training images,
+                          checks the features against fp32 on 32 others, and keeps fp32 if they stray
+                          (cosine 1st percentile < 0.99); the run records the calibration and the fidelity
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
@@ -182,6 +187,7 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		reduceLr: { ...D.reduceLr, minLr: num(v['min-lr'], 'min-lr', D.reduceLr.minLr) },
 		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+		precision: oneOf<Precision>(v.precision, 'precision', ['fp32', 'int8'], 'fp32'),
 	};
 }
 

@@ -96,7 +96,11 @@ export interface TrainConfig {
 	baseRuntime: BaseRuntimePreference;
 	/** Workspace data folder (`.radreview`): caches and runs live below it. */
 	workDir: string;
+	/** The frozen base's arithmetic: fp32 (default) or int8 (calibrated, kept only when its features match fp32). */
+	precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'int8';
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {
 	weights: 'auto',

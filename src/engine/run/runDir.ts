@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig, WeightsInfo } from '../types';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { tf, type LayersModel } from '../model/tf';
+import type { Int8Fidelity } from '../train/int8Base';
 
 export const RUN_FILES = {
 	config: 'config.json',
@@ -15,6 +16,8 @@ export const RUN_FILES = {
 	weights: 'weights.json',
 	model: 'model.json',
 	modelWeights: 'weights.bin',
+	/** int8 runs: the calibration report and the activation ranges (classification rebuilds the same graph). */
+	quantization: 'quantization.json',
 } as const;
 
 /** metrics.json: the test metrics plus what produced them. */
@@ -27,6 +30,8 @@ export interface StoredMetrics extends Metrics {
 	createdAt: string;
 	timing: Record<string, number>;
 	counts: { train: number; val: number; test: number; decodeErrors: number };
+	/** int8 runs: calibration, fidelity against fp32, and whether int8 was used. */
+	int8?: Int8Fidelity;
 }
 
 /** weights.json: which backbone weights the head was trained on (not a copy of them). */
