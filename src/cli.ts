@@ -9,6 +9,7 @@ import {
 	type BackendPreference,
 	type BaseRuntimePreference,
 	type JobOptions,
+	type Precision,
 	type Preprocessing,
 	type ProgressEvent,
 	type ResizeMode,
@@ -17,7 +18,8 @@ import {
 	type TrainConfig,
 } from './engine/types';
 import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
-import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
+import { classifyFolder, computeSplits, describeWeights, extractFeatures, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
+import { mergeFeatureCaches, parseShard, type Shard } from './engine/scale/shard';
 import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
@@ -52,6 +54,7 @@ const TRAIN_OPTIONS: Options = {
 	'base-runtime': { type: 'string' },
 	'restore-best-weights': { type: 'boolean' },
 	'dicom-window': { type: 'string' },
+	precision: { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -67,6 +70,8 @@ Commands:
   split       show the seeded train/val/test split of a dataset
   runs        list finished runs
   bench       benchmark the backends (see radreview bench --help)
+  features    fill the feature cache for a dataset, or for shard K of N of it (job arrays)
+  cache       merge feature caches written by shards on other machines
 
 Run 'radreview <command> --help' for a command's options.
 Common options: --workdir DIR (default ./.radreview), --backend auto|tensorflow|wasm|cpu
@@ -91,6 +96,9 @@ Results are research aids, not a diagnosis.`,
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
   --dicom-window first|second|percentile|minmax  DICOM window fed to the model, default first (the file's own)
+  --precision fp32|int8   the base's arithmetic, default fp32. int8 calibrates on up to 200 training images,
+                          checks the features against fp32 on 32 others, and keeps fp32 if they stray
+                          (cosine 1st percentile < 0.99); the run records the calibration and the fidelity
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
@@ -112,6 +120,18 @@ Decodes and resizes every image into the pixel cache; prints files that could no
 	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X]
 
 Prints the split's sizes per class and any patients shared between splits.`,
+	features: `Usage: radreview features --data DIR --backbone ID [--shard K/N] [--weights auto|none|FILE] [options]
+
+Computes the frozen base's features for every image (or every N-th image from the K-th on, by sorted path) into
+the content-addressed feature cache under --workdir, and trains nothing. Shards may share one --workdir (on a
+shared file system) or write their own and be merged with 'radreview cache merge'. A killed shard started again
+computes only what is missing. Takes train's --image-size, --resize, --preprocessing, --base-runtime.
+See docs/SCALE.md for Slurm and Kubernetes job files.`,
+	cache: `Usage: radreview cache merge --into WORKDIR SOURCE...
+
+Copies feature-cache entries from each SOURCE (a work folder, or its cache/features folder) that WORKDIR lacks.
+Entries present on both sides must be byte-identical: a difference is reported as a conflict and the destination
+keeps its own. Exit code 1 when there were conflicts or unreadable entries.`,
 	runs: `Usage: radreview runs [--workdir DIR]
 
 Lists finished runs, newest first.`,
@@ -174,6 +194,7 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
 		restoreBestWeights: v['restore-best-weights'] === true,
 		...dicomWindowOf(v['dicom-window']),
+		precision: oneOf<Precision>(v.precision, 'precision', ['fp32', 'int8'], 'fp32'),
 	};
 }
 
@@ -324,6 +345,38 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 	process.stdout.write(lines.join('\n') + '\n');
 }
 
+async function cmdFeatures(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('features', argv, { ...TRAIN_OPTIONS, shard: { type: 'string' } });
+	if (values.help) return void console.log(USAGE.features);
+	const shardText = str(values.shard);
+	let shard: Shard | undefined;
+	try {
+		shard = shardText === undefined ? undefined : parseShard(shardText);
+	} catch (e) {
+		throw new UsageError(`${(e as Error).message}\n\n${USAGE.features}`);
+	}
+	const cfg = trainConfigFrom(values);
+	const r = await extractFeatures({ ...cfg, shard }, job);
+	const what = shard ? `shard ${shard.index}/${shard.count}: ` : '';
+	process.stdout.write(`${what}${r.images} images (${r.computed} computed, ${r.cached} from cache) in ${r.seconds.toFixed(1)} s on ${r.runtime}\nfeatures: ${r.cacheDir}\n`);
+	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
+}
+
+async function cmdCache(argv: string[]): Promise<void> {
+	const [sub, ...rest] = argv;
+	if (sub === undefined || sub === '--help' || sub === '-h') return void console.log(USAGE.cache);
+	if (sub !== 'merge') throw new UsageError(`unknown cache command '${sub}'\n\n${USAGE.cache}`);
+	const { values, positionals } = parse('cache', rest, { ...COMMON, into: { type: 'string' } });
+	if (values.help) return void console.log(USAGE.cache);
+	const into = str(values.into);
+	if (!into || positionals.length === 0) throw new UsageError(`--into and at least one SOURCE are required\n\n${USAGE.cache}`);
+	const r = await mergeFeatureCaches(positionals.map((p) => path.resolve(p)), path.resolve(into));
+	process.stdout.write(`${r.copied} entries copied, ${r.present} already present, ${r.conflicts.length} conflicts, ${r.invalid.length} unreadable (${r.keys.length} feature keys)\n`);
+	for (const c of r.conflicts) process.stderr.write(`conflict (kept the destination's): ${c}\n`);
+	for (const c of r.invalid) process.stderr.write(`unreadable entry skipped: ${c}\n`);
+	if (r.conflicts.length || r.invalid.length) throw new Error(`merge finished with ${r.conflicts.length} conflicts and ${r.invalid.length} unreadable entries`);
+}
+
 async function cmdRuns(argv: string[]): Promise<void> {
 	const { values } = parse('runs', argv, COMMON);
 	if (values.help) return void console.log(USAGE.runs);
@@ -394,6 +447,12 @@ export async function main(argv: string[]): Promise<number> {
 				break;
 			case 'bench':
 				await cmdBench(rest);
+				break;
+			case 'features':
+				await cmdFeatures(rest, job);
+				break;
+			case 'cache':
+				await cmdCache(rest);
 				break;
 			default:
 				throw new UsageError(`unknown command '${command}'\n\n${USAGE.main}`);

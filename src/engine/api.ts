@@ -28,7 +28,11 @@ import { buildHead, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
 import { loadImages, type LoadResult } from './data/cache';
 import { splitDataset } from './data/splits';
-import { computeFeatures, featureCacheDir, type FeatureResult } from './train/features';
+import { computeFeatures, featureCacheDir, type FeatureInput, type FeatureKey, type FeatureResult } from './train/features';
+import { int8CacheFile, int8Fidelity, int8Tag, planCalibration, readStoredInt8, writeStoredInt8, type CalibrationPlan, type Int8Fidelity, type StoredInt8 } from './train/int8Base';
+import type { FeatureExtractor } from './runtime/extractor';
+import { normalise } from './data/preprocess';
+import { poolFeatures } from './model/head';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
 import { trainHead, type FeatureSet } from './train/train';
 import { computeMetrics } from './infer/metrics';
@@ -54,6 +58,7 @@ import {
 	type StoredWeights,
 } from './run/runDir';
 import type { WindowChoice } from './data/voi';
+import { shardRecords, type Shard } from './scale/shard';
 
 export type { LoadedRun, StoredMetrics } from './run/runDir';
 export { weightsStatus } from './weights/status';
@@ -128,6 +133,9 @@ function decode(records: ImageRecord[], workDir: string, size: number, resize: R
 	return loadImages(records, { workDir, size, resize, ...(dicomWindow ? { dicomWindow } : {}), signal: opts.signal, onProgress: opts.onProgress });
 }
 
+/** How the base runs: fp32, or int8 calibrated on a plan's images, or int8 from ranges a run stored. */
+type Int8Request = { plan: CalibrationPlan } | { stored: StoredInt8 };
+
 /** Features for loaded images through the cache; the base is built only if something is missing. */
 async function features(
 	loaded: LoadResult,
@@ -135,41 +143,91 @@ async function features(
 	base: PreparedBase,
 	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
 	opts: JobOptions,
-): Promise<FeatureResult> {
+	int8?: Int8Request,
+): Promise<FeatureResult & { int8?: StoredInt8 }> {
 	const baseShape = spec.outputShape(cfg.imageSize);
-	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize };
-	return computeFeatures(loaded.images, {
+	const fp32Key: FeatureKey = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize };
+	const buildExtractor = async (int8Opts?: Parameters<typeof createExtractor>[4]['int8']): Promise<FeatureExtractor> => {
+		opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1, message: `building ${spec.displayName} (${base.info.name})` });
+		const model = await base.build();
+		opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: base.info.name });
+		const ex = await createExtractor(model, spec, cfg.imageSize, cfg.baseRuntime, {
+			cacheDir: path.join(cfg.workDir, 'cache', 'onnx'),
+			weightsSha: base.info.sha256,
+			onProgress: opts.onProgress,
+			int8: int8Opts,
+		});
+		// Delegate rather than spread: an extractor may be a class with getters.
+		return {
+			get runtime() {
+				return ex.runtime;
+			},
+			get outputShape() {
+				return ex.outputShape;
+			},
+			int8: ex.int8,
+			int8Ranges: ex.int8Ranges,
+			extract: (batch: Float32Array, n: number) => ex.extract(batch, n),
+			dispose: async () => {
+				await ex.dispose();
+				model.dispose();
+			},
+		};
+	};
+
+	// int8: the ranges decide the feature key, so they come first (from a run, the calibration cache, or calibrating now).
+	let stored: StoredInt8 | undefined;
+	let ready: FeatureExtractor | undefined;
+	if (int8 && 'stored' in int8) stored = int8.stored;
+	else if (int8) {
+		const file = int8CacheFile(cfg.workDir, fp32Key, int8.plan.calibrationSet);
+		stored = await readStoredInt8(file);
+		if (!stored) {
+			opts.onProgress?.({ kind: 'log', level: 'info', message: `int8: calibrating on ${int8.plan.calibration.length} training images, checking on ${int8.plan.check.length} others` });
+			const norm = (im: FeatureInput) => ({ sha256: im.sha256, x: normalise(im.rgb, cfg.preprocessing) });
+			ready = await buildExtractor({
+				calibration: int8.plan.calibration.map(norm),
+				check: int8.plan.check.map(norm),
+				pool: (raw: Float32Array) => poolFeatures(raw, 1, baseShape),
+			});
+			if (!ready.int8) {
+				await ready.dispose();
+				throw new Error(`int8 needs ONNX Runtime for the base (runtime: ${ready.runtime})`);
+			}
+			stored = { report: ready.int8, ranges: ready.int8Ranges };
+			await writeStoredInt8(file, stored);
+		}
+		const r = stored.report;
+		opts.onProgress?.({
+			kind: 'log',
+			level: r.accepted ? 'info' : 'warn',
+			message: r.accepted
+				? `int8 base: pooled-feature cosine vs fp32 min ${r.cosineMin.toFixed(4)}, 1st percentile ${r.cosineP1.toFixed(4)} on ${r.checkImages} images`
+				: `int8 base not used, ${spec.displayName} stays fp32: ${r.reason}`,
+		});
+	}
+	const accepted = stored?.report.accepted && stored.ranges ? stored : undefined;
+	const key: FeatureKey = accepted ? { ...fp32Key, precision: int8Tag(accepted.report) } : fp32Key;
+	if (ready && !ready.int8Ranges !== !accepted) {
+		// Calibrated, but the extractor's precision is not the one the key names (cannot happen; be safe).
+		await ready.dispose();
+		ready = undefined;
+	}
+	const result = await computeFeatures(loaded.images, {
 		workDir: cfg.workDir,
 		key,
 		baseShape,
 		signal: opts.signal,
 		onProgress: opts.onProgress,
 		extractor: async () => {
-			opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1, message: `building ${spec.displayName} (${base.info.name})` });
-			const model = await base.build();
-			opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: base.info.name });
-			const ex = await createExtractor(model, spec, cfg.imageSize, cfg.baseRuntime, {
-				cacheDir: path.join(cfg.workDir, 'cache', 'onnx'),
-				weightsSha: base.info.sha256,
-				onProgress: opts.onProgress,
-			});
+			const ex = ready ?? (await buildExtractor(accepted ? { ranges: accepted.ranges! } : undefined));
+			ready = undefined;
 			opts.onProgress?.({ kind: 'log', level: 'info', message: `Computing features on ${ex.runtime} into ${featureCacheDir(cfg.workDir, key)}` });
-			// Delegate rather than spread: an extractor may be a class with getters.
-			return {
-				get runtime() {
-					return ex.runtime;
-				},
-				get outputShape() {
-					return ex.outputShape;
-				},
-				extract: (batch: Float32Array, n: number) => ex.extract(batch, n),
-				dispose: async () => {
-					await ex.dispose();
-					model.dispose();
-				},
-			};
+			return ex;
 		},
 	});
+	if (ready) await ready.dispose();
+	return { ...result, int8: stored };
 }
 
 function subset(f: FeatureResult, rows: number[], labels: number[]): FeatureSet {
@@ -244,12 +302,13 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const storedWeights: StoredWeights = { ...base.info, backbone: cfg.backbone };
 		await writeRunJson(dir, RUN_FILES.weights, storedWeights);
 
-		const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts);
-		const baseRuntime = feats.runtime ?? 'feature cache';
-		lap('features');
-
 		const splitOf = new Map<string, SplitName>();
 		for (const s of ['train', 'val', 'test'] as const) for (const rel of split[s]) splitOf.set(rel, s);
+		// int8 calibrates on training images only: nothing about the test images shapes the base.
+		const int8Req = cfg.precision === 'int8' ? { plan: planCalibration(loaded.images.filter((im) => splitOf.get(im.record.relPath) === 'train')) } : undefined;
+		const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts, int8Req);
+		const baseRuntime = feats.runtime ?? 'feature cache';
+		lap('features');
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
 		const sets = Object.fromEntries(
 			(['train', 'val', 'test'] as const).map((s) => {
@@ -296,6 +355,18 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		await saveLayersModel(head.model, dir);
 		await writeRunJson(dir, RUN_FILES.history, trained.history);
 		await writePredictionsCsv(path.join(dir, RUN_FILES.predictions), predictions);
+		let int8: Int8Fidelity | undefined;
+		if (feats.int8) {
+			await writeRunJson(dir, RUN_FILES.quantization, feats.int8);
+			if (feats.int8.report.accepted) {
+				// The same head on fp32 features of the same test images: does int8 change any decision?
+				const testLoaded = { ...loaded, images: testRows.map((r) => loaded.images[r]) };
+				const fp = await features(testLoaded, spec, base, { ...cfg, preprocessing }, opts);
+				const fpPred = predictRecords(head, fp.feats, testLoaded.images.map((im) => im.record));
+				int8 = int8Fidelity(feats.int8.report, testRows.map((r) => predictions[r]), fpPred, sets.test.feats, fp.feats, feats.dim);
+			} else int8 = { ...feats.int8.report };
+			lap('int8 check');
+		}
 		const createdAt = new Date().toISOString();
 		const backendText = backendLabel(backend, baseRuntime);
 		timing.total = (Date.now() - t0) / 1000;
@@ -308,6 +379,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			createdAt,
 			timing,
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
+			...(int8 ? { int8 } : {}),
 		};
 		if (trained.stoppedAt !== undefined) stored.stoppedAt = trained.stoppedAt;
 		if (trained.restoredEpoch !== undefined) stored.restoredEpoch = trained.restoredEpoch;
@@ -379,7 +451,14 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	if (base.info.sha256 !== want.sha256) {
 		throw new Error(`${path.join(run.runDir, RUN_FILES.weights)}: the run was trained on ${describeWeights(want)} (sha256 ${want.sha256.slice(0, 12)}), but '${source}' resolves to ${describeWeights(base.info)} (sha256 ${base.info.sha256.slice(0, 12)})`);
 	}
-	const feats = await features(loaded, spec, base, { ...cfg, workDir, preprocessing }, opts);
+	// An int8 run's head learned int8 features: rebuild the very graph from the ranges the run stored.
+	let int8: Int8Request | undefined;
+	if (cfg.precision === 'int8') {
+		const q = await readStoredInt8(path.join(run.runDir, RUN_FILES.quantization));
+		if (!q) throw new Error(`${path.join(run.runDir, RUN_FILES.quantization)}: missing or unreadable, but the run's config.json says precision int8`);
+		if (q.report.accepted) int8 = { stored: q };
+	}
+	const feats = await features(loaded, spec, base, { ...cfg, workDir, preprocessing }, opts, int8);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'classify', done: 0, total: loaded.images.length });
 	const model = await loadLayersModel(run.runDir);
@@ -482,4 +561,52 @@ function recordsOf(dataDir: string): Promise<Map<string, ImageRecord>> {
 	recentScans.set(dataDir, { at: Date.now(), records });
 	records.catch(() => recentScans.delete(dataDir));
 	return records;
+}
+
+/** What `extractFeatures` did: one shard's (or the whole dataset's) share of the feature cache. */
+export interface FeaturesResult {
+	root: string;
+	/** Images in this shard that were decoded and have features now. */
+	images: number;
+	computed: number;
+	cached: number;
+	errors: FileError[];
+	cacheDir: string;
+	runtime: string;
+	shard?: Shard;
+	seconds: number;
+}
+
+/**
+ * Fills the feature cache for a dataset (or for shard K of N of it) without training: the step that is worth
+ * spreading over machines. Killed and started again, it computes only what is missing.
+ */
+export async function extractFeatures(
+	cfgIn: Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> & Partial<Pick<TrainConfig, 'weights' | 'imageSize' | 'resize' | 'preprocessing' | 'backend' | 'baseRuntime' | 'seed'>> & { shard?: Shard },
+	opts: JobOptions = {},
+): Promise<FeaturesResult> {
+	const t0 = Date.now();
+	const cfg = resolveTrainConfig(cfgIn);
+	await initBackend(cfg.backend);
+	const spec = getBackbone(cfg.backbone);
+	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
+	const scanned = await scan(cfg.dataDir, opts);
+	const mine = cfgIn.shard ? shardRecords(scanned.images, cfgIn.shard) : scanned.images;
+	if (mine.length === 0) throw new Error(`${cfg.dataDir}: no images${cfgIn.shard ? ` in shard ${cfgIn.shard.index}/${cfgIn.shard.count}` : ''}`);
+	const loaded = await decode(mine, cfg.workDir, cfg.imageSize, cfg.resize, opts);
+	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, { workDir: cfg.workDir, signal: opts.signal, onProgress: opts.onProgress });
+	const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts);
+	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing, resize: cfg.resize, size: cfg.imageSize };
+	return {
+		root: cfg.dataDir,
+		images: loaded.images.length,
+		computed: feats.computed,
+		cached: feats.cached,
+		// Scan problems belong to the whole dataset: report them from shard 1 only, so a job array names each once.
+		errors: [...(!cfgIn.shard || cfgIn.shard.index === 1 ? scanned.errors : []), ...loaded.errors],
+		cacheDir: featureCacheDir(cfg.workDir, key),
+		runtime: feats.runtime ?? 'feature cache',
+		shard: cfgIn.shard,
+		seconds: (Date.now() - t0) / 1000,
+	};
 }

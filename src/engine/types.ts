@@ -107,7 +107,11 @@ export interface TrainConfig {
 	restoreBestWeights?: boolean;
 	/** Which DICOM window feeds the model (default: the file's first window). Stored with the run, so classify uses it too. */
 	dicomWindow?: WindowChoice;
+	/** The frozen base's arithmetic: fp32 (default) or int8 (calibrated, kept only when its features match fp32). */
+	precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'int8';
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {
 	weights: 'auto',

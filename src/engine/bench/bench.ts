@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,forward,train,classify] [--install-peers]
+                [--sections env,preprocess,viewer,forward,train,classify,shard] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'train', 'classify']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'train', 'classify', 'shard']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -578,6 +578,40 @@ export async function runBench(argv: string[]): Promise<void> {
 			} else rows.push({ section: 'classify', backbone: id, runtime: 'radreview classify', note: `failed: ${out.error}` });
 		}
 
+		// ---- sharding: one shard's measured throughput, extrapolated to NIH ChestX-ray14 ----
+		if (args.sections.has('shard')) {
+			const n = Math.min(records.length, q ? 12 : 90);
+			log(`sharded feature extraction: one shard of ${n} images, cold (resnet50)`);
+			const data = path.join(tmp, 'shard-data');
+			for (const r of records.slice(0, n)) {
+				const to = path.join(data, r.relPath);
+				await fs.mkdir(path.dirname(to), { recursive: true });
+				await fs.copyFile(r.path, to);
+			}
+			const { extractFeatures } = await import('../api');
+			const { mergeFeatureCaches } = await import('../scale/shard');
+			try {
+				const parts = [1, 2].map((k) => path.join(tmp, `shard-work-${k}`));
+				const runs = [];
+				for (const [i, work] of parts.entries()) runs.push(await extractFeatures({ backbone: 'resnet50', dataDir: data, workDir: work, shard: { index: i + 1, count: 2 } }));
+				const images = runs.reduce((a, r) => a + r.images, 0);
+				const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+				const ips = images / seconds;
+				let t = performance.now();
+				const merged = await mergeFeatureCaches(parts, path.join(tmp, 'shard-merged'));
+				const mergeIps = merged.copied / ((performance.now() - t) / 1000);
+				rows.push({ section: 'shard', backbone: 'resnet50', runtime: `one shard: decode + base forward into the feature cache (${runs[0].runtime})`, value: ips, unit: 'img/s', note: `${images} images in 2 shards run one after the other, cold caches` });
+				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'radreview cache merge', value: mergeIps, unit: 'entries/s', note: `${merged.copied} entries` });
+				const NIH = 112_120;
+				for (const k of [1, 8, 64]) {
+					const wall = NIH / (k * ips) + (k > 1 ? NIH / mergeIps : 0);
+					rows.push({ section: 'shard', backbone: 'resnet50', runtime: `NIH ChestX-ray14 (${NIH.toLocaleString('en')} images) on ${k} shard${k === 1 ? '' : 's'} like this machine`, value: wall / 60, unit: 'min (extrapolated)', note: k > 1 ? 'includes merging the shards\' caches once' : undefined });
+				}
+			} catch (e) {
+				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'sharded feature extraction', note: `failed: ${(e as Error).message.split('\n')[0]}` });
+			}
+		}
+
 		const envAfter = environment(T);
 		const result = { date: new Date().toISOString(), quick: q, seconds: (performance.now() - t0) / 1000, environment: { ...env, loadAfter: envAfter.load }, rows, notes };
 		const md = toMarkdown(result);
@@ -640,6 +674,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	if (tr.length) {
 		L.push('## Training and classification', '', '| backbone | what | value | unit | peak RSS MB | note |', '|---|---|---:|---|---:|---|');
 		for (const x of tr) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${fmt(x.maxRssMB, 0)} | ${x.note ?? ''} |`);
+		L.push('');
+	}
+	const sh = r.rows.filter((x) => x.section === 'shard');
+	if (sh.length) {
+		L.push('## Datasets larger than one machine (docs/SCALE.md)', '', '| backbone | what | value | unit | note |', '|---|---|---:|---|---|');
+		for (const x of sh) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	if (r.notes.length) L.push('Notes:', '', ...r.notes.map((n) => `- ${n}`), '');

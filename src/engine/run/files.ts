@@ -1,5 +1,6 @@
 // The files of a run folder and the shapes of the ones the engine writes itself.
 import type { BackboneId, Metrics, WeightsInfo } from '../types';
+import type { Int8Fidelity } from '../train/int8Base';
 
 export const RUN_FILES = {
 	config: 'config.json',
@@ -14,6 +15,8 @@ export const RUN_FILES = {
 	owner: 'owner.json',
 	/** Marks a run whose training was cut off (window reload, crash): history so far, no model, no metrics. */
 	interrupted: 'interrupted.json',
+	/** int8 runs: the calibration report and the activation ranges (classification rebuilds the same graph). */
+	quantization: 'quantization.json',
 } as const;
 
 /** metrics.json: the test metrics plus what produced them. */
@@ -32,6 +35,8 @@ export interface StoredMetrics extends Metrics {
 	stoppedAt?: number;
 	/** restoreBestWeights: the model holds the weights of this epoch (lowest val_loss). */
 	restoredEpoch?: number;
+	/** int8 runs: calibration, fidelity against fp32, and whether int8 was used. */
+	int8?: Int8Fidelity;
 }
 
 /** weights.json: which backbone weights the head was trained on (not a copy of them). */

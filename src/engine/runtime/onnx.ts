@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import type { FeatureExtractor } from './extractor';
 import type { BackboneSpec } from '../model/backbones/spec';
 import type { LayersModel } from '../model/tf';
-import { exportOnnx, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
+import { buildOnnxModel, exportOnnx, ONNX_EXPORTER_VERSION, ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
+import { buildInt8, int8FromRanges, type CalibrationImage, type Int8Report } from './int8';
+import type { Range } from './quantize';
 import { writeFileAtomic } from '../util/atomic';
 import { sha256 } from '../util/hash';
 
@@ -56,6 +58,8 @@ export interface OnnxExtractorOptions {
 	weightsSha: string;
 	/** Intra-op threads; default all cores. */
 	threads?: number;
+	/** An int8 base: calibrate on these images (checking fidelity on `check`), or rebuild from a run's ranges. */
+	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool(raw: Float32Array): Float32Array } | { ranges: Record<string, Range> };
 }
 
 /** Where the exported graph for this base, weights and input size lives. */
@@ -97,6 +101,23 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 	}
 
 	const threads = Math.max(1, opts.threads ?? defaultThreads());
+	let int8: Int8Report | undefined;
+	let int8Ranges: Record<string, Range> | undefined;
+	if (opts.int8) {
+		// The quantized graph replaces the fp32 one only when it keeps the features (buildInt8 measures that).
+		const def = buildOnnxModel(model).def;
+		if ('ranges' in opts.int8) {
+			bytes = int8FromRanges(def, opts.int8.ranges);
+			int8Ranges = opts.int8.ranges;
+		} else {
+			const built = await buildInt8(ort, def, opts.int8.calibration, opts.int8.check, { size, threads, pool: opts.int8.pool });
+			int8 = built.report;
+			if (built.bytes) {
+				bytes = built.bytes;
+				int8Ranges = built.ranges;
+			}
+		}
+	}
 	const sessionOptions = {
 		graphOptimizationLevel: 'all' as const,
 		executionMode: 'sequential' as const,
@@ -108,6 +129,7 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 	try {
 		session = await ort.InferenceSession.create(bytes, sessionOptions);
 	} catch (e) {
+		if (int8Ranges) throw new Error(`ONNX Runtime could not load the int8 ${spec.displayName} graph: ${(e as Error).message ?? e}`);
 		// A damaged cache file must not stick: export again once.
 		await fs.rm(file, { force: true });
 		bytes = exportOnnx(model).bytes;
@@ -123,7 +145,9 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 	let disposed = false;
 
 	return {
-		runtime: `onnxruntime-node ${ortVersion()} (CPU, ${threads} thread${threads === 1 ? '' : 's'})`,
+		runtime: `onnxruntime-node ${ortVersion()} (CPU, ${threads} thread${threads === 1 ? '' : 's'}${int8Ranges ? ', int8' : ''})`,
+		int8,
+		int8Ranges,
 		outputShape: outShape,
 		async extract(batch: Float32Array, n: number): Promise<Float32Array> {
 			if (disposed) throw new Error('ONNX extractor used after dispose');

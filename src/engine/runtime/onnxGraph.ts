@@ -2,7 +2,7 @@
 // the very weights tfjs holds. NCHW inside; the graph takes and returns NHWC so outputs equal the tfjs model's.
 // BatchNormalization is folded into the convolution before it where that conv feeds nothing else.
 import { tf, type LayersModel } from '../model/tf';
-import { encodeModel, TensorType, type AttrValue, type OnnxInitializer, type OnnxNode } from './onnxProto';
+import { encodeModel, TensorType, type AttrValue, type OnnxInitializer, type OnnxModelDef, type OnnxNode } from './onnxProto';
 
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'output';
@@ -37,8 +37,8 @@ export interface OnnxExport {
 	stats: { nodes: number; foldedBatchNorms: number; batchNormOps: number; params: number; weightsRead: number };
 }
 
-/** Builds an ONNX ModelProto (opset 17, dynamic batch) equivalent to `model`'s inference forward pass. */
-export function exportOnnx(model: LayersModel): OnnxExport {
+/** The ONNX model as data (nodes, initializers), before encoding: quantization rewrites it. */
+export function buildOnnxModel(model: LayersModel): { def: OnnxModelDef; stats: OnnxExport['stats'] } {
 	if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new Error('ONNX export: expected one input and one output');
 	const inShape = model.inputs[0].shape;
 	const outShape = model.outputs[0].shape;
@@ -245,7 +245,7 @@ export function exportOnnx(model: LayersModel): OnnxExport {
 	nodes.push({ opType: 'Transpose', name: 'output/to_nhwc', inputs: [last], outputs: [ONNX_OUTPUT], attrs: { perm: ints([0, 2, 3, 1]) } });
 	if (pending.size) throw new Error(`ONNX export: unused layers ${[...pending.keys()].join(', ')}`);
 
-	const bytes = encodeModel({
+	const def: OnnxModelDef = {
 		opset: OPSET,
 		producerName: 'radiograph-review',
 		producerVersion: String(ONNX_EXPORTER_VERSION),
@@ -257,8 +257,14 @@ export function exportOnnx(model: LayersModel): OnnxExport {
 			inputs: [{ name: ONNX_INPUT, elemType: TensorType.FLOAT, shape: ['N', ...(inShape.slice(1) as number[])] }],
 			outputs: [{ name: ONNX_OUTPUT, elemType: TensorType.FLOAT, shape: ['N', ...(outShape.slice(1) as number[])] }],
 		},
-	});
-	return { bytes, stats: { nodes: nodes.length, foldedBatchNorms: folded, batchNormOps: bnOps, params, weightsRead: read.values } };
+	};
+	return { def, stats: { nodes: nodes.length, foldedBatchNorms: folded, batchNormOps: bnOps, params, weightsRead: read.values } };
+}
+
+/** Builds an ONNX ModelProto (opset 17, dynamic batch) equivalent to `model`'s inference forward pass. */
+export function exportOnnx(model: LayersModel): OnnxExport {
+	const { def, stats } = buildOnnxModel(model);
+	return { bytes: encodeModel(def), stats };
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ export class ProtoWriter {
 
 // ---- ONNX messages -------------------------------------------------------------------------------------------
 
-export const TensorType = { FLOAT: 1, INT64: 7 } as const;
+export const TensorType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 
 export type AttrValue =
 	| { kind: 'int'; value: number }
@@ -101,8 +101,8 @@ export interface OnnxNode {
 export interface OnnxInitializer {
 	name: string;
 	dims: number[];
-	/** float32 tensors carry raw little-endian bytes; int64 ones small lists. */
-	data: Float32Array | { int64: number[] };
+	/** Typed arrays carry raw little-endian bytes (float32, and int8 / uint8 / int32 for quantized graphs); int64 ones small lists. */
+	data: Float32Array | Int8Array | Uint8Array | Int32Array | { int64: number[] };
 }
 
 /** A dimension: a fixed size or a symbolic name (dynamic batch). */
@@ -111,7 +111,8 @@ export type OnnxDim = number | string;
 export interface OnnxValueInfo {
 	name: string;
 	elemType: number;
-	shape: OnnxDim[];
+	/** Absent: unknown rank (calibration outputs). */
+	shape?: OnnxDim[];
 }
 
 export interface OnnxGraphDef {
@@ -161,16 +162,25 @@ function writeNode(w: ProtoWriter, n: OnnxNode): void {
 
 function writeTensor(w: ProtoWriter, t: OnnxInitializer): void {
 	w.packedInts(1, t.dims);
-	if (t.data instanceof Float32Array) {
-		w.int(2, TensorType.FLOAT);
+	const raw = rawType(t.data);
+	if (raw !== undefined && !('int64' in t.data)) {
+		w.int(2, raw);
 		w.string(8, t.name);
 		// raw_data is little-endian; so is every platform Node runs on that we support.
 		w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-	} else {
+	} else if ('int64' in t.data) {
 		w.int(2, TensorType.INT64);
 		w.packedInts(7, t.data.int64);
 		w.string(8, t.name);
 	}
+}
+
+function rawType(d: OnnxInitializer['data']): number | undefined {
+	if (d instanceof Float32Array) return TensorType.FLOAT;
+	if (d instanceof Int8Array) return TensorType.INT8;
+	if (d instanceof Uint8Array) return TensorType.UINT8;
+	if (d instanceof Int32Array) return TensorType.INT32;
+	return undefined;
 }
 
 function writeValueInfo(w: ProtoWriter, v: OnnxValueInfo): void {
@@ -178,9 +188,12 @@ function writeValueInfo(w: ProtoWriter, v: OnnxValueInfo): void {
 	w.message(2, (type) =>
 		type.message(1, (tensor) => {
 			tensor.int(1, v.elemType);
-			tensor.message(2, (shape) => {
-				for (const d of v.shape) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
-			});
+			const dims = v.shape;
+			if (dims) {
+				tensor.message(2, (shape) => {
+					for (const d of dims) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+				});
+			}
 		}),
 	);
 }

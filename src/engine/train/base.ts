@@ -54,9 +54,8 @@ export async function prepareBase(spec: BackboneSpec, weights: string, inputSize
 	};
 }
 
-interface OnnxModule {
-	createOnnxExtractor(model: LayersModel, spec: BackboneSpec, opts: { cacheDir: string; weightsSha: string }): Promise<FeatureExtractor>;
-}
+type OnnxModule = typeof import('../runtime/onnx');
+type Int8Options = import('../runtime/onnx').OnnxExtractorOptions['int8'];
 
 /** The base as a FeatureExtractor: ONNX Runtime for 'auto'/'onnx' when it loads, else tfjs (with the reason logged). */
 export async function createExtractor(
@@ -64,17 +63,19 @@ export async function createExtractor(
 	spec: BackboneSpec,
 	inputSize: number,
 	pref: BaseRuntimePreference,
-	opts: JobOptions & { cacheDir: string; weightsSha: string },
+	opts: JobOptions & { cacheDir: string; weightsSha: string; int8?: Int8Options },
 ): Promise<FeatureExtractor> {
+	if (opts.int8 && pref === 'tfjs') throw new Error('an int8 base runs on ONNX Runtime: use --base-runtime auto or onnx');
 	if (pref !== 'tfjs') {
 		let reason: string;
 		try {
 			// eslint-disable-next-line @typescript-eslint/no-require-imports
 			const m = require('../runtime/onnx') as Partial<OnnxModule>;
-			if (typeof m.createOnnxExtractor !== 'function') throw new Error('model/onnx has no createOnnxExtractor');
-			return await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha });
+			if (typeof m.createOnnxExtractor !== 'function') throw new Error('runtime/onnx has no createOnnxExtractor');
+			return await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha, int8: opts.int8 });
 		} catch (e) {
 			reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
+			if (opts.int8) throw new Error(`int8 base: ${reason}`);
 		}
 		if (pref === 'onnx') throw new Error(`ONNX Runtime was requested but is not available: ${reason}`);
 		opts.onProgress?.({ kind: 'log', level: 'info', message: `Base runs on tfjs (ONNX Runtime not used: ${reason})` });

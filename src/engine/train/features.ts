@@ -15,10 +15,12 @@ export interface FeatureKey {
 	preprocessing: Preprocessing;
 	resize: ResizeMode;
 	size: number;
+	/** Absent for fp32; 'int8-<ranges hash>' for a quantized base (its features differ a little). */
+	precision?: string;
 }
 
 export function featureCacheDir(workDir: string, key: FeatureKey): string {
-	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}`;
+	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}${key.precision ? `-${key.precision}` : ''}`;
 	return path.join(workDir, 'cache', 'features', name);
 }
 
