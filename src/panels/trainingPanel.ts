@@ -73,6 +73,8 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 					}
 					case 'reset':
 						this.sendSnapshot();
+						// Runs read from disk may change "last trained".
+						void this.refreshPicker();
 						return;
 				}
 			}),

@@ -128,6 +128,36 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await until('dataset back', async () => Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 })) > 0);
 	});
 
+	test('Stop and keep ends a long training at the current epoch and saves an evaluated run', async () => {
+		const { page } = h;
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.weights.vgg16': 'none' });
+		await page.waitForTimeout(1500);
+		const before = new Set(listRuns());
+		await runCommand(page, 'Radiograph: Train VGG16');
+		await page.locator('.statusbar-item', { hasText: RUNNING }).first().waitFor({ state: 'visible', timeout: 240_000 });
+		await runCommand(page, 'Radiograph: Show Training');
+		const buttons = await until('the Stop and keep button', async () => {
+			const n = await webview(page).locator('[data-testid="training-series"][data-state="running"] [data-testid="stop-keep-button"]').evaluateAll((els) => els.length);
+			return n > 0 ? n : undefined;
+		});
+		assert.equal(buttons, 1);
+		await shot(page, 't03b-stop-and-keep');
+		await runCommand(page, 'Radiograph: Stop Training and Keep the Model');
+		const kept = await until(
+			'the kept run',
+			async () => [...listRuns()].find((n) => !before.has(n) && !n.startsWith('.') && fs.existsSync(path.join(runsDir(), n, 'metrics.json'))),
+			120_000,
+			1000,
+		);
+		const metrics = JSON.parse(fs.readFileSync(path.join(runsDir(), kept, 'metrics.json'), 'utf8')) as { stoppedAt?: number };
+		const history = JSON.parse(fs.readFileSync(path.join(runsDir(), kept, 'history.json'), 'utf8')) as unknown[];
+		assert.ok(metrics.stoppedAt && metrics.stoppedAt < LONG_EPOCHS, `stoppedAt ${metrics.stoppedAt}`);
+		assert.equal(history.length, metrics.stoppedAt);
+		assert.ok(fs.existsSync(path.join(runsDir(), kept, 'model.json')), 'the model is saved');
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), SETTINGS);
+		await page.waitForTimeout(1500);
+	});
+
 	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panel', async () => {
 		const { page } = h;
 		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.weights.vgg16': 'none' });
