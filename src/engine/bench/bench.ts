@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,forward,train,classify,shard] [--install-peers]
+                [--sections env,preprocess,viewer,forward,int8,train,classify,shard] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'train', 'classify', 'shard']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -578,6 +578,21 @@ export async function runBench(argv: string[]): Promise<void> {
 			} else rows.push({ section: 'classify', backbone: id, runtime: 'radreview classify', note: `failed: ${out.error}` });
 		}
 
+		// ---- int8 base against fp32 ----
+		if (args.sections.has('int8')) {
+			const { benchInt8, INT8_BENCH_NOTE } = await import('./int8Bench');
+			try {
+				const r8 = await benchInt8(args.backbones, records, { workDir: path.join(tmp, 'int8'), threads: T, calib: q ? 8 : 64, check: q ? 4 : 32, seconds: q ? 3 : 20, log });
+				for (const r of r8) {
+					const fidelity = `pooled-feature cosine vs fp32 on ${r.check} held-out images: min ${r.cosineMin.toFixed(4)}, p1 ${r.cosineP1.toFixed(4)}`;
+					rows.push({ section: 'int8', backbone: r.backbone, runtime: `onnxruntime-node int8 vs fp32, batch 8 (${r.pretrained ? 'pretrained' : 'random weights: fidelity not meaningful'})`, b1: r.fp32, b16: r.int8, value: r.int8 / r.fp32, unit: '× fp32', note: `${fidelity}; ${r.accepted ? 'kept' : 'a run would stay fp32'}; calibrated on ${r.calibration}` });
+				}
+				notes.push(INT8_BENCH_NOTE);
+			} catch (e) {
+				rows.push({ section: 'int8', runtime: 'int8 base', note: `failed: ${(e as Error).message.split('\n')[0]}` });
+			}
+		}
+
 		// ---- sharding: one shard's measured throughput, extrapolated to NIH ChestX-ray14 ----
 		if (args.sections.has('shard')) {
 			const n = Math.min(records.length, q ? 12 : 90);
@@ -674,6 +689,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	if (tr.length) {
 		L.push('## Training and classification', '', '| backbone | what | value | unit | peak RSS MB | note |', '|---|---|---:|---|---:|---|');
 		for (const x of tr) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${fmt(x.maxRssMB, 0)} | ${x.note ?? ''} |`);
+		L.push('');
+	}
+	const i8 = r.rows.filter((x) => x.section === 'int8');
+	if (i8.length) {
+		L.push('## int8 base against fp32 (same process, interleaved)', '', '| backbone | what | fp32 img/s | int8 img/s | int8 / fp32 | note |', '|---|---|---:|---:|---:|---|');
+		for (const x of i8) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.b1)} | ${fmt(x.b16)} | ${fmt(x.value, 2)} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	const sh = r.rows.filter((x) => x.section === 'shard');
