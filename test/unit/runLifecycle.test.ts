@@ -170,9 +170,12 @@ test('item 6: a running training checkpoints its history into the partial folder
 	const cancel = new AbortController();
 	let partial: string | undefined;
 	const wd = path.join(tmp, 'wd');
-	const p = trainRun(config({ epochs: 100_000 }), {
+	// Within the epochs limit (1000): 10 ms per epoch keeps the run going long enough to read its checkpoint.
+	const pause = new Int32Array(new SharedArrayBuffer(4));
+	const p = trainRun(config({ epochs: 1000 }), {
 		signal: cancel.signal,
 		onProgress: (e) => {
+			if (e.kind === 'epoch') Atomics.wait(pause, 0, 0, 10);
 			if (e.kind === 'epoch' && e.log.epoch === 1) void fs.readdir(path.join(wd, 'runs')).then((n) => (partial = n.find((x) => x.endsWith('.partial'))));
 		},
 	});

@@ -39,7 +39,7 @@ async function cacheContents(workDir: string): Promise<Map<string, Buffer>> {
 	const out = new Map<string, Buffer>();
 	const root = path.join(workDir, 'cache', 'features');
 	for (const key of await fs.readdir(root)) {
-		for (const f of (await fs.readdir(path.join(root, key))).filter((n) => n.endsWith('.f32'))) out.set(`${key}/${f}`, await fs.readFile(path.join(root, key, f)));
+		for (const f of (await fs.readdir(path.join(root, key))).filter((n) => n.endsWith('.f32s'))) out.set(`${key}/${f}`, await fs.readFile(path.join(root, key, f)));
 	}
 	return out;
 }
@@ -136,7 +136,7 @@ test('a shard killed while computing resumes: the rerun computes only what is mi
 	let partial = 0;
 	for (let i = 0; i < 6000; i++) {
 		const dir = await dirOf();
-		partial = dir ? (await fs.readdir(dir)).filter((n) => n.endsWith('.f32')).length : 0;
+		partial = dir ? (await fs.readdir(dir)).filter((n) => n.endsWith('.f32s')).length : 0;
 		if (partial > 0 || child.exitCode !== null) break;
 		await new Promise((r) => setTimeout(r, 50));
 	}

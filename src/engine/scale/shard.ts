@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
+import { unseal } from '../util/sealed';
 
 /** Shard K of N, 1-based as schedulers count array tasks from 1 (Slurm can start at 0: pass K+1). */
 export interface Shard {
@@ -39,7 +40,7 @@ export interface MergeReport {
 	present: number;
 	/** Same image and key, different bytes: the destination's entry is kept and the source's named here. */
 	conflicts: string[];
-	/** Entries whose length does not match their key's feature length: skipped (a torn write from an old build). */
+	/** Entries that fail their digest or their key's length: skipped (a torn write, a bad disk). */
 	invalid: string[];
 	/** Feature keys (backbone, weights, normalisation, size) seen. */
 	keys: string[];
@@ -59,9 +60,10 @@ export async function mergeFeatureCaches(sources: string[], intoWorkDir: string)
 			const to = path.join(dest, key);
 			await fs.mkdir(to, { recursive: true });
 			const size = await entrySize(from, to);
-			for (const name of (await fs.readdir(from)).filter((n) => /^[0-9a-f]{64}\.f32$/.test(n)).sort()) {
+			for (const name of (await fs.readdir(from)).filter((n) => /^[0-9a-f]{64}\.f32s$/.test(n)).sort()) {
 				const bytes = await fs.readFile(path.join(from, name));
-				if (size !== undefined && bytes.byteLength !== size) {
+				// The entry's own digest (util/sealed.ts) and its key's length: a torn or flipped entry is not copied.
+				if ((size !== undefined && bytes.byteLength !== size) || !unseal(bytes, bytes.byteLength - 8)) {
 					report.invalid.push(path.join(from, name));
 					continue;
 				}
@@ -92,7 +94,7 @@ async function featuresRoot(src: string): Promise<string> {
 async function entrySize(...dirs: string[]): Promise<number | undefined> {
 	const counts = new Map<number, number>();
 	for (const dir of dirs) {
-		const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.f32')).slice(0, 64);
+		const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.f32s')).slice(0, 64);
 		for (const n of names) {
 			const st = await fs.stat(path.join(dir, n)).catch(() => undefined);
 			if (st) counts.set(st.size, (counts.get(st.size) ?? 0) + 1);
