@@ -30,7 +30,7 @@ import { loadImages, type LoadResult } from './data/cache';
 import { splitDataset } from './data/splits';
 import { computeFeatures, featureCacheDir, type FeatureResult } from './train/features';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
-import { trainHead, type FeatureSet } from './train/train';
+import { headTrainerLabel, trainHead, type FeatureSet } from './train/train';
 import { computeMetrics } from './infer/metrics';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
@@ -266,7 +266,8 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		await writeRunJson(dir, RUN_FILES.history, trained.history);
 		await writePredictionsCsv(path.join(dir, RUN_FILES.predictions), predictions);
 		const createdAt = new Date().toISOString();
-		const backendText = backendLabel(backend, baseRuntime);
+		const headTrainer = headTrainerLabel(trained);
+		const backendText = `${backendLabel(backend, baseRuntime)}; head on ${trained.engine === 'wasm' ? 'fused WASM' : 'the tfjs loop'}`;
 		timing.total = (Date.now() - t0) / 1000;
 		const stored: StoredMetrics = {
 			...metrics,
@@ -277,6 +278,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			createdAt,
 			timing,
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
+			headTrainer,
 		};
 		// metrics.json last: its presence marks a complete run (see loadRun).
 		await writeRunJson(dir, RUN_FILES.metrics, stored);

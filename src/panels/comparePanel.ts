@@ -1,6 +1,7 @@
 // Compare panel controller: every finished run of the workspace side by side.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { toCsv } from '../engine/data/csv';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
 import { isCompareFromWebview } from '../protocol/compare';
 import type { Services } from '../util/services';
@@ -109,10 +110,10 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	private csv(): string {
-		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds';
-		const rows = this.runs.map((r) =>
-			[r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? ''].join(','),
+		const head = ['run', 'backbone', 'weights', 'pretrained', 'backend', 'accuracy', 'loss', 'macro_f1', 'weighted_f1', 'epochs', 'train_seconds'];
+		return toCsv(
+			head,
+			this.runs.map((r) => [r.name, r.backbone, r.weights.name, r.weights.pretrained, r.backend, r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '']),
 		);
-		return [head, ...rows].join('\n') + '\n';
 	}
 }

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
-import { BACKBONE_IDS, type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
+import { type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
 import type { TrainingSeries } from '../protocol/training';
 import { Disposable } from './dispose';
@@ -225,10 +225,6 @@ export class TrainingSessions extends Disposable {
 
 /** At most one epoch report (notification, status bar, log line, panel message) per this many ms. */
 const EPOCH_REPORT_MS = 250;
-
-export function isBackbone(v: string): v is BackboneId {
-	return (BACKBONE_IDS as readonly string[]).includes(v);
-}
 
 function fmt(v: number): string {
 	return Number.isFinite(v) ? v.toFixed(4) : '–';

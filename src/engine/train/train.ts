@@ -30,6 +30,13 @@ export interface TrainHeadResult {
 	seconds: number;
 	/** Which implementation ran the steps. */
 	engine: 'wasm' | 'tfjs';
+	/** Why the fused WASM trainer did not run, when it was wanted ('auto') and the tfjs loop ran instead. */
+	fallbackReason?: string;
+}
+
+/** How a result names its head trainer (metrics.json's headTrainer, the backend text). */
+export function headTrainerLabel(r: Pick<TrainHeadResult, 'engine' | 'fallbackReason'>): string {
+	return r.engine === 'wasm' ? 'fused WASM' : r.fallbackReason ? `tfjs loop (fused WASM unavailable: ${r.fallbackReason})` : 'tfjs loop';
 }
 
 /** Which implementation runs the steps: 'auto' = the fused WASM trainer (fastHead.ts) where it applies, else tfjs. */
@@ -43,8 +50,12 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 	if (train.n === 0) throw new Error('The training split is empty');
 	if (train.dim !== head.featureDim) throw new Error(`Feature size ${train.dim} does not match the head (${head.featureDim})`);
 	const stepper = createStepper(head, train, val, opts.learningRate, opts.engine);
+	if (stepper.fallbackReason) {
+		opts.onProgress?.({ kind: 'log', level: 'warn', message: `Head trainer: the tfjs loop instead of the fused WASM trainer (about 10× slower): ${stepper.fallbackReason}` });
+	}
 	try {
-		return { ...(await runEpochs(stepper, head, train, val, opts)), engine: stepper.engine };
+		const r = await runEpochs(stepper, head, train, val, opts);
+		return { ...r, engine: stepper.engine, ...(stepper.fallbackReason ? { fallbackReason: stepper.fallbackReason } : {}) };
 	} finally {
 		stepper.finish();
 	}
@@ -53,6 +64,8 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 /** Runs training steps on one head; `finish` leaves the trained values in the head's variables. */
 export interface Stepper {
 	engine: 'wasm' | 'tfjs';
+	/** Set when the fused trainer was wanted but does not apply. */
+	fallbackReason?: string;
 	setLearningRate(lr: number): void;
 	/** `next`: the rows of the following step, or 'val' when the validation forward comes next. */
 	step(rows: number[], labels: number[], mask: Float32Array | undefined, next?: number[] | 'val'): StepResult;
@@ -62,8 +75,9 @@ export interface Stepper {
 
 /** The fused WASM stepper where it applies (unless engine is 'tfjs'), else the tfjs one. */
 export function createStepper(head: Head, train: FeatureSet, val: FeatureSet | undefined, learningRate: number, engine: HeadEngine = 'auto'): Stepper {
-	const fast = engine === 'tfjs' ? undefined : FastHeadTrainer.create(head, train, val);
-	return fast ? fastStepper(fast) : tfjsStepper(head, train, val, learningRate);
+	if (engine === 'tfjs') return tfjsStepper(head, train, val, learningRate);
+	const fast = FastHeadTrainer.create(head, train, val);
+	return typeof fast === 'string' ? { ...tfjsStepper(head, train, val, learningRate), fallbackReason: fast } : fastStepper(fast);
 }
 
 function fastStepper(t: FastHeadTrainer): Stepper {
