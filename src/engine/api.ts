@@ -39,6 +39,7 @@ import {
 	beginRun,
 	commitRun,
 	listRuns as listRunDirs,
+	listRunsWithHistory,
 	loadLayersModel,
 	loadRun as loadRunDir,
 	saveLayersModel,
@@ -46,11 +47,12 @@ import {
 	timestampName,
 	writeRunJson,
 	type LoadedRun,
+	type RunWithHistory,
 	type StoredMetrics,
 	type StoredWeights,
 } from './run/runDir';
 
-export type { LoadedRun, StoredMetrics } from './run/runDir';
+export type { LoadedRun, RunWithHistory, StoredMetrics } from './run/runDir';
 
 /**
  * The limits the settings declare (package.json: minimum/maximum), enforced here so that the CLI, a hand-edited
@@ -379,6 +381,11 @@ export async function computeSplits(
 /** Complete runs below `<workDir>/runs`, newest first. */
 export function listRuns(workDir: string): Promise<RunSummary[]> {
 	return listRunDirs(path.resolve(workDir));
+}
+
+/** Complete runs with their epoch history, newest first: one job for the Compare and Training panels. */
+export function listRunHistories(workDir: string): Promise<RunWithHistory[]> {
+	return listRunsWithHistory(path.resolve(workDir));
 }
 
 /** One run: summary, history, all stored predictions (with their split) and the raw files. */

@@ -44,7 +44,7 @@ port.on('message', (msg: unknown) => {
 			.then((result) => post({ type: 'result', id: job.id, result }))
 			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
 			.finally(() => controllers.delete(job.id));
-	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits') void run();
+	if (job.type === 'listRuns' || job.type === 'runHistories' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits') void run();
 	else queue = queue.then(run);
 });
 
@@ -74,6 +74,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 			return api.computeSplits(req.dataDir, { mode: req.mode, seed: req.seed, testFraction: req.testFraction, valFraction: req.valFraction }, opts);
 		case 'listRuns':
 			return api.listRuns(req.workDir);
+		case 'runHistories':
+			return api.listRunHistories(req.workDir);
 		case 'loadRun':
 			return api.loadRun(req.runDir);
 		case 'thumbs':

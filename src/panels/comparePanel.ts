@@ -45,28 +45,20 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 		this.busy = 'Reading runs…';
 		this.sendSnapshot();
 		try {
-			const summaries = await this.services.engine.run({ type: 'listRuns', workDir: wd });
-			const runs: CompareRun[] = [];
-			for (const s of summaries) {
-				let history: CompareRun['history'] = [];
-				try {
-					history = (await this.services.engine.run({ type: 'loadRun', runDir: s.runDir })).history;
-				} catch (e) {
-					this.services.log.warn(`Compare: ${s.runDir}: ${(e as Error).message}`);
-				}
-				runs.push({
-					runDir: s.runDir,
-					name: path.basename(s.runDir),
-					backbone: s.backbone,
-					displayName: DISPLAY_NAMES[s.backbone] ?? s.backbone,
-					weights: s.weights,
-					backend: s.backend,
-					metrics: s.metrics,
-					createdAt: s.createdAt,
-					history,
-					trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
-				});
-			}
+			// One job: every run with its history (not one loadRun per run).
+			const all = await this.services.engine.run({ type: 'runHistories', workDir: wd });
+			const runs: CompareRun[] = all.map(({ summary: s, history }) => ({
+				runDir: s.runDir,
+				name: path.basename(s.runDir),
+				backbone: s.backbone,
+				displayName: DISPLAY_NAMES[s.backbone] ?? s.backbone,
+				weights: s.weights,
+				backend: s.backend,
+				metrics: s.metrics,
+				createdAt: s.createdAt,
+				history,
+				trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
+			}));
 			this.runs = runs;
 		} finally {
 			this.busy = null;

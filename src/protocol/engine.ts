@@ -56,6 +56,12 @@ export interface ListRunsRequest {
 	id: number;
 	workDir: string;
 }
+/** List finished runs below workDir with their epoch history (one job for the Compare and Training panels). */
+export interface RunHistoriesRequest {
+	type: 'runHistories';
+	id: number;
+	workDir: string;
+}
 /** Load one run: summary, history and (test-split) predictions. */
 export interface LoadRunRequest {
 	type: 'loadRun';
@@ -91,6 +97,7 @@ export type EngineRequest =
 	| PreprocessRequest
 	| SplitsRequest
 	| ListRunsRequest
+	| RunHistoriesRequest
 	| LoadRunRequest
 	| ThumbsRequest
 	| BackendRequest
@@ -123,6 +130,10 @@ export interface LoadRunResult {
 	/** Anything else the run keeps (config etc.), passed through. */
 	extra?: unknown;
 }
+export interface RunHistory {
+	summary: RunSummary;
+	history: EpochLog[];
+}
 export interface ThumbsResult {
 	/** Source path → thumbnail path; missing entries failed (see errors). */
 	thumbs: Record<string, string>;
@@ -141,6 +152,7 @@ export interface EngineResults {
 	preprocess: PreprocessResult;
 	splits: SplitsResult;
 	listRuns: RunSummary[];
+	runHistories: RunHistory[];
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
 	backend: BackendResult;
@@ -222,6 +234,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	preprocess: { id: isId, dataDir: isShortString, workDir: isShortString, imageSize: isInteger, resize: isOneOf(['stretch', 'letterbox'] as const) },
 	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber },
 	listRuns: { id: isId, workDir: isShortString },
+	runHistories: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
+import type { RunHistory } from '../protocol/engine';
 import { type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
 import type { TrainingSeries } from '../protocol/training';
@@ -48,35 +49,28 @@ export class TrainingSessions extends Disposable {
 
 	/** Add the newest finished runs of the workspace (their saved history) to the list. */
 	async loadFromDisk(workDir: string): Promise<void> {
-		let runs: RunSummary[];
+		let runs: RunHistory[];
 		try {
-			runs = await this.engine.run({ type: 'listRuns', workDir });
+			// One job: the runs with their history.
+			runs = await this.engine.run({ type: 'runHistories', workDir });
 		} catch (e) {
 			this.log.warn(`Could not list runs in ${workDir}: ${(e as Error).message}`);
 			return;
 		}
 		const known = new Set(this.all().map((s) => s.runDir));
-		const fresh = runs.filter((r) => !known.has(r.runDir)).slice(0, MAX_DISK_RUNS).reverse();
-		const loaded: TrainingSeries[] = [];
-		for (const r of fresh) {
-			try {
-				const run = await this.engine.run({ type: 'loadRun', runDir: r.runDir });
-				loaded.push({
-					id: r.runDir,
-					backbone: r.backbone,
-					displayName: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} · ${path.basename(r.runDir)}`,
-					weights: r.weights,
-					backend: r.backend,
-					epochs: run.history.length,
-					history: run.history,
-					state: 'done',
-					metrics: r.metrics,
-					runDir: r.runDir,
-				});
-			} catch (e) {
-				this.log.warn(`Skipped run ${r.runDir}: ${(e as Error).message}`);
-			}
-		}
+		const fresh = runs.filter((r) => !known.has(r.summary.runDir)).slice(0, MAX_DISK_RUNS).reverse();
+		const loaded: TrainingSeries[] = fresh.map(({ summary: r, history }) => ({
+			id: r.runDir,
+			backbone: r.backbone,
+			displayName: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} · ${path.basename(r.runDir)}`,
+			weights: r.weights,
+			backend: r.backend,
+			epochs: history.length,
+			history,
+			state: 'done',
+			metrics: r.metrics,
+			runDir: r.runDir,
+		}));
 		if (loaded.length === 0) return;
 		// Disk runs go first (they are older than anything live in this session).
 		const live = this.all();
