@@ -34,7 +34,7 @@ import type { FeatureExtractor } from './runtime/extractor';
 import { normalise } from './data/preprocess';
 import { poolFeatures } from './model/head';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
-import { trainHead, type FeatureSet } from './train/train';
+import { headTrainerLabel, trainHead, type FeatureSet } from './train/train';
 import { computeMetrics } from './infer/metrics';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
@@ -47,6 +47,7 @@ import {
 	recoverPartialRuns,
 	type InterruptedRun,
 	type RecoverResult,
+	listRunsWithHistory,
 	loadLayersModel,
 	loadRun as loadRunDir,
 	saveLayersModel,
@@ -54,13 +55,14 @@ import {
 	timestampName,
 	writeRunJson,
 	type LoadedRun,
+	type RunWithHistory,
 	type StoredMetrics,
 	type StoredWeights,
 } from './run/runDir';
 import type { WindowChoice } from './data/voi';
 import { shardRecords, type Shard } from './scale/shard';
 
-export type { LoadedRun, StoredMetrics } from './run/runDir';
+export type { LoadedRun, RunWithHistory, StoredMetrics } from './run/runDir';
 export { weightsStatus } from './weights/status';
 export { probeBackends } from './model/tf';
 
@@ -368,7 +370,8 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			lap('int8 check');
 		}
 		const createdAt = new Date().toISOString();
-		const backendText = backendLabel(backend, baseRuntime);
+		const headTrainer = headTrainerLabel(trained);
+		const backendText = `${backendLabel(backend, baseRuntime)}; head on ${trained.engine === 'wasm' ? 'fused WASM' : 'the tfjs loop'}`;
 		timing.total = (Date.now() - t0) / 1000;
 		const stored: StoredMetrics = {
 			...metrics,
@@ -380,6 +383,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			timing,
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
 			...(int8 ? { int8 } : {}),
+			headTrainer,
 		};
 		if (trained.stoppedAt !== undefined) stored.stoppedAt = trained.stoppedAt;
 		if (trained.restoredEpoch !== undefined) stored.restoredEpoch = trained.restoredEpoch;
@@ -521,6 +525,11 @@ export async function computeSplits(
 /** Complete runs below `<workDir>/runs`, newest first. */
 export function listRuns(workDir: string): Promise<RunSummary[]> {
 	return listRunDirs(path.resolve(workDir));
+}
+
+/** Complete runs with their epoch history, newest first: one job for the Compare and Training panels. */
+export function listRunHistories(workDir: string): Promise<RunWithHistory[]> {
+	return listRunsWithHistory(path.resolve(workDir));
 }
 
 /** One run: summary, history, all stored predictions (with their split) and the raw files. */

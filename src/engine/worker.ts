@@ -60,7 +60,7 @@ port.on('message', (msg: unknown) => {
 });
 
 /** Cheap jobs that skip the queue so panels stay live during training. */
-const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'loadRun', 'thumbs', 'splits', 'preview', 'viewImage', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
+const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'runHistories', 'loadRun', 'thumbs', 'splits', 'preview', 'viewImage', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
 
 async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
 	throwIfAborted(signal);
@@ -88,6 +88,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			return api.computeSplits(req.dataDir, { mode: req.mode, seed: req.seed, testFraction: req.testFraction, valFraction: req.valFraction }, opts);
 		case 'listRuns':
 			return api.listRuns(req.workDir);
+		case 'runHistories':
+			return api.listRunHistories(req.workDir);
 		case 'loadRun':
 			return api.loadRun(req.runDir);
 		case 'thumbs':

@@ -1,6 +1,7 @@
 // Compare panel controller: every finished run of the workspace side by side.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { toCsv } from '../engine/data/csv';
 import { runTimes } from '../engine/run/times';
 import { withCheckedSources } from '../protocol/common';
 import type { NoticeMessage } from '../protocol/common';
@@ -79,20 +80,12 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 		this.sendSnapshot();
 		try {
 			await this.services.sessions.recover(wd);
-			const [summaries, interrupted] = await Promise.all([this.services.engine.run({ type: 'listRuns', workDir: wd }), this.services.engine.run({ type: 'listInterrupted', workDir: wd })]);
+			// One job for every run with its history (not one loadRun per run), one for the interrupted ones.
+			const [all, interrupted] = await Promise.all([this.services.engine.run({ type: 'runHistories', workDir: wd }), this.services.engine.run({ type: 'listInterrupted', workDir: wd })]);
 			this.interrupted = interrupted;
-			const runs: CompareRun[] = [];
-			for (const s of summaries) {
-				let history: CompareRun['history'] = [];
-				let timing: CompareRun['timing'];
-				try {
-					const run = await this.services.engine.run({ type: 'loadRun', runDir: s.runDir });
-					history = run.history;
-					timing = stageTimes((run.extra as { metrics?: { timing?: unknown } } | undefined)?.metrics?.timing);
-				} catch (e) {
-					this.services.log.warn(`Compare: ${s.runDir}: ${(e as Error).message}`);
-				}
-				runs.push({
+			const runs: CompareRun[] = all.map(({ summary: s, history, timing: t }) => {
+				const timing = stageTimes(t);
+				return {
 					runDir: s.runDir,
 					name: path.basename(s.runDir),
 					backbone: s.backbone,
@@ -104,8 +97,8 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 					history,
 					trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
 					...(timing ? { timing } : {}),
-				});
-			}
+				};
+			});
 			this.runs = runs;
 		} finally {
 			this.busy = null;
@@ -148,13 +141,15 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	private csv(): string {
-		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds,feature_seconds,head_seconds,total_seconds';
+		const head = ['run', 'backbone', 'weights', 'pretrained', 'backend', 'accuracy', 'loss', 'macro_f1', 'weighted_f1', 'epochs', 'train_seconds', 'feature_seconds', 'head_seconds', 'total_seconds'];
 		const num = (v: number) => (Number.isFinite(v) ? v : '');
-		const rows = this.runs.map((r) => {
-			const t = runTimes(r.timing, r.history);
-			return [r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)].join(',');
-		});
-		return [head, ...rows].join('\n') + '\n';
+		return toCsv(
+			head,
+			this.runs.map((r) => {
+				const t = runTimes(r.timing, r.history);
+				return [r.name, r.backbone, r.weights.name, r.weights.pretrained, r.backend, r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)];
+			}),
+		);
 	}
 }
 

@@ -1,6 +1,7 @@
 // Predictions panel controller: a run's test predictions or a classified folder, as a thumbnail grid.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { toCsv } from '../engine/data/csv';
 import { CLASS_NAMES, type Prediction, type TrainConfig } from '../engine/types';
 import { withCheckedSources } from '../protocol/common';
 import { isPredictionsFromWebview, type ImageMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
@@ -241,11 +242,10 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
 		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
-		const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-		const rows = this.view.items.map((i) =>
-			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', q(i.source ?? ''), q(i.patientId ?? '')].join(','),
+		return toCsv(
+			head,
+			this.view.items.map((i) => [i.relPath, i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', i.source ?? '', i.patientId ?? '']),
 		);
-		return [head.join(','), ...rows].join('\n') + '\n';
 	}
 }
 

@@ -1,9 +1,8 @@
 // Pieces shared by all panel protocols and their guards. Types + guards only: no vscode, no tfjs.
-import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type EpochLog, type FileError, type Metrics, type SourceMetrics, type WeightsInfo } from '../engine/types';
-import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
+import { BACKBONE_IDS, type BackboneId, type Metrics, type SourceMetrics, type WeightsInfo } from '../engine/types';
+import { isArrayOf, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
 
 export const isBackboneId: Guard<BackboneId> = isOneOf(BACKBONE_IDS);
-export const isClassName: Guard<ClassName> = isOneOf(CLASS_NAMES);
 
 /** Every webview sends this once its script has run; the host then sends a snapshot (never before). */
 export interface ReadyMessage {
@@ -25,25 +24,6 @@ export interface NoticeMessage {
 
 /** What the UI shows about a model's weights; `pretrained: false` must be labelled "not pretrained". */
 export type WeightsView = WeightsInfo;
-
-export const isFileError: Guard<FileError> = shape<FileError>({ path: isString, reason: isString });
-
-export const isWeightsInfo: Guard<WeightsInfo> = shape<WeightsInfo>({
-	pretrained: isBoolean,
-	name: isString,
-	sha256: isString,
-	path: isOptional(isString),
-});
-
-export const isEpochLog: Guard<EpochLog> = shape<EpochLog>({
-	epoch: isInteger,
-	loss: isNumber,
-	acc: isNumber,
-	val_loss: isNumber,
-	val_acc: isNumber,
-	lr: isNumber,
-	seconds: isNumber,
-});
 
 const isRecall = (v: unknown): v is number | null => v === null || isNumber(v);
 /** One row of the per-source table; accuracy may be NaN-free only (JSON has no NaN). */

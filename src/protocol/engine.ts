@@ -61,6 +61,12 @@ export interface ListRunsRequest {
 	id: number;
 	workDir: string;
 }
+/** List finished runs below workDir with their epoch history (one job for the Compare and Training panels). */
+export interface RunHistoriesRequest {
+	type: 'runHistories';
+	id: number;
+	workDir: string;
+}
 /** Load one run: summary, history and (test-split) predictions. */
 export interface LoadRunRequest {
 	type: 'loadRun';
@@ -139,6 +145,7 @@ export type EngineRequest =
 	| PreprocessRequest
 	| SplitsRequest
 	| ListRunsRequest
+	| RunHistoriesRequest
 	| LoadRunRequest
 	| ThumbsRequest
 	| PreviewRequest
@@ -177,6 +184,12 @@ export interface LoadRunResult {
 	predictions: Prediction[];
 	/** Anything else the run keeps (config etc.), passed through. */
 	extra?: unknown;
+}
+export interface RunHistory {
+	summary: RunSummary;
+	history: EpochLog[];
+	/** metrics.json's stage times (features, head, total, …). */
+	timing?: Record<string, number>;
 }
 export interface ThumbsResult {
 	/** Source path → thumbnail path; missing entries failed (see errors). */
@@ -227,6 +240,7 @@ export interface EngineResults {
 	preprocess: PreprocessResult;
 	splits: SplitsResult;
 	listRuns: RunSummary[];
+	runHistories: RunHistory[];
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
 	preview: PreviewResult;
@@ -312,6 +326,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	preprocess: { id: isId, dataDir: isShortString, workDir: isShortString, imageSize: isInteger, resize: isOneOf(['stretch', 'letterbox'] as const) },
 	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber },
 	listRuns: { id: isId, workDir: isShortString },
+	runHistories: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },

@@ -3,7 +3,8 @@
 // serves the notification's Cancel, the panel's Stop and the Cancel Training command.
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
-import { BACKBONE_IDS, type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
+import type { RunHistory } from '../protocol/engine';
+import { type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
 import type { InterruptedRunView } from '../protocol/engine';
 import type { TrainingSeries } from '../protocol/training';
@@ -126,17 +127,18 @@ export class TrainingSessions extends Disposable {
 	/** Add the newest finished runs of the workspace (their saved history) to the list. */
 	async loadFromDisk(workDir: string): Promise<void> {
 		await this.recover(workDir);
-		let runs: RunSummary[];
+		let runs: RunHistory[];
 		let interrupted: InterruptedRunView[];
 		try {
-			[runs, interrupted] = await Promise.all([this.engine.run({ type: 'listRuns', workDir }), this.engine.run({ type: 'listInterrupted', workDir })]);
+			// One job: the runs with their history; one more for the interrupted ones.
+			[runs, interrupted] = await Promise.all([this.engine.run({ type: 'runHistories', workDir }), this.engine.run({ type: 'listInterrupted', workDir })]);
 		} catch (e) {
 			this.log.warn(`Could not list runs in ${workDir}: ${(e as Error).message}`);
 			return;
 		}
 		const known = new Set([...this.all().map((s) => s.runDir), ...this.dismissed()]);
 		const labels = this.labels();
-		const fresh = runs.filter((r) => !known.has(r.runDir)).slice(0, MAX_DISK_RUNS).reverse();
+		const fresh = runs.filter((r) => !known.has(r.summary.runDir)).slice(0, MAX_DISK_RUNS).reverse();
 		const loaded: TrainingSeries[] = [];
 		for (const r of interrupted.filter((i) => !known.has(i.runDir)).slice(0, MAX_DISK_RUNS).reverse()) {
 			loaded.push({
@@ -154,26 +156,21 @@ export class TrainingSessions extends Disposable {
 				error: `Interrupted after epoch ${r.history.length} of ${r.plannedEpochs} (the window was reloaded or closed): history kept, no model.`,
 			});
 		}
-		for (const r of fresh) {
-			try {
-				const run = await this.engine.run({ type: 'loadRun', runDir: r.runDir });
-				loaded.push({
-					id: r.runDir,
-					backbone: r.backbone,
-					displayName: runName(r.backbone, r.createdAt),
-					weights: r.weights,
-					backend: r.backend,
-					epochs: run.history.length,
-					history: run.history,
-					state: 'done',
-					metrics: r.metrics,
-					runDir: r.runDir,
-					startedAt: r.createdAt,
-					label: labels[r.runDir],
-				});
-			} catch (e) {
-				this.log.warn(`Skipped run ${r.runDir}: ${(e as Error).message}`);
-			}
+		for (const { summary: r, history } of fresh) {
+			loaded.push({
+				id: r.runDir,
+				backbone: r.backbone,
+				displayName: runName(r.backbone, r.createdAt),
+				weights: r.weights,
+				backend: r.backend,
+				epochs: history.length,
+				history,
+				state: 'done',
+				metrics: r.metrics,
+				runDir: r.runDir,
+				startedAt: r.createdAt,
+				label: labels[r.runDir],
+			});
 		}
 		loaded.sort((a, b) => (a.startedAt ?? '').localeCompare(b.startedAt ?? ''));
 		if (loaded.length === 0) return;
@@ -343,10 +340,6 @@ const RECOVER_RETRY_MS = 5000;
 
 /** At most one epoch report (notification, status bar, log line, panel message) per this many ms. */
 const EPOCH_REPORT_MS = 250;
-
-export function isBackbone(v: string): v is BackboneId {
-	return (BACKBONE_IDS as readonly string[]).includes(v);
-}
 
 function fmt(v: number): string {
 	return Number.isFinite(v) ? v.toFixed(4) : '–';

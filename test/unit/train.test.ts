@@ -294,6 +294,10 @@ test('same seed → identical history and metrics; the second run reuses the fea
 	assert.match(a.weights.name, /not pretrained/);
 	const ra = await loadRun(a.runDir);
 	const rb = await loadRun(b.runDir);
+	// Which head trainer ran is recorded and shown; on this machine it must be the fused one (no silent fallback).
+	assert.equal(ra.extra.metrics.headTrainer, 'fused WASM', 'the fused WASM head trainer ran (metrics.json)');
+	assert.match(a.backend, /head on fused WASM/);
+	assert.ok(!events.some((e) => e.kind === 'log' && /Head trainer: the tfjs loop/.test(e.message)), 'no fallback warning');
 	const strip = (h: typeof ra.history) => h.map(({ seconds: _s, ...rest }) => rest);
 	assert.deepEqual(strip(rb.history), strip(ra.history));
 	assert.deepEqual(b.metrics, a.metrics);

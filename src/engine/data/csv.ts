@@ -1,4 +1,5 @@
-// A small RFC 4180 reader: quoted fields may hold commas, quotes ("") and newlines; CRLF and a BOM are fine.
+// RFC 4180, both ways: the one reader (quoted fields may hold commas, quotes ("") and newlines; CRLF and a BOM are
+// fine) and the one writer every CSV of the project goes through.
 
 /** Parse CSV text into rows of fields; blank lines are dropped. */
 export function parseCsv(text: string): string[][] {
@@ -34,4 +35,17 @@ export function parseCsvRecords(text: string): Record<string, string>[] {
 	if (!header) return [];
 	const keys = header.map((h) => h.trim().toLowerCase());
 	return rows.map((r) => Object.fromEntries(keys.map((k, j) => [k, r[j] ?? ''])));
+}
+
+export type CsvValue = string | number | boolean | null | undefined;
+
+/** RFC 4180 quoting: a field with a comma, quote or line break is quoted, its quotes doubled. */
+export function csvField(v: CsvValue): string {
+	const s = v == null ? '' : String(v);
+	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** A header row and data rows as CSV text (LF line ends, a final newline). */
+export function toCsv(header: readonly string[], rows: readonly (readonly CsvValue[])[]): string {
+	return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
 }

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { CLASS_NAMES, type ClassName, type ImageRecord, type Prediction, type SplitName } from '../types';
 import { predictPooled, type Head } from '../model/head';
 import { writeFileAtomic } from '../util/atomic';
-import { parseCsvRecords } from '../data/csv';
+import { parseCsvRecords, toCsv } from '../data/csv';
 
 // source and patient_id were appended later: readers go by header name, so older files still read.
 export const PREDICTION_COLUMNS = ['relPath', 'path', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'] as const;
@@ -25,19 +25,11 @@ export function predictRecords(head: Head, feats: Float32Array, records: ImageRe
 	});
 }
 
-/** RFC 4180 quoting: fields with a comma, quote or line break are quoted, quotes doubled. */
-export function csvField(v: string): string {
-	return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
 export function predictionsToCsv(preds: Prediction[]): string {
-	const lines = [PREDICTION_COLUMNS.join(',')];
-	for (const p of preds) {
-		const correct = p.label == null ? '' : String(p.label === p.predicted);
-		const row = [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), correct, p.split ?? '', p.source ?? '', p.patientId ?? ''];
-		lines.push(row.map(csvField).join(','));
-	}
-	return lines.join('\n') + '\n';
+	return toCsv(
+		PREDICTION_COLUMNS,
+		preds.map((p) => [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), p.label == null ? '' : String(p.label === p.predicted), p.split ?? '', p.source ?? '', p.patientId ?? '']),
+	);
 }
 
 export function writePredictionsCsv(file: string, preds: Prediction[]): Promise<void> {

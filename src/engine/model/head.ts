@@ -128,11 +128,6 @@ export function createOptimizer(learningRate: number): tf.AdamOptimizer {
 	return tf.train.adam(learningRate, 0.9, 0.999, 1e-7);
 }
 
-/** Compiles the full head as the reference did (Adam, categorical cross-entropy, acc) for evaluate/fit users. */
-export function compileHead(head: Head, learningRate: number): void {
-	head.model.compile({ optimizer: createOptimizer(learningRate), loss: 'categoricalCrossentropy', metrics: ['acc'] });
-}
-
 /** Mean-pools [n, h, w, c] base outputs 2×2 and flattens, with the same op as the head's AveragePooling2D. */
 export function poolFeatures(raw: Float32Array, n: number, baseShape: [number, number, number]): Float32Array {
 	return tf.tidy(() => {

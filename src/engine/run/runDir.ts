@@ -161,8 +161,16 @@ export function summaryOf(run: LoadedRun): RunSummary {
 	return { runDir: run.runDir, backbone, weights, backend, createdAt, metrics };
 }
 
-/** Complete runs under `<workDir>/runs`, newest first; unreadable folders are skipped. */
-export async function listRuns(workDir: string): Promise<RunSummary[]> {
+/** A finished run with its epoch history: what the Compare and Training panels show. */
+export interface RunWithHistory {
+	summary: RunSummary;
+	history: EpochLog[];
+	/** metrics.json's stage times (features, head, total, …). */
+	timing?: Record<string, number>;
+}
+
+/** Complete runs under `<workDir>/runs` with their history, newest first, in one pass; unreadable folders are skipped. */
+export async function listRunsWithHistory(workDir: string): Promise<RunWithHistory[]> {
 	const root = runsDir(workDir);
 	let names: string[];
 	try {
@@ -170,15 +178,22 @@ export async function listRuns(workDir: string): Promise<RunSummary[]> {
 	} catch {
 		return [];
 	}
-	const out: RunSummary[] = [];
+	const out: RunWithHistory[] = [];
 	for (const name of names) {
 		try {
-			out.push(summaryOf(await loadRun(path.join(root, name))));
+			const run = await loadRun(path.join(root, name));
+			out.push({ summary: summaryOf(run), history: run.history, timing: run.metrics.timing });
 		} catch {
 			// incomplete or foreign folder
 		}
 	}
-	return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.runDir.localeCompare(a.runDir)));
+	const newestFirst = (a: RunSummary, b: RunSummary): number => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.runDir.localeCompare(a.runDir));
+	return out.sort((a, b) => newestFirst(a.summary, b.summary));
+}
+
+/** Complete runs under `<workDir>/runs`, newest first; unreadable folders are skipped. */
+export async function listRuns(workDir: string): Promise<RunSummary[]> {
+	return (await listRunsWithHistory(workDir)).map((r) => r.summary);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -30,7 +30,7 @@ export async function prepareBase(spec: BackboneSpec, weights: string, inputSize
 	let resolved: ResolvedWeights;
 	let fallbackNote: string | undefined;
 	try {
-		resolved = await resolveWeights(spec, weights, { workDir: opts.workDir, signal: opts.signal, onProgress: opts.onProgress, seed });
+		resolved = await resolveWeights(spec, weights, { signal: opts.signal, onProgress: opts.onProgress, seed });
 	} catch (e) {
 		if (!(opts.allowRandomFallback && weights === 'auto' && e instanceof WeightsNotFoundError)) throw e;
 		resolved = await resolveWeights(spec, 'none', { seed });

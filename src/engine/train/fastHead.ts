@@ -48,17 +48,19 @@ export class FastHeadTrainer {
 	private ready: number[] | 'val' | undefined;
 
 	/** undefined when the fast path does not apply (no WASM SIMD, units not a multiple of 4, too big for 4 GB). */
-	static create(head: Head, train: FeatureSet, val: FeatureSet | undefined): FastHeadTrainer | undefined {
+	/** The trainer, or the reason it does not apply (the caller falls back to the tfjs loop and says why). */
+	static create(head: Head, train: FeatureSet, val: FeatureSet | undefined): FastHeadTrainer | string {
 		const units = head.dense.getConfig().units as number;
 		const layout = memoryLayout(train.n, val?.n ?? 0, train.dim, units);
-		if (units % 4 !== 0 || layout.bytes > 3.5 * 2 ** 30) return undefined;
-		let k: HeadKernels | undefined;
+		if (units % 4 !== 0) return `${units} hidden units is not a multiple of 4`;
+		if (layout.bytes > 3.5 * 2 ** 30) return `the features need ${(layout.bytes / 2 ** 30).toFixed(1)} GiB, over the 3.5 GiB of WASM memory`;
+		let k: HeadKernels;
 		try {
 			k = createHeadKernels(units, layout.bytes);
-		} catch {
-			k = undefined;
+		} catch (e) {
+			return `the WASM kernels did not compile (${e instanceof Error ? e.message : String(e)})`;
 		}
-		return k ? new FastHeadTrainer(k, layout, head, train, val, units) : undefined;
+		return new FastHeadTrainer(k, layout, head, train, val, units);
 	}
 
 	private constructor(k: HeadKernels, layout: Layout, private readonly head: Head, train: FeatureSet, val: FeatureSet | undefined, units: number) {

@@ -201,17 +201,17 @@ export function assembleHeadKernels(units: number): Uint8Array<ArrayBuffer> {
 const compiled = new Map<number, WebAssembly.Module>();
 
 /** Instantiates the kernels over a fresh memory of at least `bytes` bytes (undefined where WASM SIMD is missing). */
-export function createHeadKernels(units: number, bytes: number): HeadKernels | undefined {
-	if (typeof WebAssembly === 'undefined') return undefined;
+export function createHeadKernels(units: number, bytes: number): HeadKernels {
+	if (typeof WebAssembly === 'undefined') throw new Error('no WebAssembly in this runtime');
 	let mod = compiled.get(units);
 	if (!mod) {
 		const bin = assembleHeadKernels(units);
-		if (!WebAssembly.validate(bin)) return undefined;
+		if (!WebAssembly.validate(bin)) throw new Error(`the kernel module for ${units} units does not validate`);
 		mod = new WebAssembly.Module(bin);
 		compiled.set(units, mod);
 	}
 	const pages = Math.ceil(bytes / 65536);
-	if (pages > 65536) return undefined;
+	if (pages > 65536) throw new Error(`${pages} pages of memory exceed WASM's 4 GiB`);
 	const memory = new WebAssembly.Memory({ initial: pages });
 	const inst = new WebAssembly.Instance(mod, { env: { memory } });
 	type Fwd = HeadKernels['fwd'];

@@ -36,6 +36,13 @@ export interface TrainHeadResult {
 	stoppedAt?: number;
 	/** Set when the best-validation-loss weights were restored: that epoch. */
 	restoredEpoch?: number;
+	/** Why the fused WASM trainer did not run, when it was wanted ('auto') and the tfjs loop ran instead. */
+	fallbackReason?: string;
+}
+
+/** How a result names its head trainer (metrics.json's headTrainer, the backend text). */
+export function headTrainerLabel(r: Pick<TrainHeadResult, 'engine' | 'fallbackReason'>): string {
+	return r.engine === 'wasm' ? 'fused WASM' : r.fallbackReason ? `tfjs loop (fused WASM unavailable: ${r.fallbackReason})` : 'tfjs loop';
 }
 
 /** Which implementation runs the steps: 'auto' = the fused WASM trainer (fastHead.ts) where it applies, else tfjs. */
@@ -49,6 +56,9 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 	if (train.n === 0) throw new Error('The training split is empty');
 	if (train.dim !== head.featureDim) throw new Error(`Feature size ${train.dim} does not match the head (${head.featureDim})`);
 	const stepper = createStepper(head, train, val, opts.learningRate, opts.engine);
+	if (stepper.fallbackReason) {
+		opts.onProgress?.({ kind: 'log', level: 'warn', message: `Head trainer: the tfjs loop instead of the fused WASM trainer (about 10× slower): ${stepper.fallbackReason}` });
+	}
 	let result: Omit<TrainHeadResult, 'engine'> & { best?: Float32Array[] };
 	try {
 		result = await runEpochs(stepper, head, train, val, opts);
@@ -64,12 +74,14 @@ export async function trainHead(head: Head, train: FeatureSet, val: FeatureSet |
 			t.dispose();
 		});
 	}
-	return { ...rest, engine: stepper.engine };
+	return { ...rest, engine: stepper.engine, ...(stepper.fallbackReason ? { fallbackReason: stepper.fallbackReason } : {}) };
 }
 
 /** Runs training steps on one head; `finish` leaves the trained values in the head's variables. */
 export interface Stepper {
 	engine: 'wasm' | 'tfjs';
+	/** Set when the fused trainer was wanted but does not apply. */
+	fallbackReason?: string;
 	setLearningRate(lr: number): void;
 	/** `next`: the rows of the following step, or 'val' when the validation forward comes next. */
 	step(rows: number[], labels: number[], mask: Float32Array | undefined, next?: number[] | 'val'): StepResult;
@@ -81,8 +93,9 @@ export interface Stepper {
 
 /** The fused WASM stepper where it applies (unless engine is 'tfjs'), else the tfjs one. */
 export function createStepper(head: Head, train: FeatureSet, val: FeatureSet | undefined, learningRate: number, engine: HeadEngine = 'auto'): Stepper {
-	const fast = engine === 'tfjs' ? undefined : FastHeadTrainer.create(head, train, val);
-	return fast ? fastStepper(fast) : tfjsStepper(head, train, val, learningRate);
+	if (engine === 'tfjs') return tfjsStepper(head, train, val, learningRate);
+	const fast = FastHeadTrainer.create(head, train, val);
+	return typeof fast === 'string' ? { ...tfjsStepper(head, train, val, learningRate), fallbackReason: fast } : fastStepper(fast);
 }
 
 function fastStepper(t: FastHeadTrainer): Stepper {

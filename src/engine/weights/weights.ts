@@ -21,8 +21,6 @@ import { batchNormEpsilons, loadLayersWeights, readModelJson } from './tfjsIo';
 export interface ResolveWeightsOptions extends JobOptions {
 	/** Keras' home ($KERAS_HOME, else ~/.keras); weights live in <kerasHome>/models. */
 	kerasHome?: string;
-	/** Workspace data folder; unused for now (weights are shared across workspaces). */
-	workDir?: string;
 	/** Allow network fetches (Keras download, npm). Default true. */
 	download?: boolean;
 	/** Replace the scheme+host of Keras' URLs (tests, mirrors): 'http://127.0.0.1:1234'. */
@@ -266,19 +264,6 @@ function warnEpsilon(model: LayersModel, eps: Record<string, number>, aliases: R
 			return;
 		}
 	}
-}
-
-/** Convenience: resolve + build in one go (what training and the CLI call). */
-export async function loadBase(
-	backbone: BackboneId,
-	weights: string,
-	inputSize: number,
-	opts: ResolveWeightsOptions = {},
-): Promise<{ model: LayersModel; info: WeightsInfo; resolved: ResolvedWeights }> {
-	const spec = getBackbone(backbone);
-	const resolved = await resolveWeights(backbone, weights, opts);
-	const { model, info } = await buildBase(spec, resolved, inputSize, opts);
-	return { model, info, resolved };
 }
 
 // ---- sha256 with a sidecar cache: weights files are tens of MB, hashed once per (path, size, mtime) ----
