@@ -1,6 +1,7 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
 import type {
+	AnnotationSummary,
 	BackendPreference,
 	FileError,
 	Metrics,
@@ -113,6 +114,8 @@ export interface PreprocessResult {
 export interface SplitsResult {
 	scan: ScanResult;
 	split: SplitResult;
+	/** What radreview-annotations.csv did to the dataset (labels corrected, images excluded). */
+	annotations?: AnnotationSummary;
 }
 export interface LoadRunResult {
 	summary: RunSummary;
@@ -120,6 +123,8 @@ export interface LoadRunResult {
 	predictions: Prediction[];
 	/** Anything else the run keeps (config etc.), passed through. */
 	extra?: unknown;
+	/** Set when the annotations' labels changed after the run was trained. */
+	staleLabels?: string;
 }
 export interface ThumbsResult {
 	/** Source path → thumbnail path; missing entries failed (see errors). */
