@@ -21,6 +21,7 @@ import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
+import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
 
 class UsageError extends Error {}
 
@@ -63,6 +64,7 @@ Commands:
   preprocess  decode and resize a dataset into the cache
   split       show the seeded train/val/test split of a dataset
   runs        list finished runs
+  annotate    relabel, flag and note images (radreview-annotations.csv)
   bench       benchmark the backends (see radreview bench --help)
 
 Run 'radreview <command> --help' for a command's options.
@@ -107,6 +109,7 @@ Decodes and resizes every image into the pixel cache; prints files that could no
 	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X]
 
 Prints the split's sizes per class and any patients shared between splits.`,
+	annotate: ANNOTATE_USAGE,
 	runs: `Usage: radreview runs [--workdir DIR]
 
 Lists finished runs, newest first.`,
@@ -382,6 +385,12 @@ export async function main(argv: string[]): Promise<number> {
 			case 'bench':
 				await cmdBench(rest);
 				break;
+			case 'annotate': {
+				const { values, positionals } = parse('annotate', rest, { ...COMMON, data: { type: 'string' }, reason: { type: 'string' }, reviewer: { type: 'string' }, json: { type: 'boolean' } });
+				if (values.help) console.log(USAGE.annotate);
+				else await cmdAnnotate(values, positionals);
+				break;
+			}
 			default:
 				throw new UsageError(`unknown command '${command}'\n\n${USAGE.main}`);
 		}

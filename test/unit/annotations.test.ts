@@ -2,7 +2,7 @@
 // malformed files, renames, training obeying the file, and kill -9 during a bulk relabel.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -260,4 +260,31 @@ test('kill -9 during a bulk relabel of 200 images leaves the old file or the new
 	}
 	// Killed at different moments: both states were seen (not a test that cannot fail to notice a stuck writer).
 	assert.equal(seen.size, 2, `only ${[...seen].join(', ')} seen in ${ROUNDS} kills`);
+});
+
+test('CLI: radreview annotate set / flag / note / list --json / export / import (conflicts reported, ours kept) / clear', async () => {
+	const { root } = await dataset('cli', 2);
+	const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/radreview.js'), 'annotate', '--data', root, '--reviewer', 'Ada', ...args], { encoding: 'utf8', cwd: tmp });
+	const img = (await fs.readdir(path.join(root, 'NORMAL'))).sort()[0];
+	const rel = `NORMAL/${img}`;
+	assert.equal(cli('set', path.join(root, rel), 'covid').status, 0); // a path relative to the current folder works too
+	assert.equal(cli('flag', rel, '--reason', 'label doubtful').status, 0);
+	assert.equal(cli('note', rel, 'see prior, "2019"').status, 0);
+	const bad = cli('set', rel, 'ARDS');
+	assert.equal(bad.status, 1);
+	assert.match(bad.stderr, /'ARDS' is not a class/);
+	const list = JSON.parse(cli('list', '--json').stdout) as Annotation[];
+	assert.equal(list.length, 1);
+	assert.deepEqual({ ...list[0], updated: '' }, { path: rel, sha256: await sha256File(path.join(root, rel)), label: 'COVID', originalLabel: 'NORMAL', flags: ['label-doubtful'], note: 'see prior, "2019"', reviewer: 'Ada', updated: '', reviewed: false });
+	const exported = path.join(tmp, 'cli-export.csv');
+	assert.equal(cli('export', exported).status, 0);
+	assert.equal(await fs.readFile(exported, 'utf8'), await fs.readFile(file(root), 'utf8'));
+	await fs.writeFile(exported, (await fs.readFile(exported, 'utf8')).replace('see prior', 'see later'));
+	const before = await fs.readFile(file(root));
+	const imp = cli('import', exported);
+	assert.equal(imp.status, 1);
+	assert.match(imp.stderr, /conflict NORMAL\/.*\n {2}ours: .*see prior.*\n {2}theirs: .*see later/);
+	assert.deepEqual(await fs.readFile(file(root)), before);
+	assert.equal(cli('clear', rel).status, 0);
+	assert.equal((await readAnnotations(root)).set.size, 0);
 });
