@@ -2,7 +2,8 @@
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape } from './common';
-import { isShortString, unionGuard, type Guard } from './guards';
+import { isBoolean, isShortString, unionGuard, type Guard } from './guards';
+import { isAnnotationEdits, type AnnotateMessage, type AnnotationsMessage, type UndoAnnotationMessage } from './annotations';
 
 export interface PredictionItem {
 	/** Path relative to the classified folder / dataset root; the item's id in messages. */
@@ -42,7 +43,7 @@ export interface PredictionsSnapshotMessage {
 	busy: string | null;
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage;
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | AnnotationsMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -54,7 +55,7 @@ export interface RevealCsvMessage {
 	type: 'revealCsv';
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage;
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | AnnotateMessage | UndoAnnotationMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -62,4 +63,6 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	openFile: { relPath: isShortString },
 	revealCsv: {},
 	export: exportShape,
+	annotate: { edits: isAnnotationEdits },
+	undoAnnotation: { redo: isBoolean },
 });

@@ -49,6 +49,18 @@ export const TestId = {
 	ExportCsv: 'export-csv',
 	ExportPng: 'export-png',
 	ExportPdf: 'export-pdf',
+	/** Annotation state badges of a grid item (children carry `data-state` relabelled|flagged|noted|reviewed). */
+	AnnotationBadges: 'annotation-badges',
+	/** The review-state filter (all|relabelled|flagged|noted|unreviewed|reviewed). */
+	AnnotationFilter: 'annotation-filter',
+	/** The keyboard help dialog (`?`). */
+	AnnotationHelp: 'annotation-help',
+	/** Text field of the flag / note dialog. */
+	AnnotationInput: 'annotation-input',
+	/** Starts the review queue. */
+	ReviewQueueButton: 'review-queue',
+	/** "n of m reviewed" in the large view while reviewing. */
+	ReviewProgress: 'review-progress',
 
 	// ── dataset panel
 	/** Text = number of images. */

@@ -29,6 +29,7 @@ import { Channel, boundedMessage, startPanel } from '../shared/vscodeApi';
 import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
+import { Annotator } from './annotate';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -115,17 +116,39 @@ resetButton.addEventListener('click', () => setFilter({ ...DEFAULT_FILTER }));
 
 const filterBar = h('div', { class: 'toolbar filter-bar' }, selTrue.wrap, selPred.wrap, selOutcome.wrap, minConf.wrap, maxConf.wrap, selSort.wrap, dirButton, resetButton);
 
-const grid = new VirtualGrid((i) => detail.open(i));
+const annotator = new Annotator({
+	post: (m) => channel.post(m),
+	shown: () => shown,
+	refresh: () => {
+		refresh(false);
+		detail.refresh();
+	},
+	redraw: () => grid.redraw(),
+	openDetail: (i) => detail.open(i),
+	notice: (level, message) => status.setNotice(level, message),
+});
+const grid = new VirtualGrid((i) => detail.open(i), {
+	decorate: (el, item, label) => annotator.decorate(el, item, label),
+	onKey: (e, i) => annotator.onKey(e, i),
+	onClick: (e, i) => annotator.onClick(e, i),
+});
 const emptyGrid = h('div', { class: 'empty grid-empty', text: 'No image matches these filters.' });
 const side = h('aside', { class: 'side' });
 const layout = h('div', { class: 'layout' }, h('div', { class: 'grid-column' }, grid.el, emptyGrid), side);
 const detail = new DetailView({
-	item: (i) => shown[i],
-	count: () => shown.length,
+	item: (i) => annotator.itemAt(i),
+	count: () => annotator.count(),
 	root: () => view?.root ?? '',
 	openFile: (relPath) => channel.post({ type: 'openFile', relPath }),
-	onNavigate: (i) => grid.reveal(i),
-	onClose: (i) => grid.focusItem(i),
+	onNavigate: (i) => !annotator.inQueue && grid.reveal(i),
+	onClose: (i) => {
+		// Back to the image in the grid (the review queue counts its own positions).
+		const at = annotator.inQueue ? shown.findIndex((s) => s.relPath === annotator.itemAt(i)?.relPath) : i;
+		annotator.endQueue();
+		if (at >= 0) grid.focusItem(at);
+	},
+	extra: (item, i) => annotator.detailBlock(item, i),
+	onKey: (e, i) => annotator.onKey(e, i, true),
 });
 const emptyView = h('div', { class: 'empty', text: 'No predictions loaded yet. Train a model or classify a folder.' });
 const root = h(
@@ -134,9 +157,11 @@ const root = h(
 	h('div', { class: 'header' }, title, meta, h('span', { class: 'spacer' }), h('span', { class: 'count-line' }, count, countOf), exportBar),
 	status.el,
 	filterBar,
+	annotator.toolbar,
 	layout,
 	emptyView,
 	detail.el,
+	annotator.help,
 );
 (document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
@@ -169,8 +194,8 @@ function syncControls(): void {
 
 /** Recomputes the shown list and redraws grid and matrix. */
 function refresh(resetScroll: boolean): void {
-	const items = view?.items ?? [];
-	shown = filterAndSort(items, ui.filter, ui.sort);
+	const items = (view?.items ?? []).map((i) => annotator.effective(i));
+	shown = filterAndSort(items, ui.filter, ui.sort).filter((i) => annotator.matches(i));
 	count.textContent = String(shown.length);
 	countOf.textContent = shown.length === items.length ? ' images' : ` of ${items.length} images`;
 	emptyGrid.hidden = shown.length > 0 || items.length === 0;
@@ -180,7 +205,7 @@ function refresh(resetScroll: boolean): void {
 
 function renderSide(): void {
 	if (!view) return;
-	const items = view.items;
+	const items = view.items.map((i) => annotator.effective(i));
 	const labelled = items.some((i) => i.label !== null);
 	const parts: HTMLElement[] = [];
 	if (labelled) {
@@ -256,6 +281,7 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	const has = v !== null;
 	layout.hidden = !has;
 	filterBar.hidden = !has;
+	annotator.toolbar.hidden = !has;
 	exportBar.hidden = !has;
 	emptyView.hidden = has;
 	if (!v) {
@@ -265,6 +291,8 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 		return;
 	}
 	renderHeader(v);
+	annotator.setItems(v.items);
+	annotator.byPath = new Map(v.items.map((i) => [i.relPath, i]));
 	detail.close(false);
 	refresh(first);
 }
@@ -322,6 +350,13 @@ channel.onMessage((msg) => {
 			break;
 		case 'exportResult':
 			status.exportResult(msg);
+			break;
+		case 'annotations':
+			annotator.onMessage(msg);
+			if (view) {
+				refresh(false);
+				detail.refresh();
+			}
 			break;
 		default:
 			break;
