@@ -54,7 +54,19 @@
 			// ?n=5000 repeats the sample to check the virtual grid with thousands of images.
 			const n = Number(q.get('n') || rows.length);
 			const items = Array.from({ length: n }, (_, i) => { const [rel, label] = rows[i % rows.length]; const p = probsFor(label); return { relPath: i < rows.length ? rel : `copy${Math.floor(i / rows.length)}/${rel}`, label, predicted: p.pred, probs: p.probs, split: 'test', thumbUri: uri(rel) }; });
-			return [{ type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } }];
+			const snap = { type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } };
+			// ?annot=1: annotation rows on every 3rd / 5th / 7th / 2nd image (relabelled, flagged, note, reviewed).
+			if (q.get('annot') !== '1') return [snap];
+			const annRows = {};
+			items.forEach((it, i) => {
+				const a = { label: null, originalLabel: it.label, flags: [], note: '', reviewed: false };
+				if (i % 3 === 0) a.label = it.label === 'NORMAL' ? 'COVID' : 'NORMAL';
+				if (i % 5 === 0) a.flags = ['label-doubtful'];
+				if (i % 7 === 0) a.note = 'check the costophrenic angle';
+				if (i % 2 === 0) a.reviewed = true;
+				if (a.label || a.flags.length || a.note || a.reviewed) annRows[it.relPath] = a;
+			});
+			return [snap, { type: 'annotations', rows: annRows, canUndo: true, canRedo: false }];
 		}
 		if (panel === 'training') {
 			const m = metricsOf(rows.slice(0, 120).map(([rel, label]) => { const p = probsFor(label); return { relPath: rel, label, predicted: p.pred, probs: p.probs }; }));
@@ -111,6 +123,9 @@
 		if (detail !== null) setTimeout(() => document.querySelectorAll('[data-testid="grid-item"]')[Number(detail)]?.click(), 100);
 		const scroll = q.get('scroll');
 		if (scroll) { const sc = document.querySelector('.grid-scroller'); if (sc) sc.scrollTop = Number(scroll); }
+		if (q.get('queue') === '1') setTimeout(() => document.querySelector('[data-testid="review-queue"]')?.click(), 100);
+		if (q.get('select') === '1') setTimeout(() => { const g = document.querySelectorAll('[data-testid="grid-item"]'); g[1]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); g[4]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); }, 100);
+		if (q.get('help') === '1') setTimeout(() => { const g = document.querySelector('[data-testid="grid-item"]'); g?.focus(); g?.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true })); }, 100);
 		const exp = q.get('export');
 		if (exp) setTimeout(() => document.querySelector(`[data-testid="export-${exp}"]`)?.click(), 200);
 		if (q.get('live') === '1' && panel === 'training') {

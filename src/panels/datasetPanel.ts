@@ -49,6 +49,13 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
 			}),
 		);
+		// Relabels and exclusions change the counts and the split: rescan shortly after the last edit.
+		let timer: NodeJS.Timeout | undefined;
+		this._register(services.annotations.onDidChange(() => {
+			clearTimeout(timer);
+			timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
+		}));
+		this._register({ dispose: () => clearTimeout(timer) });
 	}
 
 	/** Scan and split the configured dataset in the worker. */
@@ -211,5 +218,6 @@ function toView(r: SplitsResult): DatasetView {
 		},
 		images,
 		errors: r.scan.errors,
+		...(r.annotations ? { annotations: { ...r.annotations, excludedImages: (r.split.excluded ?? []).slice(0, MAX_IMAGES) } } : {}),
 	};
 }

@@ -1,5 +1,5 @@
 // Dataset panel protocol: the scanned dataset, its class counts and the seeded split.
-import { CLASS_NAMES, type BackboneId, type ClassName, type FileError, type SplitMode, type SplitName } from '../engine/types';
+import { CLASS_NAMES, type BackboneId, type ClassName, type Exclusion, type FileError, type SplitMode, type SplitName } from '../engine/types';
 import type { ErrorReportMessage, NoticeMessage, ReadyMessage } from './common';
 import { isBackboneId } from './common';
 import { isInteger, isNumber, isOneOf, isShortString, unionGuard, type Guard } from './guards';
@@ -43,6 +43,21 @@ export interface DatasetView {
 	errors: FileError[];
 	/** Whether preprocessed caches exist for the current image size. */
 	preprocessed?: boolean;
+	/** What radreview-annotations.csv does to training: counts, and the images it leaves out with their reason. */
+	annotations?: DatasetAnnotationsView;
+}
+
+export interface DatasetAnnotationsView {
+	file: string;
+	rows: number;
+	relabelled: number;
+	excluded: number;
+	flagged: number;
+	noted: number;
+	reviewed: number;
+	moved: number;
+	/** Capped list of the excluded images. */
+	excludedImages: Exclusion[];
 }
 
 /** Host → webview: full state; sent after ready, on show and whenever it changes. */

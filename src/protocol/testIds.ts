@@ -73,6 +73,8 @@ export const TestId = {
 	DatasetErrors: 'dataset-errors',
 	/** Thumbnail <img> of a dataset image (placeholders until its thumbnail is made carry no test id). */
 	DatasetThumb: 'dataset-thumb',
+	/** Annotation counts, with `data-kind` relabelled|excluded|flagged|noted|reviewed; text = count. */
+	AnnotationCount: 'annotation-count',
 	/** Buttons. */
 	SelectFolderButton: 'select-folder',
 	ComputeSplitsButton: 'compute-splits',

@@ -62,7 +62,7 @@ function render(msg: DatasetSnapshotMessage): void {
 	const key = contentKey(msg);
 	if (key === lastKey) return;
 	lastKey = key;
-	replaceChildren(content, summary(d), countsTable(d), leakStatement(d), splitForm(msg), errorsSection(d), thumbnails(d));
+	replaceChildren(content, summary(d), countsTable(d), leakStatement(d), annotationsSection(d), splitForm(msg), errorsSection(d), thumbnails(d));
 }
 
 let lastKey = '';
@@ -86,7 +86,7 @@ function contentKey(msg: DatasetSnapshotMessage): string {
 	if (!d) return 'none';
 	const first = d.images[0];
 	const last = d.images.at(-1);
-	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null]);
+	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null, d.annotations]);
 }
 
 /** What the user typed in the split form and has not submitted yet (kept across re-renders). */
@@ -235,6 +235,23 @@ function splitForm(msg: DatasetSnapshotMessage): HTMLElement {
 		),
 		error,
 		h('div', { class: 'toolbar' }, h('label', {}, h('span', { text: 'Backbone' }), backbone), train),
+	);
+}
+
+/** What the reviewers' annotations change: relabelled and excluded counts, and the excluded images with their reason. */
+function annotationsSection(d: DatasetView): HTMLElement | null {
+	const a = d.annotations;
+	if (!a || a.rows === 0) return null;
+	const stat = (key: string, label: string, n: number) => h('span', { class: 'annot-stat' }, h('strong', { testid: TestId.AnnotationCount, data: { kind: key }, text: String(n) }), ` ${label}`);
+	return h(
+		'section',
+		{},
+		h('h2', { text: 'Annotations' }),
+		h('p', { class: 'muted', text: `${a.file} — corrected labels replace folder labels; excluded images are left out of training and evaluation.` }),
+		h('p', { class: 'annot-stats' }, stat('relabelled', 'relabelled', a.relabelled), ' · ', stat('excluded', 'excluded', a.excluded), ' · ', stat('flagged', 'flagged', a.flagged), ' · ', stat('noted', 'with a note', a.noted), ' · ', stat('reviewed', 'reviewed', a.reviewed), a.moved ? ` · ${a.moved} followed a moved image` : ''),
+		a.excludedImages.length
+			? h('ul', { class: 'errors-list' }, ...a.excludedImages.map((x) => h('li', { attrs: { title: x.path } }, icon('circle-slash'), h('span', { class: 'mono', text: x.path }), ` — ${x.reason}`)))
+			: null,
 	);
 }
 
