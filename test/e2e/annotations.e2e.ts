@@ -144,7 +144,12 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		// The row's decoration before the flag: the latest run's predicted class initial as its badge.
 		const decoration = async () =>
 			fileRow.evaluateAll((els) =>
-				els.flatMap((el) => [el, ...Array.from(el.querySelectorAll('*'))]).map((e) => `${e.className} ${getComputedStyle(e, '::after').content}`).join(' | '),
+				// Only what decorations set: their classes (one per colour) and the badge text (::after), not selection state.
+				els
+					.flatMap((el) => [el, ...Array.from(el.querySelectorAll('*'))])
+					.map((e) => [...String(e.className).split(/\s+/).filter((c) => c.startsWith('monaco-decoration')), getComputedStyle(e, '::after').content].filter((x) => x && x !== 'none' && x !== 'normal').join(' '))
+					.filter(Boolean)
+					.join(' | '),
 			);
 		const plain = await until('the prediction badge', async () => {
 			const d = await decoration();
