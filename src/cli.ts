@@ -257,7 +257,12 @@ async function cmdEvaluate(argv: string[], job: JobOptions): Promise<void> {
 	const runDir = str(values.run);
 	if (!runDir) throw new UsageError(`--run is required\n\n${USAGE.evaluate}`);
 	const data = str(values.data);
-	if (!data) return printSummary((await loadRun(path.resolve(runDir))).summary);
+	if (!data) {
+		const stored = await loadRun(path.resolve(runDir));
+		printSummary(stored.summary);
+		if (stored.staleLabels) process.stdout.write(`\nNOTE: ${stored.staleLabels}.\n`);
+		return;
+	}
 	const view = await loadRun(path.resolve(runDir));
 	const r = await classifyFolder(view.summary.runDir, data, { ...job, workDir: workDirOf(values) });
 	if (!r.metrics) throw new Error(`${path.resolve(data)}: no labelled images (need class folders or a metadata.csv)`);
