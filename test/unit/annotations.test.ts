@@ -14,6 +14,7 @@ import { applyEdits, mergeAnnotations, type AnnotationEdit } from '../../src/eng
 import { applyAnnotations, editAnnotations, readAnnotations, writeAnnotations } from '../../src/engine/annotations/store';
 import { computeSplits, loadRun, trainRun } from '../../src/engine/api';
 import { initBackend, shutdownBackend } from '../../src/engine/model/tf';
+import { isPredictionsFromWebview } from '../../src/protocol/predictions';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const STAMP = { reviewer: 'Ada Lovelace', updated: '2026-12-02T00:00:00.000Z' };
@@ -287,4 +288,23 @@ test('CLI: radreview annotate set / flag / note / list --json / export / import 
 	assert.deepEqual(await fs.readFile(file(root)), before);
 	assert.equal(cli('clear', rel).status, 0);
 	assert.equal((await readAnnotations(root)).set.size, 0);
+});
+
+test('webview annotation messages are checked at the boundary', () => {
+	const ok = [
+		{ type: 'annotate', edits: [{ kind: 'label', path: 'NORMAL/a.png', label: 'COVID' }, { kind: 'label', path: 'NORMAL/a.png', label: null }] },
+		{ type: 'annotate', edits: [{ kind: 'flag', path: 'a.png', flag: 'exclude' }, { kind: 'unflag', path: 'a.png', flag: 'exclude' }, { kind: 'note', path: 'a.png', note: '' }, { kind: 'reviewed', path: 'a.png', reviewed: true }, { kind: 'clear', path: 'a.png' }] },
+		{ type: 'undoAnnotation', redo: false },
+	];
+	for (const m of ok) assert.ok(isPredictionsFromWebview(m), JSON.stringify(m));
+	const bad = [
+		{ type: 'annotate', edits: [] },
+		{ type: 'annotate', edits: [{ kind: 'label', path: 'a.png', label: 'ARDS' }] },
+		{ type: 'annotate', edits: [{ kind: 'label', path: '', label: 'COVID' }] },
+		{ type: 'annotate', edits: [{ kind: 'flag', path: 'a.png', flag: 'x'.repeat(201) }] },
+		{ type: 'annotate', edits: [{ kind: 'note', path: 'a.png', note: 'n', extra: 1 }] },
+		{ type: 'annotate', edits: [{ kind: 'delete', path: 'a.png' }] },
+		{ type: 'undoAnnotation' },
+	];
+	for (const m of bad) assert.ok(!isPredictionsFromWebview(m), JSON.stringify(m));
 });
