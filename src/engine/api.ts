@@ -349,6 +349,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 				labelled.flatMap((p) => p.probs),
 				labelled.map((p) => CLASS_NAMES.indexOf(p.label!)),
 				labelled.map((p) => sourceOf.get(p.relPath)),
+				1, // a classified folder names its source even when it has one: the reviewer sees where the images came from
 			)
 		: undefined;
 	return { predictions, csvPath, errors, metrics };
@@ -415,7 +416,22 @@ export async function staleLabels(config: TrainConfig): Promise<string | undefin
 
 export async function loadRun(runDir: string): Promise<RunView> {
 	const run: LoadedRun = await loadRunDir(runDir);
-	const predictions = await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions));
+	const predictions = await withSources(await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions)), run.config.dataDir);
 	const stale = await staleLabels(run.config);
 	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights }, ...(stale ? { staleLabels: stale } : {}) };
+}
+
+/** Runs written before predictions.csv had source / patient_id columns: fill them from a scan of the dataset, if it is still there. */
+async function withSources(predictions: Prediction[], dataDir: string): Promise<Prediction[]> {
+	if (predictions.every((p) => p.patientId !== undefined)) return predictions;
+	let records: Map<string, ImageRecord>;
+	try {
+		records = new Map((await scanDataset(dataDir)).images.map((r) => [r.relPath, r]));
+	} catch {
+		return predictions; // dataset moved or gone: tiles show 'unknown'
+	}
+	return predictions.map((p) => {
+		const r = records.get(p.relPath);
+		return r && p.patientId === undefined ? { ...p, patientId: r.patientId, ...(r.source ? { source: r.source } : {}) } : p;
+	});
 }

@@ -30,7 +30,7 @@ export const ANNOTATION_FILTERS: ReadonlyArray<[AnnotationFilter, string]> = [
 
 export const KEYS: ReadonlyArray<[string, string]> = [
 	['1 / 2 / 3, C / N / P', 'set the label (COVID, NORMAL, PNEUMONIA)'],
-	['0', 'keep the original label (remove the correction)'],
+	['0', 'keep the original label (in the large view: fit the zoom)'],
 	['F', 'flag with a reason…'],
 	['X', 'flag: exclude from training'],
 	['T', 'write a note…'],
@@ -282,7 +282,8 @@ export class Annotator {
 		if (classKey >= 0 || initial >= 0) return this.act(inDetail, () => this.setLabel(paths, CLASS_NAMES[classKey >= 0 ? classKey : initial])), true;
 		switch (k) {
 			case '0':
-				return this.act(inDetail, () => this.setLabel(paths, null)), true;
+				// In the large view 0 fits the zoom.
+				return inDetail ? false : (this.act(inDetail, () => this.setLabel(paths, null)), true);
 			case 'x':
 				return this.act(inDetail, () => this.edit(paths.map((path) => ({ kind: 'flag', path, flag: 'exclude' })))), true;
 			case 'f':
