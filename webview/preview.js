@@ -86,7 +86,13 @@
 			return [{ type: 'snapshot', busy: null, settings: { splitMode: leak ? 'image' : 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1, imageSize: 237 }, dataset: {
 				root: sample.root, layout: 'folders', classCounts, splitCounts, total: images.length, patients: new Set(images.map((i) => i.patientId)).size,
 				split: { mode: leak ? 'image' : 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1, counts, leakedPatients: leak ? ['ieee8023-46', 'ieee8023-77', 'ieee8023-226'] : [] },
-				images, errors: [{ path: 'NORMAL/scan-0042.dcm', reason: 'DICOM without pixel data' }, { path: 'PNEUMONIA/x.jpg', reason: 'PNG data in a .jpg file: decoded as PNG' }], preprocessed: false } }];
+				images, errors: [{ path: 'NORMAL/scan-0042.dcm', reason: 'DICOM without pixel data' }, { path: 'PNEUMONIA/x.jpg', reason: 'PNG data in a .jpg file: decoded as PNG' }], preprocessed: false,
+				...(q.get('annot') === '1' ? { annotations: { file: sample.root + '/radreview-annotations.csv', rows: 4, relabelled: 1, excluded: 1, flagged: 2, noted: 1, reviewed: 1, moved: 0, excludedImages: [{ path: images[1].relPath, reason: 'not-frontal' }] } } : {}) } },
+				...(q.get('annot') === '1' ? [{ type: 'annotations', canUndo: true, canRedo: false, rows: {
+					[images[0].relPath]: { label: 'NORMAL', originalLabel: images[0].label, flags: [], note: '', reviewed: true },
+					[images[1].relPath]: { label: null, originalLabel: images[1].label, flags: ['not-frontal'], note: '', reviewed: false },
+					[images[2].relPath]: { label: null, originalLabel: images[2].label, flags: ['label-doubtful'], note: 'lateral?', reviewed: false },
+				} }] : [])];
 		}
 		if (panel === 'compare') {
 			const mk = (id, backbone, displayName, w, acc, secs) => ({ runDir: '/ws/runs/' + id, name: id, backbone, displayName, weights: w, backend: 'WASM (SIMD, 2 threads)', createdAt: '2026-11-25T' + String(8 + id.length).padStart(2, '0') + ':00:00Z',

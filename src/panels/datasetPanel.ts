@@ -9,6 +9,7 @@ import { confinePath } from '../util/pathConfinement';
 import { readSettings, updateSetting } from '../util/settings';
 import type { Services } from '../util/services';
 import { datasetRoot, pickDatasetFolder, workDir } from '../util/workspace';
+import { AnnotationBridge } from './annotationBridge';
 import { BasePanel } from './basePanel';
 import { trainCommandFor } from './trainingPanel';
 
@@ -26,6 +27,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 	private busy: string | null = null;
 	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
 	private thumbsAbort: AbortController | undefined;
+	private readonly annotations: AnnotationBridge;
 
 	static show(services: Services): DatasetPanel {
 		if (DatasetPanel.current) DatasetPanel.current.reveal();
@@ -57,6 +59,8 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 			timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
 		}));
 		this._register({ dispose: () => clearTimeout(timer) });
+		this.annotations = new AnnotationBridge(services.annotations, () => (this.dataset ? { root: this.dataset.root, paths: new Set(this.dataset.images.map((i) => i.relPath)) } : undefined));
+		this._register(this.annotations.watch((m) => this.post(m)));
 	}
 
 	/** Scan and split the configured dataset in the worker. */
@@ -131,8 +135,22 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		};
 	}
 
+	/** The snapshot, then the annotations of the thumbnails. */
+	protected override sendSnapshot(): void {
+		super.sendSnapshot();
+		void this.annotations.message().then((m) => this.post(m));
+	}
+
 	protected async onMessage(msg: DatasetFromWebview): Promise<void> {
 		switch (msg.type) {
+			case 'annotate':
+			case 'undoAnnotation':
+				try {
+					await this.annotations.handle(msg);
+				} catch (e) {
+					this.post({ type: 'notice', level: 'error', message: (e as Error).message });
+				}
+				return;
 			case 'ready':
 			case 'error':
 				return;

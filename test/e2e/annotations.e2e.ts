@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, launch, makeDataset, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { CLASSES, launch, makeDataset, runCommand, shot, until, writeJson, type Harness } from './harness';
+import type { FrameLocator, Page } from './pw';
 
 const PER_CLASS = 4;
 const SETTINGS = {
@@ -25,17 +26,20 @@ const rowOf = (relPath: string): string[] | undefined => rows().map((r) => r.spl
 const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
 const completeRuns = (): string[] => (fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()).filter((n) => !n.startsWith('.')).sort() : []);
 
-async function waitForGrid(): Promise<number> {
-	const view = webview(h.page);
+/** The visible webview showing panel `name` (panels can be side by side), once it has `ready` in it. */
+async function panel(page: Page, name: string, ready = '[data-testid="panel-root"]', timeoutMs = 300_000): Promise<FrameLocator> {
 	return until(
-		'prediction grid items',
+		`${name} panel`,
 		async () => {
-			const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
-			if (root !== 'predictions') return undefined;
-			const n = await view.locator('[data-testid="grid-item"]').count();
-			return n > 0 ? n : undefined;
+			const n = await page.locator('iframe.webview.ready >> visible=true').count();
+			for (let i = 0; i < n; i++) {
+				const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
+				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0 && (await f.locator(ready).count()) > 0) return f;
+			}
+			return undefined;
 		},
-		300_000,
+		timeoutMs,
+		500,
 	);
 }
 
@@ -63,8 +67,7 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 	test('relabel with the keyboard in the grid: the file on disk changes; undo and redo go through it', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Train VGG16');
-		await waitForGrid();
-		const view = webview(page);
+		const view = await panel(page, 'predictions', '[data-testid="grid-item"]');
 		const tile = view.locator('[data-testid="grid-item"]').first();
 		relabelled = (await tile.getAttribute('data-rel-path')) ?? '';
 		const truth = ((await tile.locator('[data-testid="true-label"]').textContent()) ?? '').trim();
@@ -104,7 +107,6 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		const before = completeRuns();
 		await runCommand(page, 'Radiograph: Train VGG16');
 		const run = await until('a second run', async () => completeRuns().find((r) => !before.includes(r)), 300_000, 1000);
-		await waitForGrid();
 		const dir = path.join(runsDir(), run);
 		const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
 		assert.equal(config.annotations.relabelled, 1);
@@ -115,7 +117,7 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		assert.ok(pred?.split(',')[2] === newLabel, `predictions.csv carries the corrected label: ${pred}`);
 
 		await runCommand(page, 'Radiograph: Show Dataset Splits');
-		const view = webview(page);
+		const view = await panel(page, 'dataset', '[data-testid="annotation-count"]', 60_000);
 		const n = await until('annotation counts in the Dataset panel', async () => {
 			const t = await view.locator('[data-testid="annotation-count"][data-kind="relabelled"]').first().textContent({ timeout: 1000 });
 			return t ? Number(t) : undefined;

@@ -11,6 +11,7 @@ import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { baseName, patientsPerSplit, pct } from '../shared/logic';
 import { StatusLines } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
+import { ThumbAnnotations } from './annotations';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -351,14 +352,30 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 	return h('div', { class: 'thumb-group' }, h('h3', {}, `${title} `, h('span', { class: 'muted', text: `(${images.length})` })), images.length ? grid : h('p', { class: 'muted', text: 'No images.' }), more);
 }
 
+const thumbAnnotations = new ThumbAnnotations(
+	(m) => channel.post(m),
+	(message) => status.setNotice('warn', message),
+);
+
 function thumb(im: DatasetImageView): HTMLElement {
 	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId} · source ${im.source ?? UNKNOWN_SOURCE}`;
 	const uri = thumbUris.get(im.relPath);
 	const pic = uri ? thumbImg(im.relPath, uri) : h('div', { class: 'thumb-missing', data: { relPath: im.relPath }, attrs: { title: 'Thumbnail not made yet' } }, icon('file-media'));
+	const state = thumbAnnotations.describe(im.relPath);
 	return h(
 		'button',
-		{ class: 'thumb-button', attrs: { type: 'button', title: `${tip}\nClick to open`, 'aria-label': `Open ${im.relPath}` }, on: { click: () => channel.post({ type: 'openImage', relPath: im.relPath }) } },
+		{
+			class: 'thumb-button',
+			attrs: { type: 'button', title: `${tip}\nClick to open · keys 1/2/3 label, X exclude, R reviewed`, 'aria-label': `Open ${im.relPath}${state ? `, ${state}` : ''}` },
+			on: {
+				click: () => channel.post({ type: 'openImage', relPath: im.relPath }),
+				keydown: (e: Event) => {
+					if (thumbAnnotations.onKey(e as KeyboardEvent, im.relPath)) e.preventDefault();
+				},
+			},
+		},
 		pic,
+		thumbAnnotations.badge(im.relPath),
 		h('span', { class: 'thumb-caption', text: `${im.label ?? '–'} · ${baseName(im.relPath)}` }),
 	);
 }
@@ -370,6 +387,9 @@ channel.onMessage((msg) => {
 			break;
 		case 'thumbs':
 			addThumbs(msg.thumbs);
+			break;
+		case 'annotations':
+			thumbAnnotations.onMessage(msg);
 			break;
 		case 'notice':
 			status.setNotice(msg.level, msg.message);
