@@ -426,7 +426,7 @@ async function withSources(predictions: Prediction[], dataDir: string): Promise<
 	if (predictions.every((p) => p.patientId !== undefined)) return predictions;
 	let records: Map<string, ImageRecord>;
 	try {
-		records = new Map((await scanDataset(dataDir)).images.map((r) => [r.relPath, r]));
+		records = await recordsOf(dataDir);
 	} catch {
 		return predictions; // dataset moved or gone: tiles show 'unknown'
 	}
@@ -434,4 +434,15 @@ async function withSources(predictions: Prediction[], dataDir: string): Promise<
 		const r = records.get(p.relPath);
 		return r && p.patientId === undefined ? { ...p, patientId: r.patientId, ...(r.source ? { source: r.source } : {}) } : p;
 	});
+}
+
+/** One scan per dataset for a short while: Compare loads every run at once, often of the same dataset. */
+const recentScans = new Map<string, { at: number; records: Promise<Map<string, ImageRecord>> }>();
+function recordsOf(dataDir: string): Promise<Map<string, ImageRecord>> {
+	const hit = recentScans.get(dataDir);
+	if (hit && Date.now() - hit.at < 30_000) return hit.records;
+	const records = scanDataset(dataDir).then((r) => new Map(r.images.map((i) => [i.relPath, i])));
+	recentScans.set(dataDir, { at: Date.now(), records });
+	records.catch(() => recentScans.delete(dataDir));
+	return records;
 }

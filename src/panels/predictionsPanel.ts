@@ -39,13 +39,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	private files = new Map<string, string>();
 	private readonly annotations: AnnotationBridge;
 
-	static show(services: Services): PredictionsPanel {
-		if (PredictionsPanel.current) PredictionsPanel.current.reveal();
-		else PredictionsPanel.current = new PredictionsPanel(services);
-		return PredictionsPanel.current;
-	}
-
-	/** The panel of prediction set `key`: revealed if open, else a new one beside the panels already open. */
+	/** The panel of prediction set `key`: revealed if open, else a new one (beside a prediction set on screen). */
 	static forSet(services: Services, key: string): PredictionsPanel {
 		const open = PredictionsPanel.bySet.get(key);
 		if (open && !open.isDisposed) {
@@ -53,7 +47,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			PredictionsPanel.current = open;
 			return open;
 		}
-		const panel = new PredictionsPanel(services, PredictionsPanel.bySet.size > 0 ? vscode.ViewColumn.Beside : undefined);
+		// Beside a prediction set on screen, so the two compare side by side; otherwise where the user is.
+		const onScreen = [...PredictionsPanel.bySet.values()].some((p) => !p.isDisposed && p.panel.visible);
+		const panel = new PredictionsPanel(services, onScreen ? vscode.ViewColumn.Beside : undefined);
 		panel.setKey = key;
 		PredictionsPanel.bySet.set(key, panel);
 		PredictionsPanel.current = panel;
@@ -145,7 +141,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
 		if (this.setKey !== input.setKey) {
-			// A panel opened through show() takes the set it is given (unless that set has its own panel already).
+			// A panel given another set (e.g. one restored without its key) becomes that set's panel, unless it has one.
 			if (this.setKey && PredictionsPanel.bySet.get(this.setKey) === this) PredictionsPanel.bySet.delete(this.setKey);
 			this.setKey = input.setKey;
 			if (!PredictionsPanel.bySet.has(input.setKey)) PredictionsPanel.bySet.set(input.setKey, this);

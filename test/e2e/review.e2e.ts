@@ -158,13 +158,20 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 				const name = el.querySelector('.cell-name') as HTMLElement;
 				const box = el.getBoundingClientRect();
 				const nameBox = name.getBoundingClientRect();
+				// Where the underscore's ink ends inside the caption's line box (scrollHeight ignores ink).
+				const cs = getComputedStyle(name);
+				const m = document.createElement('canvas').getContext('2d')!;
+				m.font = cs.font;
+				const t = m.measureText('_');
+				const lineHeight = cs.lineHeight === 'normal' ? t.fontBoundingBoxAscent + t.fontBoundingBoxDescent : parseFloat(cs.lineHeight);
+				const underscoreBottom = (lineHeight - t.fontBoundingBoxAscent - t.fontBoundingBoxDescent) / 2 + t.fontBoundingBoxAscent + t.actualBoundingBoxDescent;
 				return {
 					relPath: (el as HTMLElement).dataset.relPath ?? '',
 					source: el.querySelector('[data-testid="grid-source"]')?.textContent ?? '',
 					patient: el.querySelector('[data-testid="grid-patient"]')?.textContent ?? '',
 					name: name.textContent ?? '',
 					// A clipped caption: its box is shorter than its text, or it sticks out of the tile.
-					clipped: name.scrollHeight > name.clientHeight || nameBox.bottom > box.bottom - 1,
+					clipped: name.scrollHeight > name.clientHeight || underscoreBottom > name.clientHeight + 0.5 || nameBox.bottom > box.bottom - 1,
 				};
 			}),
 		);

@@ -9,6 +9,8 @@ import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { decodePreview } from '../../src/engine/data/decode';
 import { EngineClient } from '../../src/engine/client';
+import { isEngineRequest } from '../../src/protocol/engine';
+import { isPredictionsFromWebview } from '../../src/protocol/predictions';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
 const AWK = path.join(SHARED, 'awkward');
@@ -53,4 +55,13 @@ test('through the worker: a preview inside the roots, a path outside them refuse
 	assert.deepEqual([...Buffer.from(ok.base64, 'base64').subarray(0, 3)], [0xff, 0xd8, 0xff]);
 	await assert.rejects(client.run({ type: 'preview', path: path.join(SHARED, 'dev', 'manifest.csv'), roots: [AWK], maxSide: 1024 }), /outside the allowed folders/);
 	await assert.rejects(client.run({ type: 'preview', path: `${AWK}/../dev/manifest.csv`, roots: [AWK], maxSide: 1024 }), /contains '\.\.'/);
+});
+
+test('guards: the large view asks by relPath and request id only; preview requests carry bounded sizes', () => {
+	assert.ok(isPredictionsFromWebview({ type: 'loadImage', relPath: 'NORMAL/a_b_1.png', requestId: 3 }));
+	assert.equal(isPredictionsFromWebview({ type: 'loadImage', relPath: 'a.png', requestId: 1.5 }), false);
+	assert.equal(isPredictionsFromWebview({ type: 'loadImage', relPath: 'a.png', requestId: 1, path: '/etc/passwd' }), false);
+	assert.ok(isEngineRequest({ type: 'preview', id: 1, path: '/d/a.png', roots: ['/d'], maxSide: 2048 }));
+	assert.equal(isEngineRequest({ type: 'preview', id: 1, path: '/d/a.png', roots: ['/d'], maxSide: 1e6 }), false);
+	assert.equal(isEngineRequest({ type: 'preview', id: 1, path: '/d/a.png', maxSide: 2048 }), false);
 });
