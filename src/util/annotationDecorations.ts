@@ -101,7 +101,7 @@ export class AnnotationDecorations extends Disposable implements vscode.FileDeco
 		const color = a?.flags.length
 			? new vscode.ThemeColor('list.warningForeground')
 			: a?.label
-				? new vscode.ThemeColor('gitDecoration.modifiedResourceForeground')
+				? new vscode.ThemeColor('charts.blue')
 				: wrong
 					? new vscode.ThemeColor('list.errorForeground')
 					: undefined;
