@@ -301,7 +301,7 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 	if (values.help) return void console.log(USAGE.split);
 	const data = str(values.data);
 	if (!data) throw new UsageError(`--data is required\n\n${USAGE.split}`);
-	const { scan, split } = await computeSplits(data, {
+	const { scan, split, annotations } = await computeSplits(data, {
 		mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
 		seed: num(values.seed, 'seed', D.seed, true),
 		testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
@@ -315,6 +315,8 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 		lines.push(`${s.padEnd(6)}${String(rel.length).padStart(7)}${classes.map((c) => String(rel.filter((r) => labelOf.get(r) === c).length).padStart(11)).join('')}`);
 	}
 	lines.push(split.leakedPatients.length ? `patients in more than one split: ${split.leakedPatients.length}` : 'no patient is in more than one split');
+	if (annotations.rows) lines.push(`annotations: ${annotations.relabelled} relabelled, ${annotations.excluded} excluded (${annotations.file})`);
+	for (const x of split.excluded ?? []) lines.push(`  excluded ${x.path}: ${x.reason}`);
 	for (const e of scan.errors) lines.push(`  ${e.path}: ${e.reason}`);
 	process.stdout.write(lines.join('\n') + '\n');
 }
