@@ -188,6 +188,32 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		await shot(page, 'annot-07-explorer-undone');
 	});
 
+	test('a malformed file (a git conflict) is reported with its line and never written to', async () => {
+		const { page } = h;
+		const good = fs.readFileSync(annotationsFile(), 'utf8');
+		const lines = good.split('\n');
+		const broken = [lines[0], '<<<<<<< HEAD', ...lines.slice(1)].join('\n');
+		fs.writeFileSync(annotationsFile(), broken);
+		await page.locator('.notifications-toasts', { hasText: 'radreview-annotations.csv:2: a merge-conflict marker' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+		await shot(page, 'annot-08-malformed-reported');
+		// A relabel in the grid is refused and says why; the file stays byte-identical.
+		const view = await panel(page, 'predictions', '[data-testid="grid-item"]', 60_000);
+		const tile = view.locator('[data-testid="grid-item"]').first();
+		await tile.focus();
+		await tile.press('3');
+		await view.locator('[data-testid="notice"]', { hasText: 'merge-conflict marker' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+		await page.waitForTimeout(1500);
+		assert.equal(fs.readFileSync(annotationsFile(), 'utf8'), broken);
+		await shot(page, 'annot-09-malformed-refused');
+		// Fixed on disk → annotating works again.
+		fs.writeFileSync(annotationsFile(), good);
+		await until('the store to accept the fixed file', async () => {
+			await tile.focus();
+			await tile.press('r');
+			return fs.readFileSync(annotationsFile(), 'utf8') !== good ? true : undefined;
+		}, 60_000, 2000);
+	});
+
 	test('no webview broke its Content Security Policy', () => {
 		assert.deepEqual(cspViolations, []);
 	});
