@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { registerPanelSerializers } from './panels/serializers';
 import { ViewerProvider } from './panels/viewerProvider';
+import { AnnotationDecorations } from './util/annotationDecorations';
+import { AnnotationStore } from './util/annotationStore';
 import { EngineClient } from './engine/client';
 import { BackboneWeights } from './util/backboneWeights';
 import { proxyEnv } from './util/proxy';
@@ -22,7 +24,9 @@ export function activate(context: vscode.ExtensionContext): void {
 	const status = new StatusBar(() => readSettings().backend);
 	const sessions = new TrainingSessions(engine, log, status, context.workspaceState);
 	const backboneWeights = new BackboneWeights(engine, log);
-	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions, backboneWeights };
+	const annotations = new AnnotationStore(log);
+	annotationStore = annotations;
+	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions, backboneWeights, annotations };
 
 	context.subscriptions.push(
 		log,
@@ -30,6 +34,8 @@ export function activate(context: vscode.ExtensionContext): void {
 		status,
 		sessions,
 		backboneWeights,
+		annotations,
+		new AnnotationDecorations(annotations, engine, log),
 		engine.onBackend((report) => status.setBackend(report)),
 		engine.onCrash((error) => reportEngineCrash(log, error)),
 		...registerCommands(services),
@@ -62,6 +68,10 @@ function recoverInterruptedRuns(s: Services): void {
 	);
 }
 
-export function deactivate(): void {
-	// Disposables in context.subscriptions stop the worker.
+/** Kept for deactivate: pending annotation edits are written before the window goes. */
+let annotationStore: AnnotationStore | undefined;
+
+export function deactivate(): Promise<void> | undefined {
+	// Disposables in context.subscriptions stop the worker; annotations still pending are flushed first.
+	return annotationStore?.flush();
 }

@@ -1,8 +1,9 @@
 // Pieces shared by all panel protocols and their guards. Types + guards only: no vscode, no tfjs.
-import { BACKBONE_IDS, type BackboneId, type Metrics, type SourceMetrics, type WeightsInfo } from '../engine/types';
+import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type Metrics, type SourceMetrics, type WeightsInfo } from '../engine/types';
 import { isArrayOf, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
 
 export const isBackboneId: Guard<BackboneId> = isOneOf(BACKBONE_IDS);
+export const isClassName: Guard<ClassName> = isOneOf(CLASS_NAMES);
 
 /** Every webview sends this once its script has run; the host then sends a snapshot (never before). */
 export interface ReadyMessage {

@@ -2,6 +2,7 @@
 // every job is a request with an id, answered by progress events and exactly one result or error.
 import type {
 	BackendAvailability,
+	AnnotationSummary,
 	BackendPreference,
 	BackboneId,
 	WeightsStatus,
@@ -177,6 +178,8 @@ export interface PreprocessResult {
 export interface SplitsResult {
 	scan: ScanResult;
 	split: SplitResult;
+	/** What radreview-annotations.csv did to the dataset (labels corrected, images excluded). */
+	annotations?: AnnotationSummary;
 }
 export interface LoadRunResult {
 	summary: RunSummary;
@@ -184,6 +187,8 @@ export interface LoadRunResult {
 	predictions: Prediction[];
 	/** Anything else the run keeps (config etc.), passed through. */
 	extra?: unknown;
+	/** Set when the annotations' labels changed after the run was trained. */
+	staleLabels?: string;
 }
 export interface RunHistory {
 	summary: RunSummary;

@@ -2,6 +2,7 @@
 import type * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import type { BackboneWeights } from './backboneWeights';
+import type { AnnotationStore } from './annotationStore';
 import type { StatusBar } from './statusBar';
 import type { TrainingSessions } from './trainingSessions';
 
@@ -14,4 +15,6 @@ export interface Services {
 	sessions: TrainingSessions;
 	/** Which backbones' weights resolve here (checked in the worker, cached until a weights setting changes). */
 	backboneWeights: BackboneWeights;
+	/** The dataset's radreview-annotations.csv, shared by panels, Explorer commands and decorations. */
+	annotations: AnnotationStore;
 }
