@@ -21,6 +21,8 @@ import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
+import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
+import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
 
 class UsageError extends Error {}
 
@@ -63,6 +65,7 @@ Commands:
   preprocess  decode and resize a dataset into the cache
   split       show the seeded train/val/test split of a dataset
   runs        list finished runs
+  audit       find label errors, non-radiographs, duplicates across splits and source shortcuts
   bench       benchmark the backends (see radreview bench --help)
 
 Run 'radreview <command> --help' for a command's options.
@@ -107,6 +110,20 @@ Decodes and resizes every image into the pixel cache; prints files that could no
 	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X]
 
 Prints the split's sizes per class and any patients shared between splits.`,
+	audit: `Usage: radreview audit --data DIR [--backbone ID] [--json FILE] [--md FILE] [options]
+
+Audits a labelled dataset with the cached features of a pretrained backbone (default ${DEFAULT_AUDIT_BACKBONE}, offline):
+label issues (confident learning on patient-grouped cross-validation), images that are not frontal chest
+X-rays, exact and near duplicates across train / val / test, and source shortcuts (class × source,
+leave-one-source-out). Prints the Markdown summary unless --md or --json is given.
+
+  --json FILE     the full report (schema: docs/AUDIT.md)
+  --md FILE       a Markdown summary for a pull request
+  --weights auto|FILE   pretrained weights (random weights are refused)
+  --seed N        split and folds, default ${D.seed}
+  --folds N       cross-validation folds, default 5
+  --image-size N  default ${D.imageSize}
+  --workdir DIR   caches, default ./.radreview`,
 	runs: `Usage: radreview runs [--workdir DIR]
 
 Lists finished runs, newest first.`,
@@ -321,6 +338,49 @@ async function cmdRuns(argv: string[]): Promise<void> {
 	}
 }
 
+async function cmdAudit(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('audit', argv, {
+		...COMMON,
+		data: { type: 'string' },
+		backbone: { type: 'string' },
+		weights: { type: 'string' },
+		json: { type: 'string' },
+		md: { type: 'string' },
+		seed: { type: 'string' },
+		folds: { type: 'string' },
+		'image-size': { type: 'string' },
+		'base-runtime': { type: 'string' },
+	});
+	if (values.help) return void console.log(USAGE.audit);
+	const data = str(values.data);
+	if (!data) throw new UsageError(`--data is required\n\n${USAGE.audit}`);
+	const folds = num(values.folds, 'folds', 5, true);
+	if (folds < 2) throw new UsageError(`--folds must be at least 2 (got ${folds})`);
+	const report = await auditDataset(
+		{
+			dataDir: path.resolve(data),
+			workDir: workDirOf(values),
+			backbone: oneOf<BackboneId>(values.backbone, 'backbone', BACKBONE_IDS, DEFAULT_AUDIT_BACKBONE),
+			weights: str(values.weights) ?? 'auto',
+			seed: num(values.seed, 'seed', D.seed, true),
+			folds,
+			imageSize: num(values['image-size'], 'image-size', D.imageSize, true),
+			baseRuntime: oneOf<BaseRuntimePreference>(values['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+			backend: oneOf<BackendPreference>(values.backend, 'backend', BACKENDS, D.backend),
+		},
+		job,
+	);
+	const { linked: _linked, ...stored } = report;
+	const json = str(values.json);
+	const md = str(values.md);
+	if (json) await writeJsonAtomic(path.resolve(json), stored);
+	if (md) await writeFileAtomic(path.resolve(md), auditMarkdown(stored));
+	const summary = `audit: ${stored.images} images; ${stored.labelIssues.issues.length} label issues, ${stored.outOfDistribution.flagged.length} not chest X-ray, ${stored.duplicates.pairs.length} duplicate pairs (${stored.duplicates.crossSplitPairs} across splits), ${stored.sources.warnings.length} source warnings (${stored.timing.total.toFixed(1)} s)`;
+	if (!json && !md) process.stdout.write(auditMarkdown(stored) + '\n');
+	process.stdout.write(summary + '\n' + (json ? `json: ${path.resolve(json)}\n` : '') + (md ? `markdown: ${path.resolve(md)}\n` : ''));
+	for (const w of stored.sources.warnings) process.stderr.write(`WARNING: ${w.message}\n`);
+}
+
 async function cmdBench(argv: string[]): Promise<void> {
 	let bench: { runBench(argv: string[]): Promise<unknown> };
 	try {
@@ -378,6 +438,9 @@ export async function main(argv: string[]): Promise<number> {
 				break;
 			case 'runs':
 				await cmdRuns(rest);
+				break;
+			case 'audit':
+				await cmdAudit(rest, job);
 				break;
 			case 'bench':
 				await cmdBench(rest);

@@ -374,3 +374,32 @@ export async function loadRun(runDir: string): Promise<RunView> {
 	const predictions = await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions));
 	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights } };
 }
+
+/** What the audit (and anything else that reads a dataset through the caches) gets back. */
+export interface DatasetFeatures {
+	scan: ScanResult;
+	loaded: LoadResult;
+	features: FeatureResult;
+	weights: WeightsInfo;
+	/** Channels of the base output (features are [h·w·channels] cells, HWC). */
+	channels: number;
+}
+
+/** scan → decode (cached) → weights → features (cached) for every labelled image of a dataset. */
+export async function datasetFeatures(
+	dataDir: string,
+	o: { backbone: TrainConfig['backbone']; weights: string; imageSize: number; resize: ResizeMode; workDir: string; baseRuntime: TrainConfig['baseRuntime']; backend: TrainConfig['backend'] },
+	opts: JobOptions = {},
+): Promise<DatasetFeatures> {
+	await initBackend(o.backend);
+	const spec = getBackbone(o.backbone);
+	const workDir = path.resolve(o.workDir);
+	const scanned = await scan(path.resolve(dataDir), opts);
+	const labelled = scanned.images.filter((r) => r.label != null);
+	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
+	const loaded = await decode(labelled, workDir, o.imageSize, o.resize, opts);
+	if (loaded.images.length === 0) throw new Error(`${scanned.root}: none of the ${labelled.length} images could be decoded`);
+	const base = await prepareBase(spec, o.weights, o.imageSize, 0, { workDir, signal: opts.signal, onProgress: opts.onProgress });
+	const feats = await features(loaded, spec, base, { imageSize: o.imageSize, resize: o.resize, baseRuntime: o.baseRuntime, workDir, preprocessing: spec.preprocessing }, opts);
+	return { scan: scanned, loaded, features: feats, weights: base.info, channels: spec.outputShape(o.imageSize)[2] };
+}

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
+import { auditDataset } from './audit/run';
 import { decodeToRgb } from './data/decode';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
@@ -78,6 +79,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 			return makeThumbs(req.paths, req.outDir, req.size, signal);
 		case 'backend':
 			return reportBackend(req.preference);
+		case 'audit':
+			return auditDataset({ dataDir: req.dataDir, workDir: req.workDir, backbone: req.backbone, seed: req.seed }, opts);
 		default: {
 			const never: never = req;
 			throw new Error(`Unknown engine request ${JSON.stringify(never)}`);

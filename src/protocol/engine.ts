@@ -1,6 +1,8 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
+import { BACKBONE_IDS } from '../engine/types';
 import type {
+	BackboneId,
 	BackendPreference,
 	FileError,
 	Metrics,
@@ -14,6 +16,7 @@ import type {
 	TrainConfig,
 	EpochLog,
 } from '../engine/types';
+import type { AuditReport } from '../engine/audit/report';
 import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
@@ -77,6 +80,15 @@ export interface BackendRequest {
 	id: number;
 	preference: BackendPreference;
 }
+/** Audit a labelled dataset with cached features; result: the report plus the duplicate groups the split links. */
+export interface AuditRequest {
+	type: 'audit';
+	id: number;
+	dataDir: string;
+	workDir: string;
+	backbone: BackboneId;
+	seed: number;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -92,6 +104,7 @@ export type EngineRequest =
 	| LoadRunRequest
 	| ThumbsRequest
 	| BackendRequest
+	| AuditRequest
 	| CancelRequest;
 
 /** Requests that start a job (everything but cancel). */
@@ -142,6 +155,7 @@ export interface EngineResults {
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
 	backend: BackendResult;
+	audit: AuditReport & { linked: string[][] };
 }
 
 /** Worker → host: a progress event of job `id`. */
@@ -223,5 +237,6 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
+	audit: { id: isId, dataDir: isShortString, workDir: isShortString, backbone: isOneOf(BACKBONE_IDS), seed: isInteger },
 	cancel: { id: isId },
 });

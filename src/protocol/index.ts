@@ -5,4 +5,5 @@ export * from './dataset';
 export * from './training';
 export * from './predictions';
 export * from './compare';
+export * from './audit';
 export * from './testIds';
