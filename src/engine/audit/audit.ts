@@ -145,105 +145,105 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 	}
 
 	function analyse(): AuditCore {
-	const cos = (i: number, j: number) => hk.at(i, j);
-	lap('features');
-	const nnDistance = trainRows.map((i) => 1 - Math.max(...trainRows.filter((j) => j !== i && records[j].patientId !== records[i].patientId).map((j) => cos(i, j))));
-	const cosineThreshold = 1 - NEAR_DUP_FRACTION * quantile(nnDistance, 0.5);
+		const cos = (i: number, j: number) => hk.at(i, j);
+		lap('features');
+		const nnDistance = trainRows.map((i) => 1 - Math.max(...trainRows.filter((j) => j !== i && records[j].patientId !== records[i].patientId).map((j) => cos(i, j))));
+		const cosineThreshold = 1 - NEAR_DUP_FRACTION * quantile(nnDistance, 0.5);
 
-	// Duplicates: same bytes, or close in feature space and confirmed by the perceptual hash.
-	const hashes = input.rgb.map((px) => perceptualHash(px, input.size));
-	const pairs: DuplicatePair[] = [];
-	const uf = new UnionFind(n);
-	for (let i = 0; i < n; i++) {
-		for (let j = i + 1; j < n; j++) {
-			const exact = input.sha256[i] === input.sha256[j];
-			const c = cos(i, j);
-			if (!exact && c < cosineThreshold) continue;
-			const h = hamming(hashes[i], hashes[j]);
-			if (!exact && h > NEAR_DUP_HAMMING) continue;
-			uf.union(i, j);
-			pairs.push({ a: image(i), b: image(j), kind: exact ? 'exact' : 'near', cosine: c, hamming: h, crossSplit: splitOf(i) !== splitOf(j) });
+		// Duplicates: same bytes, or close in feature space and confirmed by the perceptual hash.
+		const hashes = input.rgb.map((px) => perceptualHash(px, input.size));
+		const pairs: DuplicatePair[] = [];
+		const uf = new UnionFind(n);
+		for (let i = 0; i < n; i++) {
+			for (let j = i + 1; j < n; j++) {
+				const exact = input.sha256[i] === input.sha256[j];
+				const c = cos(i, j);
+				if (!exact && c < cosineThreshold) continue;
+				const h = hamming(hashes[i], hashes[j]);
+				if (!exact && h > NEAR_DUP_HAMMING) continue;
+				uf.union(i, j);
+				pairs.push({ a: image(i), b: image(j), kind: exact ? 'exact' : 'near', cosine: c, hamming: h, crossSplit: splitOf(i) !== splitOf(j) });
+			}
 		}
-	}
-	const groupRows = new Map<number, number[]>();
-	for (let i = 0; i < n; i++) groupRows.set(uf.find(i), [...(groupRows.get(uf.find(i)) ?? []), i]);
-	const linked = [...groupRows.values()].filter((g) => g.length > 1).map((g) => g.map((i) => records[i].relPath).sort());
-	const linkedSplit = splitIndex(splitDataset(records, { ...splitOpts, linked }));
-	const duplicates: DuplicatesFinding = {
-		cosineThreshold,
-		hammingThreshold: NEAR_DUP_HAMMING,
-		pairs: pairs.sort((a, b) => Number(b.crossSplit) - Number(a.crossSplit) || b.cosine - a.cosine),
-		groups: linked,
-		crossSplitPairs: pairs.filter((p) => p.crossSplit).length,
-		crossSplitAfterLinking: pairs.filter((p) => linkedSplit.get(p.a.relPath) !== linkedSplit.get(p.b.relPath)).length,
-	};
-	lap('duplicates');
+		const groupRows = new Map<number, number[]>();
+		for (let i = 0; i < n; i++) groupRows.set(uf.find(i), [...(groupRows.get(uf.find(i)) ?? []), i]);
+		const linked = [...groupRows.values()].filter((g) => g.length > 1).map((g) => g.map((i) => records[i].relPath).sort());
+		const linkedSplit = splitIndex(splitDataset(records, { ...splitOpts, linked }));
+		const duplicates: DuplicatesFinding = {
+			cosineThreshold,
+			hammingThreshold: NEAR_DUP_HAMMING,
+			pairs: pairs.sort((a, b) => Number(b.crossSplit) - Number(a.crossSplit) || b.cosine - a.cosine),
+			groups: linked,
+			crossSplitPairs: pairs.filter((p) => p.crossSplit).length,
+			crossSplitAfterLinking: pairs.filter((p) => linkedSplit.get(p.a.relPath) !== linkedSplit.get(p.b.relPath)).length,
+		};
+		lap('duplicates');
 
-	// Label issues: out-of-fold probabilities, folds grouped by patient and duplicate group.
-	const all = records.map((_, i) => i);
-	const firstOfPatient = new Map<string, number>();
-	records.forEach((r, i) => {
-		const p = firstOfPatient.get(r.patientId);
-		if (p === undefined) firstOfPatient.set(r.patientId, i);
-		else uf.union(i, p);
-	});
-	const fold = groupedFolds(all.map((i) => String(uf.find(i))), labels, opts.folds, opts.seed);
-	const oof = crossValProbs(k, all, labels, CLASS_NAMES.length, fold, { lambda: opts.lambda });
-	const cl = confidentLearning(oof, labels, CLASS_NAMES.length);
-	const probsOf = (i: number) => Array.from(oof.subarray(i * CLASS_NAMES.length, (i + 1) * CLASS_NAMES.length));
-	const labelIssues: LabelIssuesFinding = {
-		method: 'confident-learning',
-		folds: opts.folds,
-		lambda: opts.lambda,
-		outOfFoldAccuracy: cl.suggested.filter((s, i) => s === labels[i]).length / n,
-		thresholds: cl.thresholds,
-		confidentJoint: cl.confidentJoint,
-		issues: cl.issues.map((i) => ({ ...image(i), suggested: CLASS_NAMES[cl.suggested[i]], probs: probsOf(i), margin: cl.margin[i], selfConfidence: cl.selfConfidence[i] })),
-	};
-	lap('labelIssues');
+		// Label issues: out-of-fold probabilities, folds grouped by patient and duplicate group.
+		const all = records.map((_, i) => i);
+		const firstOfPatient = new Map<string, number>();
+		records.forEach((r, i) => {
+			const p = firstOfPatient.get(r.patientId);
+			if (p === undefined) firstOfPatient.set(r.patientId, i);
+			else uf.union(i, p);
+		});
+		const fold = groupedFolds(all.map((i) => String(uf.find(i))), labels, opts.folds, opts.seed);
+		const oof = crossValProbs(k, all, labels, CLASS_NAMES.length, fold, { lambda: opts.lambda });
+		const cl = confidentLearning(oof, labels, CLASS_NAMES.length);
+		const probsOf = (i: number) => Array.from(oof.subarray(i * CLASS_NAMES.length, (i + 1) * CLASS_NAMES.length));
+		const labelIssues: LabelIssuesFinding = {
+			method: 'confident-learning',
+			folds: opts.folds,
+			lambda: opts.lambda,
+			outOfFoldAccuracy: cl.suggested.filter((s, i) => s === labels[i]).length / n,
+			thresholds: cl.thresholds,
+			confidentJoint: cl.confidentJoint,
+			issues: cl.issues.map((i) => ({ ...image(i), suggested: CLASS_NAMES[cl.suggested[i]], probs: probsOf(i), margin: cl.margin[i], selfConfidence: cl.selfConfidence[i] })),
+		};
+		lap('labelIssues');
 
-	// Out of distribution: mean cosine distance to the k nearest training images, fenced by the training images' own scores.
-	const score = all.map((i) => {
-		const sims = trainRows.filter((j) => j !== i).map((j) => cos(i, j)).sort((a, b) => b - a);
-		const top = sims.slice(0, opts.k);
-		return 1 - top.reduce((a, b) => a + b, 0) / top.length;
-	});
-	const refScores = trainRows.map((i) => score[i]);
-	const q1 = quantile(refScores, 0.25);
-	const q3 = quantile(refScores, 0.75);
-	// Tukey's far-out fence: robust to the few odd images the training split itself may hold.
-	const threshold = q3 + 3 * (q3 - q1);
-	const flagged: OodImage[] = [];
-	for (const i of all) {
-		const px = pixelFlags(input.rgb[i], input.headers[i]);
-		const reasons: OodImage['reasons'] = [];
-		const details: string[] = [];
-		if (score[i] > threshold) {
-			reasons.push('features');
-			details.push(`far from every training radiograph (score ${score[i].toFixed(3)} > ${threshold.toFixed(3)})`);
+		// Out of distribution: mean cosine distance to the k nearest training images, fenced by the training images' own scores.
+		const score = all.map((i) => {
+			const sims = trainRows.filter((j) => j !== i).map((j) => cos(i, j)).sort((a, b) => b - a);
+			const top = sims.slice(0, opts.k);
+			return 1 - top.reduce((a, b) => a + b, 0) / top.length;
+		});
+		const refScores = trainRows.map((i) => score[i]);
+		const q1 = quantile(refScores, 0.25);
+		const q3 = quantile(refScores, 0.75);
+		// Tukey's far-out fence: robust to the few odd images the training split itself may hold.
+		const threshold = q3 + 3 * (q3 - q1);
+		const flagged: OodImage[] = [];
+		for (const i of all) {
+			const px = pixelFlags(input.rgb[i], input.headers[i]);
+			const reasons: OodImage['reasons'] = [];
+			const details: string[] = [];
+			if (score[i] > threshold) {
+				reasons.push('features');
+				details.push(`far from every training radiograph (score ${score[i].toFixed(3)} > ${threshold.toFixed(3)})`);
+			}
+			for (const f of px) {
+				reasons.push(f.reason);
+				details.push(f.detail);
+			}
+			if (reasons.length) flagged.push({ ...image(i), score: score[i], reasons, details });
 		}
-		for (const f of px) {
-			reasons.push(f.reason);
-			details.push(f.detail);
-		}
-		if (reasons.length) flagged.push({ ...image(i), score: score[i], reasons, details });
-	}
-	flagged.sort((a, b) => b.score - a.score);
-	const outOfDistribution: OodFinding = {
-		method: 'knn-cosine',
-		k: opts.k,
-		threshold,
-		quantile: 0.75,
-		flagged,
-		scores: Object.fromEntries(records.map((r, i) => [r.relPath, score[i]])),
-	};
-	lap('outOfDistribution');
+		flagged.sort((a, b) => b.score - a.score);
+		const outOfDistribution: OodFinding = {
+			method: 'knn-cosine',
+			k: opts.k,
+			threshold,
+			quantile: 0.75,
+			flagged,
+			scores: Object.fromEntries(records.map((r, i) => [r.relPath, score[i]])),
+		};
+		lap('outOfDistribution');
 
-	const sources = sourceFinding(records, labels, source, origin, fold, k, opts.lambda);
-	lap('sources');
-	const mitigations = origin === 'none' ? [] : leaveOneSourceOut(k, labels, source, opts.lambda);
-	lap('mitigations');
-	return { labelIssues, outOfDistribution, duplicates, sources, mitigations, linked, timing };
+		const sources = sourceFinding(records, labels, source, origin, fold, k, opts.lambda);
+		lap('sources');
+		const mitigations = origin === 'none' ? [] : leaveOneSourceOut(k, labels, source, opts.lambda);
+		lap('mitigations');
+		return { labelIssues, outOfDistribution, duplicates, sources, mitigations, linked, timing };
 	}
 }
 
