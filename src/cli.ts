@@ -51,6 +51,9 @@ const TRAIN_OPTIONS: Options = {
 	'test-fraction': { type: 'string' },
 	'val-fraction': { type: 'string' },
 	'base-runtime': { type: 'string' },
+	'test-source': { type: 'string' },
+	balance: { type: 'string' },
+	head: { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -89,7 +92,11 @@ Results are research aids, not a diagnosis.`,
   --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
   --backend auto|tensorflow|wasm|cpu  TensorFlow.js backend, default auto
   --base-runtime auto|onnx|tfjs  what runs the frozen base, default auto (ONNX Runtime when available)
-  --workdir DIR           caches and runs, default ./.radreview`,
+  --workdir DIR           caches and runs, default ./.radreview
+  --test-source NAME      leave-one-source-out: test on every image of this source (manifest source_dataset),
+                          train / val on the others
+  --balance none|class|class-source  oversample so each class (or class x source cell) weighs the same
+  --head reference|linear-probe  the reference Dense head, or GAP + L2 softmax regression (strength by CV)`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
 Trains on the sample radiographs bundled in media/samples with real ImageNet weights and prints the evaluation:
@@ -184,6 +191,9 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		reduceLr: { ...D.reduceLr, minLr: num(v['min-lr'], 'min-lr', D.reduceLr.minLr) },
 		backend: oneOf<BackendPreference>(v.backend, 'backend', BACKENDS, D.backend),
 		baseRuntime: oneOf<BaseRuntimePreference>(v['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+		testSource: str(v['test-source']),
+		balance: oneOf<NonNullable<TrainConfig['balance']>>(v.balance, 'balance', ['none', 'class', 'class-source'], 'none'),
+		head: oneOf<NonNullable<TrainConfig['head']>>(v.head, 'head', ['reference', 'linear-probe'], 'reference'),
 	};
 }
 

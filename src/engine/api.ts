@@ -24,14 +24,16 @@ import { isCancelled, throwIfAborted } from './util/cancel';
 import { initBackend, type BackendReport } from './model/tf';
 import { getBackbone } from './model/backbones';
 import type { BackboneSpec } from './model/backbones/spec';
-import { buildHead, wrapHead, type Head } from './model/head';
+import { buildHead, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
 import { loadImages, type LoadResult } from './data/cache';
 import { splitDataset } from './data/splits';
 import { computeFeatures, featureCacheDir, type FeatureResult } from './train/features';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
 import { trainHead, type FeatureSet } from './train/train';
-import { computeMetrics } from './infer/metrics';
+import { computeMetrics, lossAndAccuracy } from './infer/metrics';
+import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
+import { balanceWeights } from './audit/audit';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
 	RUN_FILES,
@@ -177,10 +179,12 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
-	const split = splitDataset(
-		loaded.images.map((i) => i.record),
-		{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
-	);
+	const split = cfg.testSource
+		? splitBySource(loaded.images.map((i) => i.record), cfg.testSource, cfg)
+		: splitDataset(
+				loaded.images.map((i) => i.record),
+				{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
+			);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1, message: `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` });
 	if (split.leakedPatients.length) {
 		opts.onProgress?.({ kind: 'log', level: 'warn', message: `${split.leakedPatients.length} patients appear in more than one split (image-level split)` });
@@ -213,24 +217,40 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const splitOf = new Map<string, SplitName>();
 		for (const s of ['train', 'val', 'test'] as const) for (const rel of split[s]) splitOf.set(rel, s);
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
+		const labelsAll = loaded.images.map((im) => classIndex(im.record));
+		const sourcesAll = loaded.images.map((im) => im.record.source);
+		const balance = cfg.balance && cfg.balance !== 'none' ? cfg.balance : undefined;
 		const sets = Object.fromEntries(
 			(['train', 'val', 'test'] as const).map((s) => {
-				const rows = rowsOf(s);
-				return [s, subset(feats, rows, rows.map((r) => classIndex(loaded.images[r].record)))];
+				const rows = s === 'train' && balance && cfg.head !== 'linear-probe' ? balancedRows(rowsOf(s), labelsAll, sourcesAll, balance) : rowsOf(s);
+				return [s, subset(feats, rows, rows.map((r) => labelsAll[r]))];
 			}),
 		) as Record<SplitName, FeatureSet>;
 
 		head = buildHead({ baseShape: spec.outputShape(cfg.imageSize), dropout: cfg.dropout, seed: cfg.seed });
-		opts.onProgress?.({ kind: 'stage', stage: 'train', done: 0, total: cfg.epochs, message: `${sets.train.n} train / ${sets.val.n} val images` });
-		const trained = await trainHead(head, sets.train, sets.val, {
-			epochs: cfg.epochs,
-			batchSize: cfg.batchSize,
-			learningRate: cfg.learningRate,
-			seed: cfg.seed,
-			reduceLr: cfg.reduceLr,
-			signal: opts.signal,
-			onProgress: opts.onProgress,
-		});
+		opts.onProgress?.({ kind: 'stage', stage: 'train', done: 0, total: cfg.epochs, message: `${sets.train.n} train / ${sets.val.n} val images${balance ? ` (balanced by ${balance})` : ''}` });
+		let trained: { history: EpochLog[] };
+		if (cfg.head === 'linear-probe') {
+			const rows = rowsOf('train');
+			const weights = balance ? balanceWeights(rows.map((r) => labelsAll[r]), rows.map((r) => sourcesAll[r] ?? ''), balance) : undefined;
+			const probe = fitLinearProbe(head, feats.feats, feats.dim, rows, labelsAll, rows.map((r) => loaded.images[r].record.patientId), cfg.seed, weights);
+			opts.onProgress?.({ kind: 'log', level: 'info', message: `Linear probe: λ = ${probe.lambda} by grouped CV on the training split (log loss ${Object.entries(probe.cvLoss).map(([l, v]) => `${l}: ${v.toFixed(3)}`).join(', ')})` });
+			const evalSet = (set: FeatureSet) => (set.n ? lossAndAccuracy(predictPooled(head!, set.feats, set.n), set.labels) : { loss: NaN, accuracy: NaN });
+			const tr = evalSet(sets.train);
+			const va = evalSet(sets.val);
+			trained = { history: [{ epoch: 1, loss: tr.loss, acc: tr.accuracy, val_loss: va.loss, val_acc: va.accuracy, lr: probe.lambda, seconds: (Date.now() - tMark) / 1000 }] };
+			await writeRunJson(dir, 'linear-probe.json', probe);
+		} else {
+			trained = await trainHead(head, sets.train, sets.val, {
+				epochs: cfg.epochs,
+				batchSize: cfg.batchSize,
+				learningRate: cfg.learningRate,
+				seed: cfg.seed,
+				reduceLr: cfg.reduceLr,
+				signal: opts.signal,
+				onProgress: opts.onProgress,
+			});
+		}
 		lap('train');
 
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 0, total: 1 });

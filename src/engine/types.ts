@@ -96,6 +96,12 @@ export interface TrainConfig {
 	baseRuntime: BaseRuntimePreference;
 	/** Workspace data folder (`.radreview`): caches and runs live below it. */
 	workDir: string;
+	/** Leave-one-source-out: every image of this source (manifest source_dataset) is the test split. */
+	testSource?: string;
+	/** Oversample training images so each class (or class × source cell) weighs the same. */
+	balance?: 'none' | 'class' | 'class-source';
+	/** 'reference' = Flatten → Dense 20 → Dense 3 trained by Adam; 'linear-probe' = GAP + L2 softmax regression (λ by CV). */
+	head?: 'reference' | 'linear-probe';
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {

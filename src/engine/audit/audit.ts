@@ -296,7 +296,7 @@ function sourceFinding(
 				auc: a,
 				message:
 					`${cls} is nearly determined by the source: ${from.map((s) => `${pct(s)} % of ${cls} images come from ${s}`).join(', ')}` +
-					(only.length ? `, and ${only.join(', ')} has no ${cls} image at all` : '') +
+					(only.length ? `, and ${only.join(' and ')} ${only.length > 1 ? 'have' : 'has'} no ${cls} image at all` : '') +
 					`. A model can score well by telling the sources apart (age, scanner, hospital) instead of reading the lungs: ` +
 					`its accuracy here says little about ${cls} on images from elsewhere. Check per-source results, evaluate with a held-out source (radreview train --test-source NAME), or add ${cls} and non-${cls} images from the same sources.`,
 			});
