@@ -54,6 +54,7 @@ const TRAIN_OPTIONS: Options = {
 	'test-source': { type: 'string' },
 	balance: { type: 'string' },
 	head: { type: 'string' },
+	equalize: { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -96,7 +97,8 @@ Results are research aids, not a diagnosis.`,
   --test-source NAME      leave-one-source-out: test on every image of this source (manifest source_dataset),
                           train / val on the others
   --balance none|class|class-source  oversample so each class (or class x source cell) weighs the same
-  --head reference|linear-probe  the reference Dense head, or GAP + L2 softmax regression (strength by CV)`,
+  --head reference|linear-probe  the reference Dense head, or GAP + L2 softmax regression (strength by CV)
+  --equalize none|clahe   intensity normalisation before the base (CLAHE reduces scanner differences)`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
 Trains on the sample radiographs bundled in media/samples with real ImageNet weights and prints the evaluation:
@@ -194,6 +196,7 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		testSource: str(v['test-source']),
 		balance: oneOf<NonNullable<TrainConfig['balance']>>(v.balance, 'balance', ['none', 'class', 'class-source'], 'none'),
 		head: oneOf<NonNullable<TrainConfig['head']>>(v.head, 'head', ['reference', 'linear-probe'], 'reference'),
+		equalize: oneOf<NonNullable<TrainConfig['equalize']>>(v.equalize, 'equalize', ['none', 'clahe'], 'none'),
 	};
 }
 

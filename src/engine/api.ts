@@ -6,6 +6,7 @@ import {
 	CLASS_NAMES,
 	DEFAULT_TRAIN_CONFIG,
 	type EpochLog,
+	type Equalize,
 	type FileError,
 	type ImageRecord,
 	type JobOptions,
@@ -91,9 +92,9 @@ async function scan(dataDir: string, opts: JobOptions): Promise<ScanResult> {
 	return scanDataset(dataDir, { signal: opts.signal, onProgress: opts.onProgress });
 }
 
-function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions): Promise<LoadResult> {
+function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions, equalize?: Equalize): Promise<LoadResult> {
 	// loadImages reports its own stage progress and file errors.
-	return loadImages(records, { workDir, size, resize, signal: opts.signal, onProgress: opts.onProgress });
+	return loadImages(records, { workDir, size, resize, equalize, signal: opts.signal, onProgress: opts.onProgress });
 }
 
 /** Features for loaded images through the cache; the base is built only if something is missing. */
@@ -101,11 +102,11 @@ async function features(
 	loaded: LoadResult,
 	spec: BackboneSpec,
 	base: PreparedBase,
-	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
+	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir' | 'equalize'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
 	opts: JobOptions,
 ): Promise<FeatureResult> {
 	const baseShape = spec.outputShape(cfg.imageSize);
-	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize };
+	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize, equalize: cfg.equalize };
 	return computeFeatures(loaded.images, {
 		workDir: cfg.workDir,
 		key,
@@ -173,7 +174,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const labelled = scanned.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
 	lap('scan');
-	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts);
+	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
 	lap('decode');
 	throwIfAborted(opts.signal);
@@ -313,7 +314,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const root = path.resolve(folder);
 	const scanned = await scan(root, opts);
 	if (scanned.images.length === 0) throw new Error(`${root}: no images found`);
-	const loaded = await decode(scanned.images, workDir, cfg.imageSize, cfg.resize, opts);
+	const loaded = await decode(scanned.images, workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
 	const errors = [...scanned.errors, ...loaded.errors];
 
 	// The same weights the head was trained on, or a clear refusal.
@@ -408,7 +409,7 @@ export interface DatasetFeatures {
 /** scan → decode (cached) → weights → features (cached) for every labelled image of a dataset. */
 export async function datasetFeatures(
 	dataDir: string,
-	o: { backbone: TrainConfig['backbone']; weights: string; imageSize: number; resize: ResizeMode; workDir: string; baseRuntime: TrainConfig['baseRuntime']; backend: TrainConfig['backend'] },
+	o: { backbone: TrainConfig['backbone']; weights: string; imageSize: number; resize: ResizeMode; workDir: string; baseRuntime: TrainConfig['baseRuntime']; backend: TrainConfig['backend']; equalize?: Equalize },
 	opts: JobOptions = {},
 ): Promise<DatasetFeatures> {
 	await initBackend(o.backend);
@@ -417,9 +418,9 @@ export async function datasetFeatures(
 	const scanned = await scan(path.resolve(dataDir), opts);
 	const labelled = scanned.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
-	const loaded = await decode(labelled, workDir, o.imageSize, o.resize, opts);
+	const loaded = await decode(labelled, workDir, o.imageSize, o.resize, opts, o.equalize);
 	if (loaded.images.length === 0) throw new Error(`${scanned.root}: none of the ${labelled.length} images could be decoded`);
 	const base = await prepareBase(spec, o.weights, o.imageSize, 0, { workDir, signal: opts.signal, onProgress: opts.onProgress });
-	const feats = await features(loaded, spec, base, { imageSize: o.imageSize, resize: o.resize, baseRuntime: o.baseRuntime, workDir, preprocessing: spec.preprocessing }, opts);
+	const feats = await features(loaded, spec, base, { imageSize: o.imageSize, resize: o.resize, baseRuntime: o.baseRuntime, workDir, preprocessing: spec.preprocessing, equalize: o.equalize }, opts);
 	return { scan: scanned, loaded, features: feats, weights: base.info, channels: spec.outputShape(o.imageSize)[2] };
 }

@@ -16,6 +16,8 @@ export type BackboneId = (typeof BACKBONE_IDS)[number];
 export type Preprocessing = 'caffe' | 'tf' | 'unit';
 /** stretch = the reference's plain resize; letterbox keeps the aspect ratio and pads with black. */
 export type ResizeMode = 'stretch' | 'letterbox';
+/** Intensity normalisation before the base: none, or CLAHE (contrast-limited adaptive histogram equalisation). */
+export type Equalize = 'none' | 'clahe';
 /** patient = stratified and patient-grouped (default); image = the reference's image-level split. */
 export type SplitMode = 'patient' | 'image';
 export type SplitName = 'train' | 'val' | 'test';
@@ -96,6 +98,8 @@ export interface TrainConfig {
 	baseRuntime: BaseRuntimePreference;
 	/** Workspace data folder (`.radreview`): caches and runs live below it. */
 	workDir: string;
+	/** Reduces scanner / exposure differences between sources; recorded in the run's config.json. */
+	equalize?: Equalize;
 	/** Leave-one-source-out: every image of this source (manifest source_dataset) is the test split. */
 	testSource?: string;
 	/** Oversample training images so each class (or class × source cell) weighs the same. */

@@ -2,12 +2,22 @@
 // the reference layout (its predictions must equal the fitted regression's, or classify would silently differ).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeToRgb } from '../../src/engine/data/decode';
+import { decodeCached } from '../../src/engine/data/cache';
 import { CLASS_NAMES, type ImageRecord } from '../../src/engine/types';
 import { initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import { buildHead, predictPooled } from '../../src/engine/model/head';
 import { mulberry32 } from '../../src/engine/data/splits';
 import { balancedRows, fitLinearProbe, splitBySource } from '../../src/engine/train/mitigations';
 import { fitDualSoftmax, globalPool, gram, predictDualSoftmax, standardize } from '../../src/engine/audit/linear';
+
+/** A missing prerequisite fails in CI and is reported (not silently passed) elsewhere. */
+function need(what: string, ok: boolean): void {
+	if (!ok) assert.fail(`${what} missing`);
+}
 
 before(async () => {
 	await initBackend();
@@ -80,5 +90,31 @@ test('the linear probe in the reference layout predicts exactly what the regress
 		assert.ok(acc > 0.9, `held-out accuracy ${acc}`);
 	} finally {
 		head.model.dispose();
+	}
+});
+
+test('CLAHE: a real radiograph stays gray, gains local contrast, and is cached apart from the plain pixels', async () => {
+	const dev = path.resolve(__dirname, '../../../shared/cxr/dev/NORMAL');
+	need(dev, existsSync(dev));
+	const file = path.join(dev, (await fs.readdir(dev)).sort()[0]);
+	const plain = await decodeToRgb(file, { size: 237, resize: 'stretch' });
+	const eq = await decodeToRgb(file, { size: 237, resize: 'stretch', equalize: 'clahe' });
+	assert.equal(eq.rgb.length, plain.rgb.length);
+	for (let i = 0; i < eq.rgb.length; i += 3) assert.ok(eq.rgb[i] === eq.rgb[i + 1] && eq.rgb[i + 1] === eq.rgb[i + 2]);
+	// Mean absolute difference between horizontal neighbours: local contrast.
+	const local = (px: Uint8Array) => {
+		let s = 0;
+		for (let y = 0; y < 237; y++) for (let x = 1; x < 237; x++) s += Math.abs(px[(y * 237 + x) * 3] - px[(y * 237 + x - 1) * 3]);
+		return s / (237 * 236);
+	};
+	assert.ok(local(eq.rgb) > local(plain.rgb) * 1.1, `${local(eq.rgb)} vs ${local(plain.rgb)}`);
+	const work = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-clahe-'));
+	try {
+		const a = await decodeCached(file, { workDir: work, size: 237, resize: 'stretch' });
+		const b = await decodeCached(file, { workDir: work, size: 237, resize: 'stretch', equalize: 'clahe' });
+		assert.equal(b.cached, false);
+		assert.notDeepEqual(Buffer.from(a.rgb), Buffer.from(b.rgb));
+	} finally {
+		await fs.rm(work, { recursive: true, force: true });
 	}
 });

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
+import type { Equalize, FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { throwIfAborted } from '../util/cancel';
 import { sha256 } from '../util/hash';
@@ -13,6 +13,7 @@ export interface PixelCacheOptions {
 	workDir: string;
 	size: number;
 	resize: ResizeMode;
+	equalize?: Equalize;
 }
 
 export interface LoadedImage {
@@ -43,7 +44,8 @@ export function pixelCacheDir(workDir: string): string {
 }
 
 function entryPath(dir: string, hash: string, o: PixelCacheOptions): string {
-	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}-v${DECODER_VERSION}.rgb`);
+	const eq = o.equalize && o.equalize !== 'none' ? `-${o.equalize}` : '';
+	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}${eq}-v${DECODER_VERSION}.rgb`);
 }
 
 async function readIndex(dir: string): Promise<HashIndex> {

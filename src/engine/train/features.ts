@@ -2,7 +2,7 @@
 // (backbone, weights, normalisation, resize, size) and nothing that does not (which runtime computed them).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { BackboneId, JobOptions, Preprocessing, ResizeMode } from '../types';
+import type { BackboneId, Equalize, JobOptions, Preprocessing, ResizeMode } from '../types';
 import { throwIfAborted } from '../util/cancel';
 import { writeFileAtomic } from '../util/atomic';
 import type { FeatureExtractor } from '../runtime/extractor';
@@ -15,10 +15,12 @@ export interface FeatureKey {
 	preprocessing: Preprocessing;
 	resize: ResizeMode;
 	size: number;
+	equalize?: Equalize;
 }
 
 export function featureCacheDir(workDir: string, key: FeatureKey): string {
-	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}`;
+	const eq = key.equalize && key.equalize !== 'none' ? `-${key.equalize}` : '';
+	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}${eq}`;
 	return path.join(workDir, 'cache', 'features', name);
 }
 
