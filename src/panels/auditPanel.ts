@@ -197,6 +197,8 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 			predicted,
 			probs,
 			split: x.split,
+			patientId: x.patientId,
+			...(x.source ? { source: x.source } : {}),
 		});
 		const predictions =
 			finding === 'labelIssues'
@@ -205,8 +207,10 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 					? r.outOfDistribution.flagged.map((x) => pred(x))
 					: [...new Map(r.duplicates.pairs.flatMap((p) => [p.a, p.b]).map((x) => [x.relPath, x])).values()].map((x) => pred(x));
 		const titles: Record<AuditFindingName, string> = { labelIssues: 'label issues', outOfDistribution: 'not a chest X-ray', duplicates: 'duplicates' };
-		const panel = PredictionsPanel.show(this.services);
+		const setKey = `audit:${r.dataDir}:${finding}`;
+		const panel = PredictionsPanel.forSet(this.services, setKey);
 		await panel.setInput({
+			setKey,
 			title: `Audit — ${titles[finding]} (${predictions.length})`,
 			source: 'folder',
 			backbone: r.backbone,

@@ -18,6 +18,8 @@ export interface CompareRun {
 	history: EpochLog[];
 	/** Total training seconds (sum of epoch times), when known. */
 	trainSeconds?: number;
+	/** metrics.json's `timing`: seconds per stage (scan, decode, weights, features, train, evaluate, total). */
+	timing?: Record<string, number>;
 }
 
 /** Host → webview: all runs of the workspace, newest first. */

@@ -7,6 +7,7 @@ import { CLASS_NAMES } from '../../src/engine/types';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../../src/protocol/compare';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
+import { runTimes } from '../../src/engine/run/times';
 import { bestIndex, formatDuration, latestPer, pct, sourceRows } from '../shared/logic';
 import { StatusLines, confusionTable, sourceTable, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
@@ -46,6 +47,8 @@ root.hidden = true;
 
 interface Column {
 	title: string;
+	/** Tooltip of the header (defaults to which direction is better). */
+	hint?: string;
 	value: (r: CompareRun) => number;
 	format: (v: number) => string;
 	higherIsBetter: boolean;
@@ -59,7 +62,10 @@ const COLUMNS: Column[] = [
 	{ title: 'Loss', value: (r) => r.metrics.loss, format: (v) => (Number.isFinite(v) ? v.toFixed(4) : '–'), higherIsBetter: false },
 	{ title: 'Macro F1', value: (r) => r.metrics.macroAvg.f1, format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'), higherIsBetter: true },
 	...CLASS_NAMES.map((c, i): Column => ({ title: `Recall ${c}`, value: (r) => recall(r, i), format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'), higherIsBetter: true })),
-	{ title: 'Training time', value: (r) => r.trainSeconds ?? NaN, format: (v) => formatDuration(v), higherIsBetter: false },
+	// Feature extraction dominates a first run (the head trains in seconds); a cached re-run skips it: show both.
+	{ title: 'Features', hint: 'Scan, decode, base weights and feature extraction (near zero when the features were cached); lower is better', value: (r) => runTimes(r.timing, r.history).features, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareFeatureTime },
+	{ title: 'Head training', hint: 'Training the classification head (all epochs); lower is better', value: (r) => runTimes(r.timing, r.history).head, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareHeadTime },
+	{ title: 'Total', hint: 'Whole run, including evaluation and writing; lower is better', value: (r) => runTimes(r.timing, r.history).total, format: (v) => formatDuration(v), higherIsBetter: false },
 ];
 
 function render(): void {
@@ -82,7 +88,7 @@ function render(): void {
 		h('th', { class: 'text', text: 'Run' }),
 		h('th', { class: 'text', text: 'Weights' }),
 		h('th', { class: 'text', text: 'Backend' }),
-		...COLUMNS.map((c) => h('th', { attrs: { title: c.higherIsBetter ? 'higher is better' : 'lower is better' }, text: c.title })),
+		...COLUMNS.map((c) => h('th', { attrs: { title: c.hint ?? (c.higherIsBetter ? 'higher is better' : 'lower is better') }, text: c.title })),
 		h('th', { text: '' }),
 	);
 	const rows = shown.map((r, i) => {

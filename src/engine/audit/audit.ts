@@ -2,6 +2,7 @@
 // cached base features. No I/O here (see run.ts), so tests and the bench drive it directly.
 import { CLASS_NAMES, type ImageRecord, type SplitName } from '../types';
 import { splitDataset, splitIndex } from '../data/splits';
+import { classSourceTable } from '../data/sources';
 import { confidentLearning } from './labelIssues';
 import { cosineKernel, crossValProbs, fitDualSoftmax, globalPool, gram, groupedFolds, predictDualSoftmax, standardize, type Kernel } from './linear';
 import { hamming, perceptualHash, pixelFlags, type ImageHeader } from './pixels';
@@ -258,8 +259,9 @@ function sourceFinding(
 ): SourcesFinding {
 	const n = labels.length;
 	const names = [...new Set(source)].sort();
-	const table: Record<string, number[]> = Object.fromEntries(names.map((s) => [s, CLASS_NAMES.map(() => 0)]));
-	labels.forEach((y, i) => table[source[i]][y]++);
+	// The same class × source counts as the Dataset panel's table.
+	const counts = classSourceTable(records.map((r, i) => ({ label: r.label, source: source[i] }))).counts;
+	const table: Record<string, number[]> = Object.fromEntries(names.map((s) => [s, CLASS_NAMES.map((c) => counts[c][s] ?? 0)]));
 	const total = CLASS_NAMES.map((_, c) => labels.filter((y) => y === c).length);
 	const baseline = Math.max(...total) / n;
 	// Label from source alone: each held-out fold gets its source's majority label in the other folds.
