@@ -23,6 +23,7 @@ import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
 import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
 import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
+import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
 
 class UsageError extends Error {}
 
@@ -70,6 +71,7 @@ Commands:
   split       show the seeded train/val/test split of a dataset
   runs        list finished runs
   audit       find label errors, non-radiographs, duplicates across splits and source shortcuts
+  annotate    relabel, flag and note images (radreview-annotations.csv)
   bench       benchmark the backends (see radreview bench --help)
 
 Run 'radreview <command> --help' for a command's options.
@@ -133,6 +135,7 @@ leave-one-source-out). Prints the Markdown summary unless --md or --json is give
   --folds N       cross-validation folds, default 5
   --image-size N  default ${D.imageSize}
   --workdir DIR   caches, default ./.radreview`,
+	annotate: ANNOTATE_USAGE,
 	runs: `Usage: radreview runs [--workdir DIR]
 
 Lists finished runs, newest first.`,
@@ -284,7 +287,12 @@ async function cmdEvaluate(argv: string[], job: JobOptions): Promise<void> {
 	const runDir = str(values.run);
 	if (!runDir) throw new UsageError(`--run is required\n\n${USAGE.evaluate}`);
 	const data = str(values.data);
-	if (!data) return printSummary((await loadRun(path.resolve(runDir))).summary);
+	if (!data) {
+		const stored = await loadRun(path.resolve(runDir));
+		printSummary(stored.summary);
+		if (stored.staleLabels) process.stdout.write(`\nNOTE: ${stored.staleLabels}.\n`);
+		return;
+	}
 	const view = await loadRun(path.resolve(runDir));
 	const r = await classifyFolder(view.summary.runDir, data, { ...job, workDir: workDirOf(values) });
 	if (!r.metrics) throw new Error(`${path.resolve(data)}: no labelled images (need class folders or a metadata.csv)`);
@@ -323,7 +331,7 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 	if (values.help) return void console.log(USAGE.split);
 	const data = str(values.data);
 	if (!data) throw new UsageError(`--data is required\n\n${USAGE.split}`);
-	const { scan, split } = await computeSplits(data, {
+	const { scan, split, annotations } = await computeSplits(data, {
 		mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
 		seed: num(values.seed, 'seed', D.seed, true),
 		testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
@@ -337,6 +345,8 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 		lines.push(`${s.padEnd(6)}${String(rel.length).padStart(7)}${classes.map((c) => String(rel.filter((r) => labelOf.get(r) === c).length).padStart(11)).join('')}`);
 	}
 	lines.push(split.leakedPatients.length ? `patients in more than one split: ${split.leakedPatients.length}` : 'no patient is in more than one split');
+	if (annotations.rows) lines.push(`annotations: ${annotations.relabelled} relabelled, ${annotations.excluded} excluded (${annotations.file})`);
+	for (const x of split.excluded ?? []) lines.push(`  excluded ${x.path}: ${x.reason}`);
 	for (const e of scan.errors) lines.push(`  ${e.path}: ${e.reason}`);
 	process.stdout.write(lines.join('\n') + '\n');
 }
@@ -458,6 +468,12 @@ export async function main(argv: string[]): Promise<number> {
 			case 'bench':
 				await cmdBench(rest);
 				break;
+			case 'annotate': {
+				const { values, positionals } = parse('annotate', rest, { ...COMMON, data: { type: 'string' }, reason: { type: 'string' }, reviewer: { type: 'string' }, json: { type: 'boolean' } });
+				if (values.help) console.log(USAGE.annotate);
+				else await cmdAnnotate(values, positionals);
+				break;
+			}
 			default:
 				throw new UsageError(`unknown command '${command}'\n\n${USAGE.main}`);
 		}

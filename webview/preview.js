@@ -54,7 +54,19 @@
 			// ?n=5000 repeats the sample to check the virtual grid with thousands of images.
 			const n = Number(q.get('n') || rows.length);
 			const items = Array.from({ length: n }, (_, i) => { const [rel, label] = rows[i % rows.length]; const p = probsFor(label); return { relPath: i < rows.length ? rel : `copy${Math.floor(i / rows.length)}/${rel}`, label, predicted: p.pred, probs: p.probs, split: 'test', thumbUri: uri(rel) }; });
-			return [{ type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } }];
+			const snap = { type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } };
+			// ?annot=1: annotation rows on every 3rd / 5th / 7th / 2nd image (relabelled, flagged, note, reviewed).
+			if (q.get('annot') !== '1') return [snap];
+			const annRows = {};
+			items.forEach((it, i) => {
+				const a = { label: null, originalLabel: it.label, flags: [], note: '', reviewed: false };
+				if (i % 3 === 0) a.label = it.label === 'NORMAL' ? 'COVID' : 'NORMAL';
+				if (i % 5 === 0) a.flags = ['label-doubtful'];
+				if (i % 7 === 0) a.note = 'check the costophrenic angle';
+				if (i % 2 === 0) a.reviewed = true;
+				if (a.label || a.flags.length || a.note || a.reviewed) annRows[it.relPath] = a;
+			});
+			return [snap, { type: 'annotations', rows: annRows, canUndo: true, canRedo: false }];
 		}
 		if (panel === 'training') {
 			const m = metricsOf(rows.slice(0, 120).map(([rel, label]) => { const p = probsFor(label); return { relPath: rel, label, predicted: p.pred, probs: p.probs }; }));
@@ -74,7 +86,13 @@
 			return [{ type: 'snapshot', busy: null, settings: { splitMode: leak ? 'image' : 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1, imageSize: 237 }, dataset: {
 				root: sample.root, layout: 'folders', classCounts, splitCounts, total: images.length, patients: new Set(images.map((i) => i.patientId)).size,
 				split: { mode: leak ? 'image' : 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1, counts, leakedPatients: leak ? ['ieee8023-46', 'ieee8023-77', 'ieee8023-226'] : [] },
-				images, errors: [{ path: 'NORMAL/scan-0042.dcm', reason: 'DICOM without pixel data' }, { path: 'PNEUMONIA/x.jpg', reason: 'PNG data in a .jpg file: decoded as PNG' }], preprocessed: false } }];
+				images, errors: [{ path: 'NORMAL/scan-0042.dcm', reason: 'DICOM without pixel data' }, { path: 'PNEUMONIA/x.jpg', reason: 'PNG data in a .jpg file: decoded as PNG' }], preprocessed: false,
+				...(q.get('annot') === '1' ? { annotations: { file: sample.root + '/radreview-annotations.csv', rows: 4, relabelled: 1, excluded: 1, flagged: 2, noted: 1, reviewed: 1, moved: 0, excludedImages: [{ path: images[1].relPath, reason: 'not-frontal' }] } } : {}) } },
+				...(q.get('annot') === '1' ? [{ type: 'annotations', canUndo: true, canRedo: false, rows: {
+					[images[0].relPath]: { label: 'NORMAL', originalLabel: images[0].label, flags: [], note: '', reviewed: true },
+					[images[1].relPath]: { label: null, originalLabel: images[1].label, flags: ['not-frontal'], note: '', reviewed: false },
+					[images[2].relPath]: { label: null, originalLabel: images[2].label, flags: ['label-doubtful'], note: 'lateral?', reviewed: false },
+				} }] : [])];
 		}
 		if (panel === 'compare') {
 			const mk = (id, backbone, displayName, w, acc, secs) => ({ runDir: '/ws/runs/' + id, name: id, backbone, displayName, weights: w, backend: 'WASM (SIMD, 2 threads)', createdAt: '2026-11-25T' + String(8 + id.length).padStart(2, '0') + ':00:00Z',
@@ -111,6 +129,9 @@
 		if (detail !== null) setTimeout(() => document.querySelectorAll('[data-testid="grid-item"]')[Number(detail)]?.click(), 100);
 		const scroll = q.get('scroll');
 		if (scroll) { const sc = document.querySelector('.grid-scroller'); if (sc) sc.scrollTop = Number(scroll); }
+		if (q.get('queue') === '1') setTimeout(() => document.querySelector('[data-testid="review-queue"]')?.click(), 100);
+		if (q.get('select') === '1') setTimeout(() => { const g = document.querySelectorAll('[data-testid="grid-item"]'); g[1]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); g[4]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); }, 100);
+		if (q.get('help') === '1') setTimeout(() => { const g = document.querySelector('[data-testid="grid-item"]'); g?.focus(); g?.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true })); }, 100);
 		const exp = q.get('export');
 		if (exp) setTimeout(() => document.querySelector(`[data-testid="export-${exp}"]`)?.click(), 200);
 		if (q.get('live') === '1' && panel === 'training') {

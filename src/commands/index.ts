@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { BackboneId } from '../engine/types';
 import type { Services } from '../util/services';
+import { addNoteCommand, flagCommand, redoAnnotationCommand, setLabelCommand, undoAnnotationCommand } from './annotate';
 import { selectBackendCommand } from './backend';
 import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
@@ -44,6 +45,16 @@ export const enum CommandId {
 	Compare = 'radiographReview.compare',
 	/** {@link auditDatasetCommand} */
 	AuditDataset = 'radiographReview.auditDataset',
+	/** {@link setLabelCommand} (explorer context menu on image files) */
+	SetLabel = 'radiographReview.setLabel',
+	/** {@link flagCommand} (explorer context menu on image files) */
+	Flag = 'radiographReview.flag',
+	/** {@link addNoteCommand} (explorer context menu on image files) */
+	AddNote = 'radiographReview.addNote',
+	/** {@link undoAnnotationCommand} */
+	UndoAnnotation = 'radiographReview.undoAnnotation',
+	/** {@link redoAnnotationCommand} */
+	RedoAnnotation = 'radiographReview.redoAnnotation',
 }
 
 /** The four train commands share one handler over the backbone. */
@@ -71,5 +82,10 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.ShowTraining, () => showTrainingCommand(s)),
 		reg(CommandId.Compare, () => compareCommand(s)),
 		reg(CommandId.AuditDataset, () => auditDatasetCommand(s)),
+		reg(CommandId.SetLabel, (uri, uris) => setLabelCommand(s, uri, uris)),
+		reg(CommandId.Flag, (uri, uris) => flagCommand(s, uri, uris)),
+		reg(CommandId.AddNote, (uri, uris) => addNoteCommand(s, uri, uris)),
+		reg(CommandId.UndoAnnotation, () => undoAnnotationCommand(s)),
+		reg(CommandId.RedoAnnotation, () => redoAnnotationCommand(s)),
 	];
 }

@@ -20,6 +20,7 @@ import {
 	type SplitResult,
 	type TrainConfig,
 	type WeightsInfo,
+	type AnnotationSummary,
 } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
 import { initBackend, type BackendReport } from './model/tf';
@@ -33,6 +34,7 @@ import { computeFeatures, featureCacheDir, type FeatureResult } from './train/fe
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
 import { trainHead, type FeatureSet } from './train/train';
 import { computeMetrics, lossAndAccuracy } from './infer/metrics';
+import { applyAnnotations, labelsDigest, readAnnotations, type AppliedAnnotations } from './annotations/store';
 import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
 import { balanceWeights } from './audit/audit';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
@@ -149,6 +151,20 @@ function subset(f: FeatureResult, rows: number[], labels: number[]): FeatureSet 
 
 const classIndex = (r: ImageRecord): number => CLASS_NAMES.indexOf(r.label!);
 
+/** The dataset's annotations applied to a scan (corrected labels, exclusions), with what they did logged. */
+async function annotate(scanned: ScanResult, opts: JobOptions): Promise<AppliedAnnotations> {
+	const a = await applyAnnotations(scanned.root, scanned.images);
+	const s = a.summary;
+	if (s.rows || s.sha256) {
+		opts.onProgress?.({ kind: 'log', level: 'info', message: `Annotations (${s.file}): ${a.relabelled.length} relabelled, ${a.excluded.length} excluded${s.moved ? `, ${s.moved} followed a moved image` : ''}` });
+		for (const x of a.excluded) opts.onProgress?.({ kind: 'log', level: 'info', message: `  excluded ${x.path}: ${x.reason}` });
+	}
+	return a;
+}
+
+/** splits.json lists what the annotations changed. */
+const withAnnotations = (split: SplitResult, a: AppliedAnnotations): SplitResult => ({ ...split, excluded: a.excluded, relabelled: a.relabelled });
+
 /**
  * scan → decode (cached) → split → weights → features (cached) → train the head → evaluate on test → write the run.
  * The run folder appears only when complete; on cancel (CancelledError) or error nothing complete-looking is left.
@@ -171,7 +187,8 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
 
 	const scanned = await scan(cfg.dataDir, opts);
-	const labelled = scanned.images.filter((r) => r.label != null);
+	const annotated = await annotate(scanned, opts);
+	const labelled = annotated.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
 	lap('scan');
 	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
@@ -180,12 +197,15 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
-	const split = cfg.testSource
-		? splitBySource(loaded.images.map((i) => i.record), cfg.testSource, cfg)
-		: splitDataset(
-				loaded.images.map((i) => i.record),
-				{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
-			);
+	const split = withAnnotations(
+		cfg.testSource
+			? splitBySource(loaded.images.map((i) => i.record), cfg.testSource, cfg)
+			: splitDataset(
+					loaded.images.map((i) => i.record),
+					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
+				),
+		annotated,
+	);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1, message: `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` });
 	if (split.leakedPatients.length) {
 		opts.onProgress?.({ kind: 'log', level: 'warn', message: `${split.leakedPatients.length} patients appear in more than one split (image-level split)` });
@@ -206,7 +226,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	let head: Head | undefined;
 	try {
 		const dir = run.partialDir;
-		await writeRunJson(dir, RUN_FILES.config, { ...cfg, preprocessing });
+		await writeRunJson(dir, RUN_FILES.config, { ...cfg, preprocessing, annotations: annotated.summary });
 		await writeRunJson(dir, RUN_FILES.splits, split);
 		const storedWeights: StoredWeights = { ...base.info, backbone: cfg.backbone };
 		await writeRunJson(dir, RUN_FILES.weights, storedWeights);
@@ -314,7 +334,12 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const root = path.resolve(folder);
 	const scanned = await scan(root, opts);
 	if (scanned.images.length === 0) throw new Error(`${root}: no images found`);
-	const loaded = await decode(scanned.images, workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
+	// Corrected labels count; excluded images are still classified but left out of the evaluation.
+	const annotated = await annotate(scanned, opts);
+	const excluded = new Set(annotated.excluded.map((x) => x.path));
+	const corrected = new Map(annotated.images.map((r) => [r.relPath, r]));
+	const records = scanned.images.map((r) => corrected.get(r.relPath) ?? r);
+	const loaded = await decode(records, workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
 	const errors = [...scanned.errors, ...loaded.errors];
 
 	// The same weights the head was trained on, or a clear refusal.
@@ -338,7 +363,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 
 	const csvPath = path.resolve(opts.outCsv ?? path.join(workDir, 'classifications', `${timestampName()}-${run.name}-${path.basename(root)}.csv`));
 	await writePredictionsCsv(csvPath, predictions);
-	const labelled = predictions.filter((p) => p.label != null);
+	const labelled = predictions.filter((p) => p.label != null && !excluded.has(p.relPath));
 	const sourceOf = new Map(loaded.images.map((i) => [i.record.relPath, i.record.source]));
 	const metrics = labelled.length
 		? computeMetrics(
@@ -368,14 +393,16 @@ export async function computeSplits(
 	dataDir: string,
 	o: { mode: SplitMode; seed: number; testFraction: number; valFraction: number },
 	opts: JobOptions = {},
-): Promise<{ scan: ScanResult; split: SplitResult }> {
+): Promise<{ scan: ScanResult; split: SplitResult; annotations: AnnotationSummary }> {
 	const scanned = await scan(path.resolve(dataDir), opts);
-	const labelled = scanned.images.filter((r) => r.label != null);
+	const annotated = await annotate(scanned, opts);
+	const labelled = annotated.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images to split`);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
-	const split = splitDataset(labelled, o);
+	const split = withAnnotations(splitDataset(labelled, o), annotated);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1 });
-	return { scan: scanned, split };
+	const corrected = new Map(annotated.images.map((r) => [r.relPath, r]));
+	return { scan: { ...scanned, images: scanned.images.map((r) => corrected.get(r.relPath) ?? r) }, split, annotations: annotated.summary };
 }
 
 /** Complete runs below `<workDir>/runs`, newest first. */
@@ -389,12 +416,30 @@ export interface RunView {
 	history: EpochLog[];
 	predictions: Prediction[];
 	extra: { config: TrainConfig; splits: SplitResult; metrics: StoredMetrics; weights: StoredWeights };
+	/** Set when the dataset's labels or exclusions changed after the run was trained. */
+	staleLabels?: string;
+}
+
+/**
+ * Whether a run's labels are stale: the annotations' labels and exclusions now differ from those it trained on.
+ * A run made before annotations existed is stale once any label is corrected or any image excluded.
+ */
+export async function staleLabels(config: TrainConfig): Promise<string | undefined> {
+	let now: string;
+	try {
+		now = labelsDigest((await readAnnotations(config.dataDir)).set);
+	} catch (e) {
+		return `the annotations cannot be read (${e instanceof Error ? e.message : String(e)})`;
+	}
+	const then = config.annotations?.labelsDigest ?? labelsDigest(new Map());
+	return now === then ? undefined : 'labels are stale: annotations were changed after this run was trained (retrain to use them)';
 }
 
 export async function loadRun(runDir: string): Promise<RunView> {
 	const run: LoadedRun = await loadRunDir(runDir);
 	const predictions = await withSources(await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions)), run.config.dataDir);
-	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights } };
+	const stale = await staleLabels(run.config);
+	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights }, ...(stale ? { staleLabels: stale } : {}) };
 }
 
 /** Runs written before predictions.csv had source / patient_id columns: fill them from a scan of the dataset, if it is still there. */
@@ -443,7 +488,8 @@ export async function datasetFeatures(
 	const spec = getBackbone(o.backbone);
 	const workDir = path.resolve(o.workDir);
 	const scanned = await scan(path.resolve(dataDir), opts);
-	const labelled = scanned.images.filter((r) => r.label != null);
+	// Reviewed corrections count and excluded images are left out, so a fixed finding does not come back.
+	const labelled = (await annotate(scanned, opts)).images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
 	const loaded = await decode(labelled, workDir, o.imageSize, o.resize, opts, o.equalize);
 	if (loaded.images.length === 0) throw new Error(`${scanned.root}: none of the ${labelled.length} images could be decoded`);

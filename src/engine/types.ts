@@ -67,6 +67,40 @@ export interface SplitResult {
 	test: string[];
 	/** Patients that occur in more than one split (empty in patient mode). */
 	leakedPatients: string[];
+	/** Images the annotations took out of training and evaluation, with the flag that did it. */
+	excluded?: Exclusion[];
+	/** Images whose label the annotations corrected. */
+	relabelled?: Relabel[];
+}
+
+/** A label correction from radreview-annotations.csv applied to an image. */
+export interface Relabel {
+	path: string;
+	from: ClassName | null;
+	to: ClassName;
+}
+
+/** An image left out of training and evaluation by an annotation flag. */
+export interface Exclusion {
+	path: string;
+	reason: string;
+}
+
+/** What the annotations file did to a dataset: recorded in a run's config.json, shown in the Dataset panel. */
+export interface AnnotationSummary {
+	file: string;
+	/** sha256 of the file's bytes; null when there is none. */
+	sha256: string | null;
+	rows: number;
+	relabelled: number;
+	excluded: number;
+	flagged: number;
+	noted: number;
+	reviewed: number;
+	/** Rows found again at a new path by content hash. */
+	moved: number;
+	/** Identifies the labels and exclusions (not notes): a run whose digest differs from the file's is stale. */
+	labelsDigest: string;
 }
 
 export interface ReduceLrConfig {
@@ -106,6 +140,8 @@ export interface TrainConfig {
 	balance?: 'none' | 'class' | 'class-source';
 	/** 'reference' = Flatten → Dense 20 → Dense 3 trained by Adam; 'linear-probe' = GAP + L2 softmax regression (λ by CV). */
 	head?: 'reference' | 'linear-probe';
+	/** Set by training in a run's config.json: the annotations it obeyed. */
+	annotations?: AnnotationSummary;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> = {

@@ -2,7 +2,7 @@
 // saves the JSON report and Markdown summary beside the caches, and turns findings into review queues.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CLASS_NAMES, type Prediction } from '../engine/types';
+import { CLASS_NAMES, type ClassName, type Prediction } from '../engine/types';
 import type { AuditImage, AuditReport } from '../engine/audit/report';
 import { auditMarkdown } from '../engine/audit/run';
 import { writeFileAtomic, writeJsonAtomic } from '../engine/util/atomic';
@@ -17,8 +17,6 @@ import { PredictionsPanel } from './predictionsPanel';
 /** Images listed per finding in the panel (the JSON report has them all). */
 const MAX_ITEMS = 60;
 const THUMB_SIZE = 128;
-/** Command an annotation store may register to take the panel's exclude / relabel decisions. */
-export const ANNOTATE_COMMAND = 'radiographReview.annotate';
 
 export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 	static current: AuditPanel | undefined;
@@ -178,12 +176,13 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 		return x;
 	}
 
-	/** Hands the decision to the annotation store's command (radreview-annotations.csv) when one is registered. */
-	private async annotate(relPath: string, edit: { action: 'exclude' } | { action: 'relabel'; label: string }): Promise<void> {
-		const commands = await vscode.commands.getCommands(true);
-		const args = { dataDir: this.report!.dataDir, relPath, ...edit, reason: 'audit' };
-		if (commands.includes(ANNOTATE_COMMAND)) await vscode.commands.executeCommand(ANNOTATE_COMMAND, args);
-		else this.services.log.info(`Audit decision (no annotation store registered yet): ${JSON.stringify(args)}`);
+	/** Writes the decision to the dataset's radreview-annotations.csv (the shared annotation store: undo, decorations, training). */
+	private async annotate(relPath: string, edit: { action: 'exclude' } | { action: 'relabel'; label: ClassName }): Promise<void> {
+		const r = this.report!;
+		if ((await this.services.annotations.open()) !== r.dataDir) throw new UserError(`The dataset folder changed since the audit of ${r.dataDir}: run the audit again.`);
+		// The flag says why: training leaves out 'exclude', 'not-frontal' and 'duplicate' alike.
+		const flag = r.outOfDistribution.flagged.some((x) => x.relPath === relPath) ? 'not-frontal' : r.duplicates.pairs.some((p) => p.a.relPath === relPath || p.b.relPath === relPath) ? 'duplicate' : 'exclude';
+		await this.services.annotations.apply([edit.action === 'exclude' ? { kind: 'flag', path: relPath, flag } : { kind: 'label', path: relPath, label: edit.label }]);
 	}
 
 	/** A finding's images in the Predictions grid, worst first: the reviewer relabels, flags or keeps each. */

@@ -9,6 +9,7 @@ import { confinePath } from '../util/pathConfinement';
 import { readSettings, updateSetting } from '../util/settings';
 import type { Services } from '../util/services';
 import { datasetRoot, pickDatasetFolder, workDir } from '../util/workspace';
+import { AnnotationBridge } from './annotationBridge';
 import { BasePanel } from './basePanel';
 import { trainCommandFor } from './trainingPanel';
 
@@ -26,6 +27,7 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 	private busy: string | null = null;
 	/** Aborts the thumbnails of the previous scan when the dataset is scanned again. */
 	private thumbsAbort: AbortController | undefined;
+	private readonly annotations: AnnotationBridge;
 
 	static show(services: Services): DatasetPanel {
 		if (DatasetPanel.current) DatasetPanel.current.reveal();
@@ -50,6 +52,15 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
 			}),
 		);
+		// Relabels and exclusions change the counts and the split: rescan shortly after the last edit.
+		let timer: NodeJS.Timeout | undefined;
+		this._register(services.annotations.onDidChange(() => {
+			clearTimeout(timer);
+			timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
+		}));
+		this._register({ dispose: () => clearTimeout(timer) });
+		this.annotations = new AnnotationBridge(services.annotations, () => (this.dataset ? { root: this.dataset.root, paths: new Set(this.dataset.images.map((i) => i.relPath)) } : undefined));
+		this._register(this.annotations.watch((m) => this.post(m)));
 	}
 
 	/** Scan and split the configured dataset in the worker. */
@@ -124,8 +135,22 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		};
 	}
 
+	/** The snapshot, then the annotations of the thumbnails. */
+	protected override sendSnapshot(): void {
+		super.sendSnapshot();
+		void this.annotations.message().then((m) => this.post(m));
+	}
+
 	protected async onMessage(msg: DatasetFromWebview): Promise<void> {
 		switch (msg.type) {
+			case 'annotate':
+			case 'undoAnnotation':
+				try {
+					await this.annotations.handle(msg);
+				} catch (e) {
+					this.post({ type: 'notice', level: 'error', message: (e as Error).message });
+				}
+				return;
 			case 'ready':
 			case 'error':
 				return;
@@ -214,5 +239,6 @@ function toView(r: SplitsResult): DatasetView {
 		},
 		images,
 		errors: r.scan.errors,
+		...(r.annotations ? { annotations: { ...r.annotations, excludedImages: (r.split.excluded ?? []).slice(0, MAX_IMAGES) } } : {}),
 	};
 }

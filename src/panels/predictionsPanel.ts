@@ -8,6 +8,7 @@ import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
+import { AnnotationBridge } from './annotationBridge';
 import { BasePanel } from './basePanel';
 import { exportDir, saveExport } from './exportFile';
 
@@ -36,6 +37,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	private busy: string | null = null;
 	/** relPath → absolute path, for the items currently shown (the only files openFile may open). */
 	private files = new Map<string, string>();
+	private readonly annotations: AnnotationBridge;
 
 	/** The panel of prediction set `key`: revealed if open, else a new one (beside a prediction set on screen). */
 	static forSet(services: Services, key: string): PredictionsPanel {
@@ -61,6 +63,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		try {
 			const run = await services.engine.run({ type: 'loadRun', runDir });
 			const config = (run.extra as { config?: TrainConfig } | undefined)?.config;
+			const stale = run.staleLabels;
 			const test = run.predictions.filter((p) => p.split === 'test');
 			const predictions = test.length > 0 ? test : run.predictions;
 			const name = DISPLAY_NAMES[run.summary.backbone] ?? run.summary.backbone;
@@ -78,6 +81,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				errors: [],
 				csvPath: path.join(run.summary.runDir, 'predictions.csv'),
 			});
+			if (stale) panel.post({ type: 'notice', level: 'warn', message: `This run's ${stale}.` });
 		} catch (e) {
 			panel.setBusy(null);
 			throw e;
@@ -103,6 +107,14 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				if (e.webviewPanel.active) PredictionsPanel.current = this;
 			}),
 		);
+		this.annotations = new AnnotationBridge(services.annotations, () => (this.view ? { root: this.view.root, paths: new Set(this.files.keys()) } : undefined));
+		this._register(this.annotations.watch((m) => this.post(m)));
+	}
+
+	/** The snapshot, then the annotations (both replayed whenever the webview loads or shows). */
+	protected override sendSnapshot(): void {
+		super.sendSnapshot();
+		void this.annotations.message().then((m) => this.post(m));
 	}
 
 	setBusy(text: string | null): void {
@@ -182,6 +194,15 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(real), { preview: true, viewColumn: vscode.ViewColumn.Beside });
 				return;
 			}
+			case 'annotate':
+			case 'undoAnnotation':
+				try {
+					await this.annotations.handle(msg);
+				} catch (e) {
+					this.post({ type: 'notice', level: 'error', message: (e as Error).message });
+					void this.annotations.message().then((m) => this.post(m)); // undo the webview's optimistic edit
+				}
+				return;
 			case 'loadImage':
 				this.post(await this.loadImage(msg.relPath, msg.requestId));
 				return;

@@ -1,9 +1,10 @@
 // Dataset panel protocol: the scanned dataset, its class counts and the seeded split.
 import type { ClassSourceTable } from '../engine/data/sources';
-import { CLASS_NAMES, type BackboneId, type ClassName, type FileError, type SplitMode, type SplitName } from '../engine/types';
+import { CLASS_NAMES, type BackboneId, type ClassName, type Exclusion, type FileError, type SplitMode, type SplitName } from '../engine/types';
 import type { ErrorReportMessage, NoticeMessage, ReadyMessage } from './common';
+import { isAnnotationEdits, type AnnotateMessage, type AnnotationsMessage, type UndoAnnotationMessage } from './annotations';
 import { isBackboneId } from './common';
-import { isInteger, isNumber, isOneOf, isShortString, unionGuard, type Guard } from './guards';
+import { isBoolean, isInteger, isNumber, isOneOf, isShortString, unionGuard, type Guard } from './guards';
 
 /** One image as the dataset panel shows it. */
 export interface DatasetImageView {
@@ -48,6 +49,21 @@ export interface DatasetView {
 	errors: FileError[];
 	/** Whether preprocessed caches exist for the current image size. */
 	preprocessed?: boolean;
+	/** What radreview-annotations.csv does to training: counts, and the images it leaves out with their reason. */
+	annotations?: DatasetAnnotationsView;
+}
+
+export interface DatasetAnnotationsView {
+	file: string;
+	rows: number;
+	relabelled: number;
+	excluded: number;
+	flagged: number;
+	noted: number;
+	reviewed: number;
+	moved: number;
+	/** Capped list of the excluded images. */
+	excludedImages: Exclusion[];
 }
 
 /** Host → webview: full state; sent after ready, on show and whenever it changes. */
@@ -67,7 +83,7 @@ export interface DatasetThumbsMessage {
 	thumbs: Record<string, string>;
 }
 
-export type DatasetToWebview = DatasetSnapshotMessage | DatasetThumbsMessage | NoticeMessage;
+export type DatasetToWebview = DatasetSnapshotMessage | DatasetThumbsMessage | NoticeMessage | AnnotationsMessage;
 
 /** Pick a different dataset folder (host shows the folder dialog). */
 export interface SelectFolderMessage {
@@ -103,7 +119,9 @@ export type DatasetFromWebview =
 	| ComputeSplitsMessage
 	| PreprocessMessage
 	| OpenImageMessage
-	| TrainMessage;
+	| TrainMessage
+	| AnnotateMessage
+	| UndoAnnotationMessage;
 
 const isFraction = (v: unknown): v is number => isNumber(v) && v >= 0 && v < 1;
 
@@ -115,6 +133,8 @@ export const isDatasetFromWebview: Guard<DatasetFromWebview> = unionGuard<Datase
 	preprocess: {},
 	openImage: { relPath: isShortString },
 	train: { backbone: isBackboneId },
+	annotate: { edits: isAnnotationEdits },
+	undoAnnotation: { redo: isBoolean },
 });
 
 export function emptyClassCounts(): Record<ClassName | 'unlabelled', number> {

@@ -3,6 +3,7 @@
 import { BACKBONE_IDS } from '../engine/types';
 import type {
 	BackboneId,
+	AnnotationSummary,
 	BackendPreference,
 	FileError,
 	Metrics,
@@ -135,6 +136,8 @@ export interface PreprocessResult {
 export interface SplitsResult {
 	scan: ScanResult;
 	split: SplitResult;
+	/** What radreview-annotations.csv did to the dataset (labels corrected, images excluded). */
+	annotations?: AnnotationSummary;
 }
 export interface LoadRunResult {
 	summary: RunSummary;
@@ -142,6 +145,8 @@ export interface LoadRunResult {
 	predictions: Prediction[];
 	/** Anything else the run keeps (config etc.), passed through. */
 	extra?: unknown;
+	/** Set when the annotations' labels changed after the run was trained. */
+	staleLabels?: string;
 }
 export interface ThumbsResult {
 	/** Source path → thumbnail path; missing entries failed (see errors). */

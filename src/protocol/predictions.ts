@@ -2,7 +2,8 @@
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape } from './common';
-import { isInteger, isShortString, unionGuard, type Guard } from './guards';
+import { isBoolean, isInteger, isShortString, unionGuard, type Guard } from './guards';
+import { isAnnotationEdits, type AnnotateMessage, type AnnotationsMessage, type UndoAnnotationMessage } from './annotations';
 
 export interface PredictionItem {
 	/** Path relative to the classified folder / dataset root; the item's id in messages. */
@@ -61,7 +62,7 @@ export interface ImageMessage {
 	error?: string;
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage;
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | AnnotationsMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -80,7 +81,7 @@ export interface LoadImageMessage {
 	requestId: number;
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage;
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | AnnotateMessage | UndoAnnotationMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -88,5 +89,7 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	openFile: { relPath: isShortString },
 	revealCsv: {},
 	export: exportShape,
+	annotate: { edits: isAnnotationEdits },
+	undoAnnotation: { redo: isBoolean },
 	loadImage: { relPath: isShortString, requestId: isInteger },
 });

@@ -67,6 +67,18 @@ export const TestId = {
 	ExportCsv: 'export-csv',
 	ExportPng: 'export-png',
 	ExportPdf: 'export-pdf',
+	/** Annotation state badges of a grid item (children carry `data-state` relabelled|flagged|noted|reviewed). */
+	AnnotationBadges: 'annotation-badges',
+	/** The review-state filter (all|relabelled|flagged|noted|unreviewed|reviewed). */
+	AnnotationFilter: 'annotation-filter',
+	/** The keyboard help dialog (`?`). */
+	AnnotationHelp: 'annotation-help',
+	/** Text field of the flag / note dialog. */
+	AnnotationInput: 'annotation-input',
+	/** Starts the review queue. */
+	ReviewQueueButton: 'review-queue',
+	/** "n of m reviewed" in the large view while reviewing. */
+	ReviewProgress: 'review-progress',
 
 	// ── dataset panel
 	/** Text = number of images. */
@@ -83,6 +95,8 @@ export const TestId = {
 	ConfoundWarning: 'confound-warning',
 	/** Thumbnail <img> of a dataset image (placeholders until its thumbnail is made carry no test id). */
 	DatasetThumb: 'dataset-thumb',
+	/** Annotation counts, with `data-kind` relabelled|excluded|flagged|noted|reviewed; text = count. */
+	AnnotationCount: 'annotation-count',
 	/** Buttons. */
 	SelectFolderButton: 'select-folder',
 	ComputeSplitsButton: 'compute-splits',

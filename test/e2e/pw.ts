@@ -9,6 +9,8 @@ export interface Locator {
 	waitFor(options?: { state?: 'attached' | 'detached' | 'visible' | 'hidden'; timeout?: number }): Promise<void>;
 	click(options?: { button?: 'left' | 'right' | 'middle'; timeout?: number }): Promise<void>;
 	fill(value: string): Promise<void>;
+	focus(options?: { timeout?: number }): Promise<void>;
+	press(key: string, options?: { timeout?: number }): Promise<void>;
 	count(): Promise<number>;
 	textContent(options?: { timeout?: number }): Promise<string | null>;
 	inputValue(options?: { timeout?: number }): Promise<string>;

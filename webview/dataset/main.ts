@@ -11,6 +11,7 @@ import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { baseName, patientsPerSplit, pct } from '../shared/logic';
 import { StatusLines } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
+import { ThumbAnnotations } from './annotations';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -63,7 +64,7 @@ function render(msg: DatasetSnapshotMessage): void {
 	const key = contentKey(msg);
 	if (key === lastKey) return;
 	lastKey = key;
-	replaceChildren(content, summary(d), countsTable(d), sourcesSection(d), leakStatement(d), splitForm(msg), errorsSection(d), thumbnails(d));
+	replaceChildren(content, summary(d), countsTable(d), sourcesSection(d), leakStatement(d), annotationsSection(d), splitForm(msg), errorsSection(d), thumbnails(d));
 }
 
 let lastKey = '';
@@ -87,7 +88,7 @@ function contentKey(msg: DatasetSnapshotMessage): string {
 	if (!d) return 'none';
 	const first = d.images[0];
 	const last = d.images.at(-1);
-	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null]);
+	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null, d.annotations]);
 }
 
 /** What the user typed in the split form and has not submitted yet (kept across re-renders). */
@@ -285,6 +286,23 @@ function splitForm(msg: DatasetSnapshotMessage): HTMLElement {
 	);
 }
 
+/** What the reviewers' annotations change: relabelled and excluded counts, and the excluded images with their reason. */
+function annotationsSection(d: DatasetView): HTMLElement | null {
+	const a = d.annotations;
+	if (!a || a.rows === 0) return null;
+	const stat = (key: string, label: string, n: number) => h('span', { class: 'annot-stat' }, h('strong', { testid: TestId.AnnotationCount, data: { kind: key }, text: String(n) }), ` ${label}`);
+	return h(
+		'section',
+		{},
+		h('h2', { text: 'Annotations' }),
+		h('p', { class: 'muted', text: `${a.file} — corrected labels replace folder labels; excluded images are left out of training and evaluation.` }),
+		h('p', { class: 'annot-stats' }, stat('relabelled', 'relabelled', a.relabelled), ' · ', stat('excluded', 'excluded', a.excluded), ' · ', stat('flagged', 'flagged', a.flagged), ' · ', stat('noted', 'with a note', a.noted), ' · ', stat('reviewed', 'reviewed', a.reviewed), a.moved ? ` · ${a.moved} followed a moved image` : ''),
+		a.excludedImages.length
+			? h('ul', { class: 'errors-list' }, ...a.excludedImages.map((x) => h('li', { attrs: { title: x.path } }, icon('circle-slash'), h('span', { class: 'mono', text: x.path }), ` — ${x.reason}`)))
+			: null,
+	);
+}
+
 function errorsSection(d: DatasetView): HTMLElement {
 	return h(
 		'section',
@@ -334,14 +352,30 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 	return h('div', { class: 'thumb-group' }, h('h3', {}, `${title} `, h('span', { class: 'muted', text: `(${images.length})` })), images.length ? grid : h('p', { class: 'muted', text: 'No images.' }), more);
 }
 
+const thumbAnnotations = new ThumbAnnotations(
+	(m) => channel.post(m),
+	(message) => status.setNotice('warn', message),
+);
+
 function thumb(im: DatasetImageView): HTMLElement {
 	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId} · source ${im.source ?? UNKNOWN_SOURCE}`;
 	const uri = thumbUris.get(im.relPath);
 	const pic = uri ? thumbImg(im.relPath, uri) : h('div', { class: 'thumb-missing', data: { relPath: im.relPath }, attrs: { title: 'Thumbnail not made yet' } }, icon('file-media'));
+	const state = thumbAnnotations.describe(im.relPath);
 	return h(
 		'button',
-		{ class: 'thumb-button', attrs: { type: 'button', title: `${tip}\nClick to open`, 'aria-label': `Open ${im.relPath}` }, on: { click: () => channel.post({ type: 'openImage', relPath: im.relPath }) } },
+		{
+			class: 'thumb-button',
+			attrs: { type: 'button', title: `${tip}\nClick to open · keys 1/2/3 label, X exclude, R reviewed`, 'aria-label': `Open ${im.relPath}${state ? `, ${state}` : ''}` },
+			on: {
+				click: () => channel.post({ type: 'openImage', relPath: im.relPath }),
+				keydown: (e: Event) => {
+					if (thumbAnnotations.onKey(e as KeyboardEvent, im.relPath)) e.preventDefault();
+				},
+			},
+		},
 		pic,
+		thumbAnnotations.badge(im.relPath),
 		h('span', { class: 'thumb-caption', text: `${im.label ?? '–'} · ${baseName(im.relPath)}` }),
 	);
 }
@@ -353,6 +387,9 @@ channel.onMessage((msg) => {
 			break;
 		case 'thumbs':
 			addThumbs(msg.thumbs);
+			break;
+		case 'annotations':
+			thumbAnnotations.onMessage(msg);
 			break;
 		case 'notice':
 			status.setNotice(msg.level, msg.message);

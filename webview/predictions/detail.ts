@@ -16,6 +16,10 @@ export interface DetailHost {
 	requestImage(relPath: string, requestId: number): void;
 	onNavigate(index: number): void;
 	onClose(index: number): void;
+	/** Extra content under the image's facts (the review block). */
+	extra?(item: GridItem, index: number): HTMLElement | null;
+	/** A key in the large view; true when handled. */
+	onKey?(e: KeyboardEvent, index: number): boolean;
 }
 
 const DEFAULT_WINDOW = 255;
@@ -87,6 +91,10 @@ export class DetailView {
 		});
 		this.el.addEventListener('keydown', (e) => {
 			if ((e.target as HTMLElement | null)?.tagName === 'INPUT' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the sliders' own keys
+			if (this.host.onKey?.(e, this.index)) {
+				e.preventDefault();
+				return;
+			}
 			if (e.key === 'Escape') this.close(true);
 			else if (e.key === 'ArrowLeft') this.step(-1);
 			else if (e.key === 'ArrowRight') this.step(1);
@@ -132,6 +140,16 @@ export class DetailView {
 		this.el.hidden = false;
 		this.render(item);
 		this.el.querySelector<HTMLElement>('.detail')?.focus();
+	}
+
+	get isOpen(): boolean {
+		return !this.el.hidden;
+	}
+
+	/** Redraws the open image (its annotations changed). */
+	refresh(): void {
+		const item = this.el.hidden ? undefined : this.host.item(this.index);
+		if (item) this.render(item);
 	}
 
 	close(restoreFocus: boolean): void {
@@ -300,6 +318,7 @@ export class DetailView {
 			h('div', { class: 'bars' }, ...bars),
 			h('div', { class: 'detail-path mono', attrs: { title: item.relPath } }, root ? `${root.replace(/[\\/]+$/, '')}/` : '', h('strong', { text: item.relPath })),
 			h('div', { class: 'toolbar' }, open),
+			this.host.extra?.(item, this.index) ?? null,
 		);
 	}
 }

@@ -30,6 +30,16 @@ interface Cell {
 	gen: number;
 }
 
+/** Optional behaviour a panel adds to the tiles (annotations: badges, selection, review keys). */
+export interface GridHooks {
+	/** Called after a tile is filled; `label` is its plain screen-reader label. */
+	decorate?(el: HTMLElement, item: GridItem, label: string): void;
+	/** A key on a tile; true when handled. */
+	onKey?(e: KeyboardEvent, index: number): boolean;
+	/** A click on a tile; true when handled (it then does not open the large view). */
+	onClick?(e: MouseEvent, index: number): boolean;
+}
+
 export class VirtualGrid {
 	readonly el: HTMLDivElement;
 	private readonly spacer: HTMLDivElement;
@@ -40,15 +50,27 @@ export class VirtualGrid {
 	private frame = 0;
 	private gen = 0;
 
-	constructor(private readonly onOpen: (index: number) => void) {
+	constructor(
+		private readonly onOpen: (index: number) => void,
+		private readonly hooks: GridHooks = {},
+	) {
 		this.layer = h('div', { class: 'grid-layer' });
 		this.spacer = h('div', { class: 'grid-spacer' }, this.layer);
 		this.el = h('div', { class: 'grid-scroller', attrs: { tabindex: '-1' } }, this.spacer);
 		this.el.addEventListener('scroll', () => this.schedule(), { passive: true });
 		new ResizeObserver(() => this.schedule()).observe(this.el);
 		// One delegated listener instead of one per recycled cell.
-		this.layer.addEventListener('click', (e) => this.activate(e));
+		this.layer.addEventListener('click', (e) => {
+			const i = Number((e.target as HTMLElement | null)?.closest<HTMLElement>('.cell')?.dataset.index);
+			if (Number.isInteger(i) && this.hooks.onClick?.(e, i)) return;
+			this.activate(e);
+		});
 		this.layer.addEventListener('keydown', (e) => {
+			const at = Number((e.target as HTMLElement | null)?.closest<HTMLElement>('.cell')?.dataset.index);
+			if (Number.isInteger(at) && this.hooks.onKey?.(e, at)) {
+				e.preventDefault();
+				return;
+			}
 			if (e.key === 'Enter' || e.key === ' ') {
 				e.preventDefault();
 				this.activate(e);
@@ -67,6 +89,12 @@ export class VirtualGrid {
 		this.items = items;
 		this.gen++;
 		if (resetScroll) this.el.scrollTop = 0;
+		this.render();
+	}
+
+	/** Redraws every tile (decorations changed; the items did not). */
+	redraw(): void {
+		this.gen++;
 		this.render();
 	}
 
@@ -206,6 +234,8 @@ export class VirtualGrid {
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
 			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
 		}
-		cell.el.setAttribute('aria-label', `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`);
+		const label = `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
+		cell.el.setAttribute('aria-label', label);
+		this.hooks.decorate?.(cell.el, item, label);
 	}
 }

@@ -35,6 +35,7 @@ import { Channel, boundedMessage, startPanel } from '../shared/vscodeApi';
 import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
+import { Annotator } from './annotate';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -130,22 +131,47 @@ const filterBar = h('div', { class: 'toolbar filter-bar' }, selTrue.wrap, selPre
 // Whenever a filter hides images, say so in plain words with a one-click way back (never a silent "19 of 30").
 const activeText = h('span', {});
 const activeReset = h('vscode-button', { testid: TestId.ResetFilter, attrs: { title: 'Show every image of this set' } }, icon('clear-all'), ' Show all');
-activeReset.addEventListener('click', () => setFilter({ ...DEFAULT_FILTER }));
+activeReset.addEventListener('click', () => {
+	annotator.setFilter('all');
+	setFilter({ ...DEFAULT_FILTER });
+});
 const activeBar = h('div', { class: 'active-filter', testid: TestId.ActiveFilter, attrs: { role: 'status' } }, icon('filter'), activeText, activeReset);
 activeBar.hidden = true;
 
-const grid = new VirtualGrid((i) => detail.open(i));
+const annotator = new Annotator({
+	post: (m) => channel.post(m),
+	shown: () => shown,
+	refresh: () => {
+		refresh(false);
+		detail.refresh();
+	},
+	redraw: () => grid.redraw(),
+	openDetail: (i) => detail.open(i),
+	notice: (level, message) => status.setNotice(level, message),
+});
+const grid = new VirtualGrid((i) => detail.open(i), {
+	decorate: (el, item, label) => annotator.decorate(el, item, label),
+	onKey: (e, i) => annotator.onKey(e, i),
+	onClick: (e, i) => annotator.onClick(e, i),
+});
 const emptyGrid = h('div', { class: 'empty grid-empty', text: 'No image matches these filters.' });
 const side = h('aside', { class: 'side' });
 const layout = h('div', { class: 'layout' }, h('div', { class: 'grid-column' }, grid.el, emptyGrid), side);
 const detail = new DetailView({
-	item: (i) => shown[i],
-	count: () => shown.length,
+	item: (i) => annotator.itemAt(i),
+	count: () => annotator.count(),
 	root: () => view?.root ?? '',
 	openFile: (relPath) => channel.post({ type: 'openFile', relPath }),
+	onNavigate: (i) => !annotator.inQueue && grid.reveal(i),
+	onClose: (i) => {
+		// Back to the image in the grid (the review queue counts its own positions).
+		const at = annotator.inQueue ? shown.findIndex((s) => s.relPath === annotator.itemAt(i)?.relPath) : i;
+		annotator.endQueue();
+		if (at >= 0) grid.focusItem(at);
+	},
+	extra: (item, i) => annotator.detailBlock(item, i),
+	onKey: (e, i) => annotator.onKey(e, i, true),
 	requestImage: (relPath, requestId) => channel.post({ type: 'loadImage', relPath, requestId }),
-	onNavigate: (i) => grid.reveal(i),
-	onClose: (i) => grid.focusItem(i),
 });
 const emptyView = h('div', { class: 'empty', text: 'No predictions loaded yet. Train a model or classify a folder.' });
 const root = h(
@@ -154,10 +180,12 @@ const root = h(
 	h('div', { class: 'header' }, title, meta, h('span', { class: 'spacer' }), h('span', { class: 'count-line' }, count, countOf), exportBar),
 	status.el,
 	filterBar,
+	annotator.toolbar,
 	activeBar,
 	layout,
 	emptyView,
 	detail.el,
+	annotator.help,
 );
 (document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
@@ -207,11 +235,12 @@ function syncSources(items: readonly GridItem[]): void {
 
 /** Recomputes the shown list and redraws grid and matrix. */
 function refresh(resetScroll: boolean): void {
-	const items = view?.items ?? [];
-	shown = filterAndSort(items, cur.filter, cur.sort);
+	const items = (view?.items ?? []).map((i) => annotator.effective(i));
+	shown = filterAndSort(items, cur.filter, cur.sort).filter((i) => annotator.matches(i));
 	count.textContent = String(shown.length);
 	countOf.textContent = shown.length === items.length ? ' images' : ` of ${items.length} images`;
-	const active = view ? activeFilterText(cur.filter, shown.length, items.length) : null;
+	const reviewFilter = annotator.filter === 'all' ? null : `review state: ${annotator.filter}`;
+	const active = view ? [activeFilterText(cur.filter, shown.length, items.length), reviewFilter].filter(Boolean).join(' · ') || null : null;
 	activeBar.hidden = active === null;
 	activeText.textContent = active ?? '';
 	emptyGrid.hidden = shown.length > 0 || items.length === 0;
@@ -221,7 +250,7 @@ function refresh(resetScroll: boolean): void {
 
 function renderSide(): void {
 	if (!view) return;
-	const items = view.items;
+	const items = view.items.map((i) => annotator.effective(i));
 	const labelled = items.some((i) => i.label !== null);
 	const parts: HTMLElement[] = [];
 	if (labelled) {
@@ -302,6 +331,7 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	const has = v !== null;
 	layout.hidden = !has;
 	filterBar.hidden = !has;
+	annotator.toolbar.hidden = !has;
 	exportBar.hidden = !has;
 	emptyView.hidden = has;
 	if (!v) {
@@ -311,6 +341,8 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 		return;
 	}
 	renderHeader(v);
+	annotator.setItems(v.items);
+	annotator.byPath = new Map(v.items.map((i) => [i.relPath, i]));
 	detail.close(false);
 	syncSources(v.items);
 	syncControls();
@@ -370,6 +402,13 @@ channel.onMessage((msg) => {
 			break;
 		case 'exportResult':
 			status.exportResult(msg);
+			break;
+		case 'annotations':
+			annotator.onMessage(msg);
+			if (view) {
+				refresh(false);
+				detail.refresh();
+			}
 			break;
 		case 'image':
 			detail.onImage(msg);
