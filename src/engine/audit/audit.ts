@@ -55,6 +55,8 @@ export const NEAR_DUP_FRACTION = 0.25;
 export const NEAR_DUP_HAMMING = 10;
 /** A class whose source alone separates it with this one-vs-rest AUC is "nearly determined by its source". */
 export const SOURCE_AUC_WARNING = 0.85;
+/** Leave-one-source-out skips sources with fewer images than this. */
+export const MIN_HELD_OUT = 5;
 
 export interface AuditCore {
 	labelIssues: LabelIssuesFinding;
@@ -340,7 +342,8 @@ function leaveOneSourceOut(k: Kernel, labels: number[], source: string[], lambda
 	for (const held of names) {
 		const tr = labels.map((_, i) => i).filter((i) => source[i] !== held);
 		const te = labels.map((_, i) => i).filter((i) => source[i] === held);
-		if (!tr.length || !te.length) continue;
+		// A handful of images (a stray file without a source) says nothing about recall.
+		if (!tr.length || te.length < MIN_HELD_OUT) continue;
 		for (const option of ['none', 'balance-class', 'balance-class-source'] as const) {
 			const ytr = tr.map((i) => labels[i]);
 			const weights = option === 'none' ? undefined : balanceWeights(ytr, tr.map((i) => source[i]), option === 'balance-class' ? 'class' : 'class-source');
