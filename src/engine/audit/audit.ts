@@ -198,7 +198,7 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 			method: 'confident-learning',
 			folds: opts.folds,
 			lambda: opts.lambda,
-			outOfFoldAccuracy: cl.suggested.filter((s, i) => s === labels[i]).length / n,
+			outOfFoldAccuracy: all.filter((i) => argmaxRow(oof, i, CLASS_NAMES.length) === labels[i]).length / n,
 			thresholds: cl.thresholds,
 			confidentJoint: cl.confidentJoint,
 			issues: cl.issues.map((i) => ({ ...image(i), suggested: CLASS_NAMES[cl.suggested[i]], probs: probsOf(i), margin: cl.margin[i], selfConfidence: cl.selfConfidence[i] })),

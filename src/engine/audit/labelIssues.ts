@@ -16,7 +16,7 @@ export interface ConfidentLearningResult {
 	margin: number[];
 	/** Per row: p of the given label (self-confidence). */
 	selfConfidence: number[];
-	/** Per row: the class with the largest out-of-fold probability. */
+	/** Per row: the class it is confidently of when that is not its label (an issue), else the argmax. */
 	suggested: number[];
 }
 
@@ -53,7 +53,8 @@ export function confidentLearning(probs: ArrayLike<number>, labels: number[], cl
 		}
 		margin.push(p(i, y) - other);
 		selfConfidence.push(p(i, y));
-		suggested.push(best);
+		// An issue's suggestion is the class it is confidently of (which need not be the argmax).
+		suggested.push(conf >= 0 && conf !== y ? conf : best);
 	}
 	const ranking = Array.from({ length: n }, (_, i) => i).sort((a, b) => margin[a] - margin[b] || a - b);
 	return { thresholds, confidentJoint: joint, issues: ranking.filter((i) => isIssue[i]), ranking, margin, selfConfidence, suggested };
