@@ -37,6 +37,7 @@ import { computeMetrics, lossAndAccuracy } from './infer/metrics';
 import { applyAnnotations, labelsDigest, readAnnotations, type AppliedAnnotations } from './annotations/store';
 import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
 import { balanceWeights } from './audit/audit';
+import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
 	RUN_FILES,
@@ -190,6 +191,9 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const annotated = await annotate(scanned, opts);
 	const labelled = annotated.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
+	// Said before training and kept in the run: where a class comes from one source, accuracy can be the source's.
+	const confounds = classSourceTable(labelled).warnings.map((w) => w.message);
+	for (const m of confounds) opts.onProgress?.({ kind: 'log', level: 'warn', message: `Source shortcut: ${m} (see radreview audit)` });
 	lap('scan');
 	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, cfg.equalize);
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
@@ -300,6 +304,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			createdAt,
 			timing,
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
+			...(confounds.length ? { sourceWarnings: confounds } : {}),
 		};
 		// metrics.json last: its presence marks a complete run (see loadRun).
 		await writeRunJson(dir, RUN_FILES.metrics, stored);

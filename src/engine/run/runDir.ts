@@ -27,6 +27,8 @@ export interface StoredMetrics extends Metrics {
 	createdAt: string;
 	timing: Record<string, number>;
 	counts: { train: number; val: number; test: number; decodeErrors: number };
+	/** Class × source confound warnings of the training data, in words (absent when there are none). */
+	sourceWarnings?: string[];
 }
 
 /** weights.json: which backbone weights the head was trained on (not a copy of them). */
