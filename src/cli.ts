@@ -24,6 +24,8 @@ import { formatMetrics } from './engine/infer/metrics';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
+import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
+import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
 import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
 
 class UsageError extends Error {}
@@ -56,6 +58,10 @@ const TRAIN_OPTIONS: Options = {
 	'restore-best-weights': { type: 'boolean' },
 	'dicom-window': { type: 'string' },
 	precision: { type: 'string' },
+	'test-source': { type: 'string' },
+	balance: { type: 'string' },
+	head: { type: 'string' },
+	equalize: { type: 'string' },
 };
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -70,6 +76,7 @@ Commands:
   preprocess  decode and resize a dataset into the cache
   split       show the seeded train/val/test split of a dataset
   runs        list finished runs
+  audit       find label errors, non-radiographs, duplicates across splits and source shortcuts
   annotate    relabel, flag and note images (radreview-annotations.csv)
   bench       benchmark the backends (see radreview bench --help)
   features    fill the feature cache for a dataset, or for shard K of N of it (job arrays)
@@ -101,6 +108,11 @@ Results are research aids, not a diagnosis.`,
   --precision fp32|int8   the base's arithmetic, default fp32. int8 calibrates on up to 200 training images,
                           checks the features against fp32 on 32 others, and keeps fp32 if they stray
                           (cosine 1st percentile < 0.99); the run records the calibration and the fidelity
+  --test-source NAME      leave-one-source-out: test on every image of this source (manifest source_dataset),
+                          train / val on the others
+  --balance none|class|class-source  oversample so each class (or class x source cell) weighs the same
+  --head reference|linear-probe  the reference Dense head, or GAP + L2 softmax regression (strength by CV)
+  --equalize none|clahe   intensity normalisation before the base (CLAHE reduces scanner differences)
   --workdir DIR           caches and runs, default ./.radreview`,
 	demo: `Usage: radreview demo [--workdir DIR] [--epochs N] [--backbone ID] [--weights auto|none|FILE]
 
@@ -134,6 +146,20 @@ See docs/SCALE.md for Slurm and Kubernetes job files.`,
 Copies feature-cache entries from each SOURCE (a work folder, or its cache/features folder) that WORKDIR lacks.
 Entries present on both sides must be byte-identical: a difference is reported as a conflict and the destination
 keeps its own. Exit code 1 when there were conflicts or unreadable entries.`,
+	audit: `Usage: radreview audit --data DIR [--backbone ID] [--json FILE] [--md FILE] [options]
+
+Audits a labelled dataset with the cached features of a pretrained backbone (default ${DEFAULT_AUDIT_BACKBONE}, offline):
+label issues (confident learning on patient-grouped cross-validation), images that are not frontal chest
+X-rays, exact and near duplicates across train / val / test, and source shortcuts (class × source,
+leave-one-source-out). Prints the Markdown summary unless --md or --json is given.
+
+  --json FILE     the full report (schema: docs/AUDIT.md)
+  --md FILE       a Markdown summary for a pull request
+  --weights auto|FILE   pretrained weights (random weights are refused)
+  --seed N        split and folds, default ${D.seed}
+  --folds N       cross-validation folds, default 5
+  --image-size N  default ${D.imageSize}
+  --workdir DIR   caches, default ./.radreview`,
 	annotate: ANNOTATE_USAGE,
 	runs: `Usage: radreview runs [--workdir DIR]
 
@@ -198,6 +224,10 @@ function trainConfigFrom(v: Record<string, string | boolean | undefined>, overri
 		restoreBestWeights: v['restore-best-weights'] === true,
 		...dicomWindowOf(v['dicom-window']),
 		precision: oneOf<Precision>(v.precision, 'precision', ['fp32', 'int8'], 'fp32'),
+		testSource: str(v['test-source']),
+		balance: oneOf<NonNullable<TrainConfig['balance']>>(v.balance, 'balance', ['none', 'class', 'class-source'], 'none'),
+		head: oneOf<NonNullable<TrainConfig['head']>>(v.head, 'head', ['reference', 'linear-probe'], 'reference'),
+		equalize: oneOf<NonNullable<TrainConfig['equalize']>>(v.equalize, 'equalize', ['none', 'clahe'], 'none'),
 	};
 }
 
@@ -397,6 +427,49 @@ async function cmdRuns(argv: string[]): Promise<void> {
 	}
 }
 
+async function cmdAudit(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('audit', argv, {
+		...COMMON,
+		data: { type: 'string' },
+		backbone: { type: 'string' },
+		weights: { type: 'string' },
+		json: { type: 'string' },
+		md: { type: 'string' },
+		seed: { type: 'string' },
+		folds: { type: 'string' },
+		'image-size': { type: 'string' },
+		'base-runtime': { type: 'string' },
+	});
+	if (values.help) return void console.log(USAGE.audit);
+	const data = str(values.data);
+	if (!data) throw new UsageError(`--data is required\n\n${USAGE.audit}`);
+	const folds = num(values.folds, 'folds', 5, true);
+	if (folds < 2) throw new UsageError(`--folds must be at least 2 (got ${folds})`);
+	const report = await auditDataset(
+		{
+			dataDir: path.resolve(data),
+			workDir: workDirOf(values),
+			backbone: oneOf<BackboneId>(values.backbone, 'backbone', BACKBONE_IDS, DEFAULT_AUDIT_BACKBONE),
+			weights: str(values.weights) ?? 'auto',
+			seed: num(values.seed, 'seed', D.seed, true),
+			folds,
+			imageSize: num(values['image-size'], 'image-size', D.imageSize, true),
+			baseRuntime: oneOf<BaseRuntimePreference>(values['base-runtime'], 'base-runtime', ['auto', 'onnx', 'tfjs'], D.baseRuntime),
+			backend: oneOf<BackendPreference>(values.backend, 'backend', BACKENDS, D.backend),
+		},
+		job,
+	);
+	const { linked: _linked, ...stored } = report;
+	const json = str(values.json);
+	const md = str(values.md);
+	if (json) await writeJsonAtomic(path.resolve(json), stored);
+	if (md) await writeFileAtomic(path.resolve(md), auditMarkdown(stored));
+	const summary = `audit: ${stored.images} images; ${stored.labelIssues.issues.length} label issues, ${stored.outOfDistribution.flagged.length} not chest X-ray, ${stored.duplicates.pairs.length} duplicate pairs (${stored.duplicates.crossSplitPairs} across splits), ${stored.sources.warnings.length} source warnings (${stored.timing.total.toFixed(1)} s)`;
+	if (!json && !md) process.stdout.write(auditMarkdown(stored) + '\n');
+	process.stdout.write(summary + '\n' + (json ? `json: ${path.resolve(json)}\n` : '') + (md ? `markdown: ${path.resolve(md)}\n` : ''));
+	for (const w of stored.sources.warnings) process.stderr.write(`WARNING: ${w.message}\n`);
+}
+
 async function cmdBench(argv: string[]): Promise<void> {
 	let bench: { runBench(argv: string[]): Promise<unknown> };
 	try {
@@ -454,6 +527,9 @@ export async function main(argv: string[]): Promise<number> {
 				break;
 			case 'runs':
 				await cmdRuns(rest);
+				break;
+			case 'audit':
+				await cmdAudit(rest, job);
 				break;
 			case 'bench':
 				await cmdBench(rest);

@@ -6,7 +6,7 @@ import { addNoteCommand, flagCommand, redoAnnotationCommand, setLabelCommand, un
 import { selectBackendCommand } from './backend';
 import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
-import { compareCommand, openPredictionsCommand, showTrainingCommand } from './panels';
+import { auditDatasetCommand, compareCommand, openPredictionsCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
 import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand } from './train';
 
@@ -45,6 +45,8 @@ export const enum CommandId {
 	ShowTraining = 'radiographReview.showTraining',
 	/** {@link compareCommand} */
 	Compare = 'radiographReview.compare',
+	/** {@link auditDatasetCommand} */
+	AuditDataset = 'radiographReview.auditDataset',
 	/** {@link setLabelCommand} (explorer context menu on image files) */
 	SetLabel = 'radiographReview.setLabel',
 	/** {@link flagCommand} (explorer context menu on image files) */
@@ -82,6 +84,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.ClassifyExplorerFolder, (arg) => classifyFolderCommand(s, arg instanceof vscode.Uri ? arg : undefined)),
 		reg(CommandId.ShowTraining, () => showTrainingCommand(s)),
 		reg(CommandId.Compare, () => compareCommand(s)),
+		reg(CommandId.AuditDataset, () => auditDatasetCommand(s)),
 		reg(CommandId.SetLabel, (uri, uris) => setLabelCommand(s, uri, uris)),
 		reg(CommandId.Flag, (uri, uris) => flagCommand(s, uri, uris)),
 		reg(CommandId.AddNote, (uri, uris) => addNoteCommand(s, uri, uris)),

@@ -1,6 +1,7 @@
 // Commands that open panels.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { AuditPanel } from '../panels/auditPanel';
 import { ComparePanel } from '../panels/comparePanel';
 import { PredictionsPanel } from '../panels/predictionsPanel';
 import { TrainingPanel } from '../panels/trainingPanel';
@@ -27,4 +28,9 @@ export async function openPredictionsCommand(s: Services, arg?: unknown): Promis
 	else runDir = (await pickRun(s, wd, 'Run to show'))?.runDir;
 	if (!runDir) return;
 	await PredictionsPanel.showRun(s, runDir);
+}
+
+/** Opens the Audit panel and runs the audit on the current dataset. */
+export async function auditDatasetCommand(s: Services): Promise<void> {
+	await AuditPanel.show(s).run();
 }

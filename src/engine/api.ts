@@ -6,6 +6,7 @@ import {
 	CLASS_NAMES,
 	DEFAULT_TRAIN_CONFIG,
 	type EpochLog,
+	type Equalize,
 	type FileError,
 	type ImageRecord,
 	type JobOptions,
@@ -25,7 +26,7 @@ import { isCancelled, throwIfAborted } from './util/cancel';
 import { initBackend, type BackendReport } from './model/tf';
 import { getBackbone } from './model/backbones';
 import type { BackboneSpec } from './model/backbones/spec';
-import { buildHead, wrapHead, type Head } from './model/head';
+import { buildHead, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
 import { loadImages, type LoadResult } from './data/cache';
 import { splitDataset } from './data/splits';
@@ -36,8 +37,11 @@ import { normalise } from './data/preprocess';
 import { poolFeatures } from './model/head';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
 import { headTrainerLabel, trainHead, type FeatureSet } from './train/train';
-import { computeMetrics } from './infer/metrics';
+import { computeMetrics, lossAndAccuracy } from './infer/metrics';
 import { applyAnnotations, labelsDigest, readAnnotations, type AppliedAnnotations } from './annotations/store';
+import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
+import { balanceWeights } from './audit/audit';
+import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
 	RUN_FILES,
@@ -132,9 +136,10 @@ async function scan(dataDir: string, opts: JobOptions): Promise<ScanResult> {
 	return scanDataset(dataDir, { signal: opts.signal, onProgress: opts.onProgress });
 }
 
-function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions, dicomWindow?: WindowChoice): Promise<LoadResult> {
+function decode(records: ImageRecord[], workDir: string, size: number, resize: ResizeMode, opts: JobOptions, extra: { dicomWindow?: WindowChoice; equalize?: Equalize } = {}): Promise<LoadResult> {
 	// loadImages reports its own stage progress and file errors.
-	return loadImages(records, { workDir, size, resize, ...(dicomWindow ? { dicomWindow } : {}), signal: opts.signal, onProgress: opts.onProgress });
+	const { dicomWindow, equalize } = extra;
+	return loadImages(records, { workDir, size, resize, ...(dicomWindow ? { dicomWindow } : {}), ...(equalize ? { equalize } : {}), signal: opts.signal, onProgress: opts.onProgress });
 }
 
 /** How the base runs: fp32, or int8 calibrated on a plan's images, or int8 from ranges a run stored. */
@@ -145,12 +150,12 @@ async function features(
 	loaded: LoadResult,
 	spec: BackboneSpec,
 	base: PreparedBase,
-	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
+	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir' | 'equalize'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
 	opts: JobOptions,
 	int8?: Int8Request,
 ): Promise<FeatureResult & { int8?: StoredInt8 }> {
 	const baseShape = spec.outputShape(cfg.imageSize);
-	const fp32Key: FeatureKey = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize };
+	const fp32Key: FeatureKey = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize, ...(cfg.equalize && cfg.equalize !== 'none' ? { equalize: cfg.equalize } : {}) };
 	const buildExtractor = async (int8Opts?: Parameters<typeof createExtractor>[4]['int8']): Promise<FeatureExtractor> => {
 		opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1, message: `building ${spec.displayName} (${base.info.name})` });
 		const model = await base.build();
@@ -295,18 +300,23 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const annotated = await annotate(scanned, opts);
 	const labelled = annotated.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${cfg.dataDir}: ${noLabelledImages(scanned)}`);
+	// Said before training and kept in the run: where a class comes from one source, accuracy can be the source's.
+	const confounds = classSourceTable(labelled).warnings.map((w) => w.message);
+	for (const m of confounds) opts.onProgress?.({ kind: 'log', level: 'warn', message: `Source shortcut: ${m} (see radreview audit)` });
 	lap('scan');
-	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, cfg.dicomWindow);
+	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
 	lap('decode');
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	const split = withAnnotations(
-		splitDataset(
-			loaded.images.map((i) => i.record),
-			{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
-		),
+		cfg.testSource
+			? splitBySource(loaded.images.map((i) => i.record), cfg.testSource, cfg)
+			: splitDataset(
+					loaded.images.map((i) => i.record),
+					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
+				),
 		annotated,
 	);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1, message: `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` });
@@ -332,18 +342,32 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const baseRuntime = feats.runtime ?? 'feature cache';
 		lap('features');
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
+		const labelsAll = loaded.images.map((im) => classIndex(im.record));
+		const sourcesAll = loaded.images.map((im) => im.record.source);
+		const balance = cfg.balance && cfg.balance !== 'none' ? cfg.balance : undefined;
 		const sets = Object.fromEntries(
 			(['train', 'val', 'test'] as const).map((s) => {
-				const rows = rowsOf(s);
-				return [s, subset(feats, rows, rows.map((r) => classIndex(loaded.images[r].record)))];
+				const rows = s === 'train' && balance && cfg.head !== 'linear-probe' ? balancedRows(rowsOf(s), labelsAll, sourcesAll, balance) : rowsOf(s);
+				return [s, subset(feats, rows, rows.map((r) => labelsAll[r]))];
 			}),
 		) as Record<SplitName, FeatureSet>;
 
 		head = buildHead({ baseShape: spec.outputShape(cfg.imageSize), dropout: cfg.dropout, seed: cfg.seed });
-		opts.onProgress?.({ kind: 'stage', stage: 'train', done: 0, total: cfg.epochs, message: `${sets.train.n} train / ${sets.val.n} val images` });
+		opts.onProgress?.({ kind: 'stage', stage: 'train', done: 0, total: cfg.epochs, message: `${sets.train.n} train / ${sets.val.n} val images${balance ? ` (balanced by ${balance})` : ''}` });
+		let trained: { history: EpochLog[]; stoppedAt?: number; restoredEpoch?: number; engine?: 'wasm' | 'tfjs'; fallbackReason?: string };
 		const checkpoint = historyCheckpoint(dir);
-		let trained: Awaited<ReturnType<typeof trainHead>>;
-		try {
+		if (cfg.head === 'linear-probe') {
+			const rows = rowsOf('train');
+			const weights = balance ? balanceWeights(rows.map((r) => labelsAll[r]), rows.map((r) => sourcesAll[r] ?? ''), balance) : undefined;
+			const probe = fitLinearProbe(head, feats.feats, feats.dim, rows, labelsAll, rows.map((r) => loaded.images[r].record.patientId), cfg.seed, weights);
+			opts.onProgress?.({ kind: 'log', level: 'info', message: `Linear probe: λ = ${probe.lambda} by grouped CV on the training split (log loss ${Object.entries(probe.cvLoss).map(([l, v]) => `${l}: ${v.toFixed(3)}`).join(', ')})` });
+			const evalSet = (set: FeatureSet) => (set.n ? lossAndAccuracy(predictPooled(head!, set.feats, set.n), set.labels) : { loss: NaN, accuracy: NaN });
+			const tr = evalSet(sets.train);
+			const va = evalSet(sets.val);
+			trained = { history: [{ epoch: 1, loss: tr.loss, acc: tr.accuracy, val_loss: va.loss, val_acc: va.accuracy, lr: probe.lambda, seconds: (Date.now() - tMark) / 1000 }] };
+			await writeRunJson(dir, 'linear-probe.json', probe);
+		} else {
+			try {
 			trained = await trainHead(head, sets.train, sets.val, {
 				epochs: cfg.epochs,
 				batchSize: cfg.batchSize,
@@ -358,8 +382,9 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 					opts.onProgress?.(e);
 				},
 			});
-		} finally {
-			await checkpoint.close();
+			} finally {
+				await checkpoint.close();
+			}
 		}
 		lap('train');
 
@@ -390,7 +415,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			lap('int8 check');
 		}
 		const createdAt = new Date().toISOString();
-		const headTrainer = headTrainerLabel(trained);
+		const headTrainer = trained.engine ? headTrainerLabel({ engine: trained.engine, fallbackReason: trained.fallbackReason }) : 'linear probe (L2 softmax regression)';
 		const backendText = `${backendLabel(backend, baseRuntime)}; head on ${trained.engine === 'wasm' ? 'fused WASM' : 'the tfjs loop'}`;
 		timing.total = (Date.now() - t0) / 1000;
 		const stored: StoredMetrics = {
@@ -404,6 +429,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			counts: { train: sets.train.n, val: sets.val.n, test: sets.test.n, decodeErrors: loaded.errors.length },
 			...(int8 ? { int8 } : {}),
 			headTrainer,
+			...(confounds.length ? { sourceWarnings: confounds } : {}),
 		};
 		if (trained.stoppedAt !== undefined) stored.stoppedAt = trained.stoppedAt;
 		if (trained.restoredEpoch !== undefined) stored.restoredEpoch = trained.restoredEpoch;
@@ -470,7 +496,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const excluded = new Set(annotated.excluded.map((x) => x.path));
 	const corrected = new Map(annotated.images.map((r) => [r.relPath, r]));
 	const records = scanned.images.map((r) => corrected.get(r.relPath) ?? r);
-	const loaded = await decode(records, workDir, cfg.imageSize, cfg.resize, opts, cfg.dicomWindow);
+	const loaded = await decode(records, workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
 	const errors = [...scanned.errors, ...loaded.errors];
 
 	// The same weights the head was trained on, or a clear refusal.
@@ -663,4 +689,34 @@ export async function extractFeatures(
 		shard: cfgIn.shard,
 		seconds: (Date.now() - t0) / 1000,
 	};
+}
+
+/** What the audit (and anything else that reads a dataset through the caches) gets back. */
+export interface DatasetFeatures {
+	scan: ScanResult;
+	loaded: LoadResult;
+	features: FeatureResult;
+	weights: WeightsInfo;
+	/** Channels of the base output (features are [h·w·channels] cells, HWC). */
+	channels: number;
+}
+
+/** scan → decode (cached) → weights → features (cached) for every labelled image of a dataset. */
+export async function datasetFeatures(
+	dataDir: string,
+	o: { backbone: TrainConfig['backbone']; weights: string; imageSize: number; resize: ResizeMode; workDir: string; baseRuntime: TrainConfig['baseRuntime']; backend: TrainConfig['backend']; equalize?: Equalize },
+	opts: JobOptions = {},
+): Promise<DatasetFeatures> {
+	await initBackend(o.backend);
+	const spec = getBackbone(o.backbone);
+	const workDir = path.resolve(o.workDir);
+	const scanned = await scan(path.resolve(dataDir), opts);
+	// Reviewed corrections count and excluded images are left out, so a fixed finding does not come back.
+	const labelled = (await annotate(scanned, opts)).images.filter((r) => r.label != null);
+	if (labelled.length === 0) throw new Error(`${scanned.root}: no labelled images (expected class folders ${CLASS_NAMES.join(', ')} or a metadata.csv)`);
+	const loaded = await decode(labelled, workDir, o.imageSize, o.resize, opts, { equalize: o.equalize });
+	if (loaded.images.length === 0) throw new Error(`${scanned.root}: none of the ${labelled.length} images could be decoded`);
+	const base = await prepareBase(spec, o.weights, o.imageSize, 0, { workDir, signal: opts.signal, onProgress: opts.onProgress });
+	const feats = await features(loaded, spec, base, { imageSize: o.imageSize, resize: o.resize, baseRuntime: o.baseRuntime, workDir, preprocessing: spec.preprocessing, equalize: o.equalize }, opts);
+	return { scan: scanned, loaded, features: feats, weights: base.info, channels: spec.outputShape(o.imageSize)[2] };
 }

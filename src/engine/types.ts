@@ -17,6 +17,8 @@ export type BackboneId = (typeof BACKBONE_IDS)[number];
 export type Preprocessing = 'caffe' | 'tf' | 'unit';
 /** stretch = the reference's plain resize; letterbox keeps the aspect ratio and pads with black. */
 export type ResizeMode = 'stretch' | 'letterbox';
+/** Intensity normalisation before the base: none, or CLAHE (contrast-limited adaptive histogram equalisation). */
+export type Equalize = 'none' | 'clahe';
 /** patient = stratified and patient-grouped (default); image = the reference's image-level split. */
 export type SplitMode = 'patient' | 'image';
 export type SplitName = 'train' | 'val' | 'test';
@@ -143,6 +145,14 @@ export interface TrainConfig {
 	dicomWindow?: WindowChoice;
 	/** The frozen base's arithmetic: fp32 (default) or int8 (calibrated, kept only when its features match fp32). */
 	precision?: Precision;
+	/** Reduces scanner / exposure differences between sources; recorded in the run's config.json. */
+	equalize?: Equalize;
+	/** Leave-one-source-out: every image of this source (manifest source_dataset) is the test split. */
+	testSource?: string;
+	/** Oversample training images so each class (or class × source cell) weighs the same. */
+	balance?: 'none' | 'class' | 'class-source';
+	/** 'reference' = Flatten → Dense 20 → Dense 3 trained by Adam; 'linear-probe' = GAP + L2 softmax regression (λ by CV). */
+	head?: 'reference' | 'linear-probe';
 	/** Set by training in a run's config.json: the annotations it obeyed. */
 	annotations?: AnnotationSummary;
 }

@@ -6,6 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
+import { auditDataset } from './audit/run';
 import { decodePreview, decodeToRgb } from './data/decode';
 import { viewImage } from './data/view';
 import { backendReport, initBackend } from './model/tf';
@@ -112,6 +113,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			return api.recoverRuns(req.workDir);
 		case 'listInterrupted':
 			return api.listInterruptedRuns(req.workDir);
+		case 'audit':
+			return auditDataset({ dataDir: req.dataDir, workDir: req.workDir, backbone: req.backbone, seed: req.seed }, opts);
 		default: {
 			const never: never = req;
 			throw new Error(`Unknown engine request ${JSON.stringify(never)}`);

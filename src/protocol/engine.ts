@@ -1,5 +1,6 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
+import { BACKBONE_IDS } from '../engine/types';
 import type {
 	BackendAvailability,
 	AnnotationSummary,
@@ -20,6 +21,7 @@ import type {
 	EpochLog,
 } from '../engine/types';
 import type { ViewerImage } from './viewer';
+import type { AuditReport } from '../engine/audit/report';
 import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
@@ -134,6 +136,15 @@ export interface StopRequest {
 	type: 'stop';
 	id: number;
 }
+/** Audit a labelled dataset with cached features; result: the report plus the duplicate groups the split links. */
+export interface AuditRequest {
+	type: 'audit';
+	id: number;
+	dataDir: string;
+	workDir: string;
+	backbone: BackboneId;
+	seed: number;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -157,6 +168,7 @@ export type EngineRequest =
 	| RecoverRunsRequest
 	| ListInterruptedRequest
 	| StopRequest
+	| AuditRequest
 	| CancelRequest;
 
 /** Requests that start a job (everything but cancel and stop). */
@@ -251,6 +263,7 @@ export interface EngineResults {
 	preview: PreviewResult;
 	viewImage: ViewData;
 	backend: BackendResult;
+	audit: AuditReport & { linked: string[][] };
 }
 
 /** Worker → host: a progress event of job `id`. */
@@ -342,5 +355,6 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	recoverRuns: { id: isId, workDir: isShortString },
 	listInterrupted: { id: isId, workDir: isShortString },
 	stop: { id: isId },
+	audit: { id: isId, dataDir: isShortString, workDir: isShortString, backbone: isOneOf(BACKBONE_IDS), seed: isInteger },
 	cancel: { id: isId },
 });

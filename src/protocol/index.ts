@@ -6,4 +6,5 @@ export * from './training';
 export * from './predictions';
 export * from './compare';
 export * from './viewer';
+export * from './audit';
 export * from './testIds';

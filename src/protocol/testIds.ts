@@ -143,10 +143,20 @@ export const TestId = {
 	ViewerInvert: 'viewer-invert',
 	ViewerOneToOne: 'viewer-one-to-one',
 	ViewerPresets: 'viewer-presets',
+	// ── audit panel
+	/** One per finding, with `data-finding="labelIssues|outOfDistribution|duplicates|sources"` and `data-count`. */
+	AuditSection: 'audit-section',
+	/** One per listed image inside a section, with `data-rel-path`. */
+	AuditItem: 'audit-item',
+	/** A plain-words warning (source shortcut). */
+	AuditWarning: 'audit-warning',
+	/** Buttons: run the audit; open a finding as a review queue in the Predictions grid. */
+	AuditRunButton: 'audit-run',
+	AuditQueueButton: 'audit-queue',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];
 
 /** Panel names as used in `data-panel` and in `dist/webview/<panel>.js`. */
-export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare'] as const;
+export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare', 'audit'] as const;
 export type PanelName = (typeof PANEL_NAMES)[number];

@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,forward,int8,train,classify,shard] [--install-peers]
+                [--sections env,preprocess,viewer,forward,int8,train,classify,shard,audit] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard', 'audit']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -104,13 +104,20 @@ interface ClassifyTask {
 	work: string;
 }
 
-type Task = ForwardTask | TrainTask | ClassifyTask;
+interface AuditTask {
+	kind: 'audit';
+	data: string;
+	work: string;
+}
+
+type Task = ForwardTask | TrainTask | ClassifyTask | AuditTask;
 
 async function runChild(json: string): Promise<void> {
 	const task = JSON.parse(json) as Task;
 	let result: unknown;
 	if (task.kind === 'forward') result = await childForward(task);
 	else if (task.kind === 'train') result = await childTrain(task);
+	else if (task.kind === 'audit') result = await childAudit(task);
 	else result = await childClassify(task);
 	const rss = process.resourceUsage().maxRSS / 1024;
 	process.stdout.write(`${RESULT}${JSON.stringify({ ...(result as object), maxRssMB: rss })}\n`);
@@ -241,6 +248,22 @@ async function childClassify(t: ClassifyTask): Promise<Record<string, unknown>> 
 	const seconds = (performance.now() - t0) / 1000;
 	shutdownBackend();
 	return { seconds, images: res.predictions.length, errors: res.errors.length, backend: summary.backend };
+}
+
+/** The audit (ResNet50 offline weights) twice in one workdir: cold (decode + features computed) and warm. */
+async function childAudit(t: AuditTask): Promise<Record<string, unknown>> {
+	const { auditDataset } = await import('../audit/run');
+	const { shutdownBackend } = await import('../model/tf');
+	const seconds: number[] = [];
+	let images = 0;
+	for (let i = 0; i < 2; i++) {
+		const t0 = performance.now();
+		const r = await auditDataset({ dataDir: t.data, workDir: t.work, backbone: 'resnet50' });
+		seconds.push((performance.now() - t0) / 1000);
+		images = r.images;
+	}
+	shutdownBackend();
+	return { cold: seconds[0], warm: seconds[1], images };
 }
 
 // ---- parent --------------------------------------------------------------------------------------------------
@@ -627,6 +650,17 @@ export async function runBench(argv: string[]): Promise<void> {
 			}
 		}
 
+		// ---- audit ----
+		if (args.sections.has('audit')) {
+			log('audit of the dataset, cold then warm (resnet50, offline weights)');
+			const out = await nodeChild({ kind: 'audit', data: args.data, work: path.join(tmp, 'audit') }, {}, 3600);
+			if (out.ok) {
+				const r = out.result!;
+				rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit, cold caches (decode + features + analysis)', value: r.cold as number, unit: 's', maxRssMB: r.maxRssMB as number, note: `${r.images} images` });
+				rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit, warm features (goal < 10 s for 600)', value: r.warm as number, unit: 's', note: `${r.images} images` });
+			} else rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit', note: `failed: ${out.error}` });
+		}
+
 		const envAfter = environment(T);
 		const result = { date: new Date().toISOString(), quick: q, seconds: (performance.now() - t0) / 1000, environment: { ...env, loadAfter: envAfter.load }, rows, notes };
 		const md = toMarkdown(result);
@@ -685,9 +719,9 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 		}
 		L.push('Ratios (best batch size of each):', '', ...ratios, '');
 	}
-	const tr = r.rows.filter((x) => x.section === 'train' || x.section === 'classify');
+	const tr = r.rows.filter((x) => x.section === 'train' || x.section === 'classify' || x.section === 'audit');
 	if (tr.length) {
-		L.push('## Training and classification', '', '| backbone | what | value | unit | peak RSS MB | note |', '|---|---|---:|---|---:|---|');
+		L.push('## Training, classification and audit', '', '| backbone | what | value | unit | peak RSS MB | note |', '|---|---|---:|---|---:|---|');
 		for (const x of tr) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${fmt(x.maxRssMB, 0)} | ${x.note ?? ''} |`);
 		L.push('');
 	}

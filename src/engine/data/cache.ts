@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
+import type { Equalize, FileError, ImageRecord, JobOptions, ResizeMode } from '../types';
 import { writeJsonAtomic } from '../util/atomic';
 import { readSealed, writeSealed } from '../util/sealed';
 import { throwIfAborted } from '../util/cancel';
@@ -15,6 +15,7 @@ export interface PixelCacheOptions {
 	workDir: string;
 	size: number;
 	resize: ResizeMode;
+	equalize?: Equalize;
 	/** DICOM window feeding the model (default: the file's first); part of the cache key when set. */
 	dicomWindow?: WindowChoice;
 }
@@ -54,7 +55,8 @@ export function pixelCacheDir(workDir: string): string {
 
 function entryPath(dir: string, hash: string, o: PixelCacheOptions): string {
 	// '.rgbs': sealed (payload + digest), see util/sealed.ts.
-	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}${windowKey(o.dicomWindow)}-v${DECODER_VERSION}.rgbs`);
+	const eq = o.equalize && o.equalize !== 'none' ? `-${o.equalize}` : '';
+	return path.join(dir, hash.slice(0, 2), `${hash}-${o.size}-${o.resize}${windowKey(o.dicomWindow)}${eq}-v${DECODER_VERSION}.rgbs`);
 }
 
 async function readIndex(dir: string): Promise<HashIndex> {

@@ -1,7 +1,7 @@
 // Any supported file → size×size×3 RGB bytes (HWC), the way every model input is born.
 import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
-import type { ResizeMode } from '../types';
+import type { Equalize, ResizeMode } from '../types';
 import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
 import type { WindowChoice } from './voi';
@@ -42,7 +42,12 @@ export interface DecodeOptions {
 	resize: ResizeMode;
 	/** Which DICOM window feeds the model; the file's first by default. */
 	dicomWindow?: WindowChoice;
+	equalize?: Equalize;
 }
+
+/** CLAHE tiles: an 8×8 grid over the output square, slope limit 3 (the usual OpenCV clipLimit range for X-rays). */
+const CLAHE_GRID = 8;
+const CLAHE_SLOPE = 3;
 
 /** A file that cannot be turned into pixels; the message is "<path>: <reason>". */
 export class DecodeError extends Error {
@@ -100,12 +105,17 @@ async function openImage(
 export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
 	const { img, format, width, height, notes } = await openImage(bytes, file, opts.dicomWindow);
 	try {
-		const { data, info } = await img
+		let pipeline = img
 			.flatten({ background: '#000000' })
 			.toColourspace('srgb')
-			.resize(opts.size, opts.size, { fit: opts.resize === 'letterbox' ? 'contain' : 'fill', kernel: RESIZE_KERNEL, background: '#000000' })
-			.raw({ depth: 'uchar' })
-			.toBuffer({ resolveWithObject: true });
+			.resize(opts.size, opts.size, { fit: opts.resize === 'letterbox' ? 'contain' : 'fill', kernel: RESIZE_KERNEL, background: '#000000' });
+		if (opts.equalize === 'clahe') {
+			// Equalise the resized square (tiles in output pixels), then back through raw so sharp applies it after the resize.
+			const tile = Math.max(3, Math.floor(opts.size / CLAHE_GRID));
+			const raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+			pipeline = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } }).clahe({ width: tile, height: tile, maxSlope: CLAHE_SLOPE }).toColourspace('srgb');
+		}
+		const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
 		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height, ...(notes ? { notes } : {}) };
 	} catch (e) {

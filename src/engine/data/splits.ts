@@ -9,6 +9,11 @@ export interface SplitOptions {
 	seed: number;
 	testFraction: number;
 	valFraction: number;
+	/**
+	 * Groups of relPaths that must stay in one split (near-duplicates of the audit): each group joins the patients
+	 * of its images into one unit, the way a patient keeps its images together.
+	 */
+	linked?: string[][];
 }
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG in [0, 1). */
@@ -97,6 +102,7 @@ export function splitDataset(images: ImageRecord[], opts: SplitOptions): SplitRe
 	} else {
 		groups = labelled.map((r) => ({ id: r.relPath, members: [r], counts: countsOf([r]) }));
 	}
+	if (opts.linked?.length) groups = linkGroups(groups, opts.linked);
 	const rand = mulberry32(opts.seed);
 	const { taken: test, rest } = takeGroups(groups, opts.testFraction, rand);
 	const { taken: val, rest: train } = takeGroups(rest, opts.valFraction, rand);
@@ -108,6 +114,26 @@ export function splitDataset(images: ImageRecord[], opts: SplitOptions): SplitRe
 	}
 	const leakedPatients = [...splitsOf].filter(([, s]) => s.size > 1).map(([p]) => p).sort();
 	return { mode: opts.mode, seed: opts.seed, testFraction: opts.testFraction, valFraction: opts.valFraction, train: paths(train), val: paths(val), test: paths(test), leakedPatients };
+}
+
+/** Merges the groups that hold images of one linked set (union-find); the merged group takes the smallest id. */
+function linkGroups(groups: Group[], linked: string[][]): Group[] {
+	const groupOf = new Map<string, number>();
+	groups.forEach((g, i) => g.members.forEach((m) => groupOf.set(m.relPath, i)));
+	const parent = groups.map((_, i) => i);
+	const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+	for (const set of linked) {
+		const idx = set.map((p) => groupOf.get(p)).filter((i): i is number => i !== undefined);
+		for (const i of idx.slice(1)) parent[find(i)] = find(idx[0]);
+	}
+	const merged = new Map<number, Group[]>();
+	groups.forEach((g, i) => merged.set(find(i), [...(merged.get(find(i)) ?? []), g]));
+	return [...merged.values()]
+		.map((gs) => {
+			const members = gs.flatMap((g) => g.members);
+			return { id: gs.map((g) => g.id).sort()[0], members, counts: countsOf(members) };
+		})
+		.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** relPath → split, for looking images up. */

@@ -2,7 +2,7 @@
 // (backbone, weights, normalisation, resize, size) and nothing that does not (which runtime computed them).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { BackboneId, JobOptions, Preprocessing, ResizeMode } from '../types';
+import type { BackboneId, Equalize, JobOptions, Preprocessing, ResizeMode } from '../types';
 import { throwIfAborted } from '../util/cancel';
 import { readSealed, writeSealed } from '../util/sealed';
 import type { FeatureExtractor } from '../runtime/extractor';
@@ -17,10 +17,12 @@ export interface FeatureKey {
 	size: number;
 	/** Absent for fp32; 'int8-<ranges hash>' for a quantized base (its features differ a little). */
 	precision?: string;
+	equalize?: Equalize;
 }
 
 export function featureCacheDir(workDir: string, key: FeatureKey): string {
-	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}${key.precision ? `-${key.precision}` : ''}`;
+	const eq = key.equalize && key.equalize !== 'none' ? `-${key.equalize}` : '';
+	const name = `${key.backbone}-${key.weightsSha.slice(0, 12)}-${key.preprocessing}-${key.resize}-${key.size}${eq}${key.precision ? `-${key.precision}` : ''}`;
 	return path.join(workDir, 'cache', 'features', name);
 }
 
