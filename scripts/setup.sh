@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 SUDO=''
 [ "$(id -u)" = 0 ] || SUDO='sudo'
-# chromium + libkrb5-dev + ripgrep: VS Code (code-server) e2e; python3-skimage: real photos for the ImageNet check.
-APT_PACKAGES=(chromium libkrb5-dev ripgrep python3-skimage)
+# chromium + libkrb5-dev + ripgrep: VS Code (code-server) e2e; python3-skimage: real photos for the ImageNet check;
+# python3-sklearn: reference values for the report statistics; poppler-utils: pdftoppm renders exported PDFs in e2e.
+APT_PACKAGES=(chromium libkrb5-dev ripgrep python3-skimage python3-sklearn poppler-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
