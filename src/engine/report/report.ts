@@ -87,6 +87,25 @@ export interface ReportCard {
 	classes: ClassCard[];
 	operatingPoint?: OperatingPoint;
 	bySource?: SourceCard[];
+	/** Where Grad-CAM looks on the test images (computed on request: one forward pass per image). */
+	looks?: LooksSummary;
+}
+
+export interface LooksRow {
+	group: string;
+	n: number;
+	/** Mean share of the map's mass in the border band / its corners. */
+	border: number;
+	corners: number;
+	/** Images flagged "looks outside the lungs". */
+	flagged: number;
+}
+
+export interface LooksSummary {
+	n: number;
+	flagged: number;
+	byClass: LooksRow[];
+	bySource: LooksRow[];
 }
 
 export interface ReportInput {
