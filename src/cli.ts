@@ -1,6 +1,5 @@
 // `radreview`: the engine, headless. Progress goes to stderr (a line per stage or epoch), results to files and a
 // short table on stdout. Exit codes: 0 ok, 1 error (bad usage included), 130 cancelled (Ctrl-C).
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
@@ -21,14 +20,12 @@ import {
 } from './engine/types';
 import { classifyFolder, computeSplits, describeWeights, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
 import { accuracyWithInterval, formatMetrics } from './engine/infer/metrics';
-import { reportWithOverlays } from './engine/report/runReport';
-import { reportHtml, reportPdf } from './engine/report/export';
+import { reportWithOverlays, writeReport } from './engine/report/runReport';
 import { explainImages } from './engine/explain/explainRun';
 import type { OperatingRule } from './engine/report/stats';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
-import { writeFileAtomic } from './engine/util/atomic';
 
 class UsageError extends Error {}
 
@@ -376,13 +373,7 @@ async function cmdReport(argv: string[], job: JobOptions): Promise<void> {
 		gradcam: format === 'pdf' || values.gradcam === true,
 	});
 	const out = path.resolve(str(values.out) ?? path.join(runDir, `report.${format}`));
-	if (format === 'json') await writeFileAtomic(out, JSON.stringify(card, null, 2) + '\n');
-	else if (format === 'html') await writeFileAtomic(out, reportHtml(card));
-	else {
-		const chosen = overlays.slice(0, 16);
-		const pngs = await Promise.all(chosen.map((o) => fsp.readFile(o.png)));
-		await writeFileAtomic(out, reportPdf(card, chosen.map((o, i) => ({ png: new Uint8Array(pngs[i]), caption: o.caption }))));
-	}
+	await writeReport(card, overlays, format, out);
 	const lines = [
 		`run       ${card.run.name}`,
 		`accuracy  ${accuracyWithInterval(card.accuracy.est, card.n)}; patient-level bootstrap [${(card.accuracy.lo * 100).toFixed(1)}–${(card.accuracy.hi * 100).toFixed(1)} %]`,

@@ -1,6 +1,9 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
+import { CLASS_NAMES } from '../engine/types';
+import type { ReportCard, PairedComparison } from '../engine/report/report';
 import type {
+	ClassName,
 	BackendPreference,
 	FileError,
 	Metrics,
@@ -14,7 +17,7 @@ import type {
 	TrainConfig,
 	EpochLog,
 } from '../engine/types';
-import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
+import { isArrayOf, isBoolean, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
 export interface TrainRequest {
@@ -77,6 +80,38 @@ export interface BackendRequest {
 	id: number;
 	preference: BackendPreference;
 }
+/** The report card of a run (test metrics with intervals, curves, operating point); `gradcam` adds where-it-looks. */
+export interface ReportRequest {
+	type: 'report';
+	id: number;
+	runDir: string;
+	workDir: string;
+	positiveClass: ClassName;
+	/** Target sensitivity of the operating point; absent: Youden's J. */
+	targetSensitivity?: number;
+	gradcam: boolean;
+	/** Also render the card as 'pdf' or 'html' to this file. */
+	exportTo?: { format: 'pdf' | 'html' | 'json'; file: string };
+}
+/** Grad-CAM overlays (transparent PNGs over letterboxed thumbnails) for images, with a run's model. */
+export interface ExplainRequest {
+	type: 'explain';
+	id: number;
+	runDir: string;
+	workDir: string;
+	paths: string[];
+	/** Explain this class; absent: the predicted class. */
+	className?: ClassName;
+	outDir: string;
+	size: number;
+}
+/** Paired comparison (McNemar, paired bootstrap) of two runs on their shared test images. */
+export interface ComparePairedRequest {
+	type: 'comparePaired';
+	id: number;
+	runA: string;
+	runB: string;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -92,6 +127,9 @@ export type EngineRequest =
 	| LoadRunRequest
 	| ThumbsRequest
 	| BackendRequest
+	| ReportRequest
+	| ExplainRequest
+	| ComparePairedRequest
 	| CancelRequest;
 
 /** Requests that start a job (everything but cancel). */
@@ -132,6 +170,22 @@ export interface BackendResult {
 	skipped: string[];
 }
 
+export interface ExplainItem {
+	/** Overlay PNG path. */
+	png: string;
+	className: ClassName;
+	predicted: ClassName;
+	border: number;
+	corners: number;
+	outside: boolean;
+}
+export interface ExplainResult {
+	/** Source path → its overlay. */
+	overlays: Record<string, ExplainItem>;
+	errors: FileError[];
+	/** Mean milliseconds per image: the base's forward pass and the Grad-CAM arithmetic. */
+	ms: { forward: number; gradcam: number };
+}
 /** The result type of each job type. */
 export interface EngineResults {
 	train: RunSummary;
@@ -142,6 +196,9 @@ export interface EngineResults {
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
 	backend: BackendResult;
+	report: ReportCard;
+	explain: ExplainResult;
+	comparePaired: PairedComparison;
 }
 
 /** Worker → host: a progress event of job `id`. */
@@ -223,5 +280,16 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
+	report: {
+		id: isId,
+		runDir: isShortString,
+		workDir: isShortString,
+		positiveClass: isOneOf(CLASS_NAMES),
+		targetSensitivity: isOptional(isNumber),
+		gradcam: isBoolean,
+		exportTo: isOptional(shape<{ format: 'pdf' | 'html' | 'json'; file: string }>({ format: isOneOf(['pdf', 'html', 'json'] as const), file: isShortString })),
+	},
+	explain: { id: isId, runDir: isShortString, workDir: isShortString, paths: isArrayOf(isShortString), className: isOptional(isOneOf(CLASS_NAMES)), outDir: isShortString, size: isInteger },
+	comparePaired: { id: isId, runA: isShortString, runB: isShortString },
 	cancel: { id: isId },
 });

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { CLASS_NAMES, type ClassName, type FileError, type JobOptions } from '../types';
 import { throwIfAborted } from '../util/cancel';
+import { writeFileAtomic as writeFileAtomicBytes } from '../util/atomic';
 import { getBackbone } from '../model/backbones';
 import { headWeightsOf, wrapHead } from '../model/head';
 import { initBackend } from '../model/tf';
@@ -24,6 +25,9 @@ export interface Explanation {
 	where: WhereItLooks;
 	/** The map on the feature grid, normalised to [0, 1], row-major h × w. */
 	grid: { h: number; w: number; values: number[] };
+	/** Original image size (after EXIF orientation), to place the map over a letterboxed thumbnail. */
+	width: number;
+	height: number;
 	/** Timing of this image: the base's forward pass and the Grad-CAM arithmetic, in ms. */
 	ms: { forward: number; gradcam: number };
 }
@@ -89,6 +93,8 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 				probs: cam.probs,
 				where,
 				grid: { h, w, values: Array.from(normalise(cam.map)) },
+				width: img.width,
+				height: img.height,
 				ms: { forward: t1 - t0, gradcam: t2 - t1 },
 			};
 		},
@@ -99,10 +105,23 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 	};
 }
 
-/** The map alone as a transparent RGBA PNG (for layering over a thumbnail), `size` px square. */
-export async function overlayOnlyPng(e: Explanation, size: number): Promise<Buffer> {
-	const rgba = overlayRgba(e.grid.values, e.grid.h, e.grid.w, size, size);
-	return sharp(Buffer.from(rgba), { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+/**
+ * The map alone as a transparent RGBA PNG, `size` px square, laid out like the panels' letterboxed thumbnails: a
+ * letterbox run saw exactly that square; a stretch run saw the whole image, which sits centred in the square.
+ */
+export async function overlayOnlyPng(e: Explanation, size: number, resize: 'stretch' | 'letterbox'): Promise<Buffer> {
+	if (resize === 'letterbox') {
+		const rgba = overlayRgba(e.grid.values, e.grid.h, e.grid.w, size, size);
+		return sharp(Buffer.from(rgba), { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+	}
+	const scale = size / Math.max(e.width, e.height);
+	const rw = Math.max(1, Math.round(e.width * scale));
+	const rh = Math.max(1, Math.round(e.height * scale));
+	const rgba = overlayRgba(e.grid.values, e.grid.h, e.grid.w, rw, rh);
+	return sharp({ create: { width: size, height: size, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+		.composite([{ input: Buffer.from(rgba), raw: { width: rw, height: rh, channels: 4 }, left: Math.floor((size - rw) / 2), top: Math.floor((size - rh) / 2) }])
+		.png()
+		.toBuffer();
 }
 
 /** The image as the model saw it (square, the run's resize) with the map blended over it. */
@@ -124,7 +143,7 @@ export interface ExplainResult {
 export async function explainImages(
 	runDir: string,
 	files: string[],
-	opts: JobOptions & { workDir: string; outDir: string; cls?: ClassName; overlayOnly?: boolean; size?: number },
+	opts: JobOptions & { workDir: string; outDir: string; cls?: ClassName; overlayOnly?: boolean; size?: number; fileName?: (file: string, cls: ClassName) => string },
 ): Promise<ExplainResult> {
 	const run = await loadRun(runDir);
 	const explainer = await openExplainer(runDir, opts);
@@ -136,8 +155,8 @@ export async function explainImages(
 			const file = path.resolve(files[i]);
 			try {
 				const e = await explainer.explain(file, opts.cls);
-				const png = path.join(opts.outDir, `${path.parse(file).name}-gradcam-${e.className}.png`);
-				const bytes = opts.overlayOnly ? await overlayOnlyPng(e, opts.size ?? 256) : await compositePng(e, run.config.resize, opts.size ?? 512);
+				const png = path.join(opts.outDir, opts.fileName?.(file, e.className) ?? `${path.parse(file).name}-gradcam-${e.className}.png`);
+				const bytes = opts.overlayOnly ? await overlayOnlyPng(e, opts.size ?? 256, run.config.resize) : await compositePng(e, run.config.resize, opts.size ?? 512);
 				await fs.writeFile(png, bytes);
 				out.explanations.push({ ...e, png });
 			} catch (err) {
@@ -165,4 +184,81 @@ export function summariseLooks(items: { group: string; where: WhereItLooks }[]):
 		corners: ws.reduce((s, w) => s + w.corners, 0) / ws.length,
 		flagged: ws.filter((w) => w.outside).length,
 	}));
+}
+
+/** The panels' overlays: one explainer kept open per run (building a base takes seconds), results kept per image. */
+let open: { runDir: string; explainer: Promise<Explainer>; timer?: ReturnType<typeof setTimeout> } | undefined;
+const done = new Map<string, { png: string; e: Explanation }>();
+/** Free the base after two idle minutes: it holds hundreds of MB. */
+const IDLE_MS = 120_000;
+
+async function explainerFor(runDir: string, opts: JobOptions & { workDir: string }): Promise<Explainer> {
+	if (open && open.runDir !== runDir) {
+		const old = open.explainer;
+		open = undefined;
+		await old.then((x) => x.dispose()).catch(() => undefined);
+	}
+	if (!open) {
+		const explainer = openExplainer(runDir, opts);
+		open = { runDir, explainer };
+		explainer.catch(() => (open = undefined));
+	}
+	if (open.timer) clearTimeout(open.timer);
+	return open.explainer;
+}
+
+function scheduleRelease(): void {
+	if (!open) return;
+	const current = open;
+	current.timer = setTimeout(() => {
+		if (open !== current) return;
+		open = undefined;
+		void current.explainer.then((x) => x.dispose()).catch(() => undefined);
+	}, IDLE_MS);
+	current.timer.unref?.();
+}
+
+export interface PanelOverlay {
+	png: string;
+	explanation: Explanation;
+}
+
+/** Overlay PNGs (transparent, thumbnail layout) for the panels; a file that fails is reported, not fatal. */
+export async function explainForPanel(
+	runDir: string,
+	files: string[],
+	opts: JobOptions & { workDir: string; outDir: string; size: number; cls?: ClassName; nameOf: (file: string, cls: ClassName) => string },
+): Promise<{ overlays: Map<string, PanelOverlay>; errors: FileError[] }> {
+	const run = await loadRun(runDir);
+	const overlays = new Map<string, PanelOverlay>();
+	const errors: FileError[] = [];
+	await fs.mkdir(opts.outDir, { recursive: true });
+	let explainer: Explainer | undefined;
+	try {
+		for (let i = 0; i < files.length; i++) {
+			throwIfAborted(opts.signal);
+			const file = files[i];
+			const key = `${run.runDir}\0${file}\0${opts.cls ?? ''}\0${opts.size}`;
+			const hit = done.get(key);
+			if (hit && (await fs.stat(hit.png).then(() => true, () => false))) {
+				overlays.set(file, { png: hit.png, explanation: hit.e });
+				continue;
+			}
+			try {
+				explainer ??= await explainerFor(run.runDir, opts);
+				const e = await explainer.explain(file, opts.cls);
+				const png = path.join(opts.outDir, opts.nameOf(file, e.className));
+				await writeFileAtomicBytes(png, await overlayOnlyPng(e, opts.size, run.config.resize));
+				done.set(key, { png, e });
+				overlays.set(file, { png, explanation: e });
+			} catch (err) {
+				if ((err as Error).name === 'CancelledError') throw err;
+				errors.push({ path: file, reason: err instanceof Error ? err.message.replace(`${file}: `, '') : String(err) });
+			}
+			opts.onProgress?.({ kind: 'stage', stage: 'classify', done: i + 1, total: files.length, message: 'Grad-CAM' });
+		}
+	} finally {
+		scheduleRelease();
+	}
+	return { overlays, errors };
 }

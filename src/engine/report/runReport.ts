@@ -1,6 +1,9 @@
 // The report card of a saved run: reads the run folder, recovers patient ids and sources from the dataset (the
 // bootstrap resamples patients), optionally runs Grad-CAM on the test images, and builds the card.
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../util/atomic';
+import { reportHtml, reportPdf } from './export';
 import type { ClassName, JobOptions } from '../types';
 import { loadRun } from '../api';
 import { scanDataset } from '../data/scan';
@@ -89,3 +92,12 @@ export async function compareRunReports(runA: string, runB: string, opts: JobOpt
 	return comparePaired(a.predictions, b.predictions, { patients, resamples: opts.resamples, seed: opts.seed });
 }
 
+
+/** Writes the card as json, html or pdf (the pdf with up to 16 overlays), atomically. */
+export async function writeReport(card: ReportCard, overlays: ReportOverlay[], format: 'json' | 'html' | 'pdf', file: string): Promise<void> {
+	if (format === 'json') return writeFileAtomic(file, JSON.stringify(card, null, 2) + '\n');
+	if (format === 'html') return writeFileAtomic(file, reportHtml(card));
+	const chosen = overlays.slice(0, 16);
+	const pngs = await Promise.all(chosen.map((o) => fs.readFile(o.png)));
+	return writeFileAtomic(file, reportPdf(card, chosen.map((o, i) => ({ png: new Uint8Array(pngs[i]), caption: o.caption }))));
+}
