@@ -5,7 +5,7 @@ import type { Services } from '../util/services';
 import { selectBackendCommand } from './backend';
 import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
-import { compareCommand, openPredictionsCommand, showTrainingCommand } from './panels';
+import { compareCommand, openPredictionsCommand, showReportCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
 import { cancelTrainingCommand, trainAllCommand, trainCommand } from './train';
 
@@ -42,6 +42,8 @@ export const enum CommandId {
 	ShowTraining = 'radiographReview.showTraining',
 	/** {@link compareCommand} */
 	Compare = 'radiographReview.compare',
+	/** {@link showReportCommand} */
+	ShowReport = 'radiographReview.showReport',
 }
 
 /** The four train commands share one handler over the backbone. */
@@ -68,5 +70,6 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.ClassifyExplorerFolder, (arg) => classifyFolderCommand(s, arg instanceof vscode.Uri ? arg : undefined)),
 		reg(CommandId.ShowTraining, () => showTrainingCommand(s)),
 		reg(CommandId.Compare, () => compareCommand(s)),
+		reg(CommandId.ShowReport, (arg) => showReportCommand(s, arg)),
 	];
 }

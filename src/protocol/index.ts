@@ -6,3 +6,4 @@ export * from './training';
 export * from './predictions';
 export * from './compare';
 export * from './testIds';
+export * from './report';
