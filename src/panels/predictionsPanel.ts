@@ -1,8 +1,9 @@
 // Predictions panel controller: a run's test predictions or a classified folder, as a thumbnail grid.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CLASS_NAMES, type Prediction, type TrainConfig } from '../engine/types';
-import { isPredictionsFromWebview, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
+import { isPredictionsFromWebview, type GradcamResultMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import type { EngineResults } from '../protocol/engine';
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -12,6 +13,8 @@ import { saveExport } from './exportFile';
 
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
+/** Grad-CAM overlay edge: enough for the large view, which shows the thumbnail enlarged. */
+const GRADCAM_SIZE = 320;
 
 /** What the host hands the panel: the wire view, but with the engine's predictions (items are derived here). */
 export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: Prediction[] };
@@ -87,7 +90,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				this.services.log.warn(`Thumbnails failed: ${(e as Error).message}`);
 			}
 			// Only the thumbnail cache and the shown root are readable by the webview (the root for full images).
-			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(input.root)]);
+			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(input.root), vscode.Uri.file(gradcamDir(wd!))]);
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
 		const items: PredictionItem[] = input.predictions.map((p) => {
@@ -135,6 +138,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(real), { preview: true, viewColumn: vscode.ViewColumn.Beside });
 				return;
 			}
+			case 'gradcam':
+				await this.gradcam(msg.relPaths, msg.className);
+				return;
 			case 'revealCsv':
 				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
 				return;
@@ -147,6 +153,32 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 	}
 
+	/** Grad-CAM overlays for shown images, made in the worker with the view's run (only images of this view). */
+	private async gradcam(relPaths: string[], className?: ClassName): Promise<void> {
+		const wd = workDir();
+		if (!wd || !this.view) return;
+		const files = relPaths.map((r) => this.files.get(r)).filter((f): f is string => f !== undefined);
+		const relOf = new Map([...this.files].map(([rel, file]) => [file, rel]));
+		let r: EngineResults['explain'];
+		try {
+			r = await this.services.engine.run({ type: 'explain', runDir: this.view.runDir, workDir: wd, paths: files, className, outDir: gradcamDir(wd), size: GRADCAM_SIZE });
+		} catch (e) {
+			// The webview waits for an answer: give it one, with the reason for every image.
+			const reason = (e as Error).message;
+			this.post({ type: 'gradcam', className: className ?? null, overlays: {}, errors: relPaths.map((p) => ({ path: p, reason })) });
+			this.post({ type: 'notice', level: 'error', message: `Grad-CAM failed: ${reason}` });
+			return;
+		}
+		const overlays: GradcamResultMessage['overlays'] = {};
+		for (const [file, o] of Object.entries(r.overlays)) {
+			const rel = relOf.get(file);
+			if (rel) overlays[rel] = { uri: this.asWebviewUri(o.png), className: o.className, border: o.border, outside: o.outside };
+		}
+		const errors = r.errors.map((e) => ({ path: relOf.get(e.path) ?? e.path, reason: e.reason }));
+		for (const e of errors) this.services.log.warn(`Grad-CAM: ${e.path}: ${e.reason}`);
+		this.post({ type: 'gradcam', className: className ?? null, overlays, errors });
+	}
+
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
 		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'];
@@ -156,6 +188,11 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		);
 		return [head.join(','), ...rows].join('\n') + '\n';
 	}
+}
+
+/** Overlay PNGs of Grad-CAM, cached per run, image and class. */
+function gradcamDir(wd: string): string {
+	return path.join(wd, 'cache', 'gradcam');
 }
 
 /** The folder all paths share (fallback when a run does not name its dataset). */

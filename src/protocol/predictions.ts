@@ -1,8 +1,8 @@
 // Predictions panel protocol: a grid of images with predicted and (when known) true labels.
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
-import { exportShape } from './common';
-import { isShortString, unionGuard, type Guard } from './guards';
+import { exportShape, isClassName } from './common';
+import { isArrayOf, isOptional, isShortString, unionGuard, type Guard } from './guards';
 
 export interface PredictionItem {
 	/** Path relative to the classified folder / dataset root; the item's id in messages. */
@@ -42,7 +42,26 @@ export interface PredictionsSnapshotMessage {
 	busy: string | null;
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage;
+/** One Grad-CAM overlay: a transparent PNG laid out like the letterboxed thumbnail. */
+export interface GradcamOverlayView {
+	uri: string;
+	/** The class the map explains. */
+	className: ClassName;
+	/** Share of the map's mass in the border band and the flag "looks outside the lungs". */
+	border: number;
+	outside: boolean;
+}
+
+/** Host → webview: overlays for some images (for the predicted class when `className` is null). */
+export interface GradcamResultMessage {
+	type: 'gradcam';
+	className: ClassName | null;
+	overlays: Record<string, GradcamOverlayView>;
+	/** relPaths that failed, with the reason. */
+	errors: FileError[];
+}
+
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | GradcamResultMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -54,7 +73,14 @@ export interface RevealCsvMessage {
 	type: 'revealCsv';
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage;
+/** Grad-CAM overlays for these images (relPaths of the view), for the predicted class or `className`. */
+export interface GradcamRequestMessage {
+	type: 'gradcam';
+	relPaths: string[];
+	className?: ClassName;
+}
+
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | GradcamRequestMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -62,4 +88,5 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	openFile: { relPath: isShortString },
 	revealCsv: {},
 	export: exportShape,
+	gradcam: { relPaths: isArrayOf(isShortString), className: isOptional(isClassName) },
 });

@@ -29,6 +29,7 @@ import { Channel, boundedMessage, startPanel } from '../shared/vscodeApi';
 import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
+import { GradcamOverlay } from './overlay';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -140,6 +141,8 @@ const root = h(
 );
 (document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
+const gradcam = new GradcamOverlay(root, (m) => channel.post(m), () => shown.map((i) => i.relPath), (t) => status.setBusy(t));
+exportBar.prepend(gradcam.toggle);
 
 // ── state changes ──
 
@@ -265,6 +268,7 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 		return;
 	}
 	renderHeader(v);
+	if (first) gradcam.reset();
 	detail.close(false);
 	refresh(first);
 }
@@ -322,6 +326,9 @@ channel.onMessage((msg) => {
 			break;
 		case 'exportResult':
 			status.exportResult(msg);
+			break;
+		case 'gradcam':
+			gradcam.onResult(msg);
 			break;
 		default:
 			break;
