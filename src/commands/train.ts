@@ -1,5 +1,6 @@
 // Train commands: one handler for every backbone, Train All, and Cancel.
 import * as vscode from 'vscode';
+import { accuracyWithInterval } from '../engine/infer/metrics';
 import { BACKBONE_IDS, type BackboneId, type RunSummary } from '../engine/types';
 import { ComparePanel } from '../panels/comparePanel';
 import { PredictionsPanel } from '../panels/predictionsPanel';
@@ -20,7 +21,7 @@ export async function trainCommand(s: Services, backbone: BackboneId): Promise<R
 	const summary = await s.sessions.train(config);
 	if (summary) {
 		void vscode.window.showInformationMessage(
-			`${DISPLAY_NAMES[backbone]}: test accuracy ${(summary.metrics.accuracy * 100).toFixed(1)}%${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
+			`${DISPLAY_NAMES[backbone]}: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support, 1)}${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
 		);
 		await PredictionsPanel.showRun(s, summary.runDir);
 	}

@@ -3,6 +3,7 @@
 // serves the notification's Cancel, the panel's Stop and the Cancel Training command.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { accuracyWithInterval } from '../engine/infer/metrics';
 import type { EngineClient } from '../engine/client';
 import { BACKBONE_IDS, type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
@@ -176,7 +177,7 @@ export class TrainingSessions extends Disposable {
 						s.weights = summary.weights;
 						s.backend = summary.backend;
 						this.update(s);
-						this.log.info(`[${name}] done: test accuracy ${fmt(summary.metrics.accuracy)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
+						this.log.info(`[${name}] done: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
 						return summary;
 					} finally {
 						flush();

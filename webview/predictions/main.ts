@@ -30,6 +30,7 @@ import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
 import { GradcamOverlay } from './overlay';
+import { accuracyLabel } from '../../src/engine/report/format';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -241,12 +242,13 @@ function renderHeader(v: PredictionsView): void {
 	title.textContent = v.title;
 	const labelled = v.items.some((i) => i.label !== null);
 	const accuracy = v.metrics?.accuracy ?? (labelled ? v.items.filter((i) => i.label === i.predicted).length / v.items.filter((i) => i.label !== null).length : undefined);
+	const n = v.metrics?.support ?? v.items.filter((i) => i.label !== null).length;
 	replaceChildren(
 		meta,
 		h('span', { class: 'chip', text: v.backbone }),
 		weightsLabel(v.weights),
 		v.backend ? h('span', { class: 'muted', text: v.backend }) : null,
-		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) })) : null,
+		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) }), h('span', { class: 'muted', text: ` ${accuracyLabel(accuracy, n).replace(/^[^[]*/, '')}` })) : null,
 	);
 }
 

@@ -1,7 +1,7 @@
 // Rendering pieces of the report card shared by the HTML export, the PDF and the Report webview: plain strings and
 // numbers only (no node, no DOM), so the webview bundle can import it.
 import { CLASS_NAMES } from '../types';
-import type { Interval } from './stats';
+import { wilson, type Interval } from './stats';
 import type { ReportCard } from './report';
 
 /** Class colours, fixed so that a class looks the same in every chart and export. */
@@ -22,12 +22,18 @@ export function provenanceLine(card: ReportCard): string {
 	const p = card.provenance;
 	const split = p.splitMode === 'patient' ? 'patient-grouped split' : 'image-level split';
 	const leak = p.leakedPatients ? `, ${p.leakedPatients} patients in more than one split` : ', no patient in two splits';
-	const weights = p.weights.pretrained ? `${p.weights.name} (pretrained)` : `${p.weights.name} (NOT pretrained)`;
+	const weights = p.weights.pretrained ? `${p.weights.name} (pretrained)` : /not pretrained/i.test(p.weights.name) ? p.weights.name.replace(/not pretrained/i, 'NOT pretrained') : `${p.weights.name} (NOT pretrained)`;
 	const unit = p.bootstrap.unit === 'patient' ? 'patients' : 'images (patient ids unknown)';
 	return (
 		`${card.run.name} · ${split} (seed ${p.seed})${leak} · patients train/val/test ${p.patients.train}/${p.patients.val}/${p.patients.test} · ` +
 		`weights ${weights} · ${p.bootstrap.resamples} bootstrap resamples of ${unit}, seed ${p.bootstrap.seed}`
 	);
+}
+
+/** "80.0 % [72.1–86.3] (n = 120)": an accuracy with its Wilson 95 % interval and n, as every panel shows it. */
+export function accuracyLabel(accuracy: number, n: number): string {
+	if (!(n > 0) || !Number.isFinite(accuracy)) return '–';
+	return `${fmtInterval(wilson(Math.round(accuracy * n), n))} (n = ${n})`;
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
