@@ -71,6 +71,20 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 			this.busy = null;
 			this.sendSnapshot();
 		}
+		await this.addCards(wd);
+	}
+
+	/** Report cards (intervals) for the listed runs, after the table is up: they queue behind any training. */
+	private async addCards(wd: string): Promise<void> {
+		for (const r of this.runs) {
+			if (r.card) continue;
+			try {
+				r.card = await this.services.engine.run({ type: 'report', runDir: r.runDir, workDir: wd, positiveClass: 'COVID', gradcam: false });
+				this.sendSnapshot();
+			} catch (e) {
+				this.services.log.warn(`Compare: report card of ${r.runDir}: ${(e as Error).message}`);
+			}
+		}
 	}
 
 	protected snapshot(): CompareToWebview {
@@ -93,6 +107,20 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 				}
 				await vscode.commands.executeCommand('radiographReview.openPredictions', msg.runDir);
 				return;
+			case 'comparePaired': {
+				const known = (d: string) => this.runs.some((r) => r.runDir === d);
+				if (!known(msg.runA) || !known(msg.runB)) {
+					this.services.log.warn(`Compare: refused to compare unknown runs '${msg.runA}', '${msg.runB}'`);
+					return;
+				}
+				try {
+					const result = await this.services.engine.run({ type: 'comparePaired', runA: msg.runA, runB: msg.runB });
+					this.post({ type: 'paired', runA: msg.runA, runB: msg.runB, result });
+				} catch (e) {
+					this.post({ type: 'paired', runA: msg.runA, runB: msg.runB, result: null, error: (e as Error).message });
+				}
+				return;
+			}
 			case 'trainAll':
 				await vscode.commands.executeCommand('radiographReview.trainAll');
 				return;
