@@ -26,13 +26,16 @@ export interface FeatureMap {
 export function poolFlat(a: FeatureMap): Float64Array {
 	const ph = a.h >> 1;
 	const pw = a.w >> 1;
-	const out = new Float64Array(ph * pw * a.c);
+	const C = a.c;
+	const d = a.data;
+	const out = new Float64Array(ph * pw * C);
 	for (let i = 0; i < ph; i++)
-		for (let j = 0; j < pw; j++)
-			for (let k = 0; k < a.c; k++) {
-				const at = (y: number, x: number) => a.data[(y * a.w + x) * a.c + k];
-				out[(i * pw + j) * a.c + k] = (at(2 * i, 2 * j) + at(2 * i, 2 * j + 1) + at(2 * i + 1, 2 * j) + at(2 * i + 1, 2 * j + 1)) / 4;
-			}
+		for (let j = 0; j < pw; j++) {
+			const o00 = (2 * i * a.w + 2 * j) * C;
+			const o10 = o00 + a.w * C;
+			const base = (i * pw + j) * C;
+			for (let k = 0; k < C; k++) out[base + k] = (d[o00 + k] + d[o00 + C + k] + d[o10 + k] + d[o10 + C + k]) / 4;
+		}
 	return out;
 }
 
@@ -67,29 +70,34 @@ export function softmax(z: ArrayLike<number>): number[] {
  * ∂(logit of `cls`) / ∂A for every cell of the feature map: through the relu's active units, the Dense kernels and
  * the pooling (each cell of a 2×2 window gets a quarter; cells the pooling drops get zero).
  */
-export function logitGradient(a: FeatureMap, wts: HeadWeights, cls: number): Float64Array {
-	const { z1 } = headLogits(poolFlat(a), wts);
+export function logitGradient(a: FeatureMap, wts: HeadWeights, cls: number, z1 = headLogits(poolFlat(a), wts).z1): Float64Array {
 	const { hidden, classes } = wts;
 	const v = new Float64Array(hidden);
 	for (let u = 0; u < hidden; u++) v[u] = z1[u] > 0 ? wts.k2[u * classes + cls] : 0;
 	const ph = a.h >> 1;
 	const pw = a.w >> 1;
-	const grad = new Float64Array(a.h * a.w * a.c);
+	const C = a.c;
+	const grad = new Float64Array(a.h * a.w * C);
+	const k1 = wts.k1;
 	for (let i = 0; i < ph; i++)
-		for (let j = 0; j < pw; j++)
-			for (let k = 0; k < a.c; k++) {
-				const row = ((i * pw + j) * a.c + k) * hidden;
+		for (let j = 0; j < pw; j++) {
+			// The four cells of this pooling window, as offsets of their channel vectors.
+			const o00 = (2 * i * a.w + 2 * j) * C;
+			const o01 = o00 + C;
+			const o10 = o00 + a.w * C;
+			const o11 = o10 + C;
+			const base = (i * pw + j) * C;
+			for (let k = 0; k < C; k++) {
+				const row = (base + k) * hidden;
 				let g = 0;
-				for (let u = 0; u < hidden; u++) g += wts.k1[row + u] * v[u];
-				g /= 4;
-				for (const [y, x] of [
-					[2 * i, 2 * j],
-					[2 * i, 2 * j + 1],
-					[2 * i + 1, 2 * j],
-					[2 * i + 1, 2 * j + 1],
-				])
-					grad[(y * a.w + x) * a.c + k] = g;
+				for (let u = 0; u < hidden; u++) g += k1[row + u] * v[u];
+				g *= 0.25;
+				grad[o00 + k] = g;
+				grad[o01 + k] = g;
+				grad[o10 + k] = g;
+				grad[o11 + k] = g;
 			}
+		}
 	return grad;
 }
 
@@ -106,10 +114,10 @@ export interface GradCam {
 
 /** Grad-CAM for one class: α_k = mean over the grid of ∂logit/∂A_k, map = relu(Σ_k α_k A_k). */
 export function gradCam(a: FeatureMap, wts: HeadWeights, cls?: number): GradCam {
-	const { logits } = headLogits(poolFlat(a), wts);
+	const { z1, logits } = headLogits(poolFlat(a), wts);
 	const probs = softmax(logits);
 	const c = cls ?? probs.indexOf(Math.max(...probs));
-	const grad = logitGradient(a, wts, c);
+	const grad = logitGradient(a, wts, c, z1);
 	const alpha = new Float64Array(a.c);
 	const cells = a.h * a.w;
 	for (let p = 0; p < cells; p++) for (let k = 0; k < a.c; k++) alpha[k] += grad[p * a.c + k];
