@@ -21,12 +21,15 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		h = await launch((ws) => {
 			makeDataset(path.join(ws, 'data'), PER_CLASS);
 			writeJson(path.join(ws, '.vscode', 'settings.json'), { 'radiographReview.datasetFolder': 'data', 'radiographReview.weights.vgg16': 'none' });
-			const r = spawnSync(
-				process.execPath,
-				[path.join(REPO, 'bin', 'radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--data', path.join(ws, 'data'), '--image-size', '64', '--epochs', '5', '--workdir', path.join(ws, '.radreview')],
-				{ encoding: 'utf8', timeout: 5 * 60_000 },
-			);
-			assert.equal(r.status, 0, `radreview train failed:\n${r.stderr}`);
+			// Two runs on the same split (same seed), so Compare can pair them on the same test images.
+			for (const epochs of ['5', '1']) {
+				const r = spawnSync(
+					process.execPath,
+					[path.join(REPO, 'bin', 'radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--data', path.join(ws, 'data'), '--image-size', '64', '--epochs', epochs, '--workdir', path.join(ws, '.radreview')],
+					{ encoding: 'utf8', timeout: 5 * 60_000 },
+				);
+				assert.equal(r.status, 0, `radreview train failed:\n${r.stderr}`);
+			}
 		});
 		h.page.on('console', (m) => {
 			if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
@@ -40,6 +43,11 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 	test('Show Report: accuracy with interval and n, per-class table, ROC chart, provenance', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Show Report');
+		// Two runs: the quick pick lists both, each accuracy with its interval.
+		const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'VGG16' }).first();
+		await pick.waitFor({ state: 'visible', timeout: 60_000 });
+		assert.match((await pick.textContent()) ?? '', /\[\d+\.\d–\d+\.\d %\] \(n = \d+\)/);
+		await pick.click();
 		const view = webview(page);
 		const acc = await until(
 			'report accuracy',
@@ -101,9 +109,32 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await page.keyboard.press('Escape');
 	});
 
+	test('Compare: intervals under the metrics, and a paired comparison of the two runs', async () => {
+		const { page } = h;
+		await runCommand(page, 'Radiograph: Compare Backbones');
+		const view = webview(page);
+		const latest = view.locator('vscode-checkbox').first();
+		await latest.waitFor({ state: 'visible', timeout: 60_000 });
+		// Both runs are VGG16: show every run, not only the latest per backbone.
+		await latest.click();
+		await until('two compare rows', async () => ((await view.locator('[data-testid="compare-row"]').count()) === 2 ? true : undefined), 60_000);
+		const iv = await view.locator('[data-testid="compare-interval"]').allTextContents();
+		assert.equal(iv.length, 2);
+		for (const t of iv) assert.match(t, /^\[\d+\.\d–\d+\.\d\] \(n = \d+\)$/);
+		await until('macro-AUC interval from the report cards', async () => ((await view.locator('td', { hasText: /^\d\.\d{3}\[\d\.\d{3}–\d\.\d{3}\]$/ }).count()) >= 2 ? true : undefined), 120_000);
+		await view.locator('vscode-button', { hasText: 'Compare on the shared test images' }).first().click();
+		const paired = await until('paired comparison', async () => (await view.locator('[data-testid="compare-paired"]').count()) > 0 ? await view.locator('[data-testid="compare-paired"]').textContent() : undefined, 120_000);
+		assert.match(paired ?? '', /McNemar exact p = [\d.e-]+/);
+		assert.match(paired ?? '', /A − B = [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\]/);
+		await shot(page, 'report-06-compare');
+	});
+
 	test('the report PDF holds the curves and the Grad-CAM overlays', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Show Report');
+		const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'VGG16' }).first();
+		await pick.waitFor({ state: 'visible', timeout: 60_000 });
+		await pick.click();
 		const view = webview(page);
 		await view.locator('[data-testid="report-export-pdf"]').first().click();
 		const saveInput = page.locator('.quick-input-widget input.input');
