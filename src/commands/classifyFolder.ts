@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { accuracyWithInterval } from '../engine/infer/metrics';
 import type { RunSummary } from '../engine/types';
-import { PredictionsPanel } from '../panels/predictionsPanel';
+import { PredictionsPanel, folderSetKey } from '../panels/predictionsPanel';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { requireTrust, requireWorkDir, UserError } from '../util/workspace';
@@ -30,7 +30,7 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 	const run = await pickRun(s, wd);
 	if (!run) return;
 	const name = DISPLAY_NAMES[run.backbone] ?? run.backbone;
-	const panel = PredictionsPanel.show(s);
+	const panel = PredictionsPanel.forSet(s, folderSetKey(run.runDir, folder));
 	panel.setBusy(`Classifying ${path.basename(folder)} with ${name}…`);
 	s.log.info(`Classify ${folder} with ${run.runDir}`);
 	try {
@@ -59,6 +59,7 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 		for (const err of result.errors) s.log.warn(`${err.path}: ${err.reason}`);
 		s.log.info(`Classified ${result.predictions.length} image(s), ${result.errors.length} problem(s); wrote ${result.csvPath}`);
 		await panel.setInput({
+			setKey: folderSetKey(run.runDir, folder),
 			title: `${name} — ${path.basename(folder)}`,
 			source: 'folder',
 			backbone: run.backbone,

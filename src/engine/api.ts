@@ -324,6 +324,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 				labelled.flatMap((p) => p.probs),
 				labelled.map((p) => CLASS_NAMES.indexOf(p.label!)),
 				labelled.map((p) => sourceOf.get(p.relPath)),
+				1, // a classified folder names its source even when it has one: the reviewer sees where the images came from
 			)
 		: undefined;
 	return { predictions, csvPath, errors, metrics };
@@ -371,6 +372,32 @@ export interface RunView {
 
 export async function loadRun(runDir: string): Promise<RunView> {
 	const run: LoadedRun = await loadRunDir(runDir);
-	const predictions = await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions));
+	const predictions = await withSources(await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions)), run.config.dataDir);
 	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights } };
+}
+
+/** Runs written before predictions.csv had source / patient_id columns: fill them from a scan of the dataset, if it is still there. */
+async function withSources(predictions: Prediction[], dataDir: string): Promise<Prediction[]> {
+	if (predictions.every((p) => p.patientId !== undefined)) return predictions;
+	let records: Map<string, ImageRecord>;
+	try {
+		records = await recordsOf(dataDir);
+	} catch {
+		return predictions; // dataset moved or gone: tiles show 'unknown'
+	}
+	return predictions.map((p) => {
+		const r = records.get(p.relPath);
+		return r && p.patientId === undefined ? { ...p, patientId: r.patientId, ...(r.source ? { source: r.source } : {}) } : p;
+	});
+}
+
+/** One scan per dataset for a short while: Compare loads every run at once, often of the same dataset. */
+const recentScans = new Map<string, { at: number; records: Promise<Map<string, ImageRecord>> }>();
+function recordsOf(dataDir: string): Promise<Map<string, ImageRecord>> {
+	const hit = recentScans.get(dataDir);
+	if (hit && Date.now() - hit.at < 30_000) return hit.records;
+	const records = scanDataset(dataDir).then((r) => new Map(r.images.map((i) => [i.relPath, i])));
+	recentScans.set(dataDir, { at: Date.now(), records });
+	records.catch(() => recentScans.delete(dataDir));
+	return records;
 }

@@ -192,6 +192,9 @@ export interface Prediction {
 	/** In CLASS_NAMES order. */
 	probs: number[];
 	split?: SplitName;
+	/** Source dataset and patient of the image, when the dataset records them (shown on tiles; sources confound classes). */
+	source?: string;
+	patientId?: string;
 }
 
 export interface RunSummary {

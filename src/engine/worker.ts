@@ -6,7 +6,8 @@ import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineResults, type ThumbsResult } from '../protocol/engine';
 import * as api from './api';
-import { decodeToRgb } from './data/decode';
+import { confinePath } from '../util/pathConfinement';
+import { decodePreview, decodeToRgb } from './data/decode';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
 import { isCancelled, throwIfAborted } from './util/cancel';
@@ -44,7 +45,7 @@ port.on('message', (msg: unknown) => {
 			.then((result) => post({ type: 'result', id: job.id, result }))
 			.catch((e: unknown) => post({ type: 'error', id: job.id, error: serialize(e) }))
 			.finally(() => controllers.delete(job.id));
-	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits') void run();
+	if (job.type === 'listRuns' || job.type === 'loadRun' || job.type === 'thumbs' || job.type === 'splits' || job.type === 'preview') void run();
 	else queue = queue.then(run);
 });
 
@@ -78,6 +79,12 @@ async function execute(req: EngineJobRequest, signal: AbortSignal): Promise<Engi
 			return api.loadRun(req.runDir);
 		case 'thumbs':
 			return makeThumbs(req.paths, req.outDir, req.size, signal);
+		case 'preview': {
+			// The worker confines too: it reads whatever path it is given, so the roots are checked here as well.
+			const file = await confinePath(req.path, req.roots);
+			const p = await decodePreview(file, req.maxSide);
+			return { base64: Buffer.from(p.jpeg).toString('base64'), width: p.width, height: p.height, originalWidth: p.originalWidth, originalHeight: p.originalHeight };
+		}
 		case 'backend':
 			return reportBackend(req.preference);
 		case 'report': {

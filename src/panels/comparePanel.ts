@@ -1,13 +1,15 @@
 // Compare panel controller: every finished run of the workspace side by side.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { runTimes } from '../engine/run/times';
+import { withCheckedSources } from '../protocol/common';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
 import { isCompareFromWebview } from '../protocol/compare';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { saveExport } from './exportFile';
+import { exportDir, saveExport } from './exportFile';
 import { trainCommandFor } from './trainingPanel';
 
 export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview> {
@@ -48,8 +50,11 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 			const runs: CompareRun[] = [];
 			for (const s of summaries) {
 				let history: CompareRun['history'] = [];
+				let timing: CompareRun['timing'];
 				try {
-					history = (await this.services.engine.run({ type: 'loadRun', runDir: s.runDir })).history;
+					const run = await this.services.engine.run({ type: 'loadRun', runDir: s.runDir });
+					history = run.history;
+					timing = stageTimes((run.extra as { metrics?: { timing?: unknown } } | undefined)?.metrics?.timing);
 				} catch (e) {
 					this.services.log.warn(`Compare: ${s.runDir}: ${(e as Error).message}`);
 				}
@@ -60,10 +65,11 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 					displayName: DISPLAY_NAMES[s.backbone] ?? s.backbone,
 					weights: s.weights,
 					backend: s.backend,
-					metrics: s.metrics,
+					metrics: withCheckedSources(s.metrics),
 					createdAt: s.createdAt,
 					history,
 					trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
+					...(timing ? { timing } : {}),
 				});
 			}
 			this.runs = runs;
@@ -128,19 +134,27 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 				await vscode.commands.executeCommand(trainCommandFor(msg.backbone));
 				return;
 			case 'export': {
-				const wd = workDir();
 				const json = msg.format === 'json' ? JSON.stringify(this.runs, null, 2) : msg.format === 'csv' ? this.csv() : undefined;
-				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, json));
+				this.post(await saveExport(msg, exportDir(), json));
 				return;
 			}
 		}
 	}
 
 	private csv(): string {
-		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds';
-		const rows = this.runs.map((r) =>
-			[r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? ''].join(','),
-		);
+		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds,feature_seconds,head_seconds,total_seconds';
+		const num = (v: number) => (Number.isFinite(v) ? v : '');
+		const rows = this.runs.map((r) => {
+			const t = runTimes(r.timing, r.history);
+			return [r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)].join(',');
+		});
 		return [head, ...rows].join('\n') + '\n';
 	}
+}
+
+/** The finite numbers of a metrics.json `timing` object (it is read from disk: anything else is dropped). */
+function stageTimes(v: unknown): Record<string, number> | undefined {
+	if (typeof v !== 'object' || v === null) return undefined;
+	const out = Object.fromEntries(Object.entries(v).filter(([, s]) => typeof s === 'number' && Number.isFinite(s)));
+	return Object.keys(out).length ? out : undefined;
 }

@@ -1,6 +1,7 @@
 // Dataset panel controller: class counts, the seeded split and per-file problems of the dataset folder.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { classSourceTable } from '../engine/data/sources';
 import { CLASS_NAMES, type ClassName, type SplitName } from '../engine/types';
 import { emptyClassCounts, isDatasetFromWebview, type DatasetFromWebview, type DatasetImageView, type DatasetToWebview, type DatasetView, type SplitCounts } from '../protocol/dataset';
 import type { SplitsResult } from '../protocol/engine';
@@ -190,6 +191,7 @@ function toView(r: SplitsResult): DatasetView {
 		if (img.label && split) splitCounts[img.label][split]++;
 		if (images.length < MAX_IMAGES) {
 			const v: DatasetImageView = { relPath: img.relPath, label: img.label, patientId: img.patientId };
+			if (img.source) v.source = img.source;
 			if (split) v.split = split;
 			images.push(v);
 		}
@@ -201,6 +203,7 @@ function toView(r: SplitsResult): DatasetView {
 		splitCounts,
 		total: r.scan.images.length,
 		patients: patients.size,
+		sources: classSourceTable(r.scan.images),
 		split: {
 			mode: r.split.mode,
 			seed: r.split.seed,

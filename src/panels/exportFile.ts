@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { writeFileAtomic } from '../engine/util/atomic';
 import type { ExportFormat, ExportMessage, ExportResultMessage } from '../protocol/common';
 import { sanitizeFileName } from '../util/pathConfinement';
+import { workspaceFolder } from '../util/workspace';
 
 const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
 	csv: { 'CSV': ['csv'] },
@@ -11,6 +12,12 @@ const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
 	pdf: { 'PDF document': ['pdf'] },
 	json: { 'JSON': ['json'] },
 };
+
+/** Where save dialogs start: the workspace folder, not the hidden `.radreview` data folder the runs live in. */
+export function exportDir(): vscode.Uri | undefined {
+	const ws = workspaceFolder();
+	return ws ? vscode.Uri.file(ws) : undefined;
+}
 
 /**
  * @param hostData bytes the host provides for formats it owns (csv/json); undefined → use the webview's base64.

@@ -2,40 +2,64 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
-import { isPredictionsFromWebview, type GradcamResultMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import { withCheckedSources } from '../protocol/common';
 import type { EngineResults } from '../protocol/engine';
+import { isPredictionsFromWebview, type GradcamResultMessage, type ImageMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { saveExport } from './exportFile';
+import { exportDir, saveExport } from './exportFile';
 
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
 /** Grad-CAM overlay edge: enough for the large view, which shows the thumbnail enlarged. */
 const GRADCAM_SIZE = 320;
+/** Long side of the large view's image: a screen's worth of a radiograph, not its 15 MP original. */
+const PREVIEW_SIDE = 2048;
+
+/** The prediction set of a run's own predictions. */
+export const runSetKey = (runDir: string): string => `run:${path.resolve(runDir)}`;
+/** The prediction set of a folder classified with a run (classifying it again with that run reuses its panel). */
+export const folderSetKey = (runDir: string, folder: string): string => `folder:${path.resolve(runDir)}|${path.resolve(folder)}`;
 
 /** What the host hands the panel: the wire view, but with the engine's predictions (items are derived here). */
 export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: Prediction[] };
 
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
+	/** The panel last opened or revealed. */
 	static current: PredictionsPanel | undefined;
+	/** One panel per prediction set, side by side. */
+	private static readonly bySet = new Map<string, PredictionsPanel>();
+	/** The set this panel shows (or is loading). */
+	private setKey: string | undefined;
 
 	private view: PredictionsView | null = null;
 	private busy: string | null = null;
 	/** relPath → absolute path, for the items currently shown (the only files openFile may open). */
 	private files = new Map<string, string>();
 
-	static show(services: Services): PredictionsPanel {
-		if (PredictionsPanel.current) PredictionsPanel.current.reveal();
-		else PredictionsPanel.current = new PredictionsPanel(services);
-		return PredictionsPanel.current;
+	/** The panel of prediction set `key`: revealed if open, else a new one (beside a prediction set on screen). */
+	static forSet(services: Services, key: string): PredictionsPanel {
+		const open = PredictionsPanel.bySet.get(key);
+		if (open && !open.isDisposed) {
+			open.reveal();
+			PredictionsPanel.current = open;
+			return open;
+		}
+		// Beside a prediction set on screen, so the two compare side by side; otherwise where the user is.
+		const onScreen = [...PredictionsPanel.bySet.values()].some((p) => !p.isDisposed && p.panel.visible);
+		const panel = new PredictionsPanel(services, onScreen ? vscode.ViewColumn.Beside : undefined);
+		panel.setKey = key;
+		PredictionsPanel.bySet.set(key, panel);
+		PredictionsPanel.current = panel;
+		return panel;
 	}
 
 	/** Load a run from disk and show its test predictions (all of them when the run has no split column). */
 	static async showRun(services: Services, runDir: string): Promise<void> {
-		const panel = PredictionsPanel.show(services);
+		const panel = PredictionsPanel.forSet(services, runSetKey(runDir));
 		panel.setBusy(`Loading ${path.basename(runDir)}…`);
 		try {
 			const run = await services.engine.run({ type: 'loadRun', runDir });
@@ -44,6 +68,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			const predictions = test.length > 0 ? test : run.predictions;
 			const name = DISPLAY_NAMES[run.summary.backbone] ?? run.summary.backbone;
 			await panel.setInput({
+				setKey: runSetKey(runDir),
 				title: `${name} — ${test.length > 0 ? 'test split' : 'predictions'} (${path.basename(runDir)})`,
 				source: 'run',
 				backbone: run.summary.backbone,
@@ -62,12 +87,25 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 	}
 
-	private constructor(private readonly services: Services) {
+	private constructor(
+		private readonly services: Services,
+		column?: vscode.ViewColumn,
+	) {
 		super(
 			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'predictions', viewType: 'radiographReview.predictions', title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview },
+			{ name: 'predictions', viewType: 'radiographReview.predictions', title: 'Radiograph Predictions', extraRoots: [], isMessage: isPredictionsFromWebview, column },
 		);
-		this._register({ dispose: () => (PredictionsPanel.current = undefined) });
+		this._register({
+			dispose: () => {
+				if (PredictionsPanel.current === this) PredictionsPanel.current = undefined;
+				if (this.setKey && PredictionsPanel.bySet.get(this.setKey) === this) PredictionsPanel.bySet.delete(this.setKey);
+			},
+		});
+		this._register(
+			this.panel.onDidChangeViewState((e) => {
+				if (e.webviewPanel.active) PredictionsPanel.current = this;
+			}),
+		);
 	}
 
 	setBusy(text: string | null): void {
@@ -93,14 +131,23 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(input.root), vscode.Uri.file(gradcamDir(wd!))]);
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
+		if (this.setKey !== input.setKey) {
+			// A panel given another set (e.g. one restored without its key) becomes that set's panel, unless it has one.
+			if (this.setKey && PredictionsPanel.bySet.get(this.setKey) === this) PredictionsPanel.bySet.delete(this.setKey);
+			this.setKey = input.setKey;
+			if (!PredictionsPanel.bySet.has(input.setKey)) PredictionsPanel.bySet.set(input.setKey, this);
+		}
 		const items: PredictionItem[] = input.predictions.map((p) => {
 			const item: PredictionItem = { relPath: p.relPath, label: p.label, predicted: p.predicted, probs: p.probs };
 			if (p.split) item.split = p.split;
+			if (p.source) item.source = p.source;
+			if (p.patientId) item.patientId = p.patientId;
 			const t = thumbs[p.path];
 			if (t) item.thumbUri = this.asWebviewUri(t);
 			return item;
 		});
 		this.view = {
+			setKey: input.setKey,
 			title: input.title,
 			source: input.source,
 			backbone: input.backbone,
@@ -109,7 +156,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			runDir: input.runDir,
 			root: input.root,
 			items,
-			metrics: input.metrics,
+			metrics: input.metrics ? withCheckedSources(input.metrics) : undefined,
 			errors: input.errors,
 			csvPath: input.csvPath,
 		};
@@ -138,6 +185,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(real), { preview: true, viewColumn: vscode.ViewColumn.Beside });
 				return;
 			}
+			case 'loadImage':
+				this.post(await this.loadImage(msg.relPath, msg.requestId));
+				return;
 			case 'gradcam':
 				await this.gradcam(msg.relPaths, msg.className);
 				return;
@@ -145,9 +195,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
 				return;
 			case 'export': {
-				const wd = workDir();
 				const host = msg.format === 'csv' ? this.csv() : msg.format === 'json' ? JSON.stringify(this.view, null, 2) : undefined;
-				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, host));
+				this.post(await saveExport(msg, exportDir(), host));
 				return;
 			}
 		}
@@ -179,12 +228,26 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		this.post({ type: 'gradcam', className: className ?? null, overlays, errors });
 	}
 
+	/** The large view's image, decoded in the worker from a shown file inside the shown root. */
+	private async loadImage(relPath: string, requestId: number): Promise<ImageMessage> {
+		const file = this.files.get(relPath);
+		if (!file || !this.view) return { type: 'image', requestId, relPath, error: `'${relPath}' is not one of the shown images` };
+		try {
+			const real = await confinePath(file, [this.view.root]);
+			const r = await this.services.engine.run({ type: 'preview', path: real, roots: [this.view.root], maxSide: PREVIEW_SIDE });
+			return { type: 'image', requestId, relPath, dataUri: `data:image/jpeg;base64,${r.base64}`, width: r.width, height: r.height, originalWidth: r.originalWidth, originalHeight: r.originalHeight };
+		} catch (e) {
+			this.services.log.warn(`Large view: ${file}: ${(e as Error).message}`);
+			return { type: 'image', requestId, relPath, error: (e as Error).message };
+		}
+	}
+
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
-		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'];
+		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
 		const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 		const rows = this.view.items.map((i) =>
-			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? ''].join(','),
+			[q(i.relPath), i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', q(i.source ?? ''), q(i.patientId ?? '')].join(','),
 		);
 		return [head.join(','), ...rows].join('\n') + '\n';
 	}

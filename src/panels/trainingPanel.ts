@@ -4,7 +4,7 @@ import { isTrainingFromWebview, type TrainingFromWebview, type TrainingToWebview
 import type { Services } from '../util/services';
 import { workDir } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { saveExport } from './exportFile';
+import { exportDir, saveExport } from './exportFile';
 
 export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebview> {
 	static current: TrainingPanel | undefined;
@@ -68,9 +68,8 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 				await vscode.commands.executeCommand('radiographReview.openPredictions', msg.runDir);
 				return;
 			case 'export': {
-				const wd = workDir();
 				const json = msg.format === 'json' ? JSON.stringify(this.services.sessions.all(), null, 2) : undefined;
-				this.post(await saveExport(msg, wd ? vscode.Uri.file(wd) : undefined, json));
+				this.post(await saveExport(msg, exportDir(), json));
 				return;
 			}
 		}

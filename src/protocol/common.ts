@@ -1,6 +1,6 @@
 // Pieces shared by all panel protocols and their guards. Types + guards only: no vscode, no tfjs.
-import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type EpochLog, type FileError, type Metrics, type WeightsInfo } from '../engine/types';
-import { isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
+import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type EpochLog, type FileError, type Metrics, type SourceMetrics, type WeightsInfo } from '../engine/types';
+import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isOptional, isRecord, isShortString, isString, shape, type Guard } from './guards';
 
 export const isBackboneId: Guard<BackboneId> = isOneOf(BACKBONE_IDS);
 export const isClassName: Guard<ClassName> = isOneOf(CLASS_NAMES);
@@ -45,9 +45,26 @@ export const isEpochLog: Guard<EpochLog> = shape<EpochLog>({
 	seconds: isNumber,
 });
 
-/** Loose check for Metrics (it comes from our own worker, so shape-level sanity is enough). */
+const isRecall = (v: unknown): v is number | null => v === null || isNumber(v);
+/** One row of the per-source table; accuracy may be NaN-free only (JSON has no NaN). */
+export const isSourceMetrics: Guard<SourceMetrics> = shape<SourceMetrics>({
+	source: isShortString,
+	n: isInteger,
+	accuracy: isNumber,
+	recall: isArrayOf(isRecall),
+	support: isArrayOf(isInteger),
+});
+
+/** Loose check for Metrics (it comes from our own worker, so shape-level sanity is enough); bySource, when present, is checked row by row. */
 export function isMetrics(v: unknown): v is Metrics {
-	return isRecord(v) && isNumber(v.accuracy) && Array.isArray(v.confusion) && Array.isArray(v.perClass);
+	return isRecord(v) && isNumber(v.accuracy) && Array.isArray(v.confusion) && Array.isArray(v.perClass) && (v.bySource === undefined || isArrayOf(isSourceMetrics)(v.bySource));
+}
+
+/** Metrics for a panel: a malformed per-source table (a hand-edited or foreign metrics.json) is dropped, not the metrics. */
+export function withCheckedSources(m: Metrics): Metrics {
+	if (m.bySource === undefined || isArrayOf(isSourceMetrics)(m.bySource)) return m;
+	const { bySource: _dropped, ...rest } = m;
+	return rest;
 }
 
 /** Export formats a panel can ask the host to save. */

@@ -19,6 +19,8 @@ export interface CompareRun {
 	history: EpochLog[];
 	/** Total training seconds (sum of epoch times), when known. */
 	trainSeconds?: number;
+	/** metrics.json's `timing`: seconds per stage (scan, decode, weights, features, train, evaluate, total). */
+	timing?: Record<string, number>;
 	/** The run's report card (intervals), once computed; absent while it is being computed or if it failed. */
 	card?: ReportCard;
 }

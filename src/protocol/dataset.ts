@@ -1,4 +1,5 @@
 // Dataset panel protocol: the scanned dataset, its class counts and the seeded split.
+import type { ClassSourceTable } from '../engine/data/sources';
 import { CLASS_NAMES, type BackboneId, type ClassName, type FileError, type SplitMode, type SplitName } from '../engine/types';
 import type { ErrorReportMessage, NoticeMessage, ReadyMessage } from './common';
 import { isBackboneId } from './common';
@@ -9,6 +10,8 @@ export interface DatasetImageView {
 	relPath: string;
 	label: ClassName | null;
 	patientId: string;
+	/** Source dataset (manifest.csv / metadata.csv), absent when none is recorded. */
+	source?: string;
 	split?: SplitName;
 	/** webview URI of a small thumbnail (may be absent until thumbnails are made). */
 	thumbUri?: string;
@@ -29,6 +32,8 @@ export interface DatasetView {
 	splitCounts?: Record<ClassName, SplitCounts>;
 	total: number;
 	patients: number;
+	/** Labelled images per class × source, with confound warnings (engine/data/sources.ts). */
+	sources?: ClassSourceTable;
 	split?: {
 		mode: SplitMode;
 		seed: number;

@@ -74,6 +74,14 @@ export interface ThumbsRequest {
 	outDir: string;
 	size: number;
 }
+/** Decode one image at full resolution for the large view, scaled to fit `maxSide`; `path` must resolve inside one of `roots`. */
+export interface PreviewRequest {
+	type: 'preview';
+	id: number;
+	path: string;
+	roots: string[];
+	maxSide: number;
+}
 /** Initialise (or report) the tfjs backend. */
 export interface BackendRequest {
 	type: 'backend';
@@ -126,6 +134,7 @@ export type EngineRequest =
 	| ListRunsRequest
 	| LoadRunRequest
 	| ThumbsRequest
+	| PreviewRequest
 	| BackendRequest
 	| ReportRequest
 	| ExplainRequest
@@ -164,6 +173,14 @@ export interface ThumbsResult {
 	thumbs: Record<string, string>;
 	errors: FileError[];
 }
+export interface PreviewResult {
+	/** JPEG bytes, base64 (the host hands them to the webview as a data: URI). */
+	base64: string;
+	width: number;
+	height: number;
+	originalWidth: number;
+	originalHeight: number;
+}
 export interface BackendResult {
 	name: string;
 	label: string;
@@ -195,6 +212,7 @@ export interface EngineResults {
 	listRuns: RunSummary[];
 	loadRun: LoadRunResult;
 	thumbs: ThumbsResult;
+	preview: PreviewResult;
 	backend: BackendResult;
 	report: ReportCard;
 	explain: ExplainResult;
@@ -279,6 +297,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	listRuns: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
+	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
 	report: {
 		id: isId,

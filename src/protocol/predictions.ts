@@ -2,7 +2,7 @@
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape, isClassName } from './common';
-import { isArrayOf, isOptional, isShortString, unionGuard, type Guard } from './guards';
+import { isArrayOf, isInteger, isOptional, isShortString, unionGuard, type Guard } from './guards';
 
 export interface PredictionItem {
 	/** Path relative to the classified folder / dataset root; the item's id in messages. */
@@ -15,9 +15,14 @@ export interface PredictionItem {
 	split?: SplitName;
 	/** webview URI of the cached JPEG thumbnail; absent when it could not be made (show a placeholder). */
 	thumbUri?: string;
+	/** Source dataset and patient (manifest.csv / metadata.csv); absent when the dataset records none. */
+	source?: string;
+	patientId?: string;
 }
 
 export interface PredictionsView {
+	/** Identity of the prediction set (a run's folder, or run + classified folder): one panel and one filter per set. */
+	setKey: string;
 	/** Panel title, e.g. 'VGG16 — test split' or 'Classified: xrays/'. */
 	title: string;
 	source: 'run' | 'folder';
@@ -61,7 +66,21 @@ export interface GradcamResultMessage {
 	errors: FileError[];
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | GradcamResultMessage;
+/** Host → webview: the full-resolution image the large view asked for (or why there is none). */
+export interface ImageMessage {
+	type: 'image';
+	requestId: number;
+	relPath: string;
+	/** data:image/jpeg;base64,… at screen resolution (long side ≤ 2048). */
+	dataUri?: string;
+	width?: number;
+	height?: number;
+	originalWidth?: number;
+	originalHeight?: number;
+	error?: string;
+}
+
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | GradcamResultMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -80,7 +99,14 @@ export interface GradcamRequestMessage {
 	className?: ClassName;
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | GradcamRequestMessage;
+/** Decode one shown image at full resolution for the large view; answered by an ImageMessage with the same requestId. */
+export interface LoadImageMessage {
+	type: 'loadImage';
+	relPath: string;
+	requestId: number;
+}
+
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | GradcamRequestMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -88,5 +114,6 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	openFile: { relPath: isShortString },
 	revealCsv: {},
 	export: exportShape,
+	loadImage: { relPath: isShortString, requestId: isInteger },
 	gradcam: { relPaths: isArrayOf(isShortString), className: isOptional(isClassName) },
 });

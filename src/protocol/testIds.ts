@@ -45,6 +45,24 @@ export const TestId = {
 	BySourceTable: 'by-source-table',
 	/** One row of it, with `data-source`. */
 	BySourceRow: 'by-source-row',
+	/** Source and patient lines of a grid tile (inside GridItem); text = the source / patient id ('unknown' when none). */
+	GridSource: 'grid-source',
+	GridPatient: 'grid-patient',
+	/** Source filter of the grid (a select; options are the sources of the shown prediction set). */
+	SourceFilter: 'source-filter',
+	/** Shown only while a filter differs from the default: what it hides ("19 of 30 shown: right only"). */
+	ActiveFilter: 'active-filter',
+	/** One-click reset inside ActiveFilter. */
+	ResetFilter: 'reset-filter',
+	/** Large view: the full-resolution canvas, with `data-width` / `data-height` of the decoded image once loaded. */
+	DetailImage: 'detail-image',
+	/** Large view: source and patient lines. */
+	DetailSource: 'detail-source',
+	DetailPatient: 'detail-patient',
+	/** Large view: zoom text ("100%") and the window / level sliders. */
+	DetailZoom: 'detail-zoom',
+	DetailWindow: 'detail-window',
+	DetailLevel: 'detail-level',
 	/** Export buttons. */
 	ExportCsv: 'export-csv',
 	ExportPng: 'export-png',
@@ -59,6 +77,10 @@ export const TestId = {
 	SplitCount: 'split-count',
 	/** Per-file errors list. */
 	DatasetErrors: 'dataset-errors',
+	/** Class × source table, with one `data-source` header per source. */
+	ClassSourceTable: 'class-source-table',
+	/** One per confound warning, with `data-kind` (classFromOneSource|sourceHoldsOneClass), `data-class`, `data-source`. */
+	ConfoundWarning: 'confound-warning',
 	/** Thumbnail <img> of a dataset image (placeholders until its thumbnail is made carry no test id). */
 	DatasetThumb: 'dataset-thumb',
 	/** Buttons. */
@@ -71,6 +93,9 @@ export const TestId = {
 	CompareRow: 'compare-row',
 	/** Accuracy cell inside a CompareRow. */
 	CompareAccuracy: 'compare-accuracy',
+	/** Feature-extraction and head-training time cells inside a CompareRow. */
+	CompareFeatureTime: 'compare-feature-time',
+	CompareHeadTime: 'compare-head-time',
 	RefreshButton: 'refresh',
 	TrainAllButton: 'train-all',
 	/** Accuracy interval text "… [lo–hi] (n = …)" of a CompareRow. */

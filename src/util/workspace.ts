@@ -10,6 +10,11 @@ export function workDir(): string | undefined {
 	return ws ? path.join(ws.uri.fsPath, '.radreview') : undefined;
 }
 
+/** The first workspace folder: where exports are offered (the user's files, not the hidden `.radreview`). */
+export function workspaceFolder(): string | undefined {
+	return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
 /** The work dir or an error the user can act on. */
 export function requireWorkDir(): string {
 	const w = workDir();

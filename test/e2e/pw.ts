@@ -17,10 +17,13 @@ export interface Locator {
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
 	isVisible(): Promise<boolean>;
 	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
+	evaluate<R, A = undefined>(fn: (element: Element, arg: A) => R, arg?: A): Promise<R>;
+	scrollIntoViewIfNeeded(options?: { timeout?: number }): Promise<void>;
 }
 
 export interface FrameLocator {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
+	nth(i: number): FrameLocator;
 	frameLocator(selector: string): FrameLocator;
 }
 

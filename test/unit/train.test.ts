@@ -359,5 +359,5 @@ test('a saved run classifies its own test images to the stored predictions (fres
 	assert.deepEqual(r.metrics!.confusion, run.metrics.confusion);
 	assert.ok(Math.abs(r.metrics!.loss - run.metrics.loss) < 1e-5);
 	const csv = await fs.readFile(out, 'utf8');
-	assert.match(csv.split('\n')[0], /^relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split$/);
+	assert.match(csv.split('\n')[0], /^relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split,source,patient_id$/);
 });

@@ -8,6 +8,7 @@ import type { CompareFromWebview, CompareRun, CompareToWebview, PairedResultMess
 import { accuracyLabel, fmtInterval } from '../../src/engine/report/format';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
+import { runTimes } from '../../src/engine/run/times';
 import { bestIndex, formatDuration, latestPer, pct, sourceRows } from '../shared/logic';
 import { StatusLines, confusionTable, sourceTable, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
@@ -47,6 +48,8 @@ root.hidden = true;
 
 interface Column {
 	title: string;
+	/** Tooltip of the header (defaults to which direction is better). */
+	hint?: string;
 	value: (r: CompareRun) => number;
 	format: (v: number) => string;
 	higherIsBetter: boolean;
@@ -94,7 +97,10 @@ const COLUMNS: Column[] = [
 			interval: (r) => wilsonText(recall(r, i), r.metrics.perClass.find((p) => p.className === c)?.support ?? 0),
 		}),
 	),
-	{ title: 'Training time', value: (r) => r.trainSeconds ?? NaN, format: (v) => formatDuration(v), higherIsBetter: false },
+	// Feature extraction dominates a first run (the head trains in seconds); a cached re-run skips it: show both.
+	{ title: 'Features', hint: 'Scan, decode, base weights and feature extraction (near zero when the features were cached); lower is better', value: (r) => runTimes(r.timing, r.history).features, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareFeatureTime },
+	{ title: 'Head training', hint: 'Training the classification head (all epochs); lower is better', value: (r) => runTimes(r.timing, r.history).head, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareHeadTime },
+	{ title: 'Total', hint: 'Whole run, including evaluation and writing; lower is better', value: (r) => runTimes(r.timing, r.history).total, format: (v) => formatDuration(v), higherIsBetter: false },
 ];
 
 function render(): void {
@@ -117,7 +123,7 @@ function render(): void {
 		h('th', { class: 'text', text: 'Run' }),
 		h('th', { class: 'text', text: 'Weights' }),
 		h('th', { class: 'text', text: 'Backend' }),
-		...COLUMNS.map((c) => h('th', { attrs: { title: c.higherIsBetter ? 'higher is better' : 'lower is better' }, text: c.title })),
+		...COLUMNS.map((c) => h('th', { attrs: { title: c.hint ?? (c.higherIsBetter ? 'higher is better' : 'lower is better') }, text: c.title })),
 		h('th', { text: '' }),
 	);
 	const rows = shown.map((r, i) => {

@@ -5,6 +5,7 @@ import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/dataset.css';
 import { BACKBONE_IDS, CLASS_NAMES, type BackboneId, type ClassName, type SplitMode, type SplitName } from '../../src/engine/types';
 import type { DatasetFromWebview, DatasetImageView, DatasetSnapshotMessage, DatasetToWebview, DatasetView } from '../../src/protocol/dataset';
+import { UNKNOWN_SOURCE } from '../../src/engine/data/sources';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { baseName, patientsPerSplit, pct } from '../shared/logic';
@@ -62,7 +63,7 @@ function render(msg: DatasetSnapshotMessage): void {
 	const key = contentKey(msg);
 	if (key === lastKey) return;
 	lastKey = key;
-	replaceChildren(content, summary(d), countsTable(d), leakStatement(d), splitForm(msg), errorsSection(d), thumbnails(d));
+	replaceChildren(content, summary(d), countsTable(d), sourcesSection(d), leakStatement(d), splitForm(msg), errorsSection(d), thumbnails(d));
 }
 
 let lastKey = '';
@@ -86,7 +87,7 @@ function contentKey(msg: DatasetSnapshotMessage): string {
 	if (!d) return 'none';
 	const first = d.images[0];
 	const last = d.images.at(-1);
-	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null]);
+	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null]);
 }
 
 /** What the user typed in the split form and has not submitted yet (kept across re-renders). */
@@ -147,6 +148,52 @@ function countsTable(d: DatasetView): HTMLElement {
 		split && !known ? h('p', { class: 'muted small', text: `* Patients per split counted over the ${d.images.length} images listed here.` }) : null,
 		split ? h('p', { class: 'muted small', text: `Split: ${split.mode === 'patient' ? 'by patient, stratified' : 'by image (as the reference work)'} · seed ${split.seed} · test ${pct(split.testFraction, 0)} · validation ${pct(split.valFraction, 0)}` }) : null,
 	);
+}
+
+/** Class × source counts, and a plain warning wherever the source alone gives the class away. */
+function sourcesSection(d: DatasetView): HTMLElement | null {
+	const t = d.sources;
+	if (!t || t.total === 0) return null;
+	const onlyUnknown = t.sources.length === 1 && t.sources[0] === UNKNOWN_SOURCE;
+	const table = h(
+		'table',
+		{ class: 'data by-source-counts', testid: TestId.ClassSourceTable },
+		h('thead', {}, h('tr', {}, h('th', { text: 'Class' }), ...t.sources.map((s) => h('th', { class: 'source', data: { source: s }, attrs: { title: s }, text: s })), h('th', { text: 'Total' }))),
+		h(
+			'tbody',
+			{},
+			...CLASS_NAMES.map((c, i) =>
+				h(
+					'tr',
+					{},
+					h('th', { text: c }),
+					...t.sources.map((s) => {
+						const n = t.counts[c][s] ?? 0;
+						return h('td', { class: n === 0 ? 'muted' : undefined, attrs: { title: `${n} ${c} image${n === 1 ? '' : 's'} from ${s}` }, text: String(n) });
+					}),
+					h('td', { text: String(t.classTotals[i]) }),
+				),
+			),
+		),
+		h('tfoot', {}, h('tr', {}, h('th', { text: 'Total' }), ...t.sourceTotals.map((n) => h('td', { text: String(n) })), h('td', { text: String(t.total) }))),
+	);
+	const warnings = t.warnings.length
+		? h(
+				'div',
+				{ class: 'leak leak-bad card confound', attrs: { role: 'alert' } },
+				h('div', {}, icon('warning'), h('strong', { text: ' Source confound: ' }), 'the source alone gives the class away here, so accuracy on this data can come from recognising the source (age group, scanner, processing) rather than the disease.'),
+				h('ul', { class: 'confound-list' }, ...t.warnings.map((w) => h('li', { testid: TestId.ConfoundWarning, data: { kind: w.kind, class: w.className, source: w.source }, text: w.message }))),
+				h('div', { class: 'muted small', text: 'Check the per-source results after training (Predictions and Compare panels), and test on images from another source.' }),
+			)
+		: null;
+	const note = onlyUnknown
+		? 'No source recorded: add a source_dataset column to manifest.csv (or metadata.csv) to check whether a class comes from one source.'
+		: t.sources.length === 1
+			? `Every image comes from ${t.sources[0]}: no class is tied to a source within this dataset.`
+			: t.warnings.length === 0
+				? 'Every class comes from more than one source and every source holds more than one class.'
+				: null;
+	return h('section', {}, h('h2', { text: 'Images per class and source' }), h('div', { class: 'table-scroll' }, table), warnings, note ? h('p', { class: 'muted small', text: note }) : null);
 }
 
 function leakStatement(d: DatasetView): HTMLElement {
@@ -288,7 +335,7 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 }
 
 function thumb(im: DatasetImageView): HTMLElement {
-	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId}`;
+	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId} · source ${im.source ?? UNKNOWN_SOURCE}`;
 	const uri = thumbUris.get(im.relPath);
 	const pic = uri ? thumbImg(im.relPath, uri) : h('div', { class: 'thumb-missing', data: { relPath: im.relPath }, attrs: { title: 'Thumbnail not made yet' } }, icon('file-media'));
 	return h(

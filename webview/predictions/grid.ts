@@ -2,10 +2,11 @@
 // cell elements recycled as the window moves. Smooth with thousands of images.
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
-import { baseName, columnsFor, confidence, isCorrect, moveIndex, virtualWindow, type GridItem } from '../shared/logic';
+import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, virtualWindow, type GridItem } from '../shared/logic';
 
 export const CELL_MIN_WIDTH = 190;
-export const CELL_HEIGHT = 214;
+/** Keep in step with .cell / .grid-layer in media/predictions.css. */
+export const CELL_HEIGHT = 252;
 export const GAP = 8;
 const OVERSCAN = 3;
 
@@ -15,6 +16,8 @@ interface Cell {
 	img: HTMLImageElement;
 	placeholder: HTMLElement;
 	name: HTMLElement;
+	source: HTMLElement;
+	patient: HTMLElement;
 	pred: HTMLElement;
 	predProb: HTMLElement;
 	trueLine: HTMLElement;
@@ -131,6 +134,8 @@ export class VirtualGrid {
 		const img = h('img', { class: 'thumb', testid: TestId.GridThumb, attrs: { alt: '', decoding: 'async', draggable: 'false' } });
 		const placeholder = h('div', { class: 'thumb-missing' }, icon('file-media'), h('span', { text: 'no thumbnail' }));
 		const name = h('div', { class: 'cell-name' });
+		const source = h('span', { class: 'cell-source', testid: TestId.GridSource });
+		const patient = h('span', { class: 'cell-patient', testid: TestId.GridPatient });
 		const pred = h('span', { class: 'cls', testid: TestId.PredLabel });
 		const predProb = h('span', { class: 'prob' });
 		const trueLabel = h('span', { class: 'cls', testid: TestId.TrueLabel });
@@ -146,13 +151,15 @@ export class VirtualGrid {
 			h('div', { class: 'cell-line', attrs: { title: 'Predicted class (confidence)' } }, h('span', { class: 'muted', text: 'Pred. ' }), pred, ' ', predProb),
 			trueLine,
 			outcome,
+			// Source beside the verdict: in a confounded dataset it predicts the class as well as the image does.
+			h('div', { class: 'cell-line cell-meta', attrs: { title: 'Source dataset · patient' } }, source, h('span', { class: 'muted', text: ' · ' }), patient),
 			name,
 		);
 		img.addEventListener('error', () => {
 			img.hidden = true;
 			placeholder.hidden = false;
 		});
-		const cell: Cell = { el, img, placeholder, name, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
+		const cell: Cell = { el, img, placeholder, name, source, patient, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
 		this.layer.appendChild(el);
 		return cell;
 	}
@@ -181,6 +188,8 @@ export class VirtualGrid {
 		cell.img.alt = item.relPath;
 		cell.name.textContent = baseName(item.relPath);
 		cell.name.title = item.relPath;
+		cell.source.textContent = itemSource(item);
+		cell.patient.textContent = item.patientId ?? 'patient unknown';
 		cell.pred.textContent = item.predicted;
 		cell.predProb.textContent = `(${confidence(item).toFixed(2)})`;
 		if (item.label === null) {
@@ -197,6 +206,6 @@ export class VirtualGrid {
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
 			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
 		}
-		cell.el.setAttribute('aria-label', `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}`);
+		cell.el.setAttribute('aria-label', `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`);
 	}
 }

@@ -10,18 +10,24 @@ import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import {
 	DEFAULT_FILTER,
-	DEFAULT_SORT,
+	activeFilterText,
 	cellFilter,
 	confusionOf,
 	describeFilter,
 	filterAndSort,
 	isCellActive,
+	isDefaultFilter,
 	pct,
+	rememberView,
+	sourceCounts,
 	sourceRows,
+	viewForSet,
+	type FilterStore,
 	type GridFilter,
 	type GridItem,
 	type GridSort,
 	type Outcome,
+	type SetView,
 	type SortKey,
 } from '../shared/logic';
 import { StatusLines, confusionTable, sourceTable, weightsLabel } from '../shared/ui';
@@ -37,10 +43,13 @@ adoptStyles(sharedCss, panelCss);
 const channel = new Channel<PredictionsToWebview, PredictionsFromWebview>();
 
 interface UiState {
-	filter: GridFilter;
-	sort: GridSort;
+	/** Filter and sort per prediction set (PredictionsView.setKey): a filter never leaks from one set to another. */
+	sets: FilterStore;
 }
-const ui = channel.uiState<UiState>({ filter: { ...DEFAULT_FILTER }, sort: { ...DEFAULT_SORT } });
+const saved = channel.uiState<UiState>({ sets: {} });
+const ui: UiState = { sets: typeof saved.sets === 'object' && saved.sets !== null ? saved.sets : {} };
+/** The filter and sort of the set on screen (defaults until a snapshot names the set). */
+let cur: SetView = viewForSet(undefined, '');
 
 let view: PredictionsView | null = null;
 let shown: GridItem[] = [];
@@ -75,8 +84,8 @@ function select(label: string, options: Array<[string, string]>, value: string, 
 }
 
 const classOptions: Array<[string, string]> = [['all', 'All'], ...CLASS_NAMES.map((c): [string, string] => [c, c])];
-const selTrue = select('Correct', classOptions, ui.filter.trueClass, (v) => setFilter({ trueClass: v as ClassName | 'all' }));
-const selPred = select('Predicted', classOptions, ui.filter.predicted, (v) => setFilter({ predicted: v as ClassName | 'all' }));
+const selTrue = select('Correct', classOptions, cur.filter.trueClass, (v) => setFilter({ trueClass: v as ClassName | 'all' }));
+const selPred = select('Predicted', classOptions, cur.filter.predicted, (v) => setFilter({ predicted: v as ClassName | 'all' }));
 const selOutcome = select(
 	'Show',
 	[
@@ -84,9 +93,13 @@ const selOutcome = select(
 		['right', 'Right only'],
 		['wrong', 'Wrong only'],
 	],
-	ui.filter.outcome,
+	cur.filter.outcome,
 	(v) => setFilter({ outcome: v as Outcome }),
 );
+// Options follow the set on screen (see syncSources).
+const selSource = select('Source', [['all', 'All sources']], 'all', (v) => setFilter({ source: v }));
+selSource.el.dataset.testid = TestId.SourceFilter;
+let sourceOptionsKey = '';
 
 function confField(label: string, value: number, onChange: (v: number) => void): { wrap: HTMLElement; el: HTMLElement & { value: string } } {
 	const el = h('vscode-textfield', { class: 'field-narrow', attrs: { type: 'number', min: '0', max: '1', step: '0.05', 'aria-label': label } });
@@ -97,8 +110,8 @@ function confField(label: string, value: number, onChange: (v: number) => void):
 	});
 	return { wrap: h('label', {}, h('span', { text: label }), el), el };
 }
-const minConf = confField('Confidence ≥', ui.filter.minConf, (v) => setFilter({ minConf: v }));
-const maxConf = confField('≤', ui.filter.maxConf, (v) => setFilter({ maxConf: v }));
+const minConf = confField('Confidence ≥', cur.filter.minConf, (v) => setFilter({ minConf: v }));
+const maxConf = confField('≤', cur.filter.maxConf, (v) => setFilter({ maxConf: v }));
 
 const selSort = select(
 	'Sort by',
@@ -107,15 +120,21 @@ const selSort = select(
 		['loss', 'Loss (−log p(true))'],
 		['name', 'Name'],
 	],
-	ui.sort.key,
+	cur.sort.key,
 	(v) => setSort({ key: v as SortKey }),
 );
 const dirButton = h('vscode-button', { attrs: { secondary: true, 'aria-label': 'Sort direction' } });
-dirButton.addEventListener('click', () => setSort({ dir: ui.sort.dir === 'asc' ? 'desc' : 'asc' }));
+dirButton.addEventListener('click', () => setSort({ dir: cur.sort.dir === 'asc' ? 'desc' : 'asc' }));
 const resetButton = h('vscode-button', { attrs: { secondary: true, title: 'Clear all filters' } }, icon('clear-all'), ' Reset');
 resetButton.addEventListener('click', () => setFilter({ ...DEFAULT_FILTER }));
 
-const filterBar = h('div', { class: 'toolbar filter-bar' }, selTrue.wrap, selPred.wrap, selOutcome.wrap, minConf.wrap, maxConf.wrap, selSort.wrap, dirButton, resetButton);
+const filterBar = h('div', { class: 'toolbar filter-bar' }, selTrue.wrap, selPred.wrap, selOutcome.wrap, selSource.wrap, minConf.wrap, maxConf.wrap, selSort.wrap, dirButton, resetButton);
+// Whenever a filter hides images, say so in plain words with a one-click way back (never a silent "19 of 30").
+const activeText = h('span', {});
+const activeReset = h('vscode-button', { testid: TestId.ResetFilter, attrs: { title: 'Show every image of this set' } }, icon('clear-all'), ' Show all');
+activeReset.addEventListener('click', () => setFilter({ ...DEFAULT_FILTER }));
+const activeBar = h('div', { class: 'active-filter', testid: TestId.ActiveFilter, attrs: { role: 'status' } }, icon('filter'), activeText, activeReset);
+activeBar.hidden = true;
 
 const grid = new VirtualGrid((i) => detail.open(i));
 const emptyGrid = h('div', { class: 'empty grid-empty', text: 'No image matches these filters.' });
@@ -126,6 +145,7 @@ const detail = new DetailView({
 	count: () => shown.length,
 	root: () => view?.root ?? '',
 	openFile: (relPath) => channel.post({ type: 'openFile', relPath }),
+	requestImage: (relPath, requestId) => channel.post({ type: 'loadImage', relPath, requestId }),
 	onNavigate: (i) => grid.reveal(i),
 	onClose: (i) => grid.focusItem(i),
 });
@@ -136,6 +156,7 @@ const root = h(
 	h('div', { class: 'header' }, title, meta, h('span', { class: 'spacer' }), h('span', { class: 'count-line' }, count, countOf), exportBar),
 	status.el,
 	filterBar,
+	activeBar,
 	layout,
 	emptyView,
 	detail.el,
@@ -148,35 +169,55 @@ exportBar.prepend(gradcam.toggle);
 // ── state changes ──
 
 function setFilter(patch: Partial<GridFilter>): void {
-	ui.filter = { ...ui.filter, ...patch };
-	if (ui.filter.minConf > ui.filter.maxConf) ui.filter = { ...ui.filter, maxConf: ui.filter.minConf };
+	cur = { ...cur, filter: { ...cur.filter, ...patch } };
+	if (cur.filter.minConf > cur.filter.maxConf) cur = { ...cur, filter: { ...cur.filter, maxConf: cur.filter.minConf } };
 	syncControls();
 	refresh(true);
 }
 
 function setSort(patch: Partial<GridSort>): void {
-	ui.sort = { ...ui.sort, ...patch };
+	cur = { ...cur, sort: { ...cur.sort, ...patch } };
 	syncControls();
 	refresh(true);
 }
 
 function syncControls(): void {
-	selTrue.el.value = ui.filter.trueClass;
-	selPred.el.value = ui.filter.predicted;
-	selOutcome.el.value = ui.filter.outcome;
-	minConf.el.value = ui.filter.minConf.toFixed(2);
-	maxConf.el.value = ui.filter.maxConf.toFixed(2);
-	selSort.el.value = ui.sort.key;
-	replaceChildren(dirButton, icon(ui.sort.dir === 'asc' ? 'arrow-up' : 'arrow-down'), ui.sort.dir === 'asc' ? ' Ascending' : ' Descending');
-	channel.saveUiState(ui);
+	selTrue.el.value = cur.filter.trueClass;
+	selPred.el.value = cur.filter.predicted;
+	selOutcome.el.value = cur.filter.outcome;
+	selSource.el.value = cur.filter.source;
+	minConf.el.value = cur.filter.minConf.toFixed(2);
+	maxConf.el.value = cur.filter.maxConf.toFixed(2);
+	selSort.el.value = cur.sort.key;
+	replaceChildren(dirButton, icon(cur.sort.dir === 'asc' ? 'arrow-up' : 'arrow-down'), cur.sort.dir === 'asc' ? ' Ascending' : ' Descending');
+	resetButton.toggleAttribute('disabled', isDefaultFilter(cur.filter));
+	if (view) {
+		ui.sets = rememberView(ui.sets, view.setKey, cur);
+		channel.saveUiState(ui);
+	}
+}
+
+/** The source filter offers the sources of the set on screen (and keeps a chosen one that has no image here). */
+function syncSources(items: readonly GridItem[]): void {
+	const counts = sourceCounts(items);
+	const options: Array<[string, string]> = [['all', 'All sources'], ...counts.map((c): [string, string] => [c.source, `${c.source} (${c.count})`])];
+	if (cur.filter.source !== 'all' && !counts.some((c) => c.source === cur.filter.source)) options.push([cur.filter.source, `${cur.filter.source} (0)`]);
+	const key = JSON.stringify(options);
+	if (key === sourceOptionsKey) return;
+	sourceOptionsKey = key;
+	replaceChildren(selSource.el, ...options.map(([v, text]) => h('vscode-option', { attrs: { value: v } }, text)));
+	selSource.el.value = cur.filter.source;
 }
 
 /** Recomputes the shown list and redraws grid and matrix. */
 function refresh(resetScroll: boolean): void {
 	const items = view?.items ?? [];
-	shown = filterAndSort(items, ui.filter, ui.sort);
+	shown = filterAndSort(items, cur.filter, cur.sort);
 	count.textContent = String(shown.length);
 	countOf.textContent = shown.length === items.length ? ' images' : ` of ${items.length} images`;
+	const active = view ? activeFilterText(cur.filter, shown.length, items.length) : null;
+	activeBar.hidden = active === null;
+	activeText.textContent = active ?? '';
 	emptyGrid.hidden = shown.length > 0 || items.length === 0;
 	grid.setItems(shown, resetScroll);
 	renderSide();
@@ -194,8 +235,8 @@ function renderSide(): void {
 			h('p', { class: 'muted hint', text: 'Click a cell to show those images; click it again to show all.' }),
 			confusionTable(matrix, {
 				testid: TestId.ConfusionMatrix,
-				onCell: (t, p) => setFilter(cellFilter(ui.filter, t, p)),
-				isActive: (t, p) => isCellActive(ui.filter, t, p),
+				onCell: (t, p) => setFilter(cellFilter(cur.filter, t, p)),
+				isActive: (t, p) => isCellActive(cur.filter, t, p),
 			}),
 		);
 		if (view.metrics) {
@@ -253,7 +294,12 @@ function renderHeader(v: PredictionsView): void {
 }
 
 function onSnapshot(v: PredictionsView | null, busy: string | null): void {
-	const first = view === null || v === null || v.runDir !== view.runDir;
+	const first = view === null || v === null || v.setKey !== view.setKey;
+	// Another prediction set: keep this one's filter, take that one's (the defaults for a set never filtered).
+	if (v && (view === null || v.setKey !== view.setKey)) {
+		if (view) ui.sets = rememberView(ui.sets, view.setKey, cur);
+		cur = viewForSet(ui.sets, v.setKey);
+	}
 	view = v;
 	root.hidden = false;
 	root.dataset.testid = TestId.PanelRoot;
@@ -272,6 +318,8 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	renderHeader(v);
 	if (first) gradcam.reset();
 	detail.close(false);
+	syncSources(v.items);
+	syncControls();
 	refresh(first);
 }
 
@@ -289,7 +337,7 @@ async function runExport(format: ExportFormat): Promise<void> {
 	}
 	exporting = true;
 	const name = fileStem(view.title);
-	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(ui.filter, ui.sort)}`;
+	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(cur.filter, cur.sort)}`;
 	const progress = (done: number, total: number): void => status.setBusy(`Exporting ${format.toUpperCase()}: ${done}/${total} thumbnails`);
 	try {
 		const result = format === 'png' ? await gridToPng(shown, view.title, subtitle, progress) : await gridToPdf(shown, view.title, subtitle, progress);
@@ -328,6 +376,9 @@ channel.onMessage((msg) => {
 			break;
 		case 'exportResult':
 			status.exportResult(msg);
+			break;
+		case 'image':
+			detail.onImage(msg);
 			break;
 		case 'gradcam':
 			gradcam.onResult(msg);

@@ -27,6 +27,7 @@ export class GradcamOverlay {
 	private queue: string[] = [];
 	private inFlight: { key: string | null; relPaths: string[] } | null = null;
 	private frame = 0;
+	private readonly watched = new WeakSet<Element>();
 
 	constructor(
 		private readonly root: HTMLElement,
@@ -123,14 +124,19 @@ export class GradcamOverlay {
 		}
 		// Cells scrolled or filtered into view are queued too.
 		if (missing.length) this.request(null, missing);
-		const detailImg = this.root.querySelector<HTMLImageElement>('.detail-img');
-		const detailOpen = detailImg && !detailImg.closest<HTMLElement>('.overlay')?.hidden;
-		if (detailImg && detailOpen) {
-			const rel = detailImg.alt;
-			const o = this.enabled ? this.maps.get(this.key(this.detailClass, rel)) : undefined;
-			if (this.enabled && !o) this.request(this.detailClass, [rel]);
-			layer(detailImg, o, this.opacity, false);
-			this.detailControls(rel, o);
+		// The large view draws the image on a canvas it zooms and pans with a CSS transform: follow it.
+		const canvas = this.root.querySelector<HTMLCanvasElement>('.detail-canvas');
+		const detailOpen = canvas && !canvas.closest<HTMLElement>('.overlay')?.hidden;
+		if (canvas && !this.watched.has(canvas)) {
+			this.watched.add(canvas);
+			new MutationObserver(() => this.schedule()).observe(canvas, { attributes: true, attributeFilter: ['style', 'width', 'height', 'aria-label', 'data-full-res'] });
+		}
+		if (canvas && detailOpen) {
+			const rel = canvas.getAttribute('aria-label') ?? '';
+			const o = this.enabled && rel ? this.maps.get(this.key(this.detailClass, rel)) : undefined;
+			if (this.enabled && rel && !o) this.request(this.detailClass, [rel]);
+			layerCanvas(canvas, o, this.opacity);
+			if (rel) this.detailControls(rel, o);
 		}
 	}
 
@@ -179,6 +185,44 @@ export class GradcamOverlay {
 			where,
 		);
 	}
+}
+
+/** Sets a style property only when it changes (fewer style mutations while the user pans). */
+function setStyle(el: HTMLElement, prop: 'left' | 'top' | 'width' | 'height' | 'opacity' | 'transform', value: string): void {
+	if (el.style[prop] !== value) el.style[prop] = value;
+}
+
+/**
+ * The large view's overlay: a box the size of the canvas with the canvas' own transform; the square map centred in
+ * it covers the whole image (the canvas shows the letterboxed thumbnail first, then the image at its own aspect).
+ */
+function layerCanvas(canvas: HTMLCanvasElement, o: GradcamOverlayView | undefined, opacity: number): void {
+	const parent = canvas.parentElement;
+	if (!parent) return;
+	let wrap = parent.querySelector<HTMLElement>(':scope > .cam-layer');
+	if (!o || !canvas.width || !canvas.height) {
+		if (wrap) wrap.hidden = true;
+		return;
+	}
+	if (!wrap) {
+		wrap = h('div', { class: 'cam-layer cam-canvas-layer', attrs: { 'aria-hidden': 'true' } }, h('img', { class: 'cam-img', testid: TestId.GradcamOverlay, attrs: { alt: '', draggable: 'false' } }));
+		parent.appendChild(wrap);
+	}
+	const camImg = wrap.querySelector<HTMLImageElement>('.cam-img')!;
+	if (camImg.getAttribute('src') !== o.uri) camImg.src = o.uri;
+	camImg.dataset.outside = String(o.outside);
+	const W = canvas.width;
+	const H = canvas.height;
+	const side = Math.max(W, H);
+	setStyle(wrap, 'width', `${W}px`);
+	setStyle(wrap, 'height', `${H}px`);
+	setStyle(wrap, 'transform', canvas.style.transform);
+	setStyle(camImg, 'width', `${side}px`);
+	setStyle(camImg, 'height', `${side}px`);
+	setStyle(camImg, 'left', `${(W - side) / 2}px`);
+	setStyle(camImg, 'top', `${(H - side) / 2}px`);
+	setStyle(camImg, 'opacity', String(opacity));
+	if (wrap.hidden) wrap.hidden = false;
 }
 
 /** Puts (or hides) the overlay over an image's drawn content (object-fit: contain), clipped to it. */

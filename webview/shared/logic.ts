@@ -68,6 +68,9 @@ export interface GridItem {
 	/** Webview URI of the small thumbnail (made once by the host). */
 	thumbUri?: string;
 	split?: SplitName;
+	/** Source dataset and patient, when the dataset records them. */
+	source?: string;
+	patientId?: string;
 }
 
 export type Outcome = 'all' | 'right' | 'wrong';
@@ -82,6 +85,8 @@ export interface GridFilter {
 	/** Confidence (the predicted class's probability) range, inclusive, in [0, 1]. */
 	minConf: number;
 	maxConf: number;
+	/** 'all' or one source dataset ('unknown' for images with none recorded). */
+	source: string;
 }
 
 export interface GridSort {
@@ -89,7 +94,7 @@ export interface GridSort {
 	dir: SortDir;
 }
 
-export const DEFAULT_FILTER: GridFilter = { trueClass: 'all', predicted: 'all', outcome: 'all', minConf: 0, maxConf: 1 };
+export const DEFAULT_FILTER: GridFilter = { trueClass: 'all', predicted: 'all', outcome: 'all', minConf: 0, maxConf: 1, source: 'all' };
 export const DEFAULT_SORT: GridSort = { key: 'confidence', dir: 'asc' };
 
 export function classIndex(c: ClassName): number {
@@ -121,8 +126,59 @@ export function matchesFilter(item: GridItem, f: GridFilter): boolean {
 		const ok = isCorrect(item);
 		if (ok === null || ok !== (f.outcome === 'right')) return false;
 	}
+	if (f.source !== 'all' && itemSource(item) !== f.source) return false;
 	const c = confidence(item);
 	return c >= f.minConf && c <= f.maxConf;
+}
+
+/** The source an item shows and filters by: 'unknown' when the dataset records none. */
+export function itemSource(item: { source?: string }): string {
+	return item.source?.trim() || 'unknown';
+}
+
+/** Distinct sources of a prediction set with their image counts, largest first ('unknown' last). */
+export function sourceCounts(items: readonly GridItem[]): Array<{ source: string; count: number }> {
+	const m = new Map<string, number>();
+	for (const it of items) m.set(itemSource(it), (m.get(itemSource(it)) ?? 0) + 1);
+	return [...m]
+		.map(([source, count]) => ({ source, count }))
+		.sort((a, b) => Number(a.source === 'unknown') - Number(b.source === 'unknown') || b.count - a.count || a.source.localeCompare(b.source));
+}
+
+/** True when the filter hides nothing by itself (the state a one-click reset returns to). */
+export function isDefaultFilter(f: GridFilter): boolean {
+	return (Object.keys(DEFAULT_FILTER) as Array<keyof GridFilter>).every((k) => f[k] === DEFAULT_FILTER[k]);
+}
+
+/** The line shown while a filter is active, e.g. '19 of 30 images shown: right only'; null for the default filter. */
+export function activeFilterText(f: GridFilter, shown: number, total: number): string | null {
+	if (isDefaultFilter(f)) return null;
+	return `${shown} of ${total} images shown: ${filterParts(f).join(', ')}`;
+}
+
+/** Filter and sort of one prediction set (a run's test split, a classified folder). */
+export interface SetView {
+	filter: GridFilter;
+	sort: GridSort;
+}
+
+/** Filters kept per prediction set, so a filter set on one never applies to another. Keyed by the set's id. */
+export type FilterStore = Record<string, SetView>;
+
+/** Sets remembered per panel; older ones are forgotten first. */
+export const MAX_REMEMBERED_SETS = 20;
+
+/** The filter and sort of set `key`: what was last used on it, else the defaults. Saved state from older versions is completed. */
+export function viewForSet(store: FilterStore | undefined, key: string): SetView {
+	const saved = store && Object.prototype.hasOwnProperty.call(store, key) ? store[key] : undefined;
+	return { filter: { ...DEFAULT_FILTER, ...(saved?.filter ?? {}) }, sort: { ...DEFAULT_SORT, ...(saved?.sort ?? {}) } };
+}
+
+/** A new store with set `key` at `view` (most recent last), capped at `max` sets. */
+export function rememberView(store: FilterStore | undefined, key: string, view: SetView, max = MAX_REMEMBERED_SETS): FilterStore {
+	const entries = Object.entries(store ?? {}).filter(([k]) => k !== key);
+	entries.push([key, { filter: { ...view.filter }, sort: { ...view.sort } }]);
+	return Object.fromEntries(entries.slice(-max));
 }
 
 /** Filters then sorts; never mutates `items`. Ties break on relPath so the order is stable across updates. */
@@ -384,13 +440,19 @@ export function pages(count: number, perPage: number): Array<[number, number]> {
 
 /** Human description of a filter, printed on exports so a sheet says what it shows. */
 export function describeFilter(f: GridFilter, s: GridSort): string {
+	const parts = filterParts(f);
+	const sort = s.key === 'name' ? 'name' : s.key === 'loss' ? 'loss (−log p(true))' : 'confidence';
+	return `${parts.length ? parts.join(', ') : 'all images'}; sorted by ${sort} ${s.dir === 'asc' ? '↑' : '↓'}`;
+}
+
+function filterParts(f: GridFilter): string[] {
 	const parts: string[] = [];
 	if (f.trueClass !== 'all') parts.push(`correct = ${f.trueClass}`);
 	if (f.predicted !== 'all') parts.push(`predicted = ${f.predicted}`);
 	if (f.outcome !== 'all') parts.push(f.outcome === 'right' ? 'right only' : 'wrong only');
 	if (f.minConf > 0 || f.maxConf < 1) parts.push(`confidence ${f.minConf.toFixed(2)}–${f.maxConf.toFixed(2)}`);
-	const sort = s.key === 'name' ? 'name' : s.key === 'loss' ? 'loss (−log p(true))' : 'confidence';
-	return `${parts.length ? parts.join(', ') : 'all images'}; sorted by ${sort} ${s.dir === 'asc' ? '↑' : '↓'}`;
+	if (f.source !== 'all') parts.push(`source = ${f.source}`);
+	return parts;
 }
 
 /** Legend labels for series: a "(not pretrained)" suffix, and "#2", "#3"… when a name repeats. */
@@ -459,4 +521,47 @@ export function moveIndex(index: number, key: string, columns: number, count: nu
 	if (d === -Infinity) return 0;
 	if (d === Infinity) return count - 1;
 	return Math.min(count - 1, Math.max(0, index + d));
+}
+
+// ───────────────────────────── large view ─────────────────────────────
+
+/**
+ * Window / level as a lookup table over 8-bit grey values: values below level − window/2 go black, above
+ * level + window/2 white, linear in between (the radiology "contrast" control). window ≥ 1.
+ */
+export function windowLevelLut(window: number, level: number): Uint8Array {
+	const w = Math.max(1, window);
+	const lo = level - w / 2;
+	const lut = new Uint8Array(256);
+	for (let v = 0; v < 256; v++) lut[v] = Math.round(Math.min(255, Math.max(0, ((v - lo) / w) * 255)));
+	return lut;
+}
+
+/** Zoom and pan of the large view: screen = offset + scale × image. */
+export interface ViewTransform {
+	scale: number;
+	x: number;
+	y: number;
+}
+
+export const MIN_ZOOM = 0.05;
+export const MAX_ZOOM = 16;
+
+/** The transform that fits an image in a box, centred (never above 1:1 for small images). */
+export function fitTransform(imgW: number, imgH: number, boxW: number, boxH: number): ViewTransform {
+	if (imgW <= 0 || imgH <= 0 || boxW <= 0 || boxH <= 0) return { scale: 1, x: 0, y: 0 };
+	const scale = Math.min(1, boxW / imgW, boxH / imgH);
+	return { scale, x: (boxW - imgW * scale) / 2, y: (boxH - imgH * scale) / 2 };
+}
+
+/** Zooms by `factor` about the screen point (px, py), which stays over the same image pixel; the scale is clamped. */
+export function zoomAt(t: ViewTransform, factor: number, px: number, py: number): ViewTransform {
+	const scale = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, t.scale * factor));
+	const k = scale / t.scale;
+	return { scale, x: px - (px - t.x) * k, y: py - (py - t.y) * k };
+}
+
+/** Moves the image by a screen-space drag. */
+export function panBy(t: ViewTransform, dx: number, dy: number): ViewTransform {
+	return { scale: t.scale, x: t.x + dx, y: t.y + dy };
 }

@@ -58,33 +58,37 @@ export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<De
 	return decodeBytes(bytes, file, opts, sha256(bytes));
 }
 
-/** Decode bytes already in memory (`file` names them in errors; `hash` is their sha256 if known). */
-export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
+/** A sharp pipeline on the file's pixels (DICOM unpacked first), with its format and upright dimensions. */
+async function openImage(bytes: Uint8Array, file: string): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number }> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
 	if (!kind) throw new DecodeError(file, bytes.length === 0 ? 'empty file' : 'not an image (unrecognised content)');
-	let img: ReturnType<typeof sharp>;
 	let format: string = kind;
-	let width: number;
-	let height: number;
 	try {
 		if (kind === 'dicom') {
 			const px = readDicom(bytes);
-			({ width, height } = px);
+			const { width, height } = px;
 			if (width * height > MAX_INPUT_PIXELS) throw new Error(`image too large (${width}×${height})`);
-			if (px.kind === 'gray') {
-				img = sharp(px.data, { raw: { width, height, channels: 1 } });
-			} else {
-				format = 'dicom-jpeg';
-				img = sharp(px.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-				if (px.invert) img = img.negate({ alpha: false });
-			}
-		} else {
-			img = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).autoOrient();
-			const meta = await img.metadata();
-			if (!meta.width || !meta.height) throw new Error('no dimensions');
-			// EXIF orientations 5–8 swap width and height.
-			[width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+			if (px.kind === 'gray') return { img: sharp(px.data, { raw: { width, height, channels: 1 } }), format, width, height };
+			format = 'dicom-jpeg';
+			let img = sharp(px.data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+			if (px.invert) img = img.negate({ alpha: false });
+			return { img, format, width, height };
 		}
+		const img = sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).autoOrient();
+		const meta = await img.metadata();
+		if (!meta.width || !meta.height) throw new Error('no dimensions');
+		// EXIF orientations 5–8 swap width and height.
+		const [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+		return { img, format, width, height };
+	} catch (e) {
+		throw e instanceof DecodeError ? e : new DecodeError(file, reasonOf(e, format));
+	}
+}
+
+/** Decode bytes already in memory (`file` names them in errors; `hash` is their sha256 if known). */
+export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeOptions, hash = sha256(bytes)): Promise<DecodedImage> {
+	const { img, format, width, height } = await openImage(bytes, file);
+	try {
 		const { data, info } = await img
 			.flatten({ background: '#000000' })
 			.toColourspace('srgb')
@@ -93,6 +97,40 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 			.toBuffer({ resolveWithObject: true });
 		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
 		return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.length), size: opts.size, sha256: hash, format, width, height };
+	} catch (e) {
+		throw new DecodeError(file, reasonOf(e, format));
+	}
+}
+
+/** A screen-resolution rendition of one image, for the large view. */
+export interface PreviewImage {
+	/** JPEG bytes, upright, long side ≤ the requested maximum (never enlarged); grey stays one channel. */
+	jpeg: Uint8Array;
+	width: number;
+	height: number;
+	/** The file's own dimensions. */
+	originalWidth: number;
+	originalHeight: number;
+	format: string;
+}
+
+/** Decodes a file at full resolution (DICOM too) and scales it to fit `maxSide`, keeping the aspect ratio. */
+export async function decodePreview(file: string, maxSide: number): Promise<PreviewImage> {
+	let bytes: Uint8Array;
+	try {
+		bytes = await fs.readFile(file);
+	} catch (e) {
+		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	const { img, format, width, height } = await openImage(bytes, file);
+	try {
+		const meta = await img.metadata();
+		// One-channel sources (most radiographs) stay grey: smaller, and window/level acts on the true values.
+		const grey = meta.channels === 1 || (meta.channels === 2 && meta.hasAlpha) || format === 'dicom';
+		let out = img.flatten({ background: '#000000' }).resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true, kernel: RESIZE_KERNEL });
+		out = grey ? out.toColourspace('b-w') : out.toColourspace('srgb');
+		const { data, info } = await out.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }).toBuffer({ resolveWithObject: true });
+		return { jpeg: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, originalWidth: width, originalHeight: height, format };
 	} catch (e) {
 		throw new DecodeError(file, reasonOf(e, format));
 	}

@@ -108,6 +108,9 @@ async function scanMetadata(root: string, opts: ScanOptions): Promise<{ images: 
 		if (images.has(rel)) continue;
 		const abs = path.join(root, rel);
 		const rec: ImageRecord = { path: abs, relPath: rel, label, patientId: r.patientid?.trim() || rel, labelSource: `metadata.csv:${r.finding}` };
+		// A source column, when the table merges several collections (sources confound classes).
+		const source = (r.source_dataset ?? r.source)?.trim();
+		if (source) rec.source = source;
 		images.set(rel, rec);
 		candidates.push(rec);
 	}

@@ -5,7 +5,8 @@ import { predictPooled, type Head } from '../model/head';
 import { writeFileAtomic } from '../util/atomic';
 import { parseCsvRecords } from '../data/csv';
 
-export const PREDICTION_COLUMNS = ['relPath', 'path', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split'] as const;
+// source and patient_id were appended later: readers go by header name, so older files still read.
+export const PREDICTION_COLUMNS = ['relPath', 'path', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'] as const;
 
 /** One prediction per record, probabilities in CLASS_NAMES order. */
 export function predictRecords(head: Head, feats: Float32Array, records: ImageRecord[], split?: (r: ImageRecord) => SplitName | undefined): Prediction[] {
@@ -18,6 +19,8 @@ export function predictRecords(head: Head, feats: Float32Array, records: ImageRe
 		const pred: Prediction = { relPath: r.relPath, path: r.path, label: r.label, predicted: CLASS_NAMES[best], probs: p };
 		const s = split?.(r);
 		if (s) pred.split = s;
+		if (r.source) pred.source = r.source;
+		pred.patientId = r.patientId;
 		return pred;
 	});
 }
@@ -31,7 +34,7 @@ export function predictionsToCsv(preds: Prediction[]): string {
 	const lines = [PREDICTION_COLUMNS.join(',')];
 	for (const p of preds) {
 		const correct = p.label == null ? '' : String(p.label === p.predicted);
-		const row = [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), correct, p.split ?? ''];
+		const row = [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), correct, p.split ?? '', p.source ?? '', p.patientId ?? ''];
 		lines.push(row.map(csvField).join(','));
 	}
 	return lines.join('\n') + '\n';
@@ -57,6 +60,8 @@ export async function readPredictionsCsv(file: string): Promise<Prediction[]> {
 			probs: CLASS_NAMES.map((c) => Number(r[`p_${c.toLowerCase()}`])),
 		};
 		if (isSplit(r.split)) p.split = r.split;
+		if (r.source) p.source = r.source;
+		if (r.patient_id) p.patientId = r.patient_id;
 		return p;
 	});
 }

@@ -69,19 +69,22 @@ export function classificationReport(confusion: number[][]): Pick<Metrics, 'perC
 }
 
 /** All test metrics from probabilities (n × classes) and true class indices. */
-export function computeMetrics(probs: ArrayLike<number>, labels: number[], sources?: (string | undefined)[]): Metrics {
+export function computeMetrics(probs: ArrayLike<number>, labels: number[], sources?: (string | undefined)[], minSources = 2): Metrics {
 	const k = CLASS_NAMES.length;
 	const preds = labels.map((_, r) => argmaxRow(probs, r, k));
 	const { loss, accuracy } = lossAndAccuracy(probs, labels);
 	const confusion = confusionMatrix(labels, preds, k);
-	const bySource = sources ? metricsBySource(labels, preds, sources) : undefined;
+	const bySource = sources ? metricsBySource(labels, preds, sources, minSources) : undefined;
 	return { loss, accuracy, confusion, ...classificationReport(confusion), ...(bySource ? { bySource } : {}) };
 }
 
-/** Accuracy and per-class recall per source dataset; undefined unless there are two sources or more. */
-export function metricsBySource(labels: number[], preds: number[], sources: (string | undefined)[]): SourceMetrics[] | undefined {
+/**
+ * Accuracy and per-class recall per source dataset; undefined with fewer than `minSources` sources (a split of one
+ * source says nothing new; a classified folder names its one source, so its caller asks for 1).
+ */
+export function metricsBySource(labels: number[], preds: number[], sources: (string | undefined)[], minSources = 2): SourceMetrics[] | undefined {
 	const names = [...new Set(sources.map((s) => s ?? 'unknown'))].sort();
-	if (names.length < 2) return undefined;
+	if (names.length === 0 || names.length < minSources) return undefined;
 	return names.map((source) => {
 		const rows = labels.map((_, i) => i).filter((i) => (sources[i] ?? 'unknown') === source);
 		const c = confusionMatrix(rows.map((i) => labels[i]), rows.map((i) => preds[i]));

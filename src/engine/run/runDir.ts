@@ -176,8 +176,10 @@ function revive(log: EpochLog): EpochLog {
 
 export function summaryOf(run: LoadedRun): RunSummary {
 	const { backbone, backend, weights, createdAt } = run.metrics;
-	const { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support } = run.metrics;
-	return { runDir: run.runDir, backbone, weights, backend, createdAt, metrics: { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support } };
+	const { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support, bySource } = run.metrics;
+	// bySource travels too: the panels show the per-source table from the summary (sources confound classes).
+	const metrics: Metrics = { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support, ...(bySource ? { bySource } : {}) };
+	return { runDir: run.runDir, backbone, weights, backend, createdAt, metrics };
 }
 
 /** Complete runs under `<workDir>/runs`, newest first; unreadable folders are skipped. */
