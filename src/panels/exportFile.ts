@@ -33,7 +33,8 @@ export async function saveExport(msg: ExportMessage, defaultDir: vscode.Uri | un
 		filters: FILTERS[msg.format],
 		saveLabel: 'Export',
 	});
-	if (!target) return { type: 'exportResult', format: msg.format, ok: false, error: 'Export cancelled.' };
+	// The user closed the dialog: nothing failed, so nothing to report.
+	if (!target) return { type: 'exportResult', format: msg.format, ok: false };
 	try {
 		await writeFileAtomic(target.fsPath, bytes);
 		return { type: 'exportResult', format: msg.format, ok: true, path: target.fsPath };

@@ -326,6 +326,14 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		await shot(page, 'review-07-save-dialog');
 		assert.equal(path.dirname(value), h.workspace, value);
 		await page.keyboard.press('Escape');
+		// Closing the dialog is not a failure: the panel says nothing about it.
+		await page.waitForTimeout(1500);
+		assert.doesNotMatch((await run.frame.locator('[data-testid="notice"]').allTextContents()).join(' '), /failed/i);
+		// For the eye: the same two sets, the active filter and the tiles in the high-contrast theme.
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'workbench.colorTheme': 'Default High Contrast' });
+		await until('high-contrast theme', async () => ((await page.locator('.monaco-workbench.hc-black').count()) > 0 ? true : undefined), 30_000, 250);
+		await page.waitForTimeout(1000);
+		await shot(page, 'review-08-high-contrast');
 	});
 
 	test('no webview broke its Content Security Policy', () => {
