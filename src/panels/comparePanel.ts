@@ -5,6 +5,7 @@ import { runTimes } from '../engine/run/times';
 import { withCheckedSources } from '../protocol/common';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
 import { isCompareFromWebview } from '../protocol/compare';
+import { wilson } from '../engine/report/stats';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
@@ -142,11 +143,13 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	private csv(): string {
-		const head = 'run,backbone,weights,pretrained,backend,accuracy,loss,macro_f1,weighted_f1,epochs,train_seconds,feature_seconds,head_seconds,total_seconds';
+		const head = 'run,backbone,weights,pretrained,backend,accuracy,accuracy_lo95,accuracy_hi95,n_test,loss,macro_f1,weighted_f1,epochs,train_seconds,feature_seconds,head_seconds,total_seconds';
 		const num = (v: number) => (Number.isFinite(v) ? v : '');
 		const rows = this.runs.map((r) => {
 			const t = runTimes(r.timing, r.history);
-			return [r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)].join(',');
+			// The run's patient-level bootstrap interval when its card is in, else Wilson.
+			const iv = r.card?.accuracy ?? wilson(Math.round(r.metrics.accuracy * r.metrics.support), r.metrics.support);
+			return [r.name, r.backbone, JSON.stringify(r.weights.name), r.weights.pretrained, JSON.stringify(r.backend), r.metrics.accuracy, num(iv.lo), num(iv.hi), r.metrics.support, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)].join(',');
 		});
 		return [head, ...rows].join('\n') + '\n';
 	}

@@ -171,11 +171,13 @@ export function reportBodyHtml(card: ReportCard): string {
 		`<h2>Per class (95 % intervals: Wilson for proportions, bootstrap for F1, AUC, AP)</h2>`,
 		htmlTable(classTable(card)),
 		`<div class="charts">${charts.roc}${charts.pr}${charts.calibration}</div>`,
+		`<p class="prov">${esc(provenanceLine(card))}</p>`,
 		`<h2>Confusion matrix (counts, row shares)</h2>`,
 		htmlTable(confusionTable(card)),
 		`<h2>Operating point</h2><p>${esc(operatingPointLine(card))}</p>`,
 		card.bySource ? `<h2>By source dataset</h2>${htmlTable(sourceTable(card))}` : '',
 		looks,
+		card.looks ? `<p class="prov">${esc(provenanceLine(card))}</p>` : '',
 		`<p class="note">Research aid, not a diagnosis. Dev-set numbers are not clinical accuracy.</p>`,
 	].join('\n');
 }
