@@ -191,6 +191,20 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			case 'gradcam':
 				await this.gradcam(msg.relPaths, msg.className);
 				return;
+			case 'operatingPoint': {
+				const wd = workDir();
+				if (!wd || !this.view || this.view.source !== 'run') {
+					this.post({ type: 'operatingPoint', operatingPoint: null, error: 'Only a run’s own predictions have a validation split to choose a threshold on.' });
+					return;
+				}
+				try {
+					const card = await this.services.engine.run({ type: 'report', runDir: this.view.runDir, workDir: wd, positiveClass: msg.positiveClass ?? 'COVID', gradcam: false });
+					this.post({ type: 'operatingPoint', operatingPoint: card.operatingPoint ?? null, ...(card.operatingPoint ? {} : { error: 'The run has no validation predictions with both classes.' }) });
+				} catch (e) {
+					this.post({ type: 'operatingPoint', operatingPoint: null, error: (e as Error).message });
+				}
+				return;
+			}
 			case 'revealCsv':
 				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
 				return;

@@ -1,5 +1,6 @@
 // Predictions panel protocol: a grid of images with predicted and (when known) true labels.
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
+import type { OperatingPoint } from '../engine/report/report';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape, isClassName } from './common';
 import { isArrayOf, isInteger, isOptional, isShortString, unionGuard, type Guard } from './guards';
@@ -80,7 +81,14 @@ export interface ImageMessage {
 	error?: string;
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | GradcamResultMessage;
+/** Host → webview: the run's operating point (threshold chosen on validation), or why there is none. */
+export interface OperatingPointMessage {
+	type: 'operatingPoint';
+	operatingPoint: OperatingPoint | null;
+	error?: string;
+}
+
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | GradcamResultMessage | OperatingPointMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -90,6 +98,12 @@ export interface OpenFileMessage {
 /** Reveal the predictions.csv in the OS / explorer. */
 export interface RevealCsvMessage {
 	type: 'revealCsv';
+}
+
+/** The run's operating point for the positive class (default COVID), to mark calls at that threshold in the grid. */
+export interface OperatingPointRequestMessage {
+	type: 'operatingPoint';
+	positiveClass?: ClassName;
 }
 
 /** Grad-CAM overlays for these images (relPaths of the view), for the predicted class or `className`. */
@@ -106,7 +120,7 @@ export interface LoadImageMessage {
 	requestId: number;
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | GradcamRequestMessage;
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | GradcamRequestMessage | OperatingPointRequestMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -116,4 +130,5 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	export: exportShape,
 	loadImage: { relPath: isShortString, requestId: isInteger },
 	gradcam: { relPaths: isArrayOf(isShortString), className: isOptional(isClassName) },
+	operatingPoint: { positiveClass: isOptional(isClassName) },
 });

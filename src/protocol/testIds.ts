@@ -128,6 +128,10 @@ export const TestId = {
 	GradcamOpacity: 'gradcam-opacity',
 	/** Class choice of the large view's overlay. */
 	GradcamClass: 'gradcam-class',
+	/** Toggle of the operating-point marks in the grid; `aria-pressed` tells its state. */
+	OperatingPointToggle: 'operating-point-toggle',
+	/** The line stating the operating point's threshold and its test sensitivity / specificity. */
+	GridOperatingPoint: 'grid-operating-point',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];

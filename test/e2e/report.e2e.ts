@@ -85,6 +85,20 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await until('overlays hidden', async () => ((await loaded()) === 0 ? true : undefined), 30_000, 250);
 		assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
 		await shot(page, 'report-03-grid-gradcam-off');
+		// The grid at the run's operating point: each tile marked as called COVID or not at the validation threshold.
+		const opToggle = view.locator('[data-testid="operating-point-toggle"]').first();
+		await opToggle.click();
+		const line = await until('operating point line', async () => {
+			const t = await view.locator('[data-testid="grid-operating-point"]').first().textContent({ timeout: 1000 });
+			return t && !t.startsWith('Choosing') ? t : undefined;
+		}, 120_000);
+		if (/ if p ≥ \d\.\d{3} \(chosen on validation/.test(line)) {
+			assert.match(line, /on test: sensitivity [\d.]+ % \[/);
+			const chips = await until('operating-point chips', async () => ((await view.locator('.op-chip:not([hidden])').count()) > 0 ? await view.locator('.op-chip:not([hidden])').count() : undefined), 30_000, 250);
+			assert.equal(chips, await view.locator('[data-testid="grid-item"]').count(), 'one mark per tile');
+		} else assert.match(line, /^No operating point: /);
+		await shot(page, 'report-03b-grid-operating-point');
+		await opToggle.click();
 		// Back on, then the large view of the first image.
 		await toggle.click();
 		await view.locator('[data-testid="grid-item"]').first().click();

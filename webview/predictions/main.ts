@@ -36,6 +36,7 @@ import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
 import { GradcamOverlay } from './overlay';
+import { OperatingPointView } from './operatingPoint';
 import { accuracyLabel } from '../../src/engine/report/format';
 
 adoptStyles(sharedCss, panelCss);
@@ -165,6 +166,9 @@ const root = h(
 root.hidden = true;
 const gradcam = new GradcamOverlay(root, (m) => channel.post(m), () => shown.map((i) => i.relPath), (t) => status.setBusy(t));
 exportBar.prepend(gradcam.toggle);
+const operating = new OperatingPointView(root, (m) => channel.post(m), (rel) => view?.items.find((i) => i.relPath === rel)?.probs);
+exportBar.prepend(operating.toggle);
+status.el.after(operating.line);
 
 // ── state changes ──
 
@@ -316,7 +320,10 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 		return;
 	}
 	renderHeader(v);
-	if (first) gradcam.reset();
+	if (first) {
+		gradcam.reset();
+		operating.reset();
+	}
 	detail.close(false);
 	syncSources(v.items);
 	syncControls();
@@ -382,6 +389,9 @@ channel.onMessage((msg) => {
 			break;
 		case 'gradcam':
 			gradcam.onResult(msg);
+			break;
+		case 'operatingPoint':
+			operating.onResult(msg);
 			break;
 		default:
 			break;
