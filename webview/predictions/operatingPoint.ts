@@ -73,7 +73,7 @@ export class OperatingPointView {
 		for (const cell of this.root.querySelectorAll<HTMLElement>('.cell[data-rel-path]')) {
 			let chip = cell.querySelector<HTMLElement>(':scope .op-chip');
 			const probs = op ? this.probsOf(cell.dataset.relPath!) : undefined;
-			if (!op || !probs) {
+			if (!op || !probs || cell.hidden) {
 				if (chip) chip.hidden = true;
 				continue;
 			}
