@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
 import { reportHtml, reportPdf } from './export';
-import type { ClassName, JobOptions } from '../types';
+import type { ClassName, JobOptions, Prediction } from '../types';
 import { loadRun } from '../api';
 import { scanDataset } from '../data/scan';
 import { explainImages, summariseLooks } from '../explain/explainRun';
@@ -23,8 +23,14 @@ export interface RunReportOptions extends JobOptions {
 	overlayDir?: string;
 }
 
-/** relPath → patient and source, from a fresh scan of the run's dataset; undefined if it cannot be read. */
-async function patientsOf(dataDir: string, opts: JobOptions): Promise<Map<string, { patientId: string; source?: string }> | undefined> {
+/**
+ * relPath → patient and source. loadRun fills them in from predictions.csv or, for older runs, a scan of the dataset;
+ * undefined when neither knows them (the dataset moved): the bootstrap then resamples images, and says so.
+ */
+async function patientsOf(predictions: Prediction[], dataDir: string, opts: JobOptions): Promise<Map<string, { patientId: string; source?: string }> | undefined> {
+	if (predictions.length && predictions.every((p) => p.patientId !== undefined)) {
+		return new Map(predictions.map((p) => [p.relPath, { patientId: p.patientId!, ...(p.source ? { source: p.source } : {}) }]));
+	}
 	try {
 		const scan = await scanDataset(dataDir, { signal: opts.signal });
 		return new Map(scan.images.map((r) => [r.relPath, { patientId: r.patientId, source: r.source }]));
@@ -50,7 +56,7 @@ export async function reportForRun(runDir: string, opts: RunReportOptions): Prom
 export async function reportWithOverlays(runDir: string, opts: RunReportOptions): Promise<{ card: ReportCard; overlays: ReportOverlay[] }> {
 	const view = await loadRun(runDir);
 	const { config, splits, weights } = view.extra;
-	const patients = await patientsOf(config.dataDir, opts);
+	const patients = await patientsOf(view.predictions, config.dataDir, opts);
 	const card = buildReport({
 		run: { name: path.basename(view.summary.runDir), backbone: view.summary.backbone, createdAt: view.summary.createdAt, backend: view.summary.backend },
 		predictions: view.predictions,
@@ -88,7 +94,7 @@ export async function reportWithOverlays(runDir: string, opts: RunReportOptions)
 /** Paired comparison of two runs on their shared test images. */
 export async function compareRunReports(runA: string, runB: string, opts: JobOptions & { resamples?: number; seed?: number } = {}): Promise<PairedComparison> {
 	const [a, b] = await Promise.all([loadRun(runA), loadRun(runB)]);
-	const patients = await patientsOf(a.extra.config.dataDir, opts);
+	const patients = await patientsOf(a.predictions, a.extra.config.dataDir, opts);
 	return comparePaired(a.predictions, b.predictions, { patients, resamples: opts.resamples, seed: opts.seed });
 }
 
