@@ -121,6 +121,25 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await until('map of PNEUMONIA', async () => ((await view.locator('.gradcam-controls').textContent())?.includes('Map of PNEUMONIA') ? true : undefined), 120_000);
 		await shot(page, 'report-04-large-view');
 		await page.keyboard.press('Escape');
+		// With the overlay on, the grid's PNG export carries the maps over the thumbnails.
+		await view.locator('[data-testid="export-png"]').first().click();
+		const saveInput = page.locator('.quick-input-widget input.input');
+		await saveInput.waitFor({ state: 'visible', timeout: 60_000 });
+		await until('save dialog default path', async () => ((await saveInput.inputValue()).includes('/') ? true : undefined), 30_000, 200);
+		const target = path.join(h.workspace, 'grid-gradcam.png');
+		await until('save path typed', async () => {
+			await saveInput.fill(target);
+			await page.waitForTimeout(300);
+			return (await saveInput.inputValue()) === target ? true : undefined;
+		}, 30_000, 200);
+		await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
+		await until('exported PNG', async () => (fs.existsSync(target) && fs.statSync(target).size > 0 ? true : undefined), 60_000);
+		const { data } = await sharp(target).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+		let warm = 0;
+		// Warm heat-map pixels over the grey radiographs, not counting the sheet's own red (#c62828) wrong-answer marks.
+		const near = (i: number, r: number, g: number, b: number) => Math.abs(data[i] - r) < 14 && Math.abs(data[i + 1] - g) < 14 && Math.abs(data[i + 2] - b) < 14;
+		for (let i = 0; i < data.length; i += 3) if (data[i] > 150 && data[i + 2] < 90 && data[i] - data[i + 1] > 30 && !near(i, 198, 40, 40)) warm++;
+		assert.ok(warm / (data.length / 3) > 0.02, `heat-map share of the exported sheet: ${warm / (data.length / 3)}`);
 	});
 
 	test('Compare: intervals under the metrics, and a paired comparison of the two runs', async () => {

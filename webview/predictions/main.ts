@@ -347,7 +347,10 @@ async function runExport(format: ExportFormat): Promise<void> {
 	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(cur.filter, cur.sort)}`;
 	const progress = (done: number, total: number): void => status.setBusy(`Exporting ${format.toUpperCase()}: ${done}/${total} thumbnails`);
 	try {
-		const result = format === 'png' ? await gridToPng(shown, view.title, subtitle, progress) : await gridToPdf(shown, view.title, subtitle, progress);
+		// With Grad-CAM on, the exports carry the maps over the thumbnails.
+		const items = gradcam.isOn() ? await gradcam.withOverlays(shown) : shown;
+		const sub = gradcam.isOn() ? `${subtitle} — Grad-CAM of the predicted class` : subtitle;
+		const result = format === 'png' ? await gridToPng(items, view.title, sub, progress) : await gridToPdf(items, view.title, sub, progress);
 		status.setBusy(`Saving ${format.toUpperCase()}…`);
 		channel.post({ type: 'export', format, suggestedName: `${name}.${format}`, base64: result.base64 });
 		if (result.capped) status.setNotice('warn', `The ${format.toUpperCase()} holds the first ${result.count} of ${shown.length} images.`);

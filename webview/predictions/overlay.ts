@@ -43,6 +43,49 @@ export class GradcamOverlay {
 		window.addEventListener('resize', () => this.schedule());
 	}
 
+	isOn(): boolean {
+		return this.enabled;
+	}
+
+	/**
+	 * Items whose thumbnails carry their map (for the PNG / PDF exports): thumbnail and overlay drawn on one canvas,
+	 * as a data URI. Items without a map yet keep the plain thumbnail.
+	 */
+	async withOverlays<T extends { relPath: string; thumbUri?: string }>(items: readonly T[]): Promise<T[]> {
+		const load = (uri: string): Promise<HTMLImageElement | null> =>
+			new Promise((resolve) => {
+				const img = new Image();
+				img.crossOrigin = 'anonymous';
+				img.onload = () => resolve(img);
+				img.onerror = () => resolve(null);
+				img.src = uri;
+			});
+		const canvas = document.createElement('canvas');
+		canvas.width = canvas.height = 256;
+		const ctx = canvas.getContext('2d');
+		const out: T[] = [];
+		for (const item of items) {
+			const o = this.maps.get(this.key(null, item.relPath));
+			if (!ctx || !o || !item.thumbUri) {
+				out.push(item);
+				continue;
+			}
+			const [thumb, cam] = await Promise.all([load(item.thumbUri), load(o.uri)]);
+			if (!thumb || !cam) {
+				out.push(item);
+				continue;
+			}
+			// Both are squares laid out alike (letterboxed thumbnail, map in the same layout).
+			ctx.clearRect(0, 0, 256, 256);
+			ctx.drawImage(thumb, 0, 0, 256, 256);
+			ctx.globalAlpha = this.opacity;
+			ctx.drawImage(cam, 0, 0, 256, 256);
+			ctx.globalAlpha = 1;
+			out.push({ ...item, thumbUri: canvas.toDataURL('image/png') });
+		}
+		return out;
+	}
+
 	/** A new view (another run or folder): forget its maps. */
 	reset(): void {
 		this.maps.clear();
