@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
 	BACKBONE_IDS,
+	CLASS_NAMES,
 	DEFAULT_TRAIN_CONFIG,
+	type ClassName,
 	type BackboneId,
 	type BackendPreference,
 	type BaseRuntimePreference,
@@ -20,7 +22,10 @@ import {
 import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
 import { classifyFolder, computeSplits, describeWeights, extractFeatures, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
 import { mergeFeatureCaches, parseShard, type Shard } from './engine/scale/shard';
-import { formatMetrics } from './engine/infer/metrics';
+import { accuracyWithInterval, formatMetrics } from './engine/infer/metrics';
+import { reportWithOverlays, writeReport } from './engine/report/runReport';
+import { explainImages } from './engine/explain/explainRun';
+import type { OperatingRule } from './engine/report/stats';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
@@ -78,6 +83,8 @@ Commands:
   runs        list finished runs
   audit       find label errors, non-radiographs, duplicates across splits and source shortcuts
   annotate    relabel, flag and note images (radreview-annotations.csv)
+  report      a run's report card (intervals, ROC/PR, calibration, operating point) as html, pdf or json
+  explain     Grad-CAM overlay PNGs for images, with a trained run
   bench       benchmark the backends (see radreview bench --help)
   features    fill the feature cache for a dataset, or for shard K of N of it (job arrays)
   cache       merge feature caches written by shards on other machines
@@ -161,6 +168,20 @@ leave-one-source-out). Prints the Markdown summary unless --md or --json is give
   --image-size N  default ${D.imageSize}
   --workdir DIR   caches, default ./.radreview`,
 	annotate: ANNOTATE_USAGE,
+	report: `Usage: radreview report --run DIR [--format html|pdf|json] [--out FILE] [options]
+
+  --format html|pdf|json  default html; pdf holds the curves and Grad-CAM overlays of test images
+  --out FILE              default <run>/report.<format>
+  --positive CLASS        positive class of the operating point, default COVID
+  --sensitivity X         choose the threshold on validation for sensitivity ≥ X (default: Youden's J)
+  --resamples N           patient-level bootstrap resamples, default 1000
+  --seed N                bootstrap seed, default 12345
+  --gradcam               run Grad-CAM on every test image (one forward pass each; always on for pdf)
+  --workdir DIR           caches, default ./.radreview`,
+	explain: `Usage: radreview explain --run DIR IMAGE... --out DIR [--class CLASS] [--overlay-only] [--workdir DIR]
+
+Writes <image>-gradcam-<class>.png per image: the image as the model saw it with the Grad-CAM map of the predicted
+class (or --class) over it, and prints where each map puts its mass (border band vs central field).`,
 	runs: `Usage: radreview runs [--workdir DIR]
 
 Lists finished runs, newest first.`,
@@ -423,7 +444,7 @@ async function cmdRuns(argv: string[]): Promise<void> {
 	const runs = await listRuns(workDirOf(values));
 	if (runs.length === 0) return void process.stdout.write(`no runs in ${path.join(workDirOf(values), 'runs')}\n`);
 	for (const r of runs) {
-		process.stdout.write(`${path.basename(r.runDir).padEnd(34)} acc ${(r.metrics.accuracy * 100).toFixed(1).padStart(5)}%  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`);
+		process.stdout.write(`${path.basename(r.runDir).padEnd(34)} acc ${accuracyWithInterval(r.metrics.accuracy, r.metrics.support, 1)}  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`);
 	}
 }
 
@@ -468,6 +489,70 @@ async function cmdAudit(argv: string[], job: JobOptions): Promise<void> {
 	if (!json && !md) process.stdout.write(auditMarkdown(stored) + '\n');
 	process.stdout.write(summary + '\n' + (json ? `json: ${path.resolve(json)}\n` : '') + (md ? `markdown: ${path.resolve(md)}\n` : ''));
 	for (const w of stored.sources.warnings) process.stderr.write(`WARNING: ${w.message}\n`);
+}
+
+async function cmdReport(argv: string[], job: JobOptions): Promise<void> {
+	const { values } = parse('report', argv, {
+		...COMMON,
+		run: { type: 'string' },
+		format: { type: 'string' },
+		out: { type: 'string' },
+		positive: { type: 'string' },
+		sensitivity: { type: 'string' },
+		resamples: { type: 'string' },
+		seed: { type: 'string' },
+		gradcam: { type: 'boolean' },
+	});
+	if (values.help) return void console.log(USAGE.report);
+	const runDir = str(values.run);
+	if (!runDir) throw new UsageError(`--run is required\n\n${USAGE.report}`);
+	const format = oneOf(values.format, 'format', ['html', 'pdf', 'json'] as const, 'html');
+	const target = values.sensitivity === undefined ? undefined : num(values.sensitivity, 'sensitivity', 0.9);
+	if (target !== undefined && !(target > 0 && target <= 1)) throw new UsageError(`--sensitivity must be in (0, 1] (got ${target})`);
+	const rule: OperatingRule = target === undefined ? { kind: 'youden' } : { kind: 'sensitivity', target };
+	const resamples = num(values.resamples, 'resamples', 1000, true);
+	if (resamples < 1) throw new UsageError('--resamples must be ≥ 1');
+	const { card, overlays } = await reportWithOverlays(path.resolve(runDir), {
+		...job,
+		workDir: workDirOf(values),
+		positiveClass: oneOf<ClassName>(values.positive, 'positive', CLASS_NAMES, 'COVID'),
+		rule,
+		resamples,
+		bootstrapSeed: num(values.seed, 'seed', 12345, true),
+		gradcam: format === 'pdf' || values.gradcam === true,
+	});
+	const out = path.resolve(str(values.out) ?? path.join(runDir, `report.${format}`));
+	await writeReport(card, overlays, format, out);
+	const lines = [
+		`run       ${card.run.name}`,
+		`accuracy  ${accuracyWithInterval(card.accuracy.est, card.n)}; patient-level bootstrap [${(card.accuracy.lo * 100).toFixed(1)}–${(card.accuracy.hi * 100).toFixed(1)} %]`,
+		`macro-F1  ${card.macroF1.est.toFixed(3)} [${card.macroF1.lo.toFixed(3)}–${card.macroF1.hi.toFixed(3)}]   macro-AUC ${card.macroAuc.est.toFixed(3)} [${card.macroAuc.lo.toFixed(3)}–${card.macroAuc.hi.toFixed(3)}]`,
+		...(card.provenance.confoundWarning ? [`WARNING: ${card.provenance.confoundWarning}`] : []),
+		...(card.looks ? [`Grad-CAM: ${card.looks.flagged} of ${card.looks.n} test maps look outside the lungs`] : []),
+		`report    ${out}`,
+	];
+	process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function cmdExplain(argv: string[], job: JobOptions): Promise<void> {
+	const { values, positionals } = parse('explain', argv, { ...COMMON, run: { type: 'string' }, out: { type: 'string' }, class: { type: 'string' }, 'overlay-only': { type: 'boolean' } });
+	if (values.help) return void console.log(USAGE.explain);
+	const runDir = str(values.run);
+	const outDir = str(values.out);
+	if (!runDir || !outDir || positionals.length === 0) throw new UsageError(`--run DIR, --out DIR and at least one IMAGE are required\n\n${USAGE.explain}`);
+	const r = await explainImages(path.resolve(runDir), positionals, {
+		...job,
+		workDir: workDirOf(values),
+		outDir: path.resolve(outDir),
+		cls: oneOf<ClassName>(values.class, 'class', CLASS_NAMES),
+		overlayOnly: values['overlay-only'] === true,
+	});
+	for (const e of r.explanations) {
+		const flag = e.where.outside ? '  LOOKS OUTSIDE THE LUNGS' : '';
+		process.stdout.write(`${e.png}  predicted ${e.predicted} ${(Math.max(...e.probs) * 100).toFixed(0)} %, map of ${e.className}: border ${(e.where.border * 100).toFixed(0)} %, corners ${(e.where.corners * 100).toFixed(0)} %${flag}\n`);
+	}
+	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
+	if (r.explanations.length === 0) throw new Error('no image could be explained');
 }
 
 async function cmdBench(argv: string[]): Promise<void> {
@@ -530,6 +615,12 @@ export async function main(argv: string[]): Promise<number> {
 				break;
 			case 'audit':
 				await cmdAudit(rest, job);
+				break;
+			case 'report':
+				await cmdReport(rest, job);
+				break;
+			case 'explain':
+				await cmdExplain(rest, job);
 				break;
 			case 'bench':
 				await cmdBench(rest);

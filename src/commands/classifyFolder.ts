@@ -1,6 +1,7 @@
 // Classify Radiographs: every image of a folder through a trained run; grid + predictions.csv.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { accuracyWithInterval } from '../engine/infer/metrics';
 import type { RunSummary } from '../engine/types';
 import { PredictionsPanel, folderSetKey } from '../panels/predictionsPanel';
 import type { Services } from '../util/services';
@@ -88,7 +89,7 @@ export async function pickRun(s: Services, wd: string, title = 'Model to classif
 	if (runs.length === 1) return runs[0];
 	const pick = await vscode.window.showQuickPick(
 		runs.map((r) => ({
-			label: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} — ${(r.metrics.accuracy * 100).toFixed(1)}%`,
+			label: `${DISPLAY_NAMES[r.backbone] ?? r.backbone} — ${accuracyWithInterval(r.metrics.accuracy, r.metrics.support, 1)}`,
 			description: path.basename(r.runDir),
 			detail: `${r.weights.pretrained ? r.weights.name : 'not pretrained'} · ${r.backend} · ${r.createdAt}`,
 			run: r,

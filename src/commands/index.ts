@@ -6,7 +6,7 @@ import { addNoteCommand, flagCommand, redoAnnotationCommand, setLabelCommand, un
 import { selectBackendCommand } from './backend';
 import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
-import { auditDatasetCommand, compareCommand, openPredictionsCommand, showTrainingCommand } from './panels';
+import { auditDatasetCommand, compareCommand, openPredictionsCommand, showReportCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
 import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand } from './train';
 
@@ -57,6 +57,8 @@ export const enum CommandId {
 	UndoAnnotation = 'radiographReview.undoAnnotation',
 	/** {@link redoAnnotationCommand} */
 	RedoAnnotation = 'radiographReview.redoAnnotation',
+	/** {@link showReportCommand} */
+	ShowReport = 'radiographReview.showReport',
 }
 
 /** The four train commands share one handler over the backbone. */
@@ -90,5 +92,6 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.AddNote, (uri, uris) => addNoteCommand(s, uri, uris)),
 		reg(CommandId.UndoAnnotation, () => undoAnnotationCommand(s)),
 		reg(CommandId.RedoAnnotation, () => redoAnnotationCommand(s)),
+		reg(CommandId.ShowReport, (arg) => showReportCommand(s, arg)),
 	];
 }

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { AuditPanel } from '../panels/auditPanel';
 import { ComparePanel } from '../panels/comparePanel';
 import { PredictionsPanel } from '../panels/predictionsPanel';
+import { ReportPanel } from '../panels/reportPanel';
 import { TrainingPanel } from '../panels/trainingPanel';
 import { isInside } from '../util/pathConfinement';
 import type { Services } from '../util/services';
@@ -18,16 +19,25 @@ export function compareCommand(s: Services): void {
 	ComparePanel.show(s);
 }
 
-/** With a run folder (from a panel) or a pick of the workspace's runs. */
-export async function openPredictionsCommand(s: Services, arg?: unknown): Promise<void> {
+/** A run folder given by a panel (confined to the workspace's runs), else a pick of the workspace's runs. */
+async function runArg(s: Services, arg: unknown, prompt: string): Promise<string | undefined> {
 	const wd = requireWorkDir();
-	let runDir: string | undefined;
 	const given = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
 	// Runs live below the workspace data folder; anything else is refused.
-	if (given && isInside(path.join(wd, 'runs'), path.resolve(given))) runDir = path.resolve(given);
-	else runDir = (await pickRun(s, wd, 'Run to show'))?.runDir;
-	if (!runDir) return;
-	await PredictionsPanel.showRun(s, runDir);
+	if (given && isInside(path.join(wd, 'runs'), path.resolve(given))) return path.resolve(given);
+	return (await pickRun(s, wd, prompt))?.runDir;
+}
+
+/** With a run folder (from a panel) or a pick of the workspace's runs. */
+export async function openPredictionsCommand(s: Services, arg?: unknown): Promise<void> {
+	const runDir = await runArg(s, arg, 'Run to show');
+	if (runDir) await PredictionsPanel.showRun(s, runDir);
+}
+
+/** The report card of a run (from a panel, or picked). */
+export async function showReportCommand(s: Services, arg?: unknown): Promise<void> {
+	const runDir = await runArg(s, arg, 'Run to report on');
+	if (runDir) await ReportPanel.showRun(s, runDir);
 }
 
 /** Opens the Audit panel and runs the audit on the current dataset. */

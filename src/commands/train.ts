@@ -1,5 +1,6 @@
 // Train commands: one handler for every backbone, Train All, Cancel, and Stop and Keep.
 import * as vscode from 'vscode';
+import { accuracyWithInterval } from '../engine/infer/metrics';
 import { BACKBONE_IDS, type BackboneId, type RunSummary, type WeightsStatus } from '../engine/types';
 import { isCancelled } from '../engine/util/cancel';
 import { ComparePanel } from '../panels/comparePanel';
@@ -39,7 +40,7 @@ export async function trainCommand(s: Services, backbone: BackboneId, opts: Trai
 	}
 	if (summary && !opts.quiet) {
 		void vscode.window.showInformationMessage(
-			`${DISPLAY_NAMES[backbone]}: test accuracy ${(summary.metrics.accuracy * 100).toFixed(1)}%${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
+			`${DISPLAY_NAMES[backbone]}: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support, 1)}${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
 		);
 		await PredictionsPanel.showRun(s, summary.runDir);
 	}

@@ -15,6 +15,8 @@ import { isCancelled, throwIfAborted } from './util/cancel';
 import { sha256 } from './util/hash';
 import { writeFileAtomic } from './util/atomic';
 import { confinePath } from './util/confine';
+import { compareRunReports, reportWithOverlays, writeReport } from './report/runReport';
+import { explainForPanel } from './explain/explainRun';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
@@ -115,6 +117,36 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			return api.listInterruptedRuns(req.workDir);
 		case 'audit':
 			return auditDataset({ dataDir: req.dataDir, workDir: req.workDir, backbone: req.backbone, seed: req.seed }, opts);
+		case 'report': {
+			const rule = req.targetSensitivity === undefined ? ({ kind: 'youden' } as const) : ({ kind: 'sensitivity', target: req.targetSensitivity } as const);
+			const { card, overlays } = await reportWithOverlays(req.runDir, { ...opts, workDir: req.workDir, positiveClass: req.positiveClass, rule, gradcam: req.gradcam || req.exportTo?.format === 'pdf' });
+			if (req.exportTo) await writeReport(card, overlays, req.exportTo.format, req.exportTo.file);
+			return card;
+		}
+		case 'explain': {
+			const r = await explainForPanel(req.runDir, req.paths, {
+				...opts,
+				workDir: req.workDir,
+				outDir: req.outDir,
+				size: req.size,
+				cls: req.className,
+				nameOf: (file, cls) => `${sha256(`${req.runDir}\0${file}\0${cls}`).slice(0, 32)}.png`,
+			});
+			const overlays: EngineResults['explain']['overlays'] = {};
+			let forward = 0;
+			let gradcam = 0;
+			for (const [file, o] of r.overlays) {
+				const e = o.explanation;
+				overlays[file] = { png: o.png, className: e.className, predicted: e.predicted, border: e.where.border, corners: e.where.corners, outside: e.where.outside };
+				forward += e.ms.forward;
+				gradcam += e.ms.gradcam;
+			}
+			const n = Math.max(1, r.overlays.size);
+			announceBackend();
+			return { overlays, errors: r.errors, ms: { forward: forward / n, gradcam: gradcam / n } };
+		}
+		case 'comparePaired':
+			return compareRunReports(req.runA, req.runB, opts);
 		default: {
 			const never: never = req;
 			throw new Error(`Unknown engine request ${JSON.stringify(never)}`);

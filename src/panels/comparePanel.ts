@@ -8,6 +8,7 @@ import type { NoticeMessage } from '../protocol/common';
 import type { CompareFromWebview, CompareRun, CompareToWebview } from '../protocol/compare';
 import type { InterruptedRunView } from '../protocol/engine';
 import { isCompareFromWebview } from '../protocol/compare';
+import { wilson } from '../engine/report/stats';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { workDir } from '../util/workspace';
@@ -104,6 +105,20 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 			this.busy = null;
 			this.sendSnapshot();
 		}
+		await this.addCards(wd);
+	}
+
+	/** Report cards (intervals) for the listed runs, after the table is up: they queue behind any training. */
+	private async addCards(wd: string): Promise<void> {
+		for (const r of this.runs) {
+			if (r.card) continue;
+			try {
+				r.card = await this.services.engine.run({ type: 'report', runDir: r.runDir, workDir: wd, positiveClass: 'COVID', gradcam: false });
+				this.sendSnapshot();
+			} catch (e) {
+				this.services.log.warn(`Compare: report card of ${r.runDir}: ${(e as Error).message}`);
+			}
+		}
 	}
 
 	protected snapshot(): CompareToWebview {
@@ -126,6 +141,20 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 				}
 				await vscode.commands.executeCommand('radiographReview.openPredictions', msg.runDir);
 				return;
+			case 'comparePaired': {
+				const known = (d: string) => this.runs.some((r) => r.runDir === d);
+				if (!known(msg.runA) || !known(msg.runB)) {
+					this.services.log.warn(`Compare: refused to compare unknown runs '${msg.runA}', '${msg.runB}'`);
+					return;
+				}
+				try {
+					const result = await this.services.engine.run({ type: 'comparePaired', runA: msg.runA, runB: msg.runB });
+					this.post({ type: 'paired', runA: msg.runA, runB: msg.runB, result });
+				} catch (e) {
+					this.post({ type: 'paired', runA: msg.runA, runB: msg.runB, result: null, error: (e as Error).message });
+				}
+				return;
+			}
 			case 'trainAll':
 				await vscode.commands.executeCommand('radiographReview.trainAll');
 				return;
@@ -141,13 +170,15 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	private csv(): string {
-		const head = ['run', 'backbone', 'weights', 'pretrained', 'backend', 'accuracy', 'loss', 'macro_f1', 'weighted_f1', 'epochs', 'train_seconds', 'feature_seconds', 'head_seconds', 'total_seconds'];
+		const head = ['run', 'backbone', 'weights', 'pretrained', 'backend', 'accuracy', 'accuracy_lo95', 'accuracy_hi95', 'n_test', 'loss', 'macro_f1', 'weighted_f1', 'epochs', 'train_seconds', 'feature_seconds', 'head_seconds', 'total_seconds'];
 		const num = (v: number) => (Number.isFinite(v) ? v : '');
 		return toCsv(
 			head,
 			this.runs.map((r) => {
 				const t = runTimes(r.timing, r.history);
-				return [r.name, r.backbone, r.weights.name, r.weights.pretrained, r.backend, r.metrics.accuracy, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)];
+				// The run's patient-level bootstrap interval when its card is in, else Wilson.
+				const iv = r.card?.accuracy ?? wilson(Math.round(r.metrics.accuracy * r.metrics.support), r.metrics.support);
+				return [r.name, r.backbone, r.weights.name, r.weights.pretrained, r.backend, r.metrics.accuracy, num(iv.lo), num(iv.hi), r.metrics.support, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)];
 			}),
 		);
 	}

@@ -2,9 +2,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { toCsv } from '../engine/data/csv';
-import { CLASS_NAMES, type Prediction, type TrainConfig } from '../engine/types';
+import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
 import { withCheckedSources } from '../protocol/common';
-import { isPredictionsFromWebview, type ImageMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import type { EngineResults } from '../protocol/engine';
+import { isPredictionsFromWebview, type GradcamResultMessage, type ImageMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -18,6 +19,8 @@ const LAST_RUN_KEY = 'radiographReview.predictionsRun';
 
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
+/** Grad-CAM overlay edge: enough for the large view, which shows the thumbnail enlarged. */
+const GRADCAM_SIZE = 320;
 /** Long side of the large view's image: a screen's worth of a radiograph, not its 15 MP original. */
 const PREVIEW_SIDE = 2048;
 
@@ -165,8 +168,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			} catch (e) {
 				this.services.log.warn(`Thumbnails failed: ${(e as Error).message}`);
 			}
-			// The webview reads the thumbnail cache and nothing else (never a run's dataDir).
-			this.setExtraRoots([vscode.Uri.file(thumbDir)]);
+			// The webview reads the thumbnail and Grad-CAM caches and nothing else (never a run's dataDir: issue 9).
+			this.setExtraRoots([vscode.Uri.file(thumbDir), vscode.Uri.file(gradcamDir(wd!))]);
 		}
 		this.files = new Map(input.predictions.map((p) => [p.relPath, p.path]));
 		if (this.setKey !== input.setKey) {
@@ -235,6 +238,23 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			case 'loadImage':
 				this.post(await this.loadImage(msg.relPath, msg.requestId));
 				return;
+			case 'gradcam':
+				await this.gradcam(msg.relPaths, msg.className);
+				return;
+			case 'operatingPoint': {
+				const wd = workDir();
+				if (!wd || !this.view || this.view.source !== 'run') {
+					this.post({ type: 'operatingPoint', operatingPoint: null, error: 'Only a run’s own predictions have a validation split to choose a threshold on.' });
+					return;
+				}
+				try {
+					const card = await this.services.engine.run({ type: 'report', runDir: this.view.runDir, workDir: wd, positiveClass: msg.positiveClass ?? 'COVID', gradcam: false });
+					this.post({ type: 'operatingPoint', operatingPoint: card.operatingPoint ?? null, ...(card.operatingPoint ? {} : { error: 'The run has no validation predictions with both classes.' }) });
+				} catch (e) {
+					this.post({ type: 'operatingPoint', operatingPoint: null, error: (e as Error).message });
+				}
+				return;
+			}
 			case 'revealCsv':
 				if (this.view?.csvPath) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(this.view.csvPath));
 				return;
@@ -244,6 +264,32 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				return;
 			}
 		}
+	}
+
+	/** Grad-CAM overlays for shown images, made in the worker with the view's run (only images of this view). */
+	private async gradcam(relPaths: string[], className?: ClassName): Promise<void> {
+		const wd = workDir();
+		if (!wd || !this.view) return;
+		const files = relPaths.map((r) => this.files.get(r)).filter((f): f is string => f !== undefined);
+		const relOf = new Map([...this.files].map(([rel, file]) => [file, rel]));
+		let r: EngineResults['explain'];
+		try {
+			r = await this.services.engine.run({ type: 'explain', runDir: this.view.runDir, workDir: wd, paths: files, className, outDir: gradcamDir(wd), size: GRADCAM_SIZE });
+		} catch (e) {
+			// The webview waits for an answer: give it one, with the reason for every image.
+			const reason = (e as Error).message;
+			this.post({ type: 'gradcam', className: className ?? null, overlays: {}, errors: relPaths.map((p) => ({ path: p, reason })) });
+			this.post({ type: 'notice', level: 'error', message: `Grad-CAM failed: ${reason}` });
+			return;
+		}
+		const overlays: GradcamResultMessage['overlays'] = {};
+		for (const [file, o] of Object.entries(r.overlays)) {
+			const rel = relOf.get(file);
+			if (rel) overlays[rel] = { uri: this.asWebviewUri(o.png), className: o.className, border: o.border, outside: o.outside };
+		}
+		const errors = r.errors.map((e) => ({ path: relOf.get(e.path) ?? e.path, reason: e.reason }));
+		for (const e of errors) this.services.log.warn(`Grad-CAM: ${e.path}: ${e.reason}`);
+		this.post({ type: 'gradcam', className: className ?? null, overlays, errors });
 	}
 
 	/** The large view's image, decoded in the worker from a shown file inside the shown root. */
@@ -268,6 +314,11 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			this.view.items.map((i) => [i.relPath, i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', i.source ?? '', i.patientId ?? '']),
 		);
 	}
+}
+
+/** Overlay PNGs of Grad-CAM, cached per run, image and class. */
+function gradcamDir(wd: string): string {
+	return path.join(wd, 'cache', 'gradcam');
 }
 
 /** The folder all paths share (fallback when a run does not name its dataset). */

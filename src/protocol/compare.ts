@@ -1,5 +1,6 @@
 // Compare panel protocol: finished runs side by side (metrics, confusion, curves).
 import type { BackboneId, EpochLog, Metrics } from '../engine/types';
+import type { PairedComparison, ReportCard } from '../engine/report/report';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
 import { exportShape, isBackboneId } from './common';
 import { isShortString, unionGuard, type Guard } from './guards';
@@ -21,6 +22,17 @@ export interface CompareRun {
 	trainSeconds?: number;
 	/** metrics.json's `timing`: seconds per stage (scan, decode, weights, features, train, evaluate, total). */
 	timing?: Record<string, number>;
+	/** The run's report card (intervals), once computed; absent while it is being computed or if it failed. */
+	card?: ReportCard;
+}
+
+/** Host → webview: "is A really better than B on this test set?". */
+export interface PairedResultMessage {
+	type: 'paired';
+	runA: string;
+	runB: string;
+	result: PairedComparison | null;
+	error?: string;
 }
 
 /** Host → webview: all runs of the workspace, newest first. */
@@ -32,7 +44,7 @@ export interface CompareSnapshotMessage {
 	interrupted?: InterruptedRunView[];
 }
 
-export type CompareToWebview = CompareSnapshotMessage | NoticeMessage | ExportResultMessage;
+export type CompareToWebview = CompareSnapshotMessage | NoticeMessage | ExportResultMessage | PairedResultMessage;
 
 /** Reload runs from disk. */
 export interface RefreshMessage {
@@ -53,7 +65,14 @@ export interface CompareTrainMessage {
 	backbone: BackboneId;
 }
 
-export type CompareFromWebview = ReadyMessage | ErrorReportMessage | RefreshMessage | OpenRunMessage | TrainAllMessage | CompareTrainMessage | ExportMessage;
+/** Paired comparison of two listed runs on their shared test images. */
+export interface ComparePairedMessage {
+	type: 'comparePaired';
+	runA: string;
+	runB: string;
+}
+
+export type CompareFromWebview = ReadyMessage | ErrorReportMessage | RefreshMessage | OpenRunMessage | TrainAllMessage | CompareTrainMessage | ExportMessage | ComparePairedMessage;
 
 export const isCompareFromWebview: Guard<CompareFromWebview> = unionGuard<CompareFromWebview>({
 	ready: {},
@@ -63,4 +82,5 @@ export const isCompareFromWebview: Guard<CompareFromWebview> = unionGuard<Compar
 	trainAll: {},
 	train: { backbone: isBackboneId },
 	export: exportShape,
+	comparePaired: { runA: isShortString, runB: isShortString },
 });

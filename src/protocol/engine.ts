@@ -1,9 +1,11 @@
 // Host ↔ engine worker protocol. The engine runs in one long-lived worker thread (dist/worker.js);
 // every job is a request with an id, answered by progress events and exactly one result or error.
-import { BACKBONE_IDS } from '../engine/types';
+import { BACKBONE_IDS, CLASS_NAMES } from '../engine/types';
+import type { ReportCard, PairedComparison } from '../engine/report/report';
 import type {
 	BackendAvailability,
 	AnnotationSummary,
+	ClassName,
 	BackendPreference,
 	BackboneId,
 	WeightsStatus,
@@ -22,7 +24,7 @@ import type {
 } from '../engine/types';
 import type { ViewerImage } from './viewer';
 import type { AuditReport } from '../engine/audit/report';
-import { isArrayOf, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
+import { isArrayOf, isBoolean, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
 export interface TrainRequest {
@@ -145,6 +147,38 @@ export interface AuditRequest {
 	backbone: BackboneId;
 	seed: number;
 }
+/** The report card of a run (test metrics with intervals, curves, operating point); `gradcam` adds where-it-looks. */
+export interface ReportRequest {
+	type: 'report';
+	id: number;
+	runDir: string;
+	workDir: string;
+	positiveClass: ClassName;
+	/** Target sensitivity of the operating point; absent: Youden's J. */
+	targetSensitivity?: number;
+	gradcam: boolean;
+	/** Also render the card as 'pdf' or 'html' to this file. */
+	exportTo?: { format: 'pdf' | 'html' | 'json'; file: string };
+}
+/** Grad-CAM overlays (transparent PNGs over letterboxed thumbnails) for images, with a run's model. */
+export interface ExplainRequest {
+	type: 'explain';
+	id: number;
+	runDir: string;
+	workDir: string;
+	paths: string[];
+	/** Explain this class; absent: the predicted class. */
+	className?: ClassName;
+	outDir: string;
+	size: number;
+}
+/** Paired comparison (McNemar, paired bootstrap) of two runs on their shared test images. */
+export interface ComparePairedRequest {
+	type: 'comparePaired';
+	id: number;
+	runA: string;
+	runB: string;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -169,6 +203,9 @@ export type EngineRequest =
 	| ListInterruptedRequest
 	| StopRequest
 	| AuditRequest
+	| ReportRequest
+	| ExplainRequest
+	| ComparePairedRequest
 	| CancelRequest;
 
 /** Requests that start a job (everything but cancel and stop). */
@@ -246,6 +283,22 @@ export interface InterruptedRunView {
 	weights?: WeightsInfo;
 }
 
+export interface ExplainItem {
+	/** Overlay PNG path. */
+	png: string;
+	className: ClassName;
+	predicted: ClassName;
+	border: number;
+	corners: number;
+	outside: boolean;
+}
+export interface ExplainResult {
+	/** Source path → its overlay. */
+	overlays: Record<string, ExplainItem>;
+	errors: FileError[];
+	/** Mean milliseconds per image: the base's forward pass and the Grad-CAM arithmetic. */
+	ms: { forward: number; gradcam: number };
+}
 /** The result type of each job type. */
 export interface EngineResults {
 	weightsStatus: WeightsStatus[];
@@ -264,6 +317,9 @@ export interface EngineResults {
 	viewImage: ViewData;
 	backend: BackendResult;
 	audit: AuditReport & { linked: string[][] };
+	report: ReportCard;
+	explain: ExplainResult;
+	comparePaired: PairedComparison;
 }
 
 /** Worker → host: a progress event of job `id`. */
@@ -356,5 +412,16 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	listInterrupted: { id: isId, workDir: isShortString },
 	stop: { id: isId },
 	audit: { id: isId, dataDir: isShortString, workDir: isShortString, backbone: isOneOf(BACKBONE_IDS), seed: isInteger },
+	report: {
+		id: isId,
+		runDir: isShortString,
+		workDir: isShortString,
+		positiveClass: isOneOf(CLASS_NAMES),
+		targetSensitivity: isOptional(isNumber),
+		gradcam: isBoolean,
+		exportTo: isOptional(shape<{ format: 'pdf' | 'html' | 'json'; file: string }>({ format: isOneOf(['pdf', 'html', 'json'] as const), file: isShortString })),
+	},
+	explain: { id: isId, runDir: isShortString, workDir: isShortString, paths: isArrayOf(isShortString), className: isOptional(isOneOf(CLASS_NAMES)), outDir: isShortString, size: isInteger },
+	comparePaired: { id: isId, runA: isShortString, runB: isShortString },
 	cancel: { id: isId },
 });

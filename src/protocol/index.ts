@@ -8,3 +8,4 @@ export * from './compare';
 export * from './viewer';
 export * from './audit';
 export * from './testIds';
+export * from './report';

@@ -1,8 +1,9 @@
 // Predictions panel protocol: a grid of images with predicted and (when known) true labels.
 import type { BackboneId, ClassName, FileError, Metrics, SplitName } from '../engine/types';
+import type { OperatingPoint } from '../engine/report/report';
 import type { ErrorReportMessage, ExportMessage, ExportResultMessage, NoticeMessage, ReadyMessage, WeightsView } from './common';
-import { exportShape } from './common';
-import { isBoolean, isInteger, isShortString, unionGuard, type Guard } from './guards';
+import { exportShape, isClassName } from './common';
+import { isArrayOf, isBoolean, isInteger, isOptional, isShortString, unionGuard, type Guard } from './guards';
 import { isAnnotationEdits, type AnnotateMessage, type AnnotationsMessage, type UndoAnnotationMessage } from './annotations';
 
 export interface PredictionItem {
@@ -48,6 +49,25 @@ export interface PredictionsSnapshotMessage {
 	busy: string | null;
 }
 
+/** One Grad-CAM overlay: a transparent PNG laid out like the letterboxed thumbnail. */
+export interface GradcamOverlayView {
+	uri: string;
+	/** The class the map explains. */
+	className: ClassName;
+	/** Share of the map's mass in the border band and the flag "looks outside the lungs". */
+	border: number;
+	outside: boolean;
+}
+
+/** Host → webview: overlays for some images (for the predicted class when `className` is null). */
+export interface GradcamResultMessage {
+	type: 'gradcam';
+	className: ClassName | null;
+	overlays: Record<string, GradcamOverlayView>;
+	/** relPaths that failed, with the reason. */
+	errors: FileError[];
+}
+
 /** Host → webview: the full-resolution image the large view asked for (or why there is none). */
 export interface ImageMessage {
 	type: 'image';
@@ -62,7 +82,14 @@ export interface ImageMessage {
 	error?: string;
 }
 
-export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | AnnotationsMessage;
+/** Host → webview: the run's operating point (threshold chosen on validation), or why there is none. */
+export interface OperatingPointMessage {
+	type: 'operatingPoint';
+	operatingPoint: OperatingPoint | null;
+	error?: string;
+}
+
+export type PredictionsToWebview = PredictionsSnapshotMessage | NoticeMessage | ExportResultMessage | ImageMessage | GradcamResultMessage | OperatingPointMessage | AnnotationsMessage;
 
 /** Open the full image in an editor; the host confines relPath to the view's root. */
 export interface OpenFileMessage {
@@ -74,6 +101,19 @@ export interface RevealCsvMessage {
 	type: 'revealCsv';
 }
 
+/** The run's operating point for the positive class (default COVID), to mark calls at that threshold in the grid. */
+export interface OperatingPointRequestMessage {
+	type: 'operatingPoint';
+	positiveClass?: ClassName;
+}
+
+/** Grad-CAM overlays for these images (relPaths of the view), for the predicted class or `className`. */
+export interface GradcamRequestMessage {
+	type: 'gradcam';
+	relPaths: string[];
+	className?: ClassName;
+}
+
 /** Decode one shown image at full resolution for the large view; answered by an ImageMessage with the same requestId. */
 export interface LoadImageMessage {
 	type: 'loadImage';
@@ -81,7 +121,7 @@ export interface LoadImageMessage {
 	requestId: number;
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | AnnotateMessage | UndoAnnotationMessage;
+export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | GradcamRequestMessage | OperatingPointRequestMessage | AnnotateMessage | UndoAnnotationMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},
@@ -92,4 +132,6 @@ export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuar
 	annotate: { edits: isAnnotationEdits },
 	undoAnnotation: { redo: isBoolean },
 	loadImage: { relPath: isShortString, requestId: isInteger },
+	gradcam: { relPaths: isArrayOf(isShortString), className: isOptional(isClassName) },
+	operatingPoint: { positiveClass: isOptional(isClassName) },
 });

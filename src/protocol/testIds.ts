@@ -153,10 +153,44 @@ export const TestId = {
 	/** Buttons: run the audit; open a finding as a review queue in the Predictions grid. */
 	AuditRunButton: 'audit-run',
 	AuditQueueButton: 'audit-queue',
+	/** Accuracy interval text "… [lo–hi] (n = …)" of a CompareRow. */
+	CompareInterval: 'compare-interval',
+	/** Paired comparison (McNemar, paired bootstrap) of two runs. */
+	ComparePaired: 'compare-paired',
+
+	// ── report panel
+	/** Test accuracy with its interval and n. */
+	ReportAccuracy: 'report-accuracy',
+	/** Per-class table (sensitivity, specificity, PPV, NPV, F1, AUC, AP with intervals). */
+	ReportClassTable: 'report-class-table',
+	/** The ROC chart (svg). */
+	ReportRoc: 'report-roc',
+	/** The operating-point sentence. */
+	ReportOperatingPoint: 'report-operating-point',
+	/** The provenance line. */
+	ReportProvenance: 'report-provenance',
+	/** The where-it-looks table (after Grad-CAM ran). */
+	ReportLooks: 'report-looks',
+	/** Export the report as PDF. */
+	ReportExportPdf: 'report-export-pdf',
+
+	// ── Grad-CAM in the predictions panel
+	/** Toggle of the Grad-CAM overlay in the grid; `aria-pressed` tells its state. */
+	GradcamToggle: 'gradcam-toggle',
+	/** One overlay <img> over a thumbnail, with `data-outside="true"` when the map looks outside the lungs. */
+	GradcamOverlay: 'gradcam-overlay',
+	/** Opacity slider of the large view's overlay. */
+	GradcamOpacity: 'gradcam-opacity',
+	/** Class choice of the large view's overlay. */
+	GradcamClass: 'gradcam-class',
+	/** Toggle of the operating-point marks in the grid; `aria-pressed` tells its state. */
+	OperatingPointToggle: 'operating-point-toggle',
+	/** The line stating the operating point's threshold and its test sensitivity / specificity. */
+	GridOperatingPoint: 'grid-operating-point',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];
 
 /** Panel names as used in `data-panel` and in `dist/webview/<panel>.js`. */
-export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare', 'audit'] as const;
+export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare', 'audit', 'report'] as const;
 export type PanelName = (typeof PANEL_NAMES)[number];

@@ -2,6 +2,7 @@
 // training panel can be closed and reopened without losing curves. One AbortController per session
 // serves the notification's Cancel, the panel's Stop and the Cancel Training command.
 import * as vscode from 'vscode';
+import { accuracyWithInterval } from '../engine/infer/metrics';
 import type { EngineClient } from '../engine/client';
 import type { RunHistory } from '../protocol/engine';
 import { type BackboneId, type EpochLog, type ProgressEvent, type RunSummary, type TrainConfig } from '../engine/types';
@@ -283,7 +284,7 @@ export class TrainingSessions extends Disposable {
 						if (s.label) void this.setLabel(id, s.label);
 						s.backend = summary.backend;
 						this.update(s);
-						this.log.info(`[${name}] done: test accuracy ${fmt(summary.metrics.accuracy)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
+						this.log.info(`[${name}] done: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
 						return summary;
 					} finally {
 						flush();

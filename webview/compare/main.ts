@@ -4,8 +4,9 @@ import '../shared/elements';
 import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/compare.css';
 import { CLASS_NAMES } from '../../src/engine/types';
-import type { CompareFromWebview, CompareRun, CompareToWebview } from '../../src/protocol/compare';
+import type { CompareFromWebview, CompareRun, CompareToWebview, PairedResultMessage } from '../../src/protocol/compare';
 import type { InterruptedRunView } from '../../src/protocol/engine';
+import { accuracyLabel, fmtInterval } from '../../src/engine/report/format';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { runTimes } from '../../src/engine/run/times';
@@ -56,15 +57,49 @@ interface Column {
 	format: (v: number) => string;
 	higherIsBetter: boolean;
 	testid?: string;
+	/** The 95 % interval under the value (Wilson, or the run's patient-level bootstrap once its card is in). */
+	interval?: (r: CompareRun) => string | undefined;
 }
+
+/** Wilson interval of a proportion k/n from the stored metrics, as "[lo–hi] (n = …)". */
+const wilsonText = (p: number, n: number): string | undefined => (n > 0 && Number.isFinite(p) ? accuracyLabel(p, n).replace(/^[^[]*/, '') : undefined);
+const bracket = (t: string): string => t.replace(/^[^[]*/, '');
 
 const recall = (r: CompareRun, i: number): number => r.metrics.perClass.find((p) => p.className === CLASS_NAMES[i])?.recall ?? NaN;
 
 const COLUMNS: Column[] = [
-	{ title: 'Accuracy', value: (r) => r.metrics.accuracy, format: (v) => pct(v), higherIsBetter: true, testid: TestId.CompareAccuracy },
+	{
+		title: 'Accuracy',
+		value: (r) => r.metrics.accuracy,
+		format: (v) => pct(v),
+		higherIsBetter: true,
+		testid: TestId.CompareAccuracy,
+		interval: (r) => wilsonText(r.metrics.accuracy, r.metrics.support),
+	},
 	{ title: 'Loss', value: (r) => r.metrics.loss, format: (v) => (Number.isFinite(v) ? v.toFixed(4) : '–'), higherIsBetter: false },
-	{ title: 'Macro F1', value: (r) => r.metrics.macroAvg.f1, format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'), higherIsBetter: true },
-	...CLASS_NAMES.map((c, i): Column => ({ title: `Recall ${c}`, value: (r) => recall(r, i), format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'), higherIsBetter: true })),
+	{
+		title: 'Macro F1',
+		value: (r) => r.metrics.macroAvg.f1,
+		format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'),
+		higherIsBetter: true,
+		interval: (r) => (r.card ? bracket(fmtInterval(r.card.macroF1, 'score')) : undefined),
+	},
+	{
+		title: 'Macro AUC',
+		value: (r) => r.card?.macroAuc.est ?? NaN,
+		format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '…'),
+		higherIsBetter: true,
+		interval: (r) => (r.card ? bracket(fmtInterval(r.card.macroAuc, 'score')) : undefined),
+	},
+	...CLASS_NAMES.map(
+		(c, i): Column => ({
+			title: `Recall ${c}`,
+			value: (r) => recall(r, i),
+			format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'),
+			higherIsBetter: true,
+			interval: (r) => wilsonText(recall(r, i), r.metrics.perClass.find((p) => p.className === c)?.support ?? 0),
+		}),
+	),
 	// Feature extraction dominates a first run (the head trains in seconds); a cached re-run skips it: show both.
 	{ title: 'Features', hint: 'Scan, decode, base weights and feature extraction (near zero when the features were cached); lower is better', value: (r) => runTimes(r.timing, r.history).features, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareFeatureTime },
 	{ title: 'Head training', hint: 'Training the classification head (all epochs); lower is better', value: (r) => runTimes(r.timing, r.history).head, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareHeadTime },
@@ -143,7 +178,15 @@ function render(): void {
 			h('td', { class: 'text' }, h('strong', { text: r.displayName }), h('div', { class: 'muted small', attrs: { title: r.runDir }, text: `${r.name} · ${when(r.createdAt)}` })),
 			h('td', { class: 'text' }, weightsLabel(r.weights)),
 			h('td', { class: 'text small', text: r.backend }),
-			...COLUMNS.map((c, j) => h('td', { class: best[j].has(i) ? 'best' : undefined, testid: c.testid, attrs: { title: best[j].has(i) ? 'best of these runs' : undefined }, text: c.format(c.value(r)) })),
+			...COLUMNS.map((c, j) => {
+				const iv = c.interval?.(r);
+				return h(
+					'td',
+					{ class: best[j].has(i) ? 'best' : undefined, attrs: { title: best[j].has(i) ? 'best of these runs' : undefined } },
+					h('span', { testid: c.testid, text: c.format(c.value(r)) }),
+					iv ? h('div', { class: 'muted small', testid: c.testid === TestId.CompareAccuracy ? TestId.CompareInterval : undefined, text: iv }) : null,
+				);
+			}),
 			h('td', { class: 'text' }, open),
 		);
 	});
@@ -153,7 +196,7 @@ function render(): void {
 			'div',
 			{ class: 'matrix card' },
 			h('div', { class: 'matrix-head' }, h('strong', { text: r.displayName }), weightsLabel(r.weights)),
-			h('div', { class: 'muted small', text: `${r.name} · accuracy ${pct(r.metrics.accuracy)} · n = ${r.metrics.support}` }),
+			h('div', { class: 'muted small', text: `${r.name} · accuracy ${accuracyLabel(r.metrics.accuracy, r.metrics.support)}` }),
 			confusionTable(r.metrics.confusion),
 			bySource.length ? h('div', { class: 'by-source-block' }, h('strong', { class: 'small', text: 'By source' }), sourceTable(bySource)) : null,
 		);
@@ -164,13 +207,66 @@ function render(): void {
 		content,
 		h('h2', { text: 'Test metrics' }),
 		h('div', { class: 'table-scroll' }, h('table', { class: 'data compare-table' }, h('thead', {}, head), h('tbody', {}, ...rows))),
-		h('p', { class: 'muted small', text: '★ marks the best value of each column among the runs shown.' }),
+		h('p', { class: 'muted small', text: '★ marks the best value of each column among the runs shown. Under each value its 95 % interval: Wilson for proportions, a patient-level bootstrap (1000 resamples) for F1 and AUC. Overlapping intervals mean the ranking may not hold on new data.' }),
+		pairedSection(shown),
 		random.length
 			? h('p', { class: 'warn-line' }, icon('warning'), ` ${random.map((r) => r.displayName).join(', ')}: weights not pretrained (random), so these numbers are not transfer learning.`)
 			: null,
 		h('h2', { text: anySource ? 'Confusion matrices (rows: true class, columns: predicted) and results by source' : 'Confusion matrices (rows: true class, columns: predicted)' }),
 		anySource ? h('p', { class: 'muted small', text: 'By source: accuracy and recall per class for each source dataset; – where a source has no image of that class. Large gaps between sources suggest the model tells sources apart, not diseases.' }) : null,
 		h('div', { class: 'matrices' }, ...matrices),
+	);
+}
+
+let paired: PairedResultMessage | null = null;
+let pickA: string | null = null;
+let pickB: string | null = null;
+
+/** "Is A really better than B on this test set?": two runs, McNemar's exact test and a paired bootstrap. */
+function pairedSection(shown: CompareRun[]): HTMLElement | null {
+	if (shown.length < 2) return null;
+	const byAcc = [...shown].sort((a, b) => b.metrics.accuracy - a.metrics.accuracy);
+	if (!pickA || !shown.some((r) => r.runDir === pickA)) pickA = byAcc[0].runDir;
+	if (!pickB || !shown.some((r) => r.runDir === pickB) || pickB === pickA) pickB = byAcc.find((r) => r.runDir !== pickA)!.runDir;
+	const label = (r: CompareRun) => `${r.displayName} (${r.name})`;
+	const sel = (value: string, onChange: (v: string) => void) => {
+		const el = h('vscode-single-select', { attrs: { 'aria-label': 'Run' } }, ...shown.map((r) => h('vscode-option', { attrs: { value: r.runDir } }, label(r))));
+		el.value = value;
+		el.addEventListener('change', () => onChange(el.value));
+		return el;
+	};
+	const go = h('vscode-button', {}, icon('git-compare'), ' Compare on the shared test images');
+	go.addEventListener('click', () => {
+		if (pickA && pickB && pickA !== pickB) channel.post({ type: 'comparePaired', runA: pickA, runB: pickB });
+	});
+	const nameOf = (d: string) => {
+		const r = shown.find((x) => x.runDir === d);
+		return r ? label(r) : d;
+	};
+	let result: HTMLElement | null = null;
+	if (paired && paired.runA === pickA && paired.runB === pickB) {
+		const p = paired.result;
+		if (!p) result = h('p', { class: 'warn-line' }, icon('warning'), ` ${paired.error ?? 'comparison failed'}`);
+		else {
+			const d = p.difference;
+			const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`;
+			const sig = p.mcnemar.p < 0.05 && (d.lo > 0 || d.hi < 0);
+			result = h(
+				'div',
+				{ testid: TestId.ComparePaired },
+				h('p', {}, `On ${p.n} shared test images: A ${fmtInterval(p.accuracyA)}, B ${fmtInterval(p.accuracyB)}.`),
+				h('p', {}, `A − B = ${pp(d.est)} points [${pp(d.lo)}, ${pp(d.hi)}] (paired bootstrap over patients); McNemar exact p = ${p.mcnemar.p.toPrecision(3)} (only A right: ${p.mcnemar.onlyA}, only B right: ${p.mcnemar.onlyB}).`),
+				h('p', { class: sig ? '' : 'warn-line' }, sig ? 'The difference is unlikely to be chance on this test set (p < 0.05 and the interval excludes 0).' : 'No reliable difference on this test set: the interval includes 0 or p ≥ 0.05.'),
+			);
+		}
+	}
+	return h(
+		'div',
+		{ class: 'paired' },
+		h('h2', { text: 'Is one run really better? (paired, same test images)' }),
+		h('div', { class: 'toolbar' }, h('span', { text: 'A' }), sel(pickA, (v) => ((pickA = v), render())), h('span', { text: 'B' }), sel(pickB, (v) => ((pickB = v), render())), go),
+		h('p', { class: 'muted small', text: `A = ${nameOf(pickA)}, B = ${nameOf(pickB)}` }),
+		result,
 	);
 }
 
@@ -193,6 +289,10 @@ channel.onMessage((msg) => {
 			break;
 		case 'exportResult':
 			status.exportResult(msg);
+			break;
+		case 'paired':
+			paired = msg;
+			render();
 			break;
 		default:
 			break;

@@ -36,6 +36,9 @@ import { DetailView } from './detail';
 import { gridToPdf, gridToPng } from './exporters';
 import { VirtualGrid } from './grid';
 import { Annotator } from './annotate';
+import { GradcamOverlay } from './overlay';
+import { OperatingPointView } from './operatingPoint';
+import { accuracyLabel } from '../../src/engine/report/format';
 
 adoptStyles(sharedCss, panelCss);
 
@@ -189,6 +192,11 @@ const root = h(
 );
 (document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
+const gradcam = new GradcamOverlay(root, (m) => channel.post(m), () => shown.map((i) => i.relPath), (t) => status.setBusy(t));
+exportBar.prepend(gradcam.toggle);
+const operating = new OperatingPointView(root, (m) => channel.post(m), (rel) => view?.items.find((i) => i.relPath === rel)?.probs);
+exportBar.prepend(operating.toggle);
+status.el.after(operating.line);
 
 // ── state changes ──
 
@@ -308,12 +316,13 @@ function renderHeader(v: PredictionsView): void {
 	title.textContent = v.title;
 	const labelled = v.items.some((i) => i.label !== null);
 	const accuracy = v.metrics?.accuracy ?? (labelled ? v.items.filter((i) => i.label === i.predicted).length / v.items.filter((i) => i.label !== null).length : undefined);
+	const n = v.metrics?.support ?? v.items.filter((i) => i.label !== null).length;
 	replaceChildren(
 		meta,
 		h('span', { class: 'chip', text: v.backbone }),
 		weightsLabel(v.weights),
 		v.backend ? h('span', { class: 'muted', text: v.backend }) : null,
-		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) })) : null,
+		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) }), h('span', { class: 'muted', text: ` ${accuracyLabel(accuracy, n).replace(/^[^[]*/, '')}` })) : null,
 	);
 }
 
@@ -343,6 +352,10 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	renderHeader(v);
 	annotator.setItems(v.items);
 	annotator.byPath = new Map(v.items.map((i) => [i.relPath, i]));
+	if (first) {
+		gradcam.reset();
+		operating.reset();
+	}
 	detail.close(false);
 	syncSources(v.items);
 	syncControls();
@@ -366,7 +379,10 @@ async function runExport(format: ExportFormat): Promise<void> {
 	const subtitle = `${view.backbone}, ${view.weights.pretrained ? 'pretrained' : 'NOT pretrained'} — ${describeFilter(cur.filter, cur.sort)}`;
 	const progress = (done: number, total: number): void => status.setBusy(`Exporting ${format.toUpperCase()}: ${done}/${total} thumbnails`);
 	try {
-		const result = format === 'png' ? await gridToPng(shown, view.title, subtitle, progress) : await gridToPdf(shown, view.title, subtitle, progress);
+		// With Grad-CAM on, the exports carry the maps over the thumbnails.
+		const items = gradcam.isOn() ? await gradcam.withOverlays(shown) : shown;
+		const sub = gradcam.isOn() ? `${subtitle} — Grad-CAM of the predicted class` : subtitle;
+		const result = format === 'png' ? await gridToPng(items, view.title, sub, progress) : await gridToPdf(items, view.title, sub, progress);
 		status.setBusy(`Saving ${format.toUpperCase()}…`);
 		channel.post({ type: 'export', format, suggestedName: `${name}.${format}`, base64: result.base64 });
 		if (result.capped) status.setNotice('warn', `The ${format.toUpperCase()} holds the first ${result.count} of ${shown.length} images.`);
@@ -412,6 +428,12 @@ channel.onMessage((msg) => {
 			break;
 		case 'image':
 			detail.onImage(msg);
+			break;
+		case 'gradcam':
+			gradcam.onResult(msg);
+			break;
+		case 'operatingPoint':
+			operating.onResult(msg);
 			break;
 		default:
 			break;

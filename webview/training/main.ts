@@ -14,6 +14,7 @@ import { SERIES_COLORS, buildSeries, colorFor, etaSeconds, formatDuration, merge
 import { StatusLines, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
 import { arrayBufferToBase64 } from '../shared/bytes';
+import { accuracyLabel } from '../../src/engine/report/format';
 
 // Only what a line chart needs: keeps chart.js' share of the bundle small.
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
@@ -265,7 +266,9 @@ function card(s: TrainingSeries): HTMLElement {
 			total > 0 ? stat('Elapsed', formatDuration(total)) : null,
 			eta !== undefined ? stat('ETA', formatDuration(eta)) : null,
 			s.backend ? stat('Backend', s.backend) : null,
-			s.metrics ? stat('Test accuracy', h('strong', { testid: TestId.SeriesAccuracy, text: pct(s.metrics.accuracy) })) : null,
+			s.metrics
+				? stat('Test accuracy', h('span', {}, h('strong', { testid: TestId.SeriesAccuracy, text: pct(s.metrics.accuracy) }), h('span', { class: 'muted', text: ` ${accuracyLabel(s.metrics.accuracy, s.metrics.support).replace(/^[^[]*/, '')}` })))
+				: null,
 			s.metrics ? stat('Test loss', s.metrics.loss.toFixed(4)) : null,
 		),
 		stage ? h('div', { class: 'muted stage' }, icon('loading', 'codicon-modifier-spin'), ` ${stage}`) : null,

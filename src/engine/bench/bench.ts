@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,forward,int8,train,classify,shard,audit] [--install-peers]
+                [--sections env,preprocess,viewer,forward,int8,train,classify,shard,audit,report,gradcam] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard', 'audit']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard', 'audit', 'report', 'gradcam']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -589,6 +589,19 @@ export async function runBench(argv: string[]): Promise<void> {
 			}
 		}
 
+		// ---- report card and Grad-CAM ----
+		if (args.sections.has('report')) {
+			log('report card, 1000 predictions × 1000 bootstrap resamples');
+			const { benchReport } = await import('./explainBench');
+			rows.push(...(await benchReport(q)));
+		}
+		if (args.sections.has('gradcam')) {
+			const id: BackboneId = args.backbones.includes('vgg16') ? 'vgg16' : args.backbones[0];
+			log(`Grad-CAM per image (${id})`);
+			const { benchGradcam } = await import('./explainBench');
+			rows.push(...(await benchGradcam(records, id, SIZE, q)));
+		}
+
 		// ---- classify ----
 		if (args.sections.has('classify')) {
 			const perClass = q ? 5 : 40;
@@ -735,6 +748,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	if (sh.length) {
 		L.push('## Datasets larger than one machine (docs/SCALE.md)', '', '| backbone | what | value | unit | note |', '|---|---|---:|---|---|');
 		for (const x of sh) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${x.note ?? ''} |`);
+		L.push('');
+	}
+	const ex = r.rows.filter((x) => x.section === 'report' || x.section === 'gradcam');
+	if (ex.length) {
+		L.push('## Report card and Grad-CAM', '', '| backbone | what | value | unit | note |', '|---|---|---:|---|---|');
+		for (const x of ex) L.push(`| ${x.backbone ?? ''} | ${x.runtime} | ${fmt(x.value, 2)} | ${x.unit ?? ''} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	if (r.notes.length) L.push('Notes:', '', ...r.notes.map((n) => `- ${n}`), '');

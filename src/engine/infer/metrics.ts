@@ -1,5 +1,13 @@
 // Test metrics as the reference reported them: model.evaluate's loss/accuracy and sklearn's classification_report.
 import { CLASS_NAMES, type ClassReport, type Metrics, type SourceMetrics } from '../types';
+import { wilson } from '../report/stats';
+
+/** "80.00 % [72.0–86.1 %] (n = 120)": an accuracy always travels with its Wilson 95 % interval and n. */
+export function accuracyWithInterval(accuracy: number, n: number, digits = 2): string {
+	if (!(n > 0) || !Number.isFinite(accuracy)) return `– (n = ${n})`;
+	const w = wilson(Math.round(accuracy * n), n);
+	return `${(accuracy * 100).toFixed(digits)} % [${(w.lo * 100).toFixed(1)}–${(w.hi * 100).toFixed(1)} %] (n = ${n})`;
+}
 
 /** Keras' backend epsilon: probabilities are clipped to [ε, 1−ε] before the log. */
 export const EPSILON = 1e-7;
@@ -96,7 +104,7 @@ export function formatMetrics(m: Metrics): string {
 	const f = (x: number) => x.toFixed(2).padStart(9);
 	const w = Math.max(12, ...CLASS_NAMES.map((c) => c.length));
 	const lines = [
-		`test loss ${m.loss.toFixed(4)}   test accuracy ${(m.accuracy * 100).toFixed(2)}%   (n = ${m.support})`,
+		`test loss ${m.loss.toFixed(4)}   test accuracy ${accuracyWithInterval(m.accuracy, m.support)}   (95 % Wilson interval)`,
 		'',
 		`${''.padStart(w)}${['precision', 'recall', 'f1-score'].map((h) => h.padStart(9)).join('')}${'support'.padStart(10)}`,
 		...m.perClass.map((r) => `${r.className.padStart(w)}${f(r.precision)}${f(r.recall)}${f(r.f1)}${String(r.support).padStart(10)}`),

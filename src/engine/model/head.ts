@@ -2,6 +2,7 @@
 // AveragePooling2D(2×2) → Flatten → Dense(20, relu) → Dropout → Dense(3, softmax), Keras' layer names and initialisers.
 import { CLASS_NAMES } from '../types';
 import { tf, type LayersModel } from './tf';
+import type { HeadWeights } from '../explain/gradcam';
 
 export const HEAD_UNITS = 20;
 
@@ -134,4 +135,10 @@ export function poolFeatures(raw: Float32Array, n: number, baseShape: [number, n
 		const x = tf.tensor4d(raw, [n, ...baseShape]);
 		return tf.avgPool(x, 2, 2, 'valid').reshape([n, -1]).dataSync() as Float32Array;
 	});
+}
+
+/** The trained Dense kernels and biases as plain arrays (for Grad-CAM, which needs no tensors). */
+export function headWeightsOf(head: Head): HeadWeights {
+	const [k1, b1, k2, b2] = headVariables(head).map((v) => v.dataSync() as Float32Array);
+	return { k1: k1.slice(), b1: b1.slice(), k2: k2.slice(), b2: b2.slice(), hidden: HEAD_UNITS, classes: CLASS_NAMES.length };
 }
