@@ -289,14 +289,7 @@ function progressPrinter(): (e: ProgressEvent) => void {
 }
 
 function printSummary(s: RunSummary): void {
-	const out = [
-		`run       ${s.runDir}`,
-		`backbone  ${s.backbone}`,
-		`weights   ${describeWeights(s.weights)}`,
-		`backend   ${s.backend}`,
-		'',
-		formatMetrics(s.metrics),
-	];
+	const out = [`run       ${s.runDir}`, `backbone  ${s.backbone}`, `weights   ${describeWeights(s.weights)}`, `backend   ${s.backend}`, '', formatMetrics(s.metrics)];
 	if (!s.weights.pretrained) out.push('', 'NOTE: the backbone was NOT PRETRAINED (random weights): these numbers say little.');
 	process.stdout.write(out.join('\n') + '\n');
 }
@@ -375,26 +368,44 @@ async function cmdPreprocess(argv: string[], job: JobOptions): Promise<void> {
 	if (values.help) return void console.log(USAGE.preprocess);
 	const data = str(values.data);
 	if (!data) throw new UsageError(`--data is required\n\n${USAGE.preprocess}`);
-	const r = await preprocessDataset(data, { workDir: workDirOf(values), imageSize: num(values['image-size'], 'image-size', D.imageSize, true), resize: oneOf<ResizeMode>(values.resize, 'resize', ['stretch', 'letterbox'], D.resize) }, job);
+	const r = await preprocessDataset(
+		data,
+		{ workDir: workDirOf(values), imageSize: num(values['image-size'], 'image-size', D.imageSize, true), resize: oneOf<ResizeMode>(values.resize, 'resize', ['stretch', 'letterbox'], D.resize) },
+		job,
+	);
 	process.stdout.write(`${r.images} images ready (${r.decoded} decoded, ${r.cached} from cache), ${r.errors.length} unreadable\n`);
 	for (const e of r.errors) process.stdout.write(`  ${e.path}: ${e.reason}\n`);
 	if (r.images === 0) throw new Error(`${r.root}: no image could be decoded`);
 }
 
 async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
-	const { values } = parse('split', argv, { ...COMMON, data: { type: 'string' }, split: { type: 'string' }, seed: { type: 'string' }, 'test-fraction': { type: 'string' }, 'val-fraction': { type: 'string' } });
+	const { values } = parse('split', argv, {
+		...COMMON,
+		data: { type: 'string' },
+		split: { type: 'string' },
+		seed: { type: 'string' },
+		'test-fraction': { type: 'string' },
+		'val-fraction': { type: 'string' },
+	});
 	if (values.help) return void console.log(USAGE.split);
 	const data = str(values.data);
 	if (!data) throw new UsageError(`--data is required\n\n${USAGE.split}`);
-	const { scan, split, annotations } = await computeSplits(data, {
-		mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
-		seed: num(values.seed, 'seed', D.seed, true),
-		testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
-		valFraction: num(values['val-fraction'], 'val-fraction', D.valFraction),
-	}, job);
+	const { scan, split, annotations } = await computeSplits(
+		data,
+		{
+			mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
+			seed: num(values.seed, 'seed', D.seed, true),
+			testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
+			valFraction: num(values['val-fraction'], 'val-fraction', D.valFraction),
+		},
+		job,
+	);
 	const labelOf = new Map(scan.images.map((r) => [r.relPath, r.label]));
 	const classes = [...new Set(scan.images.map((r) => r.label).filter((l) => l != null))].sort() as string[];
-	const lines = [`${scan.root}: ${scan.images.length} images (${scan.layout}), ${scan.errors.length} problems; ${split.mode} split, seed ${split.seed}`, `${'split'.padEnd(6)}${'total'.padStart(7)}${classes.map((c) => c.padStart(11)).join('')}`];
+	const lines = [
+		`${scan.root}: ${scan.images.length} images (${scan.layout}), ${scan.errors.length} problems; ${split.mode} split, seed ${split.seed}`,
+		`${'split'.padEnd(6)}${'total'.padStart(7)}${classes.map((c) => c.padStart(11)).join('')}`,
+	];
 	for (const s of ['train', 'val', 'test'] as const) {
 		const rel = split[s];
 		lines.push(`${s.padEnd(6)}${String(rel.length).padStart(7)}${classes.map((c) => String(rel.filter((r) => labelOf.get(r) === c).length).padStart(11)).join('')}`);
@@ -431,7 +442,10 @@ async function cmdCache(argv: string[]): Promise<void> {
 	if (values.help) return void console.log(USAGE.cache);
 	const into = str(values.into);
 	if (!into || positionals.length === 0) throw new UsageError(`--into and at least one SOURCE are required\n\n${USAGE.cache}`);
-	const r = await mergeFeatureCaches(positionals.map((p) => path.resolve(p)), path.resolve(into));
+	const r = await mergeFeatureCaches(
+		positionals.map((p) => path.resolve(p)),
+		path.resolve(into),
+	);
 	process.stdout.write(`${r.copied} entries copied, ${r.present} already present, ${r.conflicts.length} conflicts, ${r.invalid.length} unreadable (${r.keys.length} feature keys)\n`);
 	for (const c of r.conflicts) process.stderr.write(`conflict (kept the destination's): ${c}\n`);
 	for (const c of r.invalid) process.stderr.write(`unreadable entry skipped: ${c}\n`);
@@ -444,7 +458,9 @@ async function cmdRuns(argv: string[]): Promise<void> {
 	const runs = await listRuns(workDirOf(values));
 	if (runs.length === 0) return void process.stdout.write(`no runs in ${path.join(workDirOf(values), 'runs')}\n`);
 	for (const r of runs) {
-		process.stdout.write(`${path.basename(r.runDir).padEnd(34)} acc ${accuracyWithInterval(r.metrics.accuracy, r.metrics.support, 1)}  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`);
+		process.stdout.write(
+			`${path.basename(r.runDir).padEnd(34)} acc ${accuracyWithInterval(r.metrics.accuracy, r.metrics.support, 1)}  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`,
+		);
 	}
 }
 
@@ -549,7 +565,9 @@ async function cmdExplain(argv: string[], job: JobOptions): Promise<void> {
 	});
 	for (const e of r.explanations) {
 		const flag = e.where.outside ? '  LOOKS OUTSIDE THE LUNGS' : '';
-		process.stdout.write(`${e.png}  predicted ${e.predicted} ${(Math.max(...e.probs) * 100).toFixed(0)} %, map of ${e.className}: border ${(e.where.border * 100).toFixed(0)} %, corners ${(e.where.corners * 100).toFixed(0)} %${flag}\n`);
+		process.stdout.write(
+			`${e.png}  predicted ${e.predicted} ${(Math.max(...e.probs) * 100).toFixed(0)} %, map of ${e.className}: border ${(e.where.border * 100).toFixed(0)} %, corners ${(e.where.corners * 100).toFixed(0)} %${flag}\n`,
+		);
 	}
 	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
 	if (r.explanations.length === 0) throw new Error('no image could be explained');
@@ -558,8 +576,7 @@ async function cmdExplain(argv: string[], job: JobOptions): Promise<void> {
 async function cmdBench(argv: string[]): Promise<void> {
 	let bench: { runBench(argv: string[]): Promise<unknown> };
 	try {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
-		bench = require('./engine/bench/bench');
+		bench = require('./engine/bench/bench') as typeof bench;
 	} catch (e) {
 		throw new Error(`the benchmark is not part of this build (${(e as Error).message.split('\n')[0]})`);
 	}

@@ -44,7 +44,9 @@ export function activate(context: vscode.ExtensionContext): void {
 		...registerViews(services),
 	);
 	recoverInterruptedRuns(services);
-	log.info(`Radiograph Review ${context.extension.packageJSON.version as string} activated in ${(performance.now() - started).toFixed(0)} ms (workspace trusted: ${vscode.workspace.isTrusted}).`);
+	log.info(
+		`Radiograph Review ${(context.extension.packageJSON as { version: string }).version} activated in ${(performance.now() - started).toFixed(0)} ms (workspace trusted: ${vscode.workspace.isTrusted}).`,
+	);
 }
 
 /** The host stays up when the worker dies: say what happened (the client has logged it and failed its jobs). */

@@ -27,7 +27,7 @@ export async function setLabelCommand(s: Services, uri: unknown, uris: unknown):
 	const { paths } = await selectedImages(s, uri, uris);
 	const current = paths.length === 1 ? s.annotations.get(paths[0]) : undefined;
 	const items: Array<vscode.QuickPickItem & { label: string; value: ClassName | null }> = [
-		...CLASS_NAMES.map((c, i) => ({ label: c, value: c as ClassName | null, description: `key ${i + 1}${current?.label === c ? ' · current correction' : current?.originalLabel === c ? ' · original label' : ''}` })),
+		...CLASS_NAMES.map((c, i) => ({ label: c, value: c, description: `key ${i + 1}${current?.label === c ? ' · current correction' : current?.originalLabel === c ? ' · original label' : ''}` })),
 		{ label: 'Keep the original label', value: null, description: 'remove the correction' },
 	];
 	const pick = await vscode.window.showQuickPick(items, { title: `Radiograph: Set Label of ${describeSelection(paths)}`, placeHolder: 'Correct label' });
@@ -41,7 +41,10 @@ export async function flagCommand(s: Services, uri: unknown, uris: unknown): Pro
 	const OTHER = 'Other reason…';
 	const CLEAR = 'Remove all flags';
 	const items: vscode.QuickPickItem[] = [
-		...Object.entries(BUILTIN_FLAGS).map(([id, text]) => ({ label: text, description: `${id}${['exclude', 'not-frontal', 'duplicate'].includes(id) ? ' · left out of training' : ''}${current.includes(id) ? ' · flagged' : ''}` })),
+		...Object.entries(BUILTIN_FLAGS).map(([id, text]) => ({
+			label: text,
+			description: `${id}${['exclude', 'not-frontal', 'duplicate'].includes(id) ? ' · left out of training' : ''}${current.includes(id) ? ' · flagged' : ''}`,
+		})),
 		{ label: OTHER },
 		{ label: CLEAR },
 	];

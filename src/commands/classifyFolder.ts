@@ -42,7 +42,7 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 				const sub = token.onCancellationRequested(() => controller.abort());
 				try {
 					return await s.engine.run(
-						{ type: 'classify', runDir: run.runDir, folder: folder!, workDir: wd },
+						{ type: 'classify', runDir: run.runDir, folder: folder, workDir: wd },
 						{
 							signal: controller.signal,
 							onProgress: (e) => {
@@ -73,9 +73,7 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 			errors: result.errors,
 			csvPath: result.csvPath,
 		});
-		void vscode.window.showInformationMessage(
-			`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}. Wrote ${result.csvPath}.`,
-		);
+		void vscode.window.showInformationMessage(`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}. Wrote ${result.csvPath}.`);
 	} catch (e) {
 		panel.setBusy(null);
 		throw e;

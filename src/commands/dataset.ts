@@ -26,32 +26,29 @@ export async function preprocessDatasetCommand(s: Services): Promise<void> {
 	if (!dataDir) throw new UserError('Pick a dataset folder first.');
 	const set = readSettings();
 	s.log.info(`Preprocess ${dataDir} at ${set.imageSize}px (${set.resize})`);
-	const result = await vscode.window.withProgress(
-		{ location: vscode.ProgressLocation.Notification, title: 'Preprocessing radiographs', cancellable: true },
-		async (progress, token) => {
-			const controller = new AbortController();
-			const sub = token.onCancellationRequested(() => controller.abort());
-			let last = 0;
-			try {
-				return await s.engine.run(
-					{ type: 'preprocess', dataDir, workDir: wd, imageSize: set.imageSize, resize: set.resize },
-					{
-						signal: controller.signal,
-						onProgress: (e) => {
-							if (e.kind === 'stage') {
-								const pct = e.total > 0 ? (100 * e.done) / e.total : 0;
-								progress.report({ increment: Math.max(0, pct - last), message: `${e.stage} ${e.done}/${e.total}` });
-								last = pct;
-							} else if (e.kind === 'fileError') s.log.warn(`${e.error.path}: ${e.error.reason}`);
-							else if (e.kind === 'log') s.log[e.level](e.message);
-						},
+	const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Preprocessing radiographs', cancellable: true }, async (progress, token) => {
+		const controller = new AbortController();
+		const sub = token.onCancellationRequested(() => controller.abort());
+		let last = 0;
+		try {
+			return await s.engine.run(
+				{ type: 'preprocess', dataDir, workDir: wd, imageSize: set.imageSize, resize: set.resize },
+				{
+					signal: controller.signal,
+					onProgress: (e) => {
+						if (e.kind === 'stage') {
+							const pct = e.total > 0 ? (100 * e.done) / e.total : 0;
+							progress.report({ increment: Math.max(0, pct - last), message: `${e.stage} ${e.done}/${e.total}` });
+							last = pct;
+						} else if (e.kind === 'fileError') s.log.warn(`${e.error.path}: ${e.error.reason}`);
+						else if (e.kind === 'log') s.log[e.level](e.message);
 					},
-				);
-			} finally {
-				sub.dispose();
-			}
-		},
-	);
+				},
+			);
+		} finally {
+			sub.dispose();
+		}
+	});
 	s.log.info(`Preprocessed: ${JSON.stringify(result.summary)}`);
 	void vscode.window.showInformationMessage('Radiograph Review: the dataset is preprocessed and cached.');
 }

@@ -155,7 +155,14 @@ async function features(
 	int8?: Int8Request,
 ): Promise<FeatureResult & { int8?: StoredInt8 }> {
 	const baseShape = spec.outputShape(cfg.imageSize);
-	const fp32Key: FeatureKey = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing: cfg.preprocessing, resize: cfg.resize, size: cfg.imageSize, ...(cfg.equalize && cfg.equalize !== 'none' ? { equalize: cfg.equalize } : {}) };
+	const fp32Key: FeatureKey = {
+		backbone: spec.id,
+		weightsSha: base.info.sha256,
+		preprocessing: cfg.preprocessing,
+		resize: cfg.resize,
+		size: cfg.imageSize,
+		...(cfg.equalize && cfg.equalize !== 'none' ? { equalize: cfg.equalize } : {}),
+	};
 	const buildExtractor = async (int8Opts?: Parameters<typeof createExtractor>[4]['int8']): Promise<FeatureExtractor> => {
 		opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 0, total: 1, message: `building ${spec.displayName} (${base.info.name})` });
 		const model = await base.build();
@@ -252,7 +259,11 @@ async function annotate(scanned: ScanResult, opts: JobOptions): Promise<AppliedA
 	const a = await applyAnnotations(scanned.root, scanned.images);
 	const s = a.summary;
 	if (s.rows || s.sha256) {
-		opts.onProgress?.({ kind: 'log', level: 'info', message: `Annotations (${s.file}): ${a.relabelled.length} relabelled, ${a.excluded.length} excluded${s.moved ? `, ${s.moved} followed a moved image` : ''}` });
+		opts.onProgress?.({
+			kind: 'log',
+			level: 'info',
+			message: `Annotations (${s.file}): ${a.relabelled.length} relabelled, ${a.excluded.length} excluded${s.moved ? `, ${s.moved} followed a moved image` : ''}`,
+		});
 		for (const x of a.excluded) opts.onProgress?.({ kind: 'log', level: 'info', message: `  excluded ${x.path}: ${x.reason}` });
 	}
 	return a;
@@ -312,7 +323,11 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	const split = withAnnotations(
 		cfg.testSource
-			? splitBySource(loaded.images.map((i) => i.record), cfg.testSource, cfg)
+			? splitBySource(
+					loaded.images.map((i) => i.record),
+					cfg.testSource,
+					cfg,
+				)
 			: splitDataset(
 					loaded.images.map((i) => i.record),
 					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
@@ -323,7 +338,6 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	if (split.leakedPatients.length) {
 		opts.onProgress?.({ kind: 'log', level: 'warn', message: `${split.leakedPatients.length} patients appear in more than one split (image-level split)` });
 	}
-
 
 	const run = await beginRun(cfg.workDir, cfg.backbone);
 	let head: Head | undefined;
@@ -348,7 +362,14 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const sets = Object.fromEntries(
 			(['train', 'val', 'test'] as const).map((s) => {
 				const rows = s === 'train' && balance && cfg.head !== 'linear-probe' ? balancedRows(rowsOf(s), labelsAll, sourcesAll, balance) : rowsOf(s);
-				return [s, subset(feats, rows, rows.map((r) => labelsAll[r]))];
+				return [
+					s,
+					subset(
+						feats,
+						rows,
+						rows.map((r) => labelsAll[r]),
+					),
+				];
 			}),
 		) as Record<SplitName, FeatureSet>;
 
@@ -358,9 +379,30 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const checkpoint = historyCheckpoint(dir);
 		if (cfg.head === 'linear-probe') {
 			const rows = rowsOf('train');
-			const weights = balance ? balanceWeights(rows.map((r) => labelsAll[r]), rows.map((r) => sourcesAll[r] ?? ''), balance) : undefined;
-			const probe = fitLinearProbe(head, feats.feats, feats.dim, rows, labelsAll, rows.map((r) => loaded.images[r].record.patientId), cfg.seed, weights);
-			opts.onProgress?.({ kind: 'log', level: 'info', message: `Linear probe: λ = ${probe.lambda} by grouped CV on the training split (log loss ${Object.entries(probe.cvLoss).map(([l, v]) => `${l}: ${v.toFixed(3)}`).join(', ')})` });
+			const weights = balance
+				? balanceWeights(
+						rows.map((r) => labelsAll[r]),
+						rows.map((r) => sourcesAll[r] ?? ''),
+						balance,
+					)
+				: undefined;
+			const probe = fitLinearProbe(
+				head,
+				feats.feats,
+				feats.dim,
+				rows,
+				labelsAll,
+				rows.map((r) => loaded.images[r].record.patientId),
+				cfg.seed,
+				weights,
+			);
+			opts.onProgress?.({
+				kind: 'log',
+				level: 'info',
+				message: `Linear probe: λ = ${probe.lambda} by grouped CV on the training split (log loss ${Object.entries(probe.cvLoss)
+					.map(([l, v]) => `${l}: ${v.toFixed(3)}`)
+					.join(', ')})`,
+			});
 			const evalSet = (set: FeatureSet) => (set.n ? lossAndAccuracy(predictPooled(head!, set.feats, set.n), set.labels) : { loss: NaN, accuracy: NaN });
 			const tr = evalSet(sets.train);
 			const va = evalSet(sets.val);
@@ -368,20 +410,20 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			await writeRunJson(dir, 'linear-probe.json', probe);
 		} else {
 			try {
-			trained = await trainHead(head, sets.train, sets.val, {
-				epochs: cfg.epochs,
-				batchSize: cfg.batchSize,
-				learningRate: cfg.learningRate,
-				seed: cfg.seed,
-				reduceLr: cfg.reduceLr,
-				restoreBestWeights: cfg.restoreBestWeights,
-				signal: opts.signal,
-				stopSignal: opts.stopSignal,
-				onProgress: (e) => {
-					if (e.kind === 'epoch') checkpoint.add(e.log);
-					opts.onProgress?.(e);
-				},
-			});
+				trained = await trainHead(head, sets.train, sets.val, {
+					epochs: cfg.epochs,
+					batchSize: cfg.batchSize,
+					learningRate: cfg.learningRate,
+					seed: cfg.seed,
+					reduceLr: cfg.reduceLr,
+					restoreBestWeights: cfg.restoreBestWeights,
+					signal: opts.signal,
+					stopSignal: opts.stopSignal,
+					onProgress: (e) => {
+						if (e.kind === 'epoch') checkpoint.add(e.log);
+						opts.onProgress?.(e);
+					},
+				});
 			} finally {
 				await checkpoint.close();
 			}
@@ -393,7 +435,11 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const predictions = predictRecords(head, feats.feats, records, (r) => splitOf.get(r.relPath));
 		const testRows = rowsOf('test');
 		const testProbs = testRows.flatMap((r) => predictions[r].probs);
-		const metrics = computeMetrics(testProbs, sets.test.labels, testRows.map((r) => loaded.images[r].record.source));
+		const metrics = computeMetrics(
+			testProbs,
+			sets.test.labels,
+			testRows.map((r) => loaded.images[r].record.source),
+		);
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 1, total: 1, message: `test accuracy ${(metrics.accuracy * 100).toFixed(1)}%` });
 		lap('evaluate');
 
@@ -409,8 +455,19 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 				// The same head on fp32 features of the same test images: does int8 change any decision?
 				const testLoaded = { ...loaded, images: testRows.map((r) => loaded.images[r]) };
 				const fp = await features(testLoaded, spec, base, { ...cfg, preprocessing }, opts);
-				const fpPred = predictRecords(head, fp.feats, testLoaded.images.map((im) => im.record));
-				int8 = int8Fidelity(feats.int8.report, testRows.map((r) => predictions[r]), fpPred, sets.test.feats, fp.feats, feats.dim);
+				const fpPred = predictRecords(
+					head,
+					fp.feats,
+					testLoaded.images.map((im) => im.record),
+				);
+				int8 = int8Fidelity(
+					feats.int8.report,
+					testRows.map((r) => predictions[r]),
+					fpPred,
+					sets.test.feats,
+					fp.feats,
+					feats.dim,
+				);
 			} else int8 = { ...feats.int8.report };
 			lap('int8 check');
 		}
@@ -504,7 +561,9 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const source = want.pretrained ? (want.path ?? cfg.weights) : 'none';
 	const base = await prepareBase(spec, source, cfg.imageSize, cfg.seed, { workDir, signal: opts.signal, onProgress: opts.onProgress });
 	if (base.info.sha256 !== want.sha256) {
-		throw new Error(`${path.join(run.runDir, RUN_FILES.weights)}: the run was trained on ${describeWeights(want)} (sha256 ${want.sha256.slice(0, 12)}), but '${source}' resolves to ${describeWeights(base.info)} (sha256 ${base.info.sha256.slice(0, 12)})`);
+		throw new Error(
+			`${path.join(run.runDir, RUN_FILES.weights)}: the run was trained on ${describeWeights(want)} (sha256 ${want.sha256.slice(0, 12)}), but '${source}' resolves to ${describeWeights(base.info)} (sha256 ${base.info.sha256.slice(0, 12)})`,
+		);
 	}
 	// An int8 run's head learned int8 features: rebuild the very graph from the ranges the run stored.
 	let int8: Int8Request | undefined;
@@ -519,7 +578,11 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const model = await loadLayersModel(run.runDir);
 	let predictions: Prediction[];
 	try {
-		predictions = predictRecords(wrapHead(model), feats.feats, loaded.images.map((i) => i.record));
+		predictions = predictRecords(
+			wrapHead(model),
+			feats.feats,
+			loaded.images.map((i) => i.record),
+		);
 	} finally {
 		model.dispose();
 	}
@@ -614,7 +677,13 @@ export async function loadRun(runDir: string): Promise<RunView> {
 	const run: LoadedRun = await loadRunDir(runDir);
 	const predictions = await withSources(await readPredictionsCsv(path.join(run.runDir, RUN_FILES.predictions)), run.config.dataDir);
 	const stale = await staleLabels(run.config);
-	return { summary: summaryOf(run), history: run.history, predictions, extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights }, ...(stale ? { staleLabels: stale } : {}) };
+	return {
+		summary: summaryOf(run),
+		history: run.history,
+		predictions,
+		extra: { config: run.config, splits: run.splits, metrics: run.metrics, weights: run.weights },
+		...(stale ? { staleLabels: stale } : {}),
+	};
 }
 
 /** Runs written before predictions.csv had source / patient_id columns: fill them from a scan of the dataset, if it is still there. */
@@ -662,7 +731,8 @@ export interface FeaturesResult {
  * spreading over machines. Killed and started again, it computes only what is missing.
  */
 export async function extractFeatures(
-	cfgIn: Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> & Partial<Pick<TrainConfig, 'weights' | 'imageSize' | 'resize' | 'preprocessing' | 'backend' | 'baseRuntime' | 'seed'>> & { shard?: Shard },
+	cfgIn: Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'> &
+		Partial<Pick<TrainConfig, 'weights' | 'imageSize' | 'resize' | 'preprocessing' | 'backend' | 'baseRuntime' | 'seed'>> & { shard?: Shard },
 	opts: JobOptions = {},
 ): Promise<FeaturesResult> {
 	const t0 = Date.now();
@@ -704,7 +774,16 @@ export interface DatasetFeatures {
 /** scan → decode (cached) → weights → features (cached) for every labelled image of a dataset. */
 export async function datasetFeatures(
 	dataDir: string,
-	o: { backbone: TrainConfig['backbone']; weights: string; imageSize: number; resize: ResizeMode; workDir: string; baseRuntime: TrainConfig['baseRuntime']; backend: TrainConfig['backend']; equalize?: Equalize },
+	o: {
+		backbone: TrainConfig['backbone'];
+		weights: string;
+		imageSize: number;
+		resize: ResizeMode;
+		workDir: string;
+		baseRuntime: TrainConfig['baseRuntime'];
+		backend: TrainConfig['backend'];
+		equalize?: Equalize;
+	},
 	opts: JobOptions = {},
 ): Promise<DatasetFeatures> {
 	await initBackend(o.backend);

@@ -2,16 +2,7 @@
 // Each job: post a request with an id → progress events → one result or error. No vscode import,
 // so the client is usable from tests and the CLI too.
 import { Worker } from 'node:worker_threads';
-import {
-	isEngineEvent,
-	type BackendResult,
-	type EngineEvent,
-	type EngineJobInput,
-	type EngineJobType,
-	type EngineRequest,
-	type EngineResults,
-	type SerializedError,
-} from '../protocol/engine';
+import { isEngineEvent, type BackendResult, type EngineEvent, type EngineJobInput, type EngineJobType, type EngineRequest, type EngineResults, type SerializedError } from '../protocol/engine';
 import { CancelledError } from './util/cancel';
 import type { ProgressSink } from './types';
 
@@ -105,7 +96,7 @@ export class EngineClient {
 			opts.stopSignal?.addEventListener('abort', onStop, { once: true });
 			this.jobs.set(id, {
 				type: input.type,
-				resolve: resolve as (v: unknown) => void,
+				resolve: resolve,
 				reject,
 				onProgress: opts.onProgress,
 				cleanup: () => {
@@ -113,7 +104,7 @@ export class EngineClient {
 					opts.stopSignal?.removeEventListener('abort', onStop);
 				},
 			});
-			worker.postMessage({ ...input, id } as EngineRequest);
+			worker.postMessage({ ...input, id });
 		});
 	}
 

@@ -63,7 +63,19 @@ port.on('message', (msg: unknown) => {
 });
 
 /** Cheap jobs that skip the queue so panels stay live during training. */
-const UNQUEUED = new Set<EngineJobRequest['type']>(['listRuns', 'runHistories', 'loadRun', 'thumbs', 'splits', 'preview', 'viewImage', 'weightsStatus', 'probeBackends', 'recoverRuns', 'listInterrupted']);
+const UNQUEUED = new Set<EngineJobRequest['type']>([
+	'listRuns',
+	'runHistories',
+	'loadRun',
+	'thumbs',
+	'splits',
+	'preview',
+	'viewImage',
+	'weightsStatus',
+	'probeBackends',
+	'recoverRuns',
+	'listInterrupted',
+]);
 
 async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
 	throwIfAborted(signal);
@@ -119,7 +131,13 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			return auditDataset({ dataDir: req.dataDir, workDir: req.workDir, backbone: req.backbone, seed: req.seed }, opts);
 		case 'report': {
 			const rule = req.targetSensitivity === undefined ? ({ kind: 'youden' } as const) : ({ kind: 'sensitivity', target: req.targetSensitivity } as const);
-			const { card, overlays } = await reportWithOverlays(req.runDir, { ...opts, workDir: req.workDir, positiveClass: req.positiveClass, rule, gradcam: req.gradcam || req.exportTo?.format === 'pdf' });
+			const { card, overlays } = await reportWithOverlays(req.runDir, {
+				...opts,
+				workDir: req.workDir,
+				positiveClass: req.positiveClass,
+				rule,
+				gradcam: req.gradcam || req.exportTo?.format === 'pdf',
+			});
 			if (req.exportTo) await writeReport(card, overlays, req.exportTo.format, req.exportTo.file);
 			return card;
 		}
@@ -190,7 +208,9 @@ async function makeThumbs(paths: string[], roots: string[], outDir: string, size
 			} catch {
 				// DICOM and odd PNGs go through the engine's decoder; letterbox keeps the aspect ratio.
 				const img = await decodeToRgb(real, { size, resize: 'letterbox' });
-				const jpeg = await sharp(Buffer.from(img.rgb), { raw: { width: img.size, height: img.size, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+				const jpeg = await sharp(Buffer.from(img.rgb), { raw: { width: img.size, height: img.size, channels: 3 } })
+					.jpeg({ quality: 80 })
+					.toBuffer();
 				await writeFileAtomic(out, jpeg);
 			}
 			thumbs[p] = out;
@@ -215,7 +235,7 @@ function crashForTest(type: string): void {
 }
 
 function serialize(e: unknown): { name: string; message: string; stack?: string } {
-	if (isCancelled(e)) return { name: 'CancelledError', message: (e as Error).message || 'Cancelled' };
+	if (isCancelled(e)) return { name: 'CancelledError', message: e.message || 'Cancelled' };
 	if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
 	return { name: 'Error', message: String(e) };
 }

@@ -33,10 +33,7 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 	}
 
 	private constructor(private readonly services: Services) {
-		super(
-			{ extensionUri: services.extensionUri, log: services.log },
-			{ name: 'audit', viewType: 'radiographReview.audit', title: 'Dataset Audit', extraRoots: [], isMessage: isAuditFromWebview },
-		);
+		super({ extensionUri: services.extensionUri, log: services.log }, { name: 'audit', viewType: 'radiographReview.audit', title: 'Dataset Audit', extraRoots: [], isMessage: isAuditFromWebview });
 		this._register({ dispose: () => (AuditPanel.current = undefined) });
 	}
 
@@ -49,31 +46,28 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 		const seed = readSettings().seed;
 		this.setBusy(`Auditing ${path.basename(dataDir)}…`);
 		try {
-			const report = await vscode.window.withProgress(
-				{ location: vscode.ProgressLocation.Notification, title: 'Auditing the dataset', cancellable: true },
-				async (progress, token) => {
-					const controller = new AbortController();
-					const sub = token.onCancellationRequested(() => controller.abort());
-					try {
-						return await this.services.engine.run(
-							{ type: 'audit', dataDir, workDir: wd, backbone: 'resnet50', seed },
-							{
-								signal: controller.signal,
-								onProgress: (e) => {
-									if (e.kind === 'stage') {
-										const text = `${e.stage} ${e.done}/${e.total}`;
-										progress.report({ message: text });
-										this.setBusy(`Auditing: ${text}`);
-									} else if (e.kind === 'fileError') this.services.log.warn(`${e.error.path}: ${e.error.reason}`);
-									else if (e.kind === 'log') this.services.log[e.level](e.message);
-								},
+			const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Auditing the dataset', cancellable: true }, async (progress, token) => {
+				const controller = new AbortController();
+				const sub = token.onCancellationRequested(() => controller.abort());
+				try {
+					return await this.services.engine.run(
+						{ type: 'audit', dataDir, workDir: wd, backbone: 'resnet50', seed },
+						{
+							signal: controller.signal,
+							onProgress: (e) => {
+								if (e.kind === 'stage') {
+									const text = `${e.stage} ${e.done}/${e.total}`;
+									progress.report({ message: text });
+									this.setBusy(`Auditing: ${text}`);
+								} else if (e.kind === 'fileError') this.services.log.warn(`${e.error.path}: ${e.error.reason}`);
+								else if (e.kind === 'log') this.services.log[e.level](e.message);
 							},
-						);
-					} finally {
-						sub.dispose();
-					}
-				},
-			);
+						},
+					);
+				} finally {
+					sub.dispose();
+				}
+			});
 			const { linked: _linked, ...stored } = report;
 			const dir = path.join(wd, 'audit');
 			await writeJsonAtomic(path.join(dir, 'audit.json'), stored);
@@ -121,7 +115,11 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 			labelIssues: {
 				count: r.labelIssues.issues.length,
 				outOfFoldAccuracy: r.labelIssues.outOfFoldAccuracy,
-				items: li.map((x) => ({ ...item(x, `given ${x.label}, looks ${x.suggested} (${CLASS_NAMES.map((c, i) => `${c[0]} ${pct(x.probs[i])}`).join(', ')})`), suggested: x.suggested, probs: x.probs })),
+				items: li.map((x) => ({
+					...item(x, `given ${x.label}, looks ${x.suggested} (${CLASS_NAMES.map((c, i) => `${c[0]} ${pct(x.probs[i])}`).join(', ')})`),
+					suggested: x.suggested,
+					probs: x.probs,
+				})),
 			},
 			outOfDistribution: { count: r.outOfDistribution.flagged.length, threshold: r.outOfDistribution.threshold, items: od.map((x) => item(x, x.details.join('; '))) },
 			duplicates: {
@@ -182,7 +180,11 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 		const r = this.report!;
 		if ((await this.services.annotations.open()) !== r.dataDir) throw new UserError(`The dataset folder changed since the audit of ${r.dataDir}: run the audit again.`);
 		// The flag says why: training leaves out 'exclude', 'not-frontal' and 'duplicate' alike.
-		const flag = r.outOfDistribution.flagged.some((x) => x.relPath === relPath) ? 'not-frontal' : r.duplicates.pairs.some((p) => p.a.relPath === relPath || p.b.relPath === relPath) ? 'duplicate' : 'exclude';
+		const flag = r.outOfDistribution.flagged.some((x) => x.relPath === relPath)
+			? 'not-frontal'
+			: r.duplicates.pairs.some((p) => p.a.relPath === relPath || p.b.relPath === relPath)
+				? 'duplicate'
+				: 'exclude';
 		await this.services.annotations.apply([edit.action === 'exclude' ? { kind: 'flag', path: relPath, flag } : { kind: 'label', path: relPath, label: edit.label }]);
 	}
 

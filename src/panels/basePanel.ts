@@ -37,7 +37,10 @@ export abstract class BasePanel<TTo extends { type: string }, TFrom extends { ty
 		private readonly opts: PanelOptions<TFrom>,
 	) {
 		super();
-		this.extraKey = opts.extraRoots.map((u) => u.toString()).sort().join('\n');
+		this.extraKey = opts.extraRoots
+			.map((u) => u.toString())
+			.sort()
+			.join('\n');
 		this.panel = this._register(
 			opts.existing ??
 				vscode.window.createWebviewPanel(opts.viewType, opts.title, opts.column ?? vscode.ViewColumn.Active, {
@@ -91,7 +94,10 @@ export abstract class BasePanel<TTo extends { type: string }, TFrom extends { ty
 
 	/** Widen the roots (e.g. the dataset changed); takes effect on the next load, so reload the HTML. */
 	protected setExtraRoots(extra: vscode.Uri[]): void {
-		const key = extra.map((u) => u.toString()).sort().join('\n');
+		const key = extra
+			.map((u) => u.toString())
+			.sort()
+			.join('\n');
 		if (key === this.extraKey) return;
 		this.extraKey = key;
 		this.panel.webview.options = { ...this.panel.webview.options, localResourceRoots: this.roots(extra) };

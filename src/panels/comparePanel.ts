@@ -170,7 +170,25 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 	}
 
 	private csv(): string {
-		const head = ['run', 'backbone', 'weights', 'pretrained', 'backend', 'accuracy', 'accuracy_lo95', 'accuracy_hi95', 'n_test', 'loss', 'macro_f1', 'weighted_f1', 'epochs', 'train_seconds', 'feature_seconds', 'head_seconds', 'total_seconds'];
+		const head = [
+			'run',
+			'backbone',
+			'weights',
+			'pretrained',
+			'backend',
+			'accuracy',
+			'accuracy_lo95',
+			'accuracy_hi95',
+			'n_test',
+			'loss',
+			'macro_f1',
+			'weighted_f1',
+			'epochs',
+			'train_seconds',
+			'feature_seconds',
+			'head_seconds',
+			'total_seconds',
+		];
 		const num = (v: number) => (Number.isFinite(v) ? v : '');
 		return toCsv(
 			head,
@@ -178,7 +196,25 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 				const t = runTimes(r.timing, r.history);
 				// The run's patient-level bootstrap interval when its card is in, else Wilson.
 				const iv = r.card?.accuracy ?? wilson(Math.round(r.metrics.accuracy * r.metrics.support), r.metrics.support);
-				return [r.name, r.backbone, r.weights.name, r.weights.pretrained, r.backend, r.metrics.accuracy, num(iv.lo), num(iv.hi), r.metrics.support, r.metrics.loss, r.metrics.macroAvg?.f1 ?? '', r.metrics.weightedAvg?.f1 ?? '', r.history.length, r.trainSeconds ?? '', num(t.features), num(t.head), num(t.total)];
+				return [
+					r.name,
+					r.backbone,
+					r.weights.name,
+					r.weights.pretrained,
+					r.backend,
+					r.metrics.accuracy,
+					num(iv.lo),
+					num(iv.hi),
+					r.metrics.support,
+					r.metrics.loss,
+					r.metrics.macroAvg?.f1 ?? '',
+					r.metrics.weightedAvg?.f1 ?? '',
+					r.history.length,
+					r.trainSeconds ?? '',
+					num(t.features),
+					num(t.head),
+					num(t.total),
+				];
 			}),
 		);
 	}

@@ -76,10 +76,12 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 		);
 		// Relabels and exclusions change the counts and the split: rescan shortly after the last edit.
 		let timer: NodeJS.Timeout | undefined;
-		this._register(services.annotations.onDidChange(() => {
-			clearTimeout(timer);
-			timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
-		}));
+		this._register(
+			services.annotations.onDidChange(() => {
+				clearTimeout(timer);
+				timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
+			}),
+		);
 		this._register({ dispose: () => clearTimeout(timer) });
 		this.annotations = new AnnotationBridge(services.annotations, () => (this.dataset ? { root: this.dataset.root, paths: new Set(this.dataset.images.map((i) => i.relPath)) } : undefined));
 		this._register(this.annotations.watch((m) => this.post(m)));
@@ -116,7 +118,9 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 				{ onProgress: (e) => e.kind === 'stage' && this.setBusy(`${e.stage} ${e.done}/${e.total}`) },
 			);
 			this.dataset = toView(r);
-			this.services.log.info(`Dataset ${root}: ${r.scan.images.length} images, ${r.scan.errors.length} problem(s); split ${r.split.train.length}/${r.split.val.length}/${r.split.test.length} (${r.split.mode}, seed ${r.split.seed})`);
+			this.services.log.info(
+				`Dataset ${root}: ${r.scan.images.length} images, ${r.scan.errors.length} problem(s); split ${r.split.train.length}/${r.split.val.length}/${r.split.test.length} (${r.split.mode}, seed ${r.split.seed})`,
+			);
 		} catch (e) {
 			// Never keep showing the previous folder, and never leave the rejection unhandled (the listener voids this).
 			this.dataset = null;

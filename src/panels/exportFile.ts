@@ -7,10 +7,10 @@ import { sanitizeFileName } from '../util/pathConfinement';
 import { workspaceFolder } from '../util/workspace';
 
 const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
-	csv: { 'CSV': ['csv'] },
+	csv: { CSV: ['csv'] },
 	png: { 'PNG image': ['png'] },
 	pdf: { 'PDF document': ['pdf'] },
-	json: { 'JSON': ['json'] },
+	json: { JSON: ['json'] },
 };
 
 /** Where save dialogs start: the workspace folder, not the hidden `.radreview` data folder the runs live in. */

@@ -5,7 +5,15 @@ import { toCsv } from '../engine/data/csv';
 import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
 import { withCheckedSources } from '../protocol/common';
 import type { EngineResults } from '../protocol/engine';
-import { isPredictionsFromWebview, type GradcamResultMessage, type ImageMessage, type PredictionItem, type PredictionsFromWebview, type PredictionsToWebview, type PredictionsView } from '../protocol/predictions';
+import {
+	isPredictionsFromWebview,
+	type GradcamResultMessage,
+	type ImageMessage,
+	type PredictionItem,
+	type PredictionsFromWebview,
+	type PredictionsToWebview,
+	type PredictionsView,
+} from '../protocol/predictions';
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -311,7 +319,16 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
 		return toCsv(
 			head,
-			this.view.items.map((i) => [i.relPath, i.label ?? '', i.predicted, ...i.probs.map((p) => p.toFixed(6)), i.label === null ? '' : String(i.label === i.predicted), i.split ?? '', i.source ?? '', i.patientId ?? '']),
+			this.view.items.map((i) => [
+				i.relPath,
+				i.label ?? '',
+				i.predicted,
+				...i.probs.map((p) => p.toFixed(6)),
+				i.label === null ? '' : String(i.label === i.predicted),
+				i.split ?? '',
+				i.source ?? '',
+				i.patientId ?? '',
+			]),
 		);
 	}
 }

@@ -112,7 +112,11 @@ export class TrainingPanel extends BasePanel<TrainingToWebview, TrainingFromWebv
 			case 'label': {
 				const s = this.services.sessions.all().find((x) => x.id === msg.id);
 				if (!s) return;
-				const label = await vscode.window.showInputBox({ title: `Label for ${s.displayName}`, value: s.label ?? '', prompt: 'Shown after the run name in the legend and on the card; empty removes it.' });
+				const label = await vscode.window.showInputBox({
+					title: `Label for ${s.displayName}`,
+					value: s.label ?? '',
+					prompt: 'Shown after the run name in the legend and on the card; empty removes it.',
+				});
 				if (label !== undefined) await this.services.sessions.setLabel(msg.id, label);
 				return;
 			}

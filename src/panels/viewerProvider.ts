@@ -69,7 +69,10 @@ class ViewerSession extends Disposable {
 		super();
 		const ext = s.extensionUri;
 		// The webview reads nothing from disk: pixels arrive as messages. Roots: the bundle and icons only.
-		panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media'), vscode.Uri.joinPath(ext, 'node_modules', '@vscode', 'codicons', 'dist')] };
+		panel.webview.options = {
+			enableScripts: true,
+			localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media'), vscode.Uri.joinPath(ext, 'node_modules', '@vscode', 'codicons', 'dist')],
+		};
 		this._register(panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
 		panel.webview.html = webviewHtml(panel.webview, ext, 'viewer', path.basename(this.file));
 	}
@@ -117,7 +120,10 @@ class ViewerSession extends Disposable {
 	private async siblings(): Promise<{ files: string[]; index: number }> {
 		const dir = path.dirname(this.file);
 		const names = await fs.readdir(dir).catch(() => [] as string[]);
-		const files = names.filter((n) => IMAGE_EXTENSIONS.test(n)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).map((n) => path.join(dir, n));
+		const files = names
+			.filter((n) => IMAGE_EXTENSIONS.test(n))
+			.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))
+			.map((n) => path.join(dir, n));
 		return { files, index: Math.max(0, files.indexOf(this.file)) };
 	}
 
@@ -154,7 +160,19 @@ class ViewerSession extends Disposable {
 			const p = run.predictions.find((x) => path.resolve(x.path) === target);
 			const runName = path.basename(latest.runDir);
 			if (!p) return none(`The latest run (${runName}) has no prediction for this image.`);
-			return { type: 'prediction', prediction: { backbone: latest.backbone, run: runName, predicted: p.predicted, probs: p.probs, classes: CLASS_NAMES, label: p.label, ...(p.split ? { split: p.split } : {}), pretrained: latest.weights.pretrained } };
+			return {
+				type: 'prediction',
+				prediction: {
+					backbone: latest.backbone,
+					run: runName,
+					predicted: p.predicted,
+					probs: p.probs,
+					classes: CLASS_NAMES,
+					label: p.label,
+					...(p.split ? { split: p.split } : {}),
+					pretrained: latest.weights.pretrained,
+				},
+			};
 		} catch (e) {
 			return none(`Could not read the latest run: ${(e as Error).message}`);
 		}

@@ -79,8 +79,7 @@ export interface ExportResultMessage {
 const MAX_BASE64 = 64 * 1024 * 1024;
 export const isBase64 = (v: unknown): v is string => isString(v) && v.length <= MAX_BASE64 && /^[A-Za-z0-9+/]*={0,2}$/.test(v);
 /** A bare file name: no separators, no `..`. */
-export const isFileName = (v: unknown): v is string =>
-	isShortString(v) && v.length <= 255 && !/[\\/]/.test(v) && v !== '.' && v !== '..' && !v.includes('\0');
+export const isFileName = (v: unknown): v is string => isShortString(v) && v.length <= 255 && !/[\\/]/.test(v) && v !== '.' && v !== '..' && !v.includes('\0');
 
 export const exportShape = { format: isExportFormat, suggestedName: isFileName, base64: isOptional(isBase64) };
 

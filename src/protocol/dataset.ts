@@ -118,15 +118,7 @@ export interface TrainMessage {
 }
 
 export type DatasetFromWebview =
-	| ReadyMessage
-	| ErrorReportMessage
-	| SelectFolderMessage
-	| ComputeSplitsMessage
-	| PreprocessMessage
-	| OpenImageMessage
-	| TrainMessage
-	| AnnotateMessage
-	| UndoAnnotationMessage;
+	ReadyMessage | ErrorReportMessage | SelectFolderMessage | ComputeSplitsMessage | PreprocessMessage | OpenImageMessage | TrainMessage | AnnotateMessage | UndoAnnotationMessage;
 
 const isFraction = (v: unknown): v is number => isNumber(v) && v >= 0 && v < 1;
 

@@ -359,7 +359,7 @@ export interface WorkerLogMessage {
 
 export type EngineEvent = ProgressMessage | ResultMessage | ErrorMessage | BackendMessage | WorkerLogMessage;
 
-const isId = (v: unknown): v is number => isInteger(v) && (v as number) >= 0;
+const isId = (v: unknown): v is number => isInteger(v) && v >= 0;
 const isLevel = isOneOf(['info', 'warn', 'error'] as const);
 
 /** Loose ProgressEvent check: `kind` must be known; payloads come from our own engine. */
@@ -403,7 +403,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	runHistories: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
-	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && (v as number) >= 64 && (v as number) <= 8192 },
+	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && v >= 64 && v <= 8192 },
 	viewImage: { id: isId, path: isShortString },
 	backend: { id: isId, preference: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) },
 	weightsStatus: { id: isId, settings: (v: unknown): v is Partial<Record<BackboneId, string>> => isRecord(v) && Object.values(v).every(isShortString) },

@@ -121,7 +121,17 @@ export interface LoadImageMessage {
 	requestId: number;
 }
 
-export type PredictionsFromWebview = ReadyMessage | ErrorReportMessage | OpenFileMessage | RevealCsvMessage | ExportMessage | LoadImageMessage | GradcamRequestMessage | OperatingPointRequestMessage | AnnotateMessage | UndoAnnotationMessage;
+export type PredictionsFromWebview =
+	| ReadyMessage
+	| ErrorReportMessage
+	| OpenFileMessage
+	| RevealCsvMessage
+	| ExportMessage
+	| LoadImageMessage
+	| GradcamRequestMessage
+	| OperatingPointRequestMessage
+	| AnnotateMessage
+	| UndoAnnotationMessage;
 
 export const isPredictionsFromWebview: Guard<PredictionsFromWebview> = unionGuard<PredictionsFromWebview>({
 	ready: {},

@@ -96,16 +96,7 @@ export interface LabelMessage {
 	id: string;
 }
 
-export type TrainingFromWebview =
-	| ReadyMessage
-	| ErrorReportMessage
-	| StopMessage
-	| StopKeepMessage
-	| DismissMessage
-	| LabelMessage
-	| TrainAgainMessage
-	| OpenPredictionsMessage
-	| ExportMessage;
+export type TrainingFromWebview = ReadyMessage | ErrorReportMessage | StopMessage | StopKeepMessage | DismissMessage | LabelMessage | TrainAgainMessage | OpenPredictionsMessage | ExportMessage;
 
 export const isTrainingFromWebview: Guard<TrainingFromWebview> = unionGuard<TrainingFromWebview>({
 	ready: {},

@@ -90,6 +90,6 @@ export type ViewerFromWebview = ReadyMessage | ErrorReportMessage | ViewerNaviga
 export const isViewerFromWebview: Guard<ViewerFromWebview> = unionGuard<ViewerFromWebview>({
 	ready: {},
 	error: { message: isShortString },
-	navigate: { delta: (v: unknown): v is number => isInteger(v) && Math.abs(v as number) === 1 },
+	navigate: { delta: (v: unknown): v is number => isInteger(v) && Math.abs(v) === 1 },
 	hook: { name: isOneOf(VIEWER_HOOKS) },
 });

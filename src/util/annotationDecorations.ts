@@ -30,9 +30,7 @@ export class AnnotationDecorations extends Disposable implements vscode.FileDeco
 	) {
 		super();
 		this._register(vscode.window.registerFileDecorationProvider(this));
-		this._register(
-			store.onDidChange(({ root, paths }) => this.changed.fire(paths ? paths.map((p) => vscode.Uri.file(path.join(root, p))) : undefined)),
-		);
+		this._register(store.onDidChange(({ root, paths }) => this.changed.fire(paths ? paths.map((p) => vscode.Uri.file(path.join(root, p))) : undefined)));
 		this._register(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (e.affectsConfiguration(`${SECTION}.${SETTING}`)) this.changed.fire(undefined);

@@ -39,7 +39,11 @@ export class AnnotationStore extends Disposable {
 
 	constructor(private readonly log: vscode.LogOutputChannel) {
 		super();
-		this._register({ dispose: () => this.watcher?.dispose() });
+		this._register({
+			dispose: () => {
+				this.watcher?.dispose();
+			},
+		});
 		this._register(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (e.affectsConfiguration(`${SECTION}.datasetFolder`)) void this.open();
@@ -61,7 +65,12 @@ export class AnnotationStore extends Disposable {
 		this.parseError = undefined;
 		if (!root) return undefined;
 		const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), ANNOTATIONS_FILE));
-		this.watcher = vscode.Disposable.from(w, w.onDidChange(() => void this.reload()), w.onDidCreate(() => void this.reload()), w.onDidDelete(() => void this.reload()));
+		this.watcher = vscode.Disposable.from(
+			w,
+			w.onDidChange(() => void this.reload()),
+			w.onDidCreate(() => void this.reload()),
+			w.onDidDelete(() => void this.reload()),
+		);
 		await this.reload();
 		return root;
 	}

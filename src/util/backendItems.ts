@@ -27,4 +27,3 @@ export function backendItems(probe: readonly BackendAvailability[], current: Bac
 		return { value: c.value, label: c.label, detail: c.detail, description: c.value === current ? '(current)' : running === c.value ? '(running)' : undefined };
 	});
 }
-

@@ -15,7 +15,7 @@ export function disposeAll(items: Iterable<IDisposable>): void {
 			first ??= e;
 		}
 	}
-	if (first !== undefined) throw first;
+	if (first !== undefined) throw first as Error;
 }
 
 export abstract class Disposable implements IDisposable {

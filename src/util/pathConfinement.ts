@@ -6,6 +6,9 @@ export { confinePath, isInside, PathConfinementError } from '../engine/util/conf
 
 /** Make a user-suggested file name safe for a save dialog default (no folders, no odd characters). */
 export function sanitizeFileName(name: string, fallback = 'export'): string {
-	const base = path.basename(name.replace(/\\/g, '/')).replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^\.+/, '');
+	const base = path
+		.basename(name.replace(/\\/g, '/'))
+		.replace(/[^A-Za-z0-9._ -]/g, '_')
+		.replace(/^\.+/, '');
 	return base.length > 0 ? base.slice(0, 120) : fallback;
 }

@@ -17,9 +17,7 @@ export const DISPLAY_NAMES: Record<BackboneId, string> = { vgg16: 'VGG16', resne
 
 export type TrainingEvent =
 	/** New epochs since the last event, oldest first (batched, see EPOCH_REPORT_MS). */
-	| { kind: 'epoch'; id: string; logs: EpochLog[]; epochs: number }
-	| { kind: 'series'; series: TrainingSeries }
-	| { kind: 'reset' };
+	{ kind: 'epoch'; id: string; logs: EpochLog[]; epochs: number } | { kind: 'series'; series: TrainingSeries } | { kind: 'reset' };
 
 /** Finished runs shown in the training panel besides the live ones. */
 const MAX_DISK_RUNS = 8;
@@ -139,9 +137,15 @@ export class TrainingSessions extends Disposable {
 		}
 		const known = new Set([...this.all().map((s) => s.runDir), ...this.dismissed()]);
 		const labels = this.labels();
-		const fresh = runs.filter((r) => !known.has(r.summary.runDir)).slice(0, MAX_DISK_RUNS).reverse();
+		const fresh = runs
+			.filter((r) => !known.has(r.summary.runDir))
+			.slice(0, MAX_DISK_RUNS)
+			.reverse();
 		const loaded: TrainingSeries[] = [];
-		for (const r of interrupted.filter((i) => !known.has(i.runDir)).slice(0, MAX_DISK_RUNS).reverse()) {
+		for (const r of interrupted
+			.filter((i) => !known.has(i.runDir))
+			.slice(0, MAX_DISK_RUNS)
+			.reverse()) {
 			loaded.push({
 				id: r.runDir,
 				backbone: r.backbone,
@@ -209,89 +213,90 @@ export class TrainingSessions extends Disposable {
 		const stopper = new AbortController();
 		this.stoppers.set(id, stopper);
 		void vscode.commands.executeCommand('setContext', 'radiographReview.training', true);
-		this.log.info(`[${name}] queued: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.learningRate}, ${config.imageSize}px ${config.resize}, split ${config.splitMode} seed ${config.seed}, weights ${config.weights}, backend ${config.backend}, data ${config.dataDir}`);
+		this.log.info(
+			`[${name}] queued: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.learningRate}, ${config.imageSize}px ${config.resize}, split ${config.splitMode} seed ${config.seed}, weights ${config.weights}, backend ${config.backend}, data ${config.dataDir}`,
+		);
 
 		try {
-			return await vscode.window.withProgress(
-				{ location: vscode.ProgressLocation.Notification, title: `Training ${name}`, cancellable: true },
-				async (progress, token) => {
-					const sub = token.onCancellationRequested(() => controller.abort());
-					let lastStage = '';
-					// A head on cached features runs thousands of epochs a second: one notification, status bar, log line and
-					// panel message per epoch flooded the window (a Cancel waited behind the backlog). Report in batches.
-					const pending: EpochLog[] = [];
-					let lastReport = 0;
-					let timer: ReturnType<typeof setTimeout> | undefined;
-					const flush = (): void => {
-						if (timer) clearTimeout(timer);
-						timer = undefined;
-						if (pending.length === 0) return;
-						lastReport = Date.now();
-						const logs = pending.splice(0);
-						const l = logs[logs.length - 1];
-						const text = `epoch ${l.epoch}/${s.epochs}`;
-						const more = logs.length > 1 ? ` (${logs.length} epochs since the last line; all in history.json)` : '';
-						this.log.info(`[${name}] ${text}: loss ${fmt(l.loss)} acc ${fmt(l.acc)} val_loss ${fmt(l.val_loss)} val_acc ${fmt(l.val_acc)} lr ${l.lr} (${l.seconds.toFixed(1)}s)${more}`);
-						progress.report({ increment: (100 * logs.length) / s.epochs, message: `${text} — acc ${fmt(l.acc)}, val_acc ${fmt(l.val_acc)}` });
-						this.status.setActivity(`${name} ${text}`);
-						this.emitter.fire({ kind: 'epoch', id, logs, epochs: s.epochs });
-					};
-					const onProgress = (e: ProgressEvent): void => {
-						switch (e.kind) {
-							case 'stage': {
-								s.state = 'running';
-								s.stage = { stage: e.stage, done: e.done, total: e.total, message: e.message };
-								s.backend = this.engine.backend?.label ?? s.backend;
-								if (e.stage !== lastStage) {
-									lastStage = e.stage;
-									this.log.info(`[${name}] ${e.stage}${e.message ? `: ${e.message}` : ''}`);
-								}
-								if (e.stage !== 'train') progress.report({ message: `${e.stage} ${e.done}/${e.total}${e.message ? ` — ${e.message}` : ''}` });
-								this.update(s);
-								return;
+			return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Training ${name}`, cancellable: true }, async (progress, token) => {
+				const sub = token.onCancellationRequested(() => controller.abort());
+				let lastStage = '';
+				// A head on cached features runs thousands of epochs a second: one notification, status bar, log line and
+				// panel message per epoch flooded the window (a Cancel waited behind the backlog). Report in batches.
+				const pending: EpochLog[] = [];
+				let lastReport = 0;
+				let timer: ReturnType<typeof setTimeout> | undefined;
+				const flush = (): void => {
+					if (timer) clearTimeout(timer);
+					timer = undefined;
+					if (pending.length === 0) return;
+					lastReport = Date.now();
+					const logs = pending.splice(0);
+					const l = logs[logs.length - 1];
+					const text = `epoch ${l.epoch}/${s.epochs}`;
+					const more = logs.length > 1 ? ` (${logs.length} epochs since the last line; all in history.json)` : '';
+					this.log.info(`[${name}] ${text}: loss ${fmt(l.loss)} acc ${fmt(l.acc)} val_loss ${fmt(l.val_loss)} val_acc ${fmt(l.val_acc)} lr ${l.lr} (${l.seconds.toFixed(1)}s)${more}`);
+					progress.report({ increment: (100 * logs.length) / s.epochs, message: `${text} — acc ${fmt(l.acc)}, val_acc ${fmt(l.val_acc)}` });
+					this.status.setActivity(`${name} ${text}`);
+					this.emitter.fire({ kind: 'epoch', id, logs, epochs: s.epochs });
+				};
+				const onProgress = (e: ProgressEvent): void => {
+					switch (e.kind) {
+						case 'stage': {
+							s.state = 'running';
+							s.stage = { stage: e.stage, done: e.done, total: e.total, message: e.message };
+							s.backend = this.engine.backend?.label ?? s.backend;
+							if (e.stage !== lastStage) {
+								lastStage = e.stage;
+								this.log.info(`[${name}] ${e.stage}${e.message ? `: ${e.message}` : ''}`);
 							}
-							case 'epoch': {
-								s.state = 'running';
-								s.history.push(e.log);
-								s.epochs = e.epochs;
-								pending.push(e.log);
-								if (Date.now() - lastReport >= EPOCH_REPORT_MS || e.log.epoch === e.epochs) flush();
-								else timer ??= setTimeout(flush, EPOCH_REPORT_MS);
-								return;
-							}
-							case 'weights':
-								// Known as soon as the engine resolved them, long before the first epoch.
-								s.weights = e.weights;
-								this.update(s);
-								return;
-							case 'fileError':
-								this.log.warn(`[${name}] ${e.error.path}: ${e.error.reason}`);
-								return;
-							case 'log':
-								this.log[e.level](`[${name}] ${e.message}`);
-								return;
+							if (e.stage !== 'train') progress.report({ message: `${e.stage} ${e.done}/${e.total}${e.message ? ` — ${e.message}` : ''}` });
+							this.update(s);
+							return;
 						}
-					};
-					try {
-						this.status.setActivity(`${name} starting`);
-						const summary = await this.engine.run({ type: 'train', config }, { signal: controller.signal, stopSignal: stopper.signal, onProgress });
-						s.state = 'done';
-						s.stage = undefined;
-						s.metrics = summary.metrics;
-						s.runDir = summary.runDir;
-						s.weights = summary.weights;
-						// The run folder is the series' lasting identity: carry a label given while it ran.
-						if (s.label) void this.setLabel(id, s.label);
-						s.backend = summary.backend;
-						this.update(s);
-						this.log.info(`[${name}] done: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`);
-						return summary;
-					} finally {
-						flush();
-						sub.dispose();
+						case 'epoch': {
+							s.state = 'running';
+							s.history.push(e.log);
+							s.epochs = e.epochs;
+							pending.push(e.log);
+							if (Date.now() - lastReport >= EPOCH_REPORT_MS || e.log.epoch === e.epochs) flush();
+							else timer ??= setTimeout(flush, EPOCH_REPORT_MS);
+							return;
+						}
+						case 'weights':
+							// Known as soon as the engine resolved them, long before the first epoch.
+							s.weights = e.weights;
+							this.update(s);
+							return;
+						case 'fileError':
+							this.log.warn(`[${name}] ${e.error.path}: ${e.error.reason}`);
+							return;
+						case 'log':
+							this.log[e.level](`[${name}] ${e.message}`);
+							return;
 					}
-				},
-			);
+				};
+				try {
+					this.status.setActivity(`${name} starting`);
+					const summary = await this.engine.run({ type: 'train', config }, { signal: controller.signal, stopSignal: stopper.signal, onProgress });
+					s.state = 'done';
+					s.stage = undefined;
+					s.metrics = summary.metrics;
+					s.runDir = summary.runDir;
+					s.weights = summary.weights;
+					// The run folder is the series' lasting identity: carry a label given while it ran.
+					if (s.label) void this.setLabel(id, s.label);
+					s.backend = summary.backend;
+					this.update(s);
+					this.log.info(
+						`[${name}] done: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support)}, weights ${summary.weights.name}, backend ${summary.backend}, run ${summary.runDir}`,
+					);
+					return summary;
+				} finally {
+					flush();
+					sub.dispose();
+				}
+			});
 		} catch (e) {
 			s.stage = undefined;
 			if (isCancelled(e)) {

@@ -93,7 +93,12 @@ export class DatasetsView extends Disposable implements vscode.TreeDataProvider<
 		}
 	}
 
-	async getChildren(n?: DatasetNode): Promise<DatasetNode[]> {
+	getChildren(n?: DatasetNode): Promise<DatasetNode[]> {
+		// The executor runs now and turns a throw into a rejection, as the async method did.
+		return new Promise((resolve) => resolve(this.childrenOf(n)));
+	}
+
+	private childrenOf(n?: DatasetNode): DatasetNode[] {
 		if (!n) {
 			const root = datasetRoot();
 			// No dataset: the view's welcome content offers Select Dataset / Open Sample Radiographs.

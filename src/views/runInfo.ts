@@ -101,7 +101,9 @@ async function labelsChanged(dir: string, annotationHash: (dataDir: string) => P
 
 async function sha256Of(file: string): Promise<string | undefined> {
 	try {
-		return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+		return createHash('sha256')
+			.update(await fs.readFile(file))
+			.digest('hex');
 	} catch {
 		return undefined;
 	}

@@ -22,9 +22,18 @@ let h: Harness;
 const cspViolations: string[] = [];
 const annotationsFile = (): string => path.join(h.workspace, 'data', 'radreview-annotations.csv');
 const rows = (): string[] => (fs.existsSync(annotationsFile()) ? fs.readFileSync(annotationsFile(), 'utf8').trim().split('\n').slice(1) : []);
-const rowOf = (relPath: string): string[] | undefined => rows().map((r) => r.split(',')).find((f) => f[0] === relPath);
+const rowOf = (relPath: string): string[] | undefined =>
+	rows()
+		.map((r) => r.split(','))
+		.find((f) => f[0] === relPath);
 const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
-const completeRuns = (): string[] => (fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()).filter((n) => !n.startsWith('.')).sort() : []);
+const completeRuns = (): string[] =>
+	fs.existsSync(runsDir())
+		? fs
+				.readdirSync(runsDir())
+				.filter((n) => !n.startsWith('.'))
+				.sort()
+		: [];
 
 /** The visible webview showing panel `name` (panels can be side by side), once it has `ready` in it. */
 async function panel(page: Page, name: string, ready = '[data-testid="panel-root"]', timeoutMs = 300_000): Promise<FrameLocator> {
@@ -111,26 +120,42 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
 		assert.equal(config.annotations.relabelled, 1);
 		assert.equal(config.annotations.excluded, 0);
-		const splits = JSON.parse(fs.readFileSync(path.join(dir, 'splits.json'), 'utf8'));
-		assert.deepEqual(splits.relabelled.map((r: { path: string; to: string }) => [r.path, r.to]), [[relabelled, newLabel]]);
-		const pred = fs.readFileSync(path.join(dir, 'predictions.csv'), 'utf8').split('\n').find((l) => l.startsWith(`${relabelled},`));
+		const splits = JSON.parse(fs.readFileSync(path.join(dir, 'splits.json'), 'utf8')) as { relabelled: { path: string; to: string }[] };
+		assert.deepEqual(
+			splits.relabelled.map((r) => [r.path, r.to]),
+			[[relabelled, newLabel]],
+		);
+		const pred = fs
+			.readFileSync(path.join(dir, 'predictions.csv'), 'utf8')
+			.split('\n')
+			.find((l) => l.startsWith(`${relabelled},`));
 		assert.ok(pred?.split(',')[2] === newLabel, `predictions.csv carries the corrected label: ${pred}`);
 
 		await runCommand(page, 'Radiograph: Show Dataset Splits');
 		const view = await panel(page, 'dataset', '[data-testid="annotation-count"]', 60_000);
-		const n = await until('annotation counts in the Dataset panel', async () => {
-			const t = await view.locator('[data-testid="annotation-count"][data-kind="relabelled"]').first().textContent({ timeout: 1000 });
-			return t ? Number(t) : undefined;
-		}, 60_000);
+		const n = await until(
+			'annotation counts in the Dataset panel',
+			async () => {
+				const t = await view.locator('[data-testid="annotation-count"][data-kind="relabelled"]').first().textContent({ timeout: 1000 });
+				return t ? Number(t) : undefined;
+			},
+			60_000,
+		);
 		assert.equal(n, 1);
 		const counts = await Promise.all(CLASSES.map(async (c) => Number(await view.locator(`[data-testid="class-count"][data-class="${c}"]`).textContent())));
-		assert.deepEqual(counts, CLASSES.map((c) => PER_CLASS + (c === newLabel ? 1 : 0) - (relabelled.startsWith(`${c}/`) ? 1 : 0)));
+		assert.deepEqual(
+			counts,
+			CLASSES.map((c) => PER_CLASS + (c === newLabel ? 1 : 0) - (relabelled.startsWith(`${c}/`) ? 1 : 0)),
+		);
 		await shot(page, 'annot-04-dataset-counts');
 	});
 
 	test('flag from the Explorer context menu: the file gets the flag and a decoration; undo restores it', async () => {
 		const { page } = h;
-		const files = fs.readdirSync(path.join(h.workspace, 'data', 'NORMAL')).filter((f) => !f.startsWith('.')).sort();
+		const files = fs
+			.readdirSync(path.join(h.workspace, 'data', 'NORMAL'))
+			.filter((f) => !f.startsWith('.'))
+			.sort();
 		const name = files.find((f) => `NORMAL/${f}` !== relabelled)!;
 		const rel = `NORMAL/${name}`;
 		const rowLocator = (text: string) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: text }).first();
@@ -149,14 +174,28 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 				// Only what decorations set: their classes (one per colour) and the badge text (::after), not selection state.
 				els
 					.flatMap((el) => [el, ...Array.from(el.querySelectorAll('*'))])
-					.map((e) => [...String(e.className).split(/\s+/).filter((c) => c.startsWith('monaco-decoration')), getComputedStyle(e, '::after').content].filter((x) => x && x !== 'none' && x !== 'normal').join(' '))
+					.map((e) =>
+						[
+							...String(e.className)
+								.split(/\s+/)
+								.filter((c) => c.startsWith('monaco-decoration')),
+							getComputedStyle(e, '::after').content,
+						]
+							.filter((x) => x && x !== 'none' && x !== 'normal')
+							.join(' '),
+					)
 					.filter(Boolean)
 					.join(' | '),
 			);
-		const plain = await until('the prediction badge', async () => {
-			const d = await decoration();
-			return /monaco-decoration/.test(d) && /"[CNP]"/.test(d) ? d : undefined;
-		}, 60_000, 250);
+		const plain = await until(
+			'the prediction badge',
+			async () => {
+				const d = await decoration();
+				return /monaco-decoration/.test(d) && /"[CNP]"/.test(d) ? d : undefined;
+			},
+			60_000,
+			250,
+		);
 		for (let attempt = 1; ; attempt++) {
 			await fileRow.click({ button: 'right' });
 			const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Radiograph: Flag…' }).first();
@@ -174,10 +213,15 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		await page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first().click();
 		await until('the flag on disk', async () => (rowOf(rel)?.[4] === 'exclude' ? true : undefined), 30_000, 200);
 		// The decoration changes (the flagged colour) on the file, live.
-		const decorated = await until('the flagged decoration', async () => {
-			const d = await decoration();
-			return d !== plain && /monaco-decoration-itemColor/.test(d) ? d : undefined;
-		}, 30_000, 250);
+		const decorated = await until(
+			'the flagged decoration',
+			async () => {
+				const d = await decoration();
+				return d !== plain && /monaco-decoration-itemColor/.test(d) ? d : undefined;
+			},
+			30_000,
+			250,
+		);
 		assert.match(decorated, /"[CNP]"/);
 		await shot(page, 'annot-06-explorer-decoration');
 
@@ -207,11 +251,16 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 		await shot(page, 'annot-09-malformed-refused');
 		// Fixed on disk → annotating works again.
 		fs.writeFileSync(annotationsFile(), good);
-		await until('the store to accept the fixed file', async () => {
-			await tile.focus();
-			await tile.press('r');
-			return fs.readFileSync(annotationsFile(), 'utf8') !== good ? true : undefined;
-		}, 60_000, 2000);
+		await until(
+			'the store to accept the fixed file',
+			async () => {
+				await tile.focus();
+				await tile.press('r');
+				return fs.readFileSync(annotationsFile(), 'utf8') !== good ? true : undefined;
+			},
+			60_000,
+			2000,
+		);
 	});
 
 	test('no webview broke its Content Security Policy', () => {

@@ -37,10 +37,14 @@ describe('Radiograph Review when its engine worker dies', { timeout: 5 * 60_000 
 		// Same command again: the extension host is alive and a new worker answers.
 		await runCommand(page, 'Radiograph: Show Dataset Splits');
 		const view = webview(page);
-		const total = await until('dataset count from a fresh worker', async () => {
-			const n = Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 }));
-			return n > 0 ? n : undefined;
-		}, 90_000);
+		const total = await until(
+			'dataset count from a fresh worker',
+			async () => {
+				const n = Number(await view.locator('[data-testid="dataset-count"]').first().textContent({ timeout: 1000 }));
+				return n > 0 ? n : undefined;
+			},
+			90_000,
+		);
 		assert.equal(total, PER_CLASS * CLASSES.length);
 		await shot(page, 'crash-02-fresh-worker');
 	});

@@ -66,7 +66,11 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		assert.equal(total, PER_CLASS * CLASSES.length);
 		for (const c of CLASSES) assert.equal(Number(await view.locator(`[data-testid="class-count"][data-class="${c}"]`).textContent()), PER_CLASS, c);
 		const splits = await Promise.all(['train', 'val', 'test'].map(async (s) => Number(await view.locator(`[data-testid="split-count"][data-split="${s}"]`).textContent())));
-		assert.equal(splits.reduce((a, b) => a + b, 0), total, `splits ${splits.join('/')}`);
+		assert.equal(
+			splits.reduce((a, b) => a + b, 0),
+			total,
+			`splits ${splits.join('/')}`,
+		);
 		assert.ok(splits[2] > 0, 'a test split');
 		// Thumbnails are made in the worker after the scan: wait until one has really loaded (not a placeholder, not a broken URI).
 		await until(
@@ -185,11 +189,21 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		assert.equal(await view.locator('[data-testid="grid-item"] [data-testid="true-label"]').count(), 0, 'unlabelled folder: no true labels');
 		// The CSV is written under .radreview/classifications.
 		const dir = path.join(h.workspace, '.radreview', 'classifications');
-		const csvs = fs.readdirSync(dir).filter((f) => f.endsWith('.csv')).sort();
+		const csvs = fs
+			.readdirSync(dir)
+			.filter((f) => f.endsWith('.csv'))
+			.sort();
 		assert.ok(csvs.length >= 1, 'a predictions csv');
-		const lines = fs.readFileSync(path.join(dir, csvs[csvs.length - 1]), 'utf8').trim().split(/\r?\n/);
+		const lines = fs
+			.readFileSync(path.join(dir, csvs[csvs.length - 1]), 'utf8')
+			.trim()
+			.split(/\r?\n/);
 		assert.equal(lines.length, expected + 1, 'header + one row per image');
-		for (const f of fs.readdirSync(path.join(h.workspace, 'incoming'))) assert.ok(lines.some((l) => l.includes(f)), `${f} in csv`);
+		for (const f of fs.readdirSync(path.join(h.workspace, 'incoming')))
+			assert.ok(
+				lines.some((l) => l.includes(f)),
+				`${f} in csv`,
+			);
 
 		// PDF export: rendered in the webview, bytes to the host, save dialog, atomic write.
 		await view.locator('[data-testid="export-pdf"]').first().click();
@@ -198,11 +212,16 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		// The simple file dialog fills in its default path asynchronously: wait for it, then replace it.
 		await until('save dialog default path', async () => ((await saveInput.inputValue()).includes('/') ? true : undefined), 30_000, 200);
 		const target = path.join(h.workspace, 'classified.pdf');
-		await until('save path typed', async () => {
-			await saveInput.fill(target);
-			await page.waitForTimeout(300);
-			return (await saveInput.inputValue()) === target ? true : undefined;
-		}, 30_000, 200);
+		await until(
+			'save path typed',
+			async () => {
+				await saveInput.fill(target);
+				await page.waitForTimeout(300);
+				return (await saveInput.inputValue()) === target ? true : undefined;
+			},
+			30_000,
+			200,
+		);
 		await shot(page, '04d-save-dialog');
 		// Enter would pick the highlighted folder row; OK accepts the typed path.
 		await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
@@ -243,7 +262,11 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		// No epoch progress any more, and no new (or half-written) run on disk.
 		await until('status bar idle', async () => ((await page.locator('.statusbar-item', { hasText: RUNNING }).count()) === 0 ? true : undefined), 30_000);
 		assert.equal(completeRuns().length, before, 'a cancelled training leaves no run');
-		assert.deepEqual(listRuns().filter((n) => n.endsWith('.partial')), [], 'no partial run folder left');
+		assert.deepEqual(
+			listRuns().filter((n) => n.endsWith('.partial')),
+			[],
+			'no partial run folder left',
+		);
 		await runCommand(page, 'Radiograph: Show Training');
 		const view = webview(page);
 		await view.locator('[data-testid="training-series"][data-state="cancelled"]').first().waitFor({ state: 'attached', timeout: 30_000 });

@@ -31,7 +31,10 @@ export function makeDataset(dir: string, perClass: number, offset = 0): string[]
 	const copied: string[] = [];
 	for (const c of CLASSES) {
 		fs.mkdirSync(path.join(dir, c), { recursive: true });
-		const files = fs.readdirSync(path.join(SHARED_DEV, c)).sort().slice(offset, offset + perClass);
+		const files = fs
+			.readdirSync(path.join(SHARED_DEV, c))
+			.sort()
+			.slice(offset, offset + perClass);
 		for (const f of files) {
 			fs.copyFileSync(path.join(SHARED_DEV, c, f), path.join(dir, c, f));
 			copied.push(path.join(dir, c, f));
@@ -45,7 +48,10 @@ export function makeUnlabelled(dir: string, perClass: number, offset: number): s
 	fs.mkdirSync(dir, { recursive: true });
 	const out: string[] = [];
 	for (const c of CLASSES) {
-		for (const f of fs.readdirSync(path.join(SHARED_DEV, c)).sort().slice(offset, offset + perClass)) {
+		for (const f of fs
+			.readdirSync(path.join(SHARED_DEV, c))
+			.sort()
+			.slice(offset, offset + perClass)) {
 			const target = path.join(dir, `${c.toLowerCase()}-${f}`.replace(/[^A-Za-z0-9._-]/g, '_'));
 			fs.copyFileSync(path.join(SHARED_DEV, c, f), target);
 			out.push(target);
@@ -143,9 +149,12 @@ export async function launch(prepare: (workspace: string) => void, options: Laun
 		process.execPath,
 		[
 			codeServerBin,
-			'--config', cfg,
-			'--user-data-dir', userData,
-			'--extensions-dir', extDir,
+			'--config',
+			cfg,
+			'--user-data-dir',
+			userData,
+			'--extensions-dir',
+			extDir,
 			'--disable-telemetry',
 			'--disable-update-check',
 			...(options.untrusted ? [] : ['--disable-workspace-trust']),

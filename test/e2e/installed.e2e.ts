@@ -55,11 +55,16 @@ async function answerFolderDialog(page: Page, folder: string, button: RegExp): P
 	await input.waitFor({ state: 'visible', timeout: 60_000 });
 	await until('dialog default path', async () => ((await input.inputValue()).includes('/') ? true : undefined), 30_000, 200);
 	const typed = folder.endsWith('/') ? folder : `${folder}/`;
-	await until('folder typed', async () => {
-		await input.fill(typed);
-		await page.waitForTimeout(300);
-		return (await input.inputValue()) === typed ? true : undefined;
-	}, 30_000, 200);
+	await until(
+		'folder typed',
+		async () => {
+			await input.fill(typed);
+			await page.waitForTimeout(300);
+			return (await input.inputValue()) === typed ? true : undefined;
+		},
+		30_000,
+		200,
+	);
 	await page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
 }
 
@@ -124,10 +129,15 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		await page.locator('.getting-started-step .monaco-button', { hasText: 'Open Sample Radiographs' }).first().click();
 		await answerFolderDialog(page, h.workspace, /Copy Samples Here|OK/);
 		const samples = path.join(h.workspace, 'radiograph-samples');
-		await until('samples copied and selected', async () => {
-			const s = fs.existsSync(path.join(h.workspace, '.vscode', 'settings.json')) && (JSON.parse(fs.readFileSync(path.join(h.workspace, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>);
-			return s && s['radiographReview.datasetFolder'] === 'radiograph-samples' ? true : undefined;
-		}, 60_000);
+		await until(
+			'samples copied and selected',
+			async () => {
+				const s =
+					fs.existsSync(path.join(h.workspace, '.vscode', 'settings.json')) && (JSON.parse(fs.readFileSync(path.join(h.workspace, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>);
+				return s && s['radiographReview.datasetFolder'] === 'radiograph-samples' ? true : undefined;
+			},
+			60_000,
+		);
 		assert.ok(fs.existsSync(path.join(samples, 'ATTRIBUTION.md')), 'attribution copied with the images');
 		for (const c of CLASSES) assert.equal(fs.readdirSync(path.join(samples, c)).length, SAMPLES_PER_CLASS, c);
 		await shot(page, shotName('03-walkthrough-samples-done'));
@@ -222,10 +232,7 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		fs.copyFileSync(path.join(samples, 'COVID', covid[0]), path.join(samples, 'COVID', `copy-${covid[0]}`));
 		await row(page, `COVID: ${SAMPLES_PER_CLASS + 1}`).waitFor({ state: 'visible', timeout: 60_000 });
 		// Written by the annotations feature; the Review view reads label / flags / reviewed.
-		fs.writeFileSync(
-			path.join(samples, 'radreview-annotations.csv'),
-			`path,label,original_label,flags,reviewed\nCOVID/${covid[1]},NORMAL,COVID,,true\nNORMAL/x.jpg,,,label doubtful,\n`,
-		);
+		fs.writeFileSync(path.join(samples, 'radreview-annotations.csv'), `path,label,original_label,flags,reviewed\nCOVID/${covid[1]},NORMAL,COVID,,true\nNORMAL/x.jpg,,,label doubtful,\n`);
 		await row(page, 'Flagged: 1').waitFor({ state: 'visible', timeout: 60_000 });
 		await row(page, 'Relabelled: 1').waitFor({ state: 'visible' });
 		await row(page, `Unreviewed: ${SAMPLES_PER_CLASS * CLASSES.length + 1 - 1}`).waitFor({ state: 'visible' });

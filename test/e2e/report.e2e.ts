@@ -25,7 +25,22 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 			for (const epochs of ['5', '1']) {
 				const r = spawnSync(
 					process.execPath,
-					[path.join(REPO, 'bin', 'radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--data', path.join(ws, 'data'), '--image-size', '64', '--epochs', epochs, '--workdir', path.join(ws, '.radreview')],
+					[
+						path.join(REPO, 'bin', 'radreview.js'),
+						'train',
+						'--backbone',
+						'vgg16',
+						'--weights',
+						'none',
+						'--data',
+						path.join(ws, 'data'),
+						'--image-size',
+						'64',
+						'--epochs',
+						epochs,
+						'--workdir',
+						path.join(ws, '.radreview'),
+					],
 					{ encoding: 'utf8', timeout: 5 * 60_000 },
 				);
 				assert.equal(r.status, 0, `radreview train failed:\n${r.stderr}`);
@@ -76,7 +91,9 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		const toggle = view.locator('[data-testid="gradcam-toggle"]').first();
 		await toggle.click();
 		const loaded = async () =>
-			view.locator('[data-testid="gradcam-overlay"]').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 && !(i.parentElement as HTMLElement).hidden).length);
+			view
+				.locator('[data-testid="gradcam-overlay"]')
+				.evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0 && !(i.parentElement as HTMLElement).hidden).length);
 		const shown = await until('overlays loaded', async () => ((await loaded()) > 0 ? await loaded() : undefined), 240_000, 500);
 		assert.ok(shown > 0);
 		assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
@@ -88,13 +105,22 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		// The grid at the run's operating point: each tile marked as called COVID or not at the validation threshold.
 		const opToggle = view.locator('[data-testid="operating-point-toggle"]').first();
 		await opToggle.click();
-		const line = await until('operating point line', async () => {
-			const t = await view.locator('[data-testid="grid-operating-point"]').first().textContent({ timeout: 1000 });
-			return t && !t.startsWith('Choosing') ? t : undefined;
-		}, 120_000);
+		const line = await until(
+			'operating point line',
+			async () => {
+				const t = await view.locator('[data-testid="grid-operating-point"]').first().textContent({ timeout: 1000 });
+				return t && !t.startsWith('Choosing') ? t : undefined;
+			},
+			120_000,
+		);
 		if (/ if p ≥ \d\.\d{3} \(chosen on validation/.test(line)) {
 			assert.match(line, /on test: sensitivity [\d.]+ % \[/);
-			const chips = await until('operating-point chips', async () => ((await view.locator('.op-chip:not([hidden])').count()) > 0 ? await view.locator('.op-chip:not([hidden])').count() : undefined), 30_000, 250);
+			const chips = await until(
+				'operating-point chips',
+				async () => ((await view.locator('.op-chip:not([hidden])').count()) > 0 ? await view.locator('.op-chip:not([hidden])').count() : undefined),
+				30_000,
+				250,
+			);
 			assert.equal(chips, await view.locator('[data-testid="grid-item"]').count(), 'one mark per tile');
 		} else assert.match(line, /^No operating point: /);
 		await shot(page, 'report-03b-grid-operating-point');
@@ -104,7 +130,11 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await view.locator('[data-testid="grid-item"]').first().click();
 		const slider = view.locator('[data-testid="gradcam-opacity"]');
 		await slider.waitFor({ state: 'visible', timeout: 60_000 });
-		await until('large-view overlay', async () => (await view.locator('.detail-picture [data-testid="gradcam-overlay"]').evaluateAll((imgs) => imgs.some((i) => (i as HTMLImageElement).naturalWidth > 0))) || undefined, 120_000);
+		await until(
+			'large-view overlay',
+			async () => (await view.locator('.detail-picture [data-testid="gradcam-overlay"]').evaluateAll((imgs) => imgs.some((i) => (i as HTMLImageElement).naturalWidth > 0))) || undefined,
+			120_000,
+		);
 		// A range input cannot be typed into: set it as a user's drag would, with an input event.
 		await slider.evaluateAll((els) => {
 			const el = els[0] as HTMLInputElement;
@@ -127,11 +157,16 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await saveInput.waitFor({ state: 'visible', timeout: 60_000 });
 		await until('save dialog default path', async () => ((await saveInput.inputValue()).includes('/') ? true : undefined), 30_000, 200);
 		const target = path.join(h.workspace, 'grid-gradcam.png');
-		await until('save path typed', async () => {
-			await saveInput.fill(target);
-			await page.waitForTimeout(300);
-			return (await saveInput.inputValue()) === target ? true : undefined;
-		}, 30_000, 200);
+		await until(
+			'save path typed',
+			async () => {
+				await saveInput.fill(target);
+				await page.waitForTimeout(300);
+				return (await saveInput.inputValue()) === target ? true : undefined;
+			},
+			30_000,
+			200,
+		);
 		await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
 		await until('exported PNG', async () => (fs.existsSync(target) && fs.statSync(target).size > 0 ? true : undefined), 60_000);
 		const { data } = await sharp(target).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -156,7 +191,11 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		for (const t of iv) assert.match(t, /^\[\d+\.\d–\d+\.\d\] \(n = \d+\)$/);
 		await until('macro-AUC interval from the report cards', async () => ((await view.locator('td', { hasText: /^\d\.\d{3}\[\d\.\d{3}–\d\.\d{3}\]$/ }).count()) >= 2 ? true : undefined), 120_000);
 		await view.locator('vscode-button', { hasText: 'Compare on the shared test images' }).first().click();
-		const paired = await until('paired comparison', async () => (await view.locator('[data-testid="compare-paired"]').count()) > 0 ? await view.locator('[data-testid="compare-paired"]').textContent() : undefined, 120_000);
+		const paired = await until(
+			'paired comparison',
+			async () => ((await view.locator('[data-testid="compare-paired"]').count()) > 0 ? await view.locator('[data-testid="compare-paired"]').textContent() : undefined),
+			120_000,
+		);
 		assert.match(paired ?? '', /McNemar exact p = [\d.e-]+/);
 		assert.match(paired ?? '', /A − B = [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\]/);
 		await shot(page, 'report-06-compare');
@@ -174,11 +213,16 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		await saveInput.waitFor({ state: 'visible', timeout: 60_000 });
 		await until('save dialog default path', async () => ((await saveInput.inputValue()).includes('/') ? true : undefined), 30_000, 200);
 		const target = path.join(h.workspace, 'report.pdf');
-		await until('save path typed', async () => {
-			await saveInput.fill(target);
-			await page.waitForTimeout(300);
-			return (await saveInput.inputValue()) === target ? true : undefined;
-		}, 30_000, 200);
+		await until(
+			'save path typed',
+			async () => {
+				await saveInput.fill(target);
+				await page.waitForTimeout(300);
+				return (await saveInput.inputValue()) === target ? true : undefined;
+			},
+			30_000,
+			200,
+		);
 		await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().click();
 		const pdf = await until('exported PDF', async () => (fs.existsSync(target) && fs.statSync(target).size > 0 ? fs.readFileSync(target) : undefined), 240_000);
 		assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
@@ -189,7 +233,10 @@ describe('Report card and Grad-CAM in VS Code', { timeout: 12 * 60_000 }, () => 
 		fs.mkdirSync(SHOTS, { recursive: true });
 		const r = spawnSync('pdftoppm', ['-png', '-r', '60', target, out], { encoding: 'utf8' });
 		assert.equal(r.status, 0, r.stderr);
-		const pages = fs.readdirSync(SHOTS).filter((f) => f.startsWith('report-pdf-') && f.endsWith('.png')).sort();
+		const pages = fs
+			.readdirSync(SHOTS)
+			.filter((f) => f.startsWith('report-pdf-') && f.endsWith('.png'))
+			.sort();
 		assert.ok(pages.length >= 3, `pages: ${pages.join(', ')}`);
 		// Page 2 holds the curves: coloured ROC/PR lines; page 3 the overlays: many saturated heat-map pixels.
 		const text = spawnSync('pdftotext', ['-f', '2', '-l', '3', target, '-'], { encoding: 'utf8' }).stdout;

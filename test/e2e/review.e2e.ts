@@ -90,10 +90,13 @@ async function predictionPanels(page: Page): Promise<Array<{ frame: FrameLocator
 
 /** Sets a vscode-single-select (or any element with a value) and fires its change event, as a user pick does. */
 async function choose(frame: FrameLocator, selector: string, value: string): Promise<void> {
-	await frame.locator(selector).first().evaluate((el, v) => {
-		(el as HTMLElement & { value: string }).value = v;
-		el.dispatchEvent(new Event('change', { bubbles: true }));
-	}, value);
+	await frame
+		.locator(selector)
+		.first()
+		.evaluate((el, v) => {
+			(el as HTMLElement & { value: string }).value = v;
+			el.dispatchEvent(new Event('change', { bubbles: true }));
+		}, value);
 }
 
 const gridCount = async (f: FrameLocator): Promise<number> => Number(await f.locator('[data-testid="grid-count"]').first().textContent({ timeout: 2000 }));
@@ -130,10 +133,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		assert.equal(await warnings.count(), 1);
 		assert.equal(await warnings.first().getAttribute('data-class'), 'COVID');
 		const covidSource = devRows.find((r) => r.label === 'COVID')!.source_dataset;
-		assert.equal(
-			(await warnings.first().textContent())?.trim(),
-			`every COVID image (${PER_SOURCE}) comes from ${covidSource}: a model can score by recognising the source`,
-		);
+		assert.equal((await warnings.first().textContent())?.trim(), `every COVID image (${PER_SOURCE}) comes from ${covidSource}: a model can score by recognising the source`);
 		await warnings.first().scrollIntoViewIfNeeded();
 		await shot(page, 'review-01-dataset-class-source-warning');
 	});
@@ -183,7 +183,10 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 			assert.equal(t.patient, r.patient_id, t.relPath);
 			assert.equal(t.clipped, false, `name of ${t.relPath} is clipped`);
 		}
-		assert.ok(tiles.some((t) => t.name.includes('_')), `a tile name with underscores among ${tiles.map((t) => t.name).join(', ')}`);
+		assert.ok(
+			tiles.some((t) => t.name.includes('_')),
+			`a tile name with underscores among ${tiles.map((t) => t.name).join(', ')}`,
+		);
 		await shot(page, 'review-02-predictions-by-source');
 
 		// Filter by source: only that source's tiles, and the filter is stated with a one-click reset.
@@ -193,7 +196,10 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		const want = tiles.filter((t) => t.source === source).length;
 		await until('source filter applied', async () => ((await gridCount(view)) === want ? true : undefined), 10_000, 200);
 		const sources = await view.locator('[data-testid="grid-item"] [data-testid="grid-source"]').allTextContents();
-		assert.ok(sources.every((s) => s === source), sources.join(', '));
+		assert.ok(
+			sources.every((s) => s === source),
+			sources.join(', '),
+		);
 		const active = view.locator('[data-testid="active-filter"]');
 		assert.ok(await active.isVisible());
 		assert.equal((await active.textContent())?.trim().replace(/\s+Show all$/, ''), `${want} of ${total} images shown: source = ${source}`);
@@ -292,10 +298,14 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 			}
 		}
 		const findFolder = async () => (await predictionPanels(page)).find((p) => p.title.includes('external'));
-		const folder = await until('classified folder panel', async () => {
-			const p = await findFolder();
-			return p && (await p.frame.locator('[data-testid="grid-item"]').count()) === nihRows.length ? p : undefined;
-		}, 240_000);
+		const folder = await until(
+			'classified folder panel',
+			async () => {
+				const p = await findFolder();
+				return p && (await p.frame.locator('[data-testid="grid-item"]').count()) === nihRows.length ? p : undefined;
+			},
+			240_000,
+		);
 		assert.equal(await folder.frame.locator('[data-testid="active-filter"]').isVisible(), false, 'no filter leaked into the new set');
 		assert.equal(await gridCount(folder.frame), nihRows.length);
 		// One NIH source: a one-row table naming it.
@@ -319,10 +329,15 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		await run.frame.locator('[data-testid="export-png"]').first().click();
 		const input = page.locator('.quick-input-widget input.input');
 		await input.waitFor({ state: 'visible', timeout: 60_000 });
-		const value = await until('save dialog default path', async () => {
-			const v = await input.inputValue();
-			return v.endsWith('.png') ? v : undefined;
-		}, 60_000, 200);
+		const value = await until(
+			'save dialog default path',
+			async () => {
+				const v = await input.inputValue();
+				return v.endsWith('.png') ? v : undefined;
+			},
+			60_000,
+			200,
+		);
 		await shot(page, 'review-07-save-dialog');
 		assert.equal(path.dirname(value), h.workspace, value);
 		await page.keyboard.press('Escape');

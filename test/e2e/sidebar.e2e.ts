@@ -20,7 +20,22 @@ describe('Radiograph sidebar in an untrusted workspace', { timeout: 8 * 60_000 }
 				// A real run made outside VS Code (the CLI), so the untrusted window has something to list.
 				const r = spawnSync(
 					process.execPath,
-					[path.join(REPO, 'bin/radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--epochs', '1', '--image-size', '64', '--data', path.join(ws, 'data'), '--workdir', path.join(ws, '.radreview')],
+					[
+						path.join(REPO, 'bin/radreview.js'),
+						'train',
+						'--backbone',
+						'vgg16',
+						'--weights',
+						'none',
+						'--epochs',
+						'1',
+						'--image-size',
+						'64',
+						'--data',
+						path.join(ws, 'data'),
+						'--workdir',
+						path.join(ws, '.radreview'),
+					],
 					{ cwd: ws, encoding: 'utf8', timeout: 300_000 },
 				);
 				assert.equal(r.status, 0, r.stderr);

@@ -74,7 +74,10 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		assert.match(notice, /trained ResNet50/);
 		const complete = listRuns().filter((n) => !n.startsWith('.'));
 		assert.equal(complete.length, 1, complete.join(', '));
-		assert.deepEqual(listRuns().filter((n) => n.endsWith('.partial')), []);
+		assert.deepEqual(
+			listRuns().filter((n) => n.endsWith('.partial')),
+			[],
+		);
 	});
 
 	test('The Train picker defaults to ResNet50 (weights resolve) and marks the others; the card names the weights', async () => {
@@ -88,7 +91,10 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		});
 		assert.equal(picked, 'resnet50');
 		const marked = await view.locator('[data-testid="backbone-picker"] vscode-option[data-available="false"]').allTextContents();
-		assert.deepEqual(marked.map((t) => t.trim()), ['VGG16 — no weights', 'ResNet50V2 — no weights', 'Xception — no weights']);
+		assert.deepEqual(
+			marked.map((t) => t.trim()),
+			['VGG16 — no weights', 'ResNet50V2 — no weights', 'Xception — no weights'],
+		);
 		const card = view.locator('[data-testid="training-series"][data-backbone="resnet50"][data-state="done"]').first();
 		const label = card.locator('[data-testid="weights-label"]').first();
 		assert.doesNotMatch((await label.textContent()) ?? '', /pending/);
@@ -137,18 +143,15 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await page.locator('.statusbar-item', { hasText: RUNNING }).first().waitFor({ state: 'visible', timeout: 240_000 });
 		await runCommand(page, 'Radiograph: Show Training');
 		const buttons = await until('the Stop and keep button', async () => {
-			const n = await webview(page).locator('[data-testid="training-series"][data-state="running"] [data-testid="stop-keep-button"]').evaluateAll((els) => els.length);
+			const n = await webview(page)
+				.locator('[data-testid="training-series"][data-state="running"] [data-testid="stop-keep-button"]')
+				.evaluateAll((els) => els.length);
 			return n > 0 ? n : undefined;
 		});
 		assert.equal(buttons, 1);
 		await shot(page, 't03b-stop-and-keep');
 		await runCommand(page, 'Radiograph: Stop Training and Keep the Model');
-		const kept = await until(
-			'the kept run',
-			async () => [...listRuns()].find((n) => !before.has(n) && !n.startsWith('.') && fs.existsSync(path.join(runsDir(), n, 'metrics.json'))),
-			120_000,
-			1000,
-		);
+		const kept = await until('the kept run', async () => [...listRuns()].find((n) => !before.has(n) && !n.startsWith('.') && fs.existsSync(path.join(runsDir(), n, 'metrics.json'))), 120_000, 1000);
 		const metrics = JSON.parse(fs.readFileSync(path.join(runsDir(), kept, 'metrics.json'), 'utf8')) as { stoppedAt?: number };
 		const history = JSON.parse(fs.readFileSync(path.join(runsDir(), kept, 'history.json'), 'utf8')) as unknown[];
 		assert.ok(metrics.stoppedAt && metrics.stoppedAt < LONG_EPOCHS, `stoppedAt ${metrics.stoppedAt}`);

@@ -22,15 +22,46 @@ function hostileRun(ws: string): void {
 	const dir = path.join(ws, '.radreview', 'runs', '20260101-000000-vgg16');
 	const report = { precision: 0, recall: 0, f1: 0, support: 0 };
 	writeJson(path.join(dir, 'config.json'), {
-		backbone: 'vgg16', dataDir: '/', weights: '/etc/passwd', epochs: 1, batchSize: 1, learningRate: 0.001, testFraction: 0.2, valFraction: 0.1, seed: 1,
-		splitMode: 'patient', resize: 'stretch', imageSize: 64, dropout: 0.2, reduceLr: { factor: 0.2, patience: 5, cooldown: 5, minLr: 0 }, backend: 'auto', baseRuntime: 'auto', workDir: '/',
+		backbone: 'vgg16',
+		dataDir: '/',
+		weights: '/etc/passwd',
+		epochs: 1,
+		batchSize: 1,
+		learningRate: 0.001,
+		testFraction: 0.2,
+		valFraction: 0.1,
+		seed: 1,
+		splitMode: 'patient',
+		resize: 'stretch',
+		imageSize: 64,
+		dropout: 0.2,
+		reduceLr: { factor: 0.2, patience: 5, cooldown: 5, minLr: 0 },
+		backend: 'auto',
+		baseRuntime: 'auto',
+		workDir: '/',
 	});
 	writeJson(path.join(dir, 'splits.json'), { mode: 'patient', seed: 1, testFraction: 0.2, valFraction: 0.1, train: [], val: [], test: [], leakedPatients: [] });
 	writeJson(path.join(dir, 'history.json'), [{ epoch: 1, loss: 1, acc: 0.3, val_loss: 1, val_acc: 0.3, lr: 0.001, seconds: 1 }]);
 	writeJson(path.join(dir, 'weights.json'), { pretrained: false, name: 'random (not pretrained)', sha256: 'random-1', backbone: 'vgg16' });
 	writeJson(path.join(dir, 'metrics.json'), {
-		loss: 1, accuracy: 0, confusion: [[0, 0, 0], [0, 0, 0], [0, 0, 0]], perClass: CLASSES.map((className) => ({ className, ...report })), macroAvg: report, weightedAvg: report, support: 0,
-		backbone: 'vgg16', backend: 'cpu', baseRuntime: 'tfjs', weights: { pretrained: false, name: 'random (not pretrained)', sha256: 'random-1' }, createdAt: '2026-01-01T00:00:00.000Z', timing: {}, counts: { train: 0, val: 0, test: 0, decodeErrors: 0 },
+		loss: 1,
+		accuracy: 0,
+		confusion: [
+			[0, 0, 0],
+			[0, 0, 0],
+			[0, 0, 0],
+		],
+		perClass: CLASSES.map((className) => ({ className, ...report })),
+		macroAvg: report,
+		weightedAvg: report,
+		support: 0,
+		backbone: 'vgg16',
+		backend: 'cpu',
+		baseRuntime: 'tfjs',
+		weights: { pretrained: false, name: 'random (not pretrained)', sha256: 'random-1' },
+		createdAt: '2026-01-01T00:00:00.000Z',
+		timing: {},
+		counts: { train: 0, val: 0, test: 0, decodeErrors: 0 },
 	});
 	const rows = [
 		...inside.map((f) => [path.relative(ws, f), f]),

@@ -21,7 +21,12 @@ let h: Harness;
 const cspViolations: string[] = [];
 const runsDir = (): string => path.join(h.workspace, '.radreview', 'runs');
 const finishedRun = (): string | undefined =>
-	fs.existsSync(runsDir()) ? fs.readdirSync(runsDir()).filter((n) => !n.startsWith('.')).find((n) => fs.existsSync(path.join(runsDir(), n, 'predictions.csv'))) : undefined;
+	fs.existsSync(runsDir())
+		? fs
+				.readdirSync(runsDir())
+				.filter((n) => !n.startsWith('.'))
+				.find((n) => fs.existsSync(path.join(runsDir(), n, 'predictions.csv')))
+		: undefined;
 
 /** A summary of the visible canvas' pixels: mean grey and a coarse fingerprint of 64 samples. */
 function canvasStats(els: Element[]): { mean: number; samples: number[]; width: number } {
@@ -70,14 +75,19 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 		// Quick Open through F1 (the palette minus its '>' prefix searches files): F1 works even with a webview focused.
 		// On a loaded machine the palette can miss a key press: retry as the harness's runCommand does.
 		const input = page.locator('.quick-input-widget input.input');
-		await until('Quick Open listing the .dcm', async () => {
-			await page.keyboard.press('Escape');
-			await page.keyboard.press('F1');
-			await input.waitFor({ state: 'visible', timeout: 5000 });
-			await input.fill(DCM);
-			await page.locator('.quick-input-list .monaco-list-row', { hasText: DCM }).first().waitFor({ state: 'visible', timeout: 10_000 });
-			return true;
-		}, 90_000, 1000);
+		await until(
+			'Quick Open listing the .dcm',
+			async () => {
+				await page.keyboard.press('Escape');
+				await page.keyboard.press('F1');
+				await input.waitFor({ state: 'visible', timeout: 5000 });
+				await input.fill(DCM);
+				await page.locator('.quick-input-list .monaco-list-row', { hasText: DCM }).first().waitFor({ state: 'visible', timeout: 10_000 });
+				return true;
+			},
+			90_000,
+			1000,
+		);
 		await page.keyboard.press('Enter');
 		const view = webview(page);
 		await until('viewer canvas with a window', async () => (await view.locator('[data-testid="viewer-canvas"]').first().getAttribute('data-width', { timeout: 1000 })) ?? undefined, 90_000);
@@ -118,12 +128,17 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 		await page.mouse.up();
 		// The drag's last frame has landed when the window stops changing.
 		let last = '';
-		await until('the window to settle', async () => {
-			const now = `${await canvas.getAttribute('data-width')} ${await canvas.getAttribute('data-center')}`;
-			const settled = now === last && Number(now.split(' ')[0]) !== w0;
-			last = now;
-			return settled;
-		}, 10_000, 300);
+		await until(
+			'the window to settle',
+			async () => {
+				const now = `${await canvas.getAttribute('data-width')} ${await canvas.getAttribute('data-center')}`;
+				const settled = now === last && Number(now.split(' ')[0]) !== w0;
+				last = now;
+				return settled;
+			},
+			10_000,
+			300,
+		);
 		const after = await canvas.evaluateAll(canvasStats);
 		const w1 = Number(await canvas.getAttribute('data-width'));
 		const c1 = Number(await canvas.getAttribute('data-center'));
@@ -136,10 +151,15 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 
 		// Invert flips the grey scale of the same window.
 		await view.locator('[data-testid="viewer-invert"]').first().click();
-		const inverted = await until('inverted canvas', async () => {
-			const s = await canvas.evaluateAll(canvasStats);
-			return s.mean !== after.mean ? s : undefined;
-		}, 10_000, 200);
+		const inverted = await until(
+			'inverted canvas',
+			async () => {
+				const s = await canvas.evaluateAll(canvasStats);
+				return s.mean !== after.mean ? s : undefined;
+			},
+			10_000,
+			200,
+		);
 		// Sampled pixels of the image (not the black bars beside it) go to about 255 − v: the downscaled canvas
 		// resamples each drawing on its own, so allow a few grey levels.
 		const pairs = inverted.samples.map((u, i) => [after.samples[i], u]).filter(([v, u]) => !(u === 0 && v === 0));

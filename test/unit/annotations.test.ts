@@ -78,7 +78,15 @@ test('round trip: written, read and written again byte-identical; sorted by path
 	assert.equal(after.length, lines.length);
 	assert.deepEqual(after.map((l, i) => (l === lines[i] ? null : i)).filter((i) => i !== null).length, 1);
 	// Setting the label back to the original removes the correction; clearing removes the row.
-	await editAnnotations(root, images, [{ kind: 'label', path: paths[0], label: images.get(paths[0])! }, { kind: 'clear', path: paths[3] }], STAMP);
+	await editAnnotations(
+		root,
+		images,
+		[
+			{ kind: 'label', path: paths[0], label: images.get(paths[0])! },
+			{ kind: 'clear', path: paths[3] },
+		],
+		STAMP,
+	);
 	const last = (await readAnnotations(root)).set;
 	assert.equal(last.has(paths[0]), false);
 	assert.equal(last.has(paths[3]), false);
@@ -118,7 +126,10 @@ test('pending edits merge with rows changed on disk meanwhile; the same row chan
 	// An import without a common base: rows only one side has are taken, differing rows conflict.
 	const imported = new Map<string, Annotation>([[c, { ...r2.snapshot.set.get(c)!, note: 'imported' }]]);
 	const m = mergeAnnotations(undefined, r2.snapshot.set, imported);
-	assert.deepEqual(m.conflicts.map((x) => x.path), [c]);
+	assert.deepEqual(
+		m.conflicts.map((x) => x.path),
+		[c],
+	);
 	assert.equal(m.merged.size, 3);
 });
 
@@ -135,7 +146,12 @@ for (const m of MALFORMED) {
 	test(`a malformed file (${m.kind}) is rejected naming line ${m.line}, and left byte-identical`, async () => {
 		const { root, images } = await dataset(`bad-${m.kind.replace(/\W+/g, '-')}`, 1);
 		const paths = [...images.keys()];
-		await editAnnotations(root, images, paths.map((p) => ({ kind: 'note', path: p, note: `note for ${p}` }) as const), STAMP);
+		await editAnnotations(
+			root,
+			images,
+			paths.map((p) => ({ kind: 'note', path: p, note: `note for ${p}` }) as const),
+			STAMP,
+		);
 		const good = (await fs.readFile(file(root), 'utf8')).trimEnd().split('\n');
 		let bytes: Buffer;
 		if (m.kind === 'bad UTF-8') {
@@ -164,7 +180,15 @@ for (const m of MALFORMED) {
 test('a moved or renamed image keeps its annotation (matched by content hash)', async () => {
 	const { root, images } = await dataset('rename', 2);
 	const [a] = [...images.keys()].filter((p) => p.startsWith('NORMAL/'));
-	await editAnnotations(root, images, [{ kind: 'label', path: a, label: 'PNEUMONIA' }, { kind: 'note', path: a, note: 'consolidation' }], STAMP);
+	await editAnnotations(
+		root,
+		images,
+		[
+			{ kind: 'label', path: a, label: 'PNEUMONIA' },
+			{ kind: 'note', path: a, note: 'consolidation' },
+		],
+		STAMP,
+	);
 	const moved = `NORMAL/renamed-${path.basename(a)}`;
 	await fs.rename(path.join(root, a), path.join(root, moved));
 	const scan = await scanDataset(root);
@@ -210,7 +234,15 @@ test('training uses relabels and exclusions (splits.json, config.json), and a la
 	await initBackend();
 	const { root, images } = await dataset('train', 4);
 	const normals = [...images.keys()].filter((p) => p.startsWith('NORMAL/'));
-	await editAnnotations(root, images, [{ kind: 'label', path: normals[0], label: 'PNEUMONIA' }, { kind: 'flag', path: normals[1], flag: 'exclude' }], STAMP);
+	await editAnnotations(
+		root,
+		images,
+		[
+			{ kind: 'label', path: normals[0], label: 'PNEUMONIA' },
+			{ kind: 'flag', path: normals[1], flag: 'exclude' },
+		],
+		STAMP,
+	);
 	const cfg = { ...DEFAULT_TRAIN_CONFIG, backbone: 'vgg16' as const, dataDir: root, workDir: path.join(tmp, 'train-work'), weights: 'none', epochs: 2, imageSize: 64, baseRuntime: 'tfjs' as const };
 	const run = await trainRun(cfg);
 	const splits = JSON.parse(await fs.readFile(path.join(run.runDir, 'splits.json'), 'utf8'));
@@ -265,7 +297,8 @@ test('kill -9 during a bulk relabel of 200 images leaves the old file or the new
 
 test('CLI: radreview annotate set / flag / note / list --json / export / import (conflicts reported, ours kept) / clear', async () => {
 	const { root } = await dataset('cli', 2);
-	const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/radreview.js'), 'annotate', '--data', root, '--reviewer', 'Ada', ...args], { encoding: 'utf8', cwd: tmp });
+	const cli = (...args: string[]) =>
+		spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/radreview.js'), 'annotate', '--data', root, '--reviewer', 'Ada', ...args], { encoding: 'utf8', cwd: tmp });
 	const img = (await fs.readdir(path.join(root, 'NORMAL'))).sort()[0];
 	const rel = `NORMAL/${img}`;
 	assert.equal(cli('set', path.join(root, rel), 'covid').status, 0); // a path relative to the current folder works too
@@ -276,7 +309,20 @@ test('CLI: radreview annotate set / flag / note / list --json / export / import 
 	assert.match(bad.stderr, /'ARDS' is not a class/);
 	const list = JSON.parse(cli('list', '--json').stdout) as Annotation[];
 	assert.equal(list.length, 1);
-	assert.deepEqual({ ...list[0], updated: '' }, { path: rel, sha256: await sha256File(path.join(root, rel)), label: 'COVID', originalLabel: 'NORMAL', flags: ['label-doubtful'], note: 'see prior, "2019"', reviewer: 'Ada', updated: '', reviewed: false });
+	assert.deepEqual(
+		{ ...list[0], updated: '' },
+		{
+			path: rel,
+			sha256: await sha256File(path.join(root, rel)),
+			label: 'COVID',
+			originalLabel: 'NORMAL',
+			flags: ['label-doubtful'],
+			note: 'see prior, "2019"',
+			reviewer: 'Ada',
+			updated: '',
+			reviewed: false,
+		},
+	);
 	const exported = path.join(tmp, 'cli-export.csv');
 	assert.equal(cli('export', exported).status, 0);
 	assert.equal(await fs.readFile(exported, 'utf8'), await fs.readFile(file(root), 'utf8'));
@@ -292,8 +338,23 @@ test('CLI: radreview annotate set / flag / note / list --json / export / import 
 
 test('webview annotation messages are checked at the boundary', () => {
 	const ok = [
-		{ type: 'annotate', edits: [{ kind: 'label', path: 'NORMAL/a.png', label: 'COVID' }, { kind: 'label', path: 'NORMAL/a.png', label: null }] },
-		{ type: 'annotate', edits: [{ kind: 'flag', path: 'a.png', flag: 'exclude' }, { kind: 'unflag', path: 'a.png', flag: 'exclude' }, { kind: 'note', path: 'a.png', note: '' }, { kind: 'reviewed', path: 'a.png', reviewed: true }, { kind: 'clear', path: 'a.png' }] },
+		{
+			type: 'annotate',
+			edits: [
+				{ kind: 'label', path: 'NORMAL/a.png', label: 'COVID' },
+				{ kind: 'label', path: 'NORMAL/a.png', label: null },
+			],
+		},
+		{
+			type: 'annotate',
+			edits: [
+				{ kind: 'flag', path: 'a.png', flag: 'exclude' },
+				{ kind: 'unflag', path: 'a.png', flag: 'exclude' },
+				{ kind: 'note', path: 'a.png', note: '' },
+				{ kind: 'reviewed', path: 'a.png', reviewed: true },
+				{ kind: 'clear', path: 'a.png' },
+			],
+		},
 		{ type: 'undoAnnotation', redo: false },
 	];
 	for (const m of ok) assert.ok(isPredictionsFromWebview(m), JSON.stringify(m));

@@ -68,15 +68,24 @@ test('confident learning: thresholds are per-class mean self-confidence; off-dia
 	// Class 0 images mostly confident; row 2 is labelled 0 but confidently 1.
 	const probs = [0.9, 0.1, 0.8, 0.2, 0.1, 0.9, 0.2, 0.8, 0.3, 0.7];
 	const r = confidentLearning(probs, [0, 0, 0, 1, 1], 2);
-	assert.deepEqual(r.thresholds.map((t) => +t.toFixed(4)), [0.6, 0.75]);
+	assert.deepEqual(
+		r.thresholds.map((t) => +t.toFixed(4)),
+		[0.6, 0.75],
+	);
 	assert.deepEqual(r.issues, [2]);
-	assert.deepEqual(r.confidentJoint, [[2, 1], [0, 1]]);
+	assert.deepEqual(r.confidentJoint, [
+		[2, 1],
+		[0, 1],
+	]);
 	assert.equal(r.ranking[0], 2);
 	assert.equal(r.suggested[2], 1);
 });
 
 test('perceptual hash: a resized, recompressed radiograph stays within 10 bits; another radiograph does not', async () => {
-	const [a, b] = (await fs.readdir(path.join(DEV, 'NORMAL'))).sort().slice(0, 2).map((f) => path.join(DEV, 'NORMAL', f));
+	const [a, b] = (await fs.readdir(path.join(DEV, 'NORMAL')))
+		.sort()
+		.slice(0, 2)
+		.map((f) => path.join(DEV, 'NORMAL', f));
 	const px = async (input: string | Buffer) => new Uint8Array((await sharp(input).removeAlpha().toColourspace('srgb').resize(237, 237, { fit: 'fill' }).raw().toBuffer()).buffer.slice(0));
 	const copy = await sharp(a).resize({ width: 300 }).jpeg({ quality: 60 }).toBuffer();
 	const ha = perceptualHash(await px(a), 237);
@@ -87,13 +96,18 @@ test('perceptual hash: a resized, recompressed radiograph stays within 10 bits; 
 test('the split keeps a linked (near-duplicate) group on one side, like a patient', () => {
 	const recs: ImageRecord[] = [];
 	for (let i = 0; i < 60; i++) recs.push({ path: `/x/${i}`, relPath: `${CLASS_NAMES[i % 3]}/${i}.png`, label: CLASS_NAMES[i % 3], patientId: `p${i}` });
-	const linked = [['COVID/0.png', 'COVID/3.png', 'NORMAL/1.png'], ['PNEUMONIA/2.png', 'PNEUMONIA/5.png']];
+	const linked = [
+		['COVID/0.png', 'COVID/3.png', 'NORMAL/1.png'],
+		['PNEUMONIA/2.png', 'PNEUMONIA/5.png'],
+	];
 	for (let seed = 0; seed < 20; seed++) {
 		const idx = splitIndex(splitDataset(recs, { mode: 'patient', seed, testFraction: 0.2, valFraction: 0.1, linked }));
 		for (const g of linked) assert.equal(new Set(g.map((p) => idx.get(p))).size, 1, `seed ${seed}: ${g.join(', ')}`);
 	}
 	// Without links the same seeds separate them at least once: the test can fail.
-	const apart = Array.from({ length: 20 }, (_, seed) => splitIndex(splitDataset(recs, { mode: 'patient', seed, testFraction: 0.2, valFraction: 0.1 }))).some((idx) => new Set(linked[0].map((p) => idx.get(p))).size > 1);
+	const apart = Array.from({ length: 20 }, (_, seed) => splitIndex(splitDataset(recs, { mode: 'patient', seed, testFraction: 0.2, valFraction: 0.1 }))).some(
+		(idx) => new Set(linked[0].map((p) => idx.get(p))).size > 1,
+	);
 	assert.ok(apart);
 });
 
@@ -122,7 +136,9 @@ test('planted label flips rank at the top of the label issues (precision at k)',
 	const top = report.labelIssues.issues.slice(0, k).map((x) => x.relPath);
 	const hits = top.filter((r) => planted.has(r)).length;
 	const found = report.labelIssues.issues.filter((x) => planted.has(x.relPath)).length;
-	console.log(`# label flips: precision@${k} = ${(hits / k).toFixed(2)}; ${found}/${k} flagged among ${report.labelIssues.issues.length} issues; out-of-fold accuracy ${report.labelIssues.outOfFoldAccuracy.toFixed(3)}`);
+	console.log(
+		`# label flips: precision@${k} = ${(hits / k).toFixed(2)}; ${found}/${k} flagged among ${report.labelIssues.issues.length} issues; out-of-fold accuracy ${report.labelIssues.outOfFoldAccuracy.toFixed(3)}`,
+	);
 	assert.ok(hits / k >= FLIP_FLOOR, `precision@${k} ${hits / k} < ${FLIP_FLOOR}`);
 	assert.ok(found / k >= 0.5, `only ${found} of ${k} flips flagged`);
 });
@@ -140,7 +156,10 @@ test('planted near-duplicates across splits are all found, and the duplicate-awa
 		// Resized to 60–90 % and recompressed as JPEG quality 55–85: a copy saved again by some other tool.
 		const scale = 0.6 + 0.3 * rand();
 		const copy = `${path.dirname(rel)}/copy-${planted.length}.jpg`;
-		await sharp(path.join(DEV, rel)).resize({ width: Math.round(meta.width! * scale) }).jpeg({ quality: Math.round(55 + 30 * rand()) }).toFile(path.join(dir, copy));
+		await sharp(path.join(DEV, rel))
+			.resize({ width: Math.round(meta.width! * scale) })
+			.jpeg({ quality: Math.round(55 + 30 * rand()) })
+			.toFile(path.join(dir, copy));
 		planted.push([rel, copy]);
 	}
 	const report = await audit(dir);
@@ -148,7 +167,9 @@ test('planted near-duplicates across splits are all found, and the duplicate-awa
 	const foundPairs = new Set(report.duplicates.pairs.map((p) => key(p.a.relPath, p.b.relPath)));
 	const missing = planted.filter(([a, b]) => !foundPairs.has(key(a, b)));
 	const cross = report.duplicates.pairs.filter((p) => p.crossSplit && planted.some(([a, b]) => key(a, b) === key(p.a.relPath, p.b.relPath)));
-	console.log(`# near-duplicates: ${planted.length - missing.length}/${planted.length} planted found, ${cross.length} of them across splits; ${report.duplicates.pairs.length} pairs in all (${report.duplicates.crossSplitPairs} cross-split)`);
+	console.log(
+		`# near-duplicates: ${planted.length - missing.length}/${planted.length} planted found, ${cross.length} of them across splits; ${report.duplicates.pairs.length} pairs in all (${report.duplicates.crossSplitPairs} cross-split)`,
+	);
 	assert.deepEqual(missing, []);
 	assert.ok(cross.length > 0, 'the planted copies should cross splits under the plain patient split (seed 40)');
 	assert.equal(report.duplicates.crossSplitAfterLinking, 0);
@@ -203,7 +224,9 @@ test('pictures that are not chest X-rays are flagged, while at most 5 % of the r
 	const missed = planted.filter((p) => !flagged.has(p));
 	const realFlagged = report.outOfDistribution.flagged.filter((x) => !planted.includes(x.relPath));
 	const realShare = realFlagged.length / (report.images - planted.length);
-	console.log(`# not chest X-rays: ${planted.length - missed.length}/${planted.length} flagged; real radiographs flagged ${realFlagged.length} (${(100 * realShare).toFixed(1)} %); threshold ${report.outOfDistribution.threshold.toFixed(3)}`);
+	console.log(
+		`# not chest X-rays: ${planted.length - missed.length}/${planted.length} flagged; real radiographs flagged ${realFlagged.length} (${(100 * realShare).toFixed(1)} %); threshold ${report.outOfDistribution.threshold.toFixed(3)}`,
+	);
 	for (const p of planted) if (flagged.has(p)) console.log(`#   ${p}: ${flagged.get(p)!.details.join('; ')}`);
 	assert.deepEqual(missed, []);
 	// The feature score alone must catch the grayscale ones (no colour check can).
@@ -221,7 +244,9 @@ test("the dev set's source confound is reported with its warning", { skip: skipU
 	assert.ok(covid, JSON.stringify(s.warnings));
 	assert.match(covid.message, /COVID is nearly determined by the source/);
 	assert.match(covid.message, /100 % of COVID images come from ieee8023/);
-	console.log(`# sources: label from source ${s.labelFromSource.accuracy.toFixed(3)} (baseline ${s.labelFromSource.baseline.toFixed(3)}); source from features ${s.sourceFromFeatures?.balancedAccuracy.toFixed(3)}; warning AUC ${covid.auc.toFixed(3)}`);
+	console.log(
+		`# sources: label from source ${s.labelFromSource.accuracy.toFixed(3)} (baseline ${s.labelFromSource.baseline.toFixed(3)}); source from features ${s.sourceFromFeatures?.balancedAccuracy.toFixed(3)}; warning AUC ${covid.auc.toFixed(3)}`,
+	);
 	assert.ok(s.labelFromSource.accuracy > s.labelFromSource.baseline + 0.1);
 	assert.ok(s.sourceFromFeatures!.balancedAccuracy > 0.9);
 });

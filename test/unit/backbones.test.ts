@@ -22,18 +22,43 @@ const KERAS: Record<'vgg16' | 'resnet50v2' | 'xception', { params: number; out: 
 		params: 23_564_800,
 		out: [8, 8, 2048],
 		layers: [
-			'conv1_pad', 'conv1_conv', 'pool1_pad', 'pool1_pool', 'conv2_block1_preact_bn', 'conv2_block1_preact_relu',
-			'conv2_block1_1_conv', 'conv2_block1_2_pad', 'conv2_block1_0_conv', 'conv2_block1_out', 'conv2_block3_out',
-			'conv4_block6_out', 'conv5_block3_3_conv', 'post_bn', 'post_relu',
+			'conv1_pad',
+			'conv1_conv',
+			'pool1_pad',
+			'pool1_pool',
+			'conv2_block1_preact_bn',
+			'conv2_block1_preact_relu',
+			'conv2_block1_1_conv',
+			'conv2_block1_2_pad',
+			'conv2_block1_0_conv',
+			'conv2_block1_out',
+			'conv2_block3_out',
+			'conv4_block6_out',
+			'conv5_block3_3_conv',
+			'post_bn',
+			'post_relu',
 		],
 	},
 	xception: {
 		params: 20_861_480,
 		out: [8, 8, 2048],
 		layers: [
-			'block1_conv1', 'block1_conv1_bn', 'block1_conv1_act', 'block2_sepconv1', 'block2_sepconv1_bn', 'block2_pool',
-			'conv2d', 'conv2d_3', 'batch_normalization', 'batch_normalization_3', 'add', 'add_11', 'block12_sepconv3_bn',
-			'block13_pool', 'block14_sepconv2', 'block14_sepconv2_act',
+			'block1_conv1',
+			'block1_conv1_bn',
+			'block1_conv1_act',
+			'block2_sepconv1',
+			'block2_sepconv1_bn',
+			'block2_pool',
+			'conv2d',
+			'conv2d_3',
+			'batch_normalization',
+			'batch_normalization_3',
+			'add',
+			'add_11',
+			'block12_sepconv3_bn',
+			'block13_pool',
+			'block14_sepconv2',
+			'block14_sepconv2_act',
 		],
 	},
 };
@@ -43,13 +68,11 @@ const IDS = Object.keys(KERAS) as (keyof typeof KERAS)[];
 /** One radiograph, decoded here with sharp (not the data module): 237×237 RGB, normalised as the spec says. */
 async function radiographBatch(id: BackboneId, size: number): Promise<tf.Tensor4D> {
 	const fs = await import('node:fs');
-	const name = fs.readdirSync(RADIOGRAPH).filter((n) => /\.(jpe?g|png)$/i.test(n)).sort()[0];
-	const { data, info } = await sharp(path.join(RADIOGRAPH, name))
-		.removeAlpha()
-		.toColourspace('srgb')
-		.resize(size, size, { fit: 'fill' })
-		.raw()
-		.toBuffer({ resolveWithObject: true });
+	const name = fs
+		.readdirSync(RADIOGRAPH)
+		.filter((n) => /\.(jpe?g|png)$/i.test(n))
+		.sort()[0];
+	const { data, info } = await sharp(path.join(RADIOGRAPH, name)).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
 	assert.equal(info.channels, 3);
 	const px = Float32Array.from(data);
 	const spec = getBackbone(id);
@@ -96,11 +119,14 @@ describe('backbone specs', () => {
 	});
 
 	test('an unknown id is an error listing the available ones', () => {
-		assert.throws(() => getBackbone('resnet18'), (e: Error) => {
-			assert.match(e.message, /resnet18/);
-			for (const id of Object.keys(BACKBONES)) assert.ok(e.message.includes(id), `lists ${id}`);
-			return true;
-		});
+		assert.throws(
+			() => getBackbone('resnet18'),
+			(e: Error) => {
+				assert.match(e.message, /resnet18/);
+				for (const id of Object.keys(BACKBONES)) assert.ok(e.message.includes(id), `lists ${id}`);
+				return true;
+			},
+		);
 	});
 
 	test('inputs below Keras minimum sizes are refused', () => {
@@ -142,9 +168,15 @@ for (const id of IDS) {
 					const short = v.originalName.split('/').pop()!;
 					const vals = (await v.read().data()) as Float32Array;
 					if (short === 'bias' || short === 'beta' || short === 'moving_mean') {
-						assert.ok(vals.every((x) => x === 0), `${v.originalName} is zeros`);
+						assert.ok(
+							vals.every((x) => x === 0),
+							`${v.originalName} is zeros`,
+						);
 					} else if (short === 'gamma' || short === 'moving_variance') {
-						assert.ok(vals.every((x) => x === 1), `${v.originalName} is ones`);
+						assert.ok(
+							vals.every((x) => x === 1),
+							`${v.originalName} is ones`,
+						);
 					} else {
 						// glorot_uniform: U(−l, l), l = sqrt(6 / (fan_in + fan_out)); fan_in = receptive field × in.
 						const s = v.shape as number[];

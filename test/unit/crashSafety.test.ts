@@ -35,7 +35,12 @@ before(() => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const records = (): ImageRecord[] =>
-	CLASS_NAMES.flatMap((c) => readdirSync(path.join(data, c)).sort().slice(0, 2).map((f) => ({ path: path.join(data, c, f), relPath: `${c}/${f}`, label: c, patientId: f })));
+	CLASS_NAMES.flatMap((c) =>
+		readdirSync(path.join(data, c))
+			.sort()
+			.slice(0, 2)
+			.map((f) => ({ path: path.join(data, c, f), relPath: `${c}/${f}`, label: c, patientId: f })),
+	);
 
 /** Every file below `dir` (recursively) whose name ends with `ext`. */
 function filesBelow(dir: string, ext: string): string[] {

@@ -64,7 +64,20 @@ describe('labels', () => {
 	test('aliases, case and diacritics', () => {
 		for (const n of ['COVID', 'COVID-19', 'covid19', 'covid_19', 'SARS-CoV-2', 'Pneumonia/Viral/COVID-19', 'COVID-19, ARDS']) assert.equal(normaliseLabel(n), 'COVID', n);
 		for (const n of ['NORMAL', 'normal', 'No Finding']) assert.equal(normaliseLabel(n), 'NORMAL', n);
-		for (const n of ['PNEUMONIA', 'Infections', 'INFECÇÕES', 'other', 'bacteria', 'viral pneumonia', 'Pneumonia/Bacterial/Streptococcus', 'SARS', 'Pneumocystis', 'Klebsiella', 'E.Coli', 'Mycoplasma Bacterial Pneumonia']) {
+		for (const n of [
+			'PNEUMONIA',
+			'Infections',
+			'INFECÇÕES',
+			'other',
+			'bacteria',
+			'viral pneumonia',
+			'Pneumonia/Bacterial/Streptococcus',
+			'SARS',
+			'Pneumocystis',
+			'Klebsiella',
+			'E.Coli',
+			'Mycoplasma Bacterial Pneumonia',
+		]) {
 			assert.equal(normaliseLabel(n), 'PNEUMONIA', n);
 		}
 		for (const n of ['Unknown', 'todo', 'ARDS', 'images', 'non-COVID', '']) assert.equal(normaliseLabel(n), null, n);
@@ -78,7 +91,11 @@ describe('labels', () => {
 describe('csv', () => {
 	test('quoted fields with commas, quotes and newlines; CRLF; BOM', () => {
 		const rows = parseCsv('\ufeffa,b,c\r\n1,"x, y","he said ""hi""\nbye"\r\n\r\n2,,\n');
-		assert.deepEqual(rows, [['a', 'b', 'c'], ['1', 'x, y', 'he said "hi"\nbye'], ['2', '', '']]);
+		assert.deepEqual(rows, [
+			['a', 'b', 'c'],
+			['1', 'x, y', 'he said "hi"\nbye'],
+			['2', '', ''],
+		]);
 	});
 });
 
@@ -95,7 +112,10 @@ describe('scan', () => {
 			assert.equal(i.label, byPath.get(i.relPath)?.label);
 			assert.equal(i.source, byPath.get(i.relPath)?.source_dataset, `${i.relPath}: source from the manifest`);
 		}
-		assert.deepEqual(r.images.map((i) => i.relPath), [...r.images.map((i) => i.relPath)].sort());
+		assert.deepEqual(
+			r.images.map((i) => i.relPath),
+			[...r.images.map((i) => i.relPath)].sort(),
+		);
 	});
 	test('Kermany file names give the manifest patient ids', () => {
 		const kermany = manifest.filter((m) => m.source_dataset === 'Kermany2018');
@@ -115,10 +135,14 @@ describe('scan', () => {
 		assert.ok(dcm.every((i) => i.patientId.startsWith('dicom-')));
 		assert.equal(new Set(dcm.map((i) => i.patientId)).size, 2, dcm.map((i) => `${i.relPath}: ${i.patientId}`).join('; '));
 	});
-	test('radreview-labels.json maps a dataset\'s own folder names; a broken one is named', async () => {
+	test("radreview-labels.json maps a dataset's own folder names; a broken one is named", async () => {
 		const root = path.join(tmp, 'own-labels');
 		const src = devSample();
-		for (const [dir, k] of [['grupo 1', 0], ['grupo 2', 1], ['Viral Pneumonia', 2]] as const) {
+		for (const [dir, k] of [
+			['grupo 1', 0],
+			['grupo 2', 1],
+			['Viral Pneumonia', 2],
+		] as const) {
 			await fs.mkdir(path.join(root, dir), { recursive: true });
 			await fs.copyFile(path.join(DEV, src[k].path), path.join(root, dir, `x${k}.jpg`));
 		}
@@ -150,15 +174,21 @@ describe('scan', () => {
 		await fs.writeFile(path.join(root, 'notes.txt'), 'hello');
 		const r = await scanDataset(root);
 		assert.equal(r.layout, 'folders');
-		assert.deepEqual(r.images.map((i) => [i.relPath, i.label]), [
-			['test/Normal/c.img', 'NORMAL'],
-			['train/COVID-19/a.jpg', 'COVID'],
-			['train/Infecções/deep/b.png', 'PNEUMONIA'],
-		]);
-		assert.deepEqual(r.errors.map((e) => [path.relative(root, e.path), e.reason.split(' (')[0].split(';')[0]]), [
-			['misc', '1 image(s) not under a class folder'],
-			['train/COVID-19/fake.jpg', 'not an image'],
-		]);
+		assert.deepEqual(
+			r.images.map((i) => [i.relPath, i.label]),
+			[
+				['test/Normal/c.img', 'NORMAL'],
+				['train/COVID-19/a.jpg', 'COVID'],
+				['train/Infecções/deep/b.png', 'PNEUMONIA'],
+			],
+		);
+		assert.deepEqual(
+			r.errors.map((e) => [path.relative(root, e.path), e.reason.split(' (')[0].split(';')[0]]),
+			[
+				['misc', '1 image(s) not under a class folder'],
+				['train/COVID-19/fake.jpg', 'not an image'],
+			],
+		);
 	});
 	test('metadata.csv layout: frontal X-rays only, findings mapped, missing files reported', async () => {
 		const root = path.join(tmp, 'meta');
@@ -180,11 +210,14 @@ describe('scan', () => {
 		);
 		const r = await scanDataset(root);
 		assert.equal(r.layout, 'metadata');
-		assert.deepEqual(r.images.map((i) => [i.relPath, i.label, i.patientId]), [
-			['images/img0.jpg', 'COVID', '7'],
-			['images/img2.jpg', 'NORMAL', '8'],
-			['images/img3.jpg', 'PNEUMONIA', '9'],
-		]);
+		assert.deepEqual(
+			r.images.map((i) => [i.relPath, i.label, i.patientId]),
+			[
+				['images/img0.jpg', 'COVID', '7'],
+				['images/img2.jpg', 'NORMAL', '8'],
+				['images/img3.jpg', 'PNEUMONIA', '9'],
+			],
+		);
 		assert.deepEqual(r.errors, [{ path: path.join(root, 'images/gone.jpg'), reason: 'listed in metadata.csv but missing' }]);
 	});
 });
@@ -196,7 +229,7 @@ describe('decode', () => {
 			const d = await decodeToRgb(file, opts);
 			assert.equal(d.rgb.length, 64 * 64 * 3, f);
 			assert.equal(d.sha256, sha256(readFileSync(file)), f);
-			assert.ok(d.width >= 512 && d.height >= 512 || f.startsWith('rgb_'), `${f}: ${d.width}×${d.height}`);
+			assert.ok((d.width >= 512 && d.height >= 512) || f.startsWith('rgb_'), `${f}: ${d.width}×${d.height}`);
 			const m = mean(d.rgb);
 			assert.ok(m > 20 && m < 235, `${f}: mean ${m}`);
 		}
@@ -243,13 +276,21 @@ describe('decode', () => {
 	test('16-bit PNG is scaled to 8 bits, EXIF orientation applied, CMYK converted (derived fixtures)', async () => {
 		const src = readFileSync(path.join(AWK, 'gray_L_jpeg_kermany.jpeg'));
 		const { data, info } = await sharp(src).greyscale().raw().toBuffer({ resolveWithObject: true });
-		const png8 = await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } }).png().toBuffer();
+		const png8 = await sharp(data, { raw: { width: info.width, height: info.height, channels: 1 } })
+			.png()
+			.toBuffer();
 		const wide = Uint16Array.from(data, (v) => v * 257);
-		const png16 = await sharp(wide, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+		const png16 = await sharp(wide, { raw: { width: info.width, height: info.height, channels: 1 } })
+			.toColourspace('grey16')
+			.png()
+			.toBuffer();
 		assert.equal(png16[24], 16, 'fixture is a 16-bit PNG');
 		const a = await decodeBytes(png8, 'png8', opts);
 		const b = await decodeBytes(png16, 'png16', opts);
-		assert.ok(a.rgb.every((v, i) => Math.abs(v - b.rgb[i]) <= 1), '16-bit matches 8-bit within 1');
+		assert.ok(
+			a.rgb.every((v, i) => Math.abs(v - b.rgb[i]) <= 1),
+			'16-bit matches 8-bit within 1',
+		);
 		const rotated = await decodeBytes(await sharp(src).withMetadata({ orientation: 6 }).jpeg().toBuffer(), 'rot', opts);
 		assert.deepEqual([rotated.width, rotated.height], [info.height, info.width]);
 		const cmyk = await decodeBytes(await sharp(png8).toColourspace('cmyk').jpeg().toBuffer(), 'cmyk', opts);
@@ -266,10 +307,25 @@ describe('decode', () => {
 		let [lo, hi] = [255, 0];
 		for (const v of data) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
 		const stretched = Uint8Array.from(data, (v) => Math.round(((v - lo) / (hi - lo)) * 255));
-		const png = async (px: Uint8Array) => decodeBytes(await sharp(px, { raw: { width: w, height: h, channels: 1 } }).png().toBuffer(), 'ref', opts);
-		const geometry: Array<[number, number, string, number | string]> = [[0x0028, 0x0010, 'US', h], [0x0028, 0x0011, 'US', w], [0x0028, 0x0100, 'US', 16]];
+		const png = async (px: Uint8Array) =>
+			decodeBytes(
+				await sharp(px, { raw: { width: w, height: h, channels: 1 } })
+					.png()
+					.toBuffer(),
+				'ref',
+				opts,
+			);
+		const geometry: Array<[number, number, string, number | string]> = [
+			[0x0028, 0x0010, 'US', h],
+			[0x0028, 0x0011, 'US', w],
+			[0x0028, 0x0100, 'US', 16],
+		];
 		const explicitLE = '1.2.840.10008.1.2.1';
-		const close = (a: Uint8Array, b: Uint8Array, tol: number, what: string) => assert.ok(a.every((v, i) => Math.abs(v - b[i]) <= tol), what);
+		const close = (a: Uint8Array, b: Uint8Array, tol: number, what: string) =>
+			assert.ok(
+				a.every((v, i) => Math.abs(v - b[i]) <= tol),
+				what,
+			);
 
 		// 12 bits stored in 16, no window: min–max to 8 bits.
 		const u12 = new Uint8Array(new Uint16Array(Array.from(data, (v) => v * 16)).buffer);
@@ -279,12 +335,29 @@ describe('decode', () => {
 		assert.deepEqual([m2.width, m2.height], [w, h]);
 		close(m2.rgb, (await png(stretched)).rgb, 1, '12-bit min–max');
 		const m1 = await decodeBytes(mono('MONOCHROME1'), 'm1.dcm', opts);
-		close(m1.rgb, m2.rgb.map((v) => 255 - v), 2, 'MONOCHROME1 inverted (±2 for rounding and clipped ringing)');
+		close(
+			m1.rgb,
+			m2.rgb.map((v) => 255 - v),
+			2,
+			'MONOCHROME1 inverted (±2 for rounding and clipped ringing)',
+		);
 
 		// Signed values shifted by −2048 and RescaleIntercept +2048 back, then a full-range window.
 		const s16 = new Uint8Array(new Int16Array(Array.from(data, (v) => v * 16 - 2048)).buffer);
-		const windowed = makeDicom(explicitLE, [...geometry, [0x0028, 0x0101, 'US', 16], [0x0028, 0x0103, 'US', 1], [0x0028, 0x0004, 'CS', 'MONOCHROME2'],
-			[0x0028, 0x1050, 'DS', '2048\\40'], [0x0028, 0x1051, 'DS', '4096\\400'], [0x0028, 0x1052, 'DS', '2048'], [0x0028, 0x1053, 'DS', '1']], s16);
+		const windowed = makeDicom(
+			explicitLE,
+			[
+				...geometry,
+				[0x0028, 0x0101, 'US', 16],
+				[0x0028, 0x0103, 'US', 1],
+				[0x0028, 0x0004, 'CS', 'MONOCHROME2'],
+				[0x0028, 0x1050, 'DS', '2048\\40'],
+				[0x0028, 0x1051, 'DS', '4096\\400'],
+				[0x0028, 0x1052, 'DS', '2048'],
+				[0x0028, 0x1053, 'DS', '1'],
+			],
+			s16,
+		);
 		close((await decodeBytes(windowed, 'win.dcm', opts)).rgb, (await png(data)).rgb, 2, 'signed + rescale + window');
 
 		// A compressed transfer syntax over native pixels, and one still rejected: named per-file errors.
@@ -331,8 +404,14 @@ describe('preprocess', () => {
 		assert.deepEqual([...normalise(px, 'caffe')], [30 - 103.939, 20 - 116.779, 10 - 123.68, 128 - 103.939, 0 - 116.779, 255 - 123.68].map(f));
 	});
 	test('tf: x/127.5 − 1; unit: x/255', () => {
-		assert.deepEqual([...normalise(px, 'tf')], [10, 20, 30, 255, 0, 128].map((v) => Math.fround(v / 127.5 - 1)));
-		assert.deepEqual([...normalise(px, 'unit')], [10, 20, 30, 255, 0, 128].map((v) => Math.fround(v / 255)));
+		assert.deepEqual(
+			[...normalise(px, 'tf')],
+			[10, 20, 30, 255, 0, 128].map((v) => Math.fround(v / 127.5 - 1)),
+		);
+		assert.deepEqual(
+			[...normalise(px, 'unit')],
+			[10, 20, 30, 255, 0, 128].map((v) => Math.fround(v / 255)),
+		);
 		assert.equal(normalise(px, 'tf')[3], 1);
 		assert.equal(normalise(px, 'tf')[4], -1);
 	});
@@ -362,7 +441,10 @@ describe('cache', () => {
 		assert.equal(cold.decoded, 5);
 		assert.equal(cold.cached, 0);
 		assert.deepEqual(cold.errors, [{ path: bad, reason: 'not an image (unrecognised content)' }]);
-		assert.deepEqual(cold.images.map((i) => i.record.relPath), recs.filter((r) => r.path !== bad).map((r) => r.relPath));
+		assert.deepEqual(
+			cold.images.map((i) => i.record.relPath),
+			recs.filter((r) => r.path !== bad).map((r) => r.relPath),
+		);
 		assert.ok(events.some((e) => e.kind === 'fileError' && e.error.path === bad));
 		assert.deepEqual(events.at(-1), { kind: 'stage', stage: 'decode', done: 6, total: 6 });
 		const direct = await decodeToRgb(recs[0].path, { size: 32, resize: 'stretch' });

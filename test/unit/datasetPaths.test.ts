@@ -28,17 +28,17 @@ function folderDataset(): { root: string; outside: string } {
 	symlinkSync(path.join(outside, 'PNEUMONIA'), path.join(root, 'PNEUMONIA'));
 	writeFileSync(path.join(root, 'COVID', 'zero.png'), new Uint8Array(0));
 	writeFileSync(path.join(root, 'NOTES.txt'), '');
-	writeFileSync(
-		path.join(root, 'manifest.csv'),
-		'path,patient_id\nCOVID/a.jpg,p1\n../outside/secret.jpg,p2\n/etc/passwd,p3\nNORMAL/b.jpg,p4\n',
-	);
+	writeFileSync(path.join(root, 'manifest.csv'), 'path,patient_id\nCOVID/a.jpg,p1\n../outside/secret.jpg,p2\n/etc/passwd,p3\nNORMAL/b.jpg,p4\n');
 	return { root, outside };
 }
 
 test('folder scan: a symlink is followed only inside the root; outside ones are listed as skipped', async () => {
 	const { root } = folderDataset();
 	const r = await scanDataset(root);
-	assert.deepEqual(r.images.map((i) => i.relPath), ['COVID/a.jpg', 'NORMAL/b.jpg', 'NORMAL/inward.jpg']);
+	assert.deepEqual(
+		r.images.map((i) => i.relPath),
+		['COVID/a.jpg', 'NORMAL/b.jpg', 'NORMAL/inward.jpg'],
+	);
 	const reasons = Object.fromEntries(r.errors.map((e) => [path.relative(root, e.path), e.reason]));
 	assert.equal(reasons['COVID/escape.jpg'], SYMLINK_LEAVES);
 	assert.equal(reasons['PNEUMONIA'], SYMLINK_LEAVES, 'a symlinked folder pointing outside');
@@ -71,10 +71,19 @@ test('metadata.csv: rows whose path leaves the root are refused with a named rea
 		].join('\n'),
 	);
 	const r = await scanDataset(root);
-	assert.deepEqual(r.images.map((i) => i.relPath), ['images/ok.jpg']);
+	assert.deepEqual(
+		r.images.map((i) => i.relPath),
+		['images/ok.jpg'],
+	);
 	const reasons = r.errors.map((e) => `${path.basename(e.path)}: ${e.reason}`);
-	assert.ok(reasons.some((x) => x.startsWith(`metadata.csv: row 3: ${PATH_LEAVES}`)), reasons.join('\n'));
-	assert.ok(reasons.some((x) => x.startsWith(`metadata.csv: row 4: ${PATH_LEAVES}`)), reasons.join('\n'));
+	assert.ok(
+		reasons.some((x) => x.startsWith(`metadata.csv: row 3: ${PATH_LEAVES}`)),
+		reasons.join('\n'),
+	);
+	assert.ok(
+		reasons.some((x) => x.startsWith(`metadata.csv: row 4: ${PATH_LEAVES}`)),
+		reasons.join('\n'),
+	);
 	assert.ok(reasons.includes(`link.jpg: ${SYMLINK_LEAVES}`), reasons.join('\n'));
 	assert.ok(reasons.includes('zero.jpg: empty file (0 bytes)'), reasons.join('\n'));
 });

@@ -97,7 +97,10 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 			else {
 				assert.ok(psnr >= quality, `PSNR ${psnr.toFixed(1)} dB < ${quality} dB`);
 				assert.ok(maxDiff > 0 || psnr === Infinity, 'lossy');
-				assert.ok(decoded.notes.some((n) => /lossy/.test(n)), 'lossy compression is noted');
+				assert.ok(
+					decoded.notes.some((n) => /lossy/.test(n)),
+					'lossy compression is noted',
+				);
 			}
 			// The model's input path (decode.ts) takes the same file.
 			const d = await decodeBytes(readFileSync(file(out)), out, { size: 32, resize: 'stretch' });
@@ -109,7 +112,7 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 		// No Debian tool writes HTJ2K: the codestream comes from OpenJPH's encoder, so this checks our DICOM
 		// plumbing and that the three WebAssembly codecs coexist in one thread, not OpenJPH against itself.
 		const original = await frame('u16.dcm');
-		const mod = (await (openjph as unknown as (o: object) => Promise<Record<string, new () => Record<string, (...a: unknown[]) => unknown>>>)({ print: () => undefined, printErr: () => undefined }));
+		const mod = await (openjph as unknown as (o: object) => Promise<Record<string, new () => Record<string, (...a: unknown[]) => unknown>>>)({ print: () => undefined, printErr: () => undefined });
 		const enc = new mod.HTJ2KEncoder();
 		const input = enc.getDecodedBuffer({ width: original.width, height: original.height, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }) as Uint8Array;
 		input.set(new Uint8Array(original.pixels.buffer, original.pixels.byteOffset, original.pixels.byteLength));
@@ -132,7 +135,10 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 	test('12-bit extended JPEG is rejected with the reason, naming the file', async () => {
 		run('dcmcjpeg', '+ee', 'u16.dcm', 'u16.jext12.dcm');
 		assert.equal(tsOf('u16.jext12.dcm'), '1.2.840.10008.1.2.4.51');
-		await assert.rejects(decodeBytes(readFileSync(file('u16.jext12.dcm')), 'u16.jext12.dcm', { size: 32, resize: 'stretch' }), /u16\.jext12\.dcm: unsupported DICOM transfer syntax JPEG Extended 12-bit .*convert/);
+		await assert.rejects(
+			decodeBytes(readFileSync(file('u16.jext12.dcm')), 'u16.jext12.dcm', { size: 32, resize: 'stretch' }),
+			/u16\.jext12\.dcm: unsupported DICOM transfer syntax JPEG Extended 12-bit .*convert/,
+		);
 	});
 
 	test('files without the 128-byte preamble and meta header (dcmconv -F) decode', async () => {
@@ -177,7 +183,13 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 			}
 		}
 		const u16 = await frame('u16.dcm');
-		assert.deepEqual(u16.windows.map((w) => [w.center, w.width, w.explanation]), [[2000, 4000, 'WIDE'], [3000, 1500, 'NARROW']]);
+		assert.deepEqual(
+			u16.windows.map((w) => [w.center, w.width, w.explanation]),
+			[
+				[2000, 4000, 'WIDE'],
+				[3000, 1500, 'NARROW'],
+			],
+		);
 		// The second window and a percentile window are other choices, not the default.
 		assert.equal(chooseWindow(u16, { kind: 'file', index: 1 }).width, 1500);
 		const p = chooseWindow(u16, { kind: 'percentile', low: 1, high: 99 });
@@ -187,7 +199,10 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 	test('tags: PatientID, age from birth and study dates, view, modality, body part', async () => {
 		const f = await frame('u16.dcm');
 		assert.deepEqual(f.tags, { patientId: 'derived-fixture-1', patientAge: 60.1, studyDate: '20200412', viewPosition: 'PA', modality: 'DX', bodyPart: 'CHEST' });
-		assert.ok(f.table.some(([k, v]) => k === 'WindowCenter' && /^2000(\.0)?\\3000/.test(v)), 'tag table has both windows');
+		assert.ok(
+			f.table.some(([k, v]) => k === 'WindowCenter' && /^2000(\.0)?\\3000/.test(v)),
+			'tag table has both windows',
+		);
 		assert.deepEqual(readDicomTags(readFileSync(file('u16.dcm'))), f.tags);
 	});
 	test('scan: PatientID groups, age read, lateral views and CT left out (and kept on request), each reported', async () => {
@@ -200,17 +215,23 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 		run('dcmodify', '-nb', '-m', '(0018,5101)=LL', path.join(root, 'NORMAL', 'lateral.dcm'));
 		run('dcmodify', '-nb', '-m', '(0008,0060)=CT', '-m', '(0010,0020)=other-patient', path.join(root, 'COVID', 'ct.dcm'));
 		const r = await scanDataset(root);
-		assert.deepEqual(r.images.map((i) => [i.relPath, i.patientId, i.age, i.view]), [['NORMAL/pa.dcm', 'dicom-derived-fixture-1', 60.1, 'PA']]);
+		assert.deepEqual(
+			r.images.map((i) => [i.relPath, i.patientId, i.age, i.view]),
+			[['NORMAL/pa.dcm', 'dicom-derived-fixture-1', 60.1, 'PA']],
+		);
 		const reasons = Object.fromEntries(r.errors.map((e) => [path.relative(root, e.path), e.reason]));
 		assert.match(reasons['NORMAL/lateral.dcm'], /left out: lateral or oblique view \(ViewPosition LL\)/);
 		assert.match(reasons['COVID/ct.dcm'], /left out: not a radiograph \(Modality CT\)/);
 		await fs.writeFile(path.join(root, LABELS_FILE), JSON.stringify({ keepFlagged: true }));
 		const kept = await scanDataset(root);
-		assert.deepEqual(kept.images.map((i) => [i.relPath, i.patientId, i.flag ?? '']), [
-			['COVID/ct.dcm', 'dicom-other-patient', 'not a radiograph (Modality CT)'],
-			['NORMAL/lateral.dcm', 'dicom-derived-fixture-1', 'lateral or oblique view (ViewPosition LL)'],
-			['NORMAL/pa.dcm', 'dicom-derived-fixture-1', ''],
-		]);
+		assert.deepEqual(
+			kept.images.map((i) => [i.relPath, i.patientId, i.flag ?? '']),
+			[
+				['COVID/ct.dcm', 'dicom-other-patient', 'not a radiograph (Modality CT)'],
+				['NORMAL/lateral.dcm', 'dicom-derived-fixture-1', 'lateral or oblique view (ViewPosition LL)'],
+				['NORMAL/pa.dcm', 'dicom-derived-fixture-1', ''],
+			],
+		);
 	});
 });
 
@@ -229,7 +250,10 @@ describe('DICOM without external tools', () => {
 		assert.ok(m1.monochrome1);
 		const a = toDisplayBytes(jpeg).data;
 		const b = toDisplayBytes(m1).data;
-		assert.ok(a.every((v, i) => v + b[i] === 255), 'the MONOCHROME1 twin displays inverted');
+		assert.ok(
+			a.every((v, i) => v + b[i] === 255),
+			'the MONOCHROME1 twin displays inverted',
+		);
 		const dx = await readDicomFrame(readFileSync(path.join(AWK, 'dicom_DX_chest_NIH-nofinding_8bit_uncompressed.dcm')));
 		assert.deepEqual([dx.tags.patientId, dx.tags.modality, dx.tags.patientAge], ['Covid0000', 'DX', 81]);
 	});
@@ -245,7 +269,10 @@ describe('DICOM without external tools', () => {
 	test('viewer data: stored values at full resolution (16-bit PNG stays 16-bit), presets, tags, named errors', async () => {
 		const m1 = await viewImage(path.join(AWK, 'dicom_CR_chest_PA_MONOCHROME1-header_modified.dcm'));
 		assert.deepEqual([m1.width, m1.height, m1.samples, m1.monochrome1, m1.pixels.length], [1024, 1024, 1, true, 1024 * 1024]);
-		assert.deepEqual(m1.presets.map((p) => p.name), ['Full range', 'Percentile 1–99 %', 'Percentile 5–95 % (soft tissue)']);
+		assert.deepEqual(
+			m1.presets.map((p) => p.name),
+			['Full range', 'Percentile 1–99 %', 'Percentile 5–95 % (soft tissue)'],
+		);
 		assert.ok(m1.tags.some(([k, v]) => k === 'TransferSyntax' && /JPEG Baseline/.test(v)));
 		assert.ok(m1.tags.some(([k, v]) => k === 'ViewPosition' && v === 'PA'));
 
@@ -255,7 +282,10 @@ describe('DICOM without external tools', () => {
 			const png16 = path.join(tmp, 'derived16.png');
 			const { data, info } = await sharp(path.join(AWK, 'gray_L_jpeg_kermany.jpeg')).greyscale().resize(200).raw().toBuffer({ resolveWithObject: true });
 			const wide = Uint16Array.from(data, (x) => x * 257);
-			await sharp(wide, { raw: { width: info.width, height: info.height, channels: 1 } }).toColourspace('grey16').png().toFile(png16);
+			await sharp(wide, { raw: { width: info.width, height: info.height, channels: 1 } })
+				.toColourspace('grey16')
+				.png()
+				.toFile(png16);
 			const v = await viewImage(png16);
 			assert.ok(v.pixels instanceof Uint16Array, v.pixels.constructor.name);
 			assert.equal(v.samples, 1);

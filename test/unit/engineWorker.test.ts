@@ -52,7 +52,11 @@ test('thumbs: small JPEGs made once, a bad file reported without stopping the ba
 	const first = files.map((f) => statSync(r.thumbs[f]).mtimeMs);
 	for (const f of files) assert.deepEqual([...readFileSync(r.thumbs[f]).subarray(0, 3)], [0xff, 0xd8, 0xff], 'JPEG');
 	const again = await client.run({ type: 'thumbs', paths: files, roots: [tmp], outDir, size: 96 });
-	assert.deepEqual(files.map((f) => statSync(again.thumbs[f]).mtimeMs), first, 'cached thumbnails are not rewritten');
+	assert.deepEqual(
+		files.map((f) => statSync(again.thumbs[f]).mtimeMs),
+		first,
+		'cached thumbnails are not rewritten',
+	);
 });
 
 test('thumbs: paths outside the roots (absolute, ../, a symlink out) are refused and never read', async () => {
@@ -96,7 +100,10 @@ test('the worker dying mid-job fails that job with a named error, tells the list
 		assert.ok(existsSync(marker), 'the worker really exited inside the job');
 		assert.equal(crashes.length, 1);
 		assert.equal(crashes[0][1], 1, 'one job lost');
-		assert.ok(lines.some((l) => l.startsWith('error: The engine worker stopped unexpectedly')), lines.join('\n'));
+		assert.ok(
+			lines.some((l) => l.startsWith('error: The engine worker stopped unexpectedly')),
+			lines.join('\n'),
+		);
 		assert.equal(crashing.busy, 0);
 		// The next job starts a fresh worker (the marker keeps it from exiting again).
 		const r = await crashing.run(job);
@@ -178,7 +185,9 @@ test('viewImage: the bundled worker loads the WebAssembly codecs and returns ful
 	const values = Uint16Array.from(px, (v) => v * 16 + (v & 15));
 	const openjph = (await import('@cornerstonejs/codec-openjph')).default as unknown as (o: object) => Promise<Record<string, new () => Record<string, (...a: unknown[]) => unknown>>>;
 	const enc = new (await openjph({ print: () => undefined, printErr: () => undefined })).HTJ2KEncoder();
-	(enc.getDecodedBuffer({ width: info.width, height: info.height, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }) as Uint8Array).set(new Uint8Array(values.buffer));
+	(enc.getDecodedBuffer({ width: info.width, height: info.height, bitsPerSample: 12, componentCount: 1, isSigned: false, isUsingColorTransform: false }) as Uint8Array).set(
+		new Uint8Array(values.buffer),
+	);
 	enc.setQuality(true, 0);
 	enc.encode();
 	const file = path.join(tmp, 'htj2k.dcm');

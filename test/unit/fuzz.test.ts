@@ -21,9 +21,20 @@ const SHARED = path.resolve(__dirname, '../../../shared/cxr');
 
 /** Valid messages of each boundary: the starting points of the mutations. */
 const VALID: [string, Guard<unknown>, Record<string, unknown>[]][] = [
-	['dataset webview', isDatasetFromWebview, [{ type: 'ready' }, { type: 'computeSplits', mode: 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1 }, { type: 'openImage', relPath: 'COVID/a.jpg' }]],
+	[
+		'dataset webview',
+		isDatasetFromWebview,
+		[{ type: 'ready' }, { type: 'computeSplits', mode: 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1 }, { type: 'openImage', relPath: 'COVID/a.jpg' }],
+	],
 	['training webview', isTrainingFromWebview, [{ type: 'ready' }, { type: 'train', backbone: 'vgg16' }, { type: 'stop', id: 's1' }]],
-	['predictions webview', isPredictionsFromWebview, [{ type: 'openFile', relPath: 'COVID/a.jpg' }, { type: 'export', format: 'png', suggestedName: 'grid.png', base64: 'iVBORw0KGgo=' }]],
+	[
+		'predictions webview',
+		isPredictionsFromWebview,
+		[
+			{ type: 'openFile', relPath: 'COVID/a.jpg' },
+			{ type: 'export', format: 'png', suggestedName: 'grid.png', base64: 'iVBORw0KGgo=' },
+		],
+	],
 	['compare webview', isCompareFromWebview, [{ type: 'openRun', runDir: '/w/.radreview/runs/x' }, { type: 'refresh' }]],
 	[
 		'worker → host',
@@ -176,7 +187,10 @@ test('fuzz: absurd header dimensions and DICOM lying lengths are refused with a 
 		for (const [i, b] of lies.entries()) reasons.push(`${name}#${i}: ${await decodeOrReason(b, name)}`);
 	}
 	console.log(`# ${reasons.join('\n# ')}`);
-	assert.ok(reasons.some((r) => /too large/.test(r)), 'absurd dimensions are named as such');
+	assert.ok(
+		reasons.some((r) => /too large/.test(r)),
+		'absurd dimensions are named as such',
+	);
 });
 
 test('fuzz: truncated and bit-flipped real files decode or are refused with a named reason', { timeout: 10 * 60_000 }, async () => {

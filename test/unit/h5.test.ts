@@ -7,13 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, initBackend, shutdownBackend, type LayersModel } from '../../src/engine/model/tf';
 import { buildBackbone } from '../../src/engine/model/backbones';
-import {
-	loadH5wasm,
-	loadKerasWeights,
-	readH5Tree,
-	saveKerasWeights,
-	WeightsMismatchError,
-} from '../../src/engine/weights/h5';
+import { loadH5wasm, loadKerasWeights, readH5Tree, saveKerasWeights, WeightsMismatchError } from '../../src/engine/weights/h5';
 import { sha256, sha256File } from '../../src/engine/util/hash';
 import { missingPrereq } from './prereq';
 import { spawnSync } from 'node:child_process';
@@ -164,7 +158,10 @@ describe('VGG16 and a hand-written Keras-layout file', () => {
 		const f = new h5.File(out, 'r');
 		try {
 			const names = f.attrs.layer_names.value as string[];
-			assert.deepEqual(names, source.layers.map((l) => l.name));
+			assert.deepEqual(
+				names,
+				source.layers.map((l) => l.name),
+			);
 			assert.ok(names.includes('input_1') && names.includes('block1_pool') && names.includes('block5_pool'));
 			assert.equal(f.attrs.backend.value, 'tensorflow');
 			assert.match(String(f.attrs.keras_version.value), /^2\./);
@@ -181,7 +178,10 @@ describe('VGG16 and a hand-written Keras-layout file', () => {
 		// And it is what the hand-written file holds, value for value.
 		const tree = await readH5Tree(out);
 		assert.equal(tree.layers.length, source.layers.length);
-		assert.deepEqual(tree.layers.find((l) => l.name === 'block5_conv3')?.weights.map((w) => w.shape), [[3, 3, 512, 512], [512]]);
+		assert.deepEqual(
+			tree.layers.find((l) => l.name === 'block5_conv3')?.weights.map((w) => w.shape),
+			[[3, 3, 512, 512], [512]],
+		);
 		const target = buildBackbone('vgg16', 237, { seed: 4 });
 		try {
 			await loadKerasWeights(target, out);
@@ -196,9 +196,7 @@ describe('VGG16 and a hand-written Keras-layout file', () => {
 	test('a shape mismatch names file, layer, weight and both shapes, and leaves the model untouched', async () => {
 		const bad = path.join(dir, 'vgg16_bad_shape.h5');
 		const tampered = layers.map((l) =>
-			l.name === 'block5_conv3'
-				? { ...l, weights: [{ ...l.weights[0], shape: [3, 3, 512, 256], data: l.weights[0].data.subarray(0, 3 * 3 * 512 * 256) }, l.weights[1]] }
-				: l,
+			l.name === 'block5_conv3' ? { ...l, weights: [{ ...l.weights[0], shape: [3, 3, 512, 256], data: l.weights[0].data.subarray(0, 3 * 3 * 512 * 256) }, l.weights[1]] } : l,
 		);
 		await writeKerasLayout(bad, tampered);
 		const target = buildBackbone('vgg16', 237, { seed: 5 });
@@ -338,7 +336,10 @@ describe('a file written by h5py exactly as Keras 2 save_weights does (test/fixt
 			const seen = JSON.parse(run.stdout) as { backend: string; keras_version: string; layers: Record<string, [string, number[], string][]> };
 			assert.equal(seen.backend, 'tensorflow');
 			assert.match(seen.keras_version, /^2\./);
-			assert.deepEqual(Object.keys(seen.layers), model.layers.map((l) => l.name));
+			assert.deepEqual(
+				Object.keys(seen.layers),
+				model.layers.map((l) => l.name),
+			);
 			for (const layer of model.layers) {
 				const want = [];
 				for (const v of layer.weights) {

@@ -15,11 +15,7 @@ import { tf, initBackend, shutdownBackend } from '../../src/engine/model/tf';
 import { CI, missingPrereq } from './prereq';
 import { loadNpmResNet50Classifier } from '../../src/engine/weights/npmWeights';
 
-const CANDIDATE_DIRS = [
-	process.env.RADREVIEW_SKIMAGE_DATA,
-	'/usr/lib/python3/dist-packages/skimage/data',
-	'/usr/share/python3-skimage/data',
-].filter((d): d is string => Boolean(d));
+const CANDIDATE_DIRS = [process.env.RADREVIEW_SKIMAGE_DATA, '/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].filter((d): d is string => Boolean(d));
 const dataDir = CANDIDATE_DIRS.find((d) => existsSync(path.join(d, 'chelsea.png')));
 const SKIP = dataDir ? false : `scikit-image test photos not found (apt-get install python3-skimage, or set RADREVIEW_SKIMAGE_DATA); looked in ${CANDIDATE_DIRS.join(', ')}`;
 if (SKIP && !CI) console.log(`# imagenet.test: skipped: ${SKIP}`);
@@ -68,7 +64,7 @@ for (const c of CASES) {
 }
 
 test('the classifier keeps no tensors behind per prediction', async (t) => {
-		if (SKIP) return missingPrereq(t, SKIP);
+	if (SKIP) return missingPrereq(t, SKIP);
 	const x = await caffeInput(path.join(dataDir!, 'coffee.png'));
 	const before = tf.memory().numTensors;
 	tf.tidy(() => (model.predict(tf.tensor4d(x, [1, 224, 224, 3])) as tf.Tensor).dataSync());

@@ -60,7 +60,9 @@ test('int8 ResNet50 keeps its pooled features on real radiographs, and ONNX Runt
 	const check = images.filter((_, i) => i % 6 >= 4);
 	const built = await buildInt8(ort, def, calib, check, { size: SIZE, threads: 2, pool: (raw) => poolFeatures(raw, 1, spec.outputShape(SIZE)) });
 	const r = built.report;
-	console.log(`int8 ResNet50 on ${r.checkImages} held-out radiographs: cosine min ${r.cosineMin.toFixed(4)}, p1 ${r.cosineP1.toFixed(4)}, median ${r.cosineMedian.toFixed(4)}; ${r.stats.convs} int8 convs`);
+	console.log(
+		`int8 ResNet50 on ${r.checkImages} held-out radiographs: cosine min ${r.cosineMin.toFixed(4)}, p1 ${r.cosineP1.toFixed(4)}, median ${r.cosineMedian.toFixed(4)}; ${r.stats.convs} int8 convs`,
+	);
 	assert.equal(r.checkImages, check.length);
 	assert.equal(r.stats.convs, 53, 'every convolution of ResNet50 has int8 weights');
 	// Floors below what was measured (min 0.985–0.989 over such images), far above what a broken quantizer gives
@@ -120,8 +122,11 @@ test('train --precision int8 records calibration and paired fidelity; classify r
 	}
 	const workDir = path.join(tmp, 'work');
 	const summary = await trainRun({ ...DEFAULT_TRAIN_CONFIG, backbone: 'resnet50', dataDir: data, workDir, epochs: 3, precision: 'int8' });
-	const metrics = JSON.parse(await fs.readFile(path.join(summary.runDir, 'metrics.json'), 'utf8'));
-	const q = JSON.parse(await fs.readFile(path.join(summary.runDir, 'quantization.json'), 'utf8'));
+	const metrics = JSON.parse(await fs.readFile(path.join(summary.runDir, 'metrics.json'), 'utf8')) as {
+		baseRuntime: string;
+		int8: { calibrationImages: number; checkImages: number; method: string; testAgreement: number; mcnemar: { p: number }; reason: string };
+	};
+	const q = JSON.parse(await fs.readFile(path.join(summary.runDir, 'quantization.json'), 'utf8')) as { report: { calibrationImages: number; accepted: boolean }; ranges?: Record<string, unknown> };
 	assert.ok(metrics.int8, 'metrics.json has the int8 report');
 	assert.equal(metrics.int8.calibrationImages, q.report.calibrationImages);
 	assert.ok(metrics.int8.calibrationImages > 0 && metrics.int8.checkImages > 0);
@@ -132,7 +137,10 @@ test('train --precision int8 records calibration and paired fidelity; classify r
 		assert.ok(metrics.int8.mcnemar.p > 0 && metrics.int8.mcnemar.p <= 1);
 		assert.match(metrics.baseRuntime, /int8|cache/);
 		const dirs = await fs.readdir(path.join(workDir, 'cache', 'features'));
-		assert.ok(dirs.some((d) => /-int8-[0-9a-f]{12}$/.test(d)), `int8 features keyed apart from fp32: ${dirs}`);
+		assert.ok(
+			dirs.some((d) => /-int8-[0-9a-f]{12}$/.test(d)),
+			`int8 features keyed apart from fp32: ${dirs.join(',')}`,
+		);
 	} else {
 		assert.match(metrics.int8.reason, /stray from fp32/);
 	}

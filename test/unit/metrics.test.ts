@@ -59,7 +59,14 @@ test('per-source accuracy and recall (only with two sources or more)', () => {
 	assert.deepEqual([b.source, b.n, b.support], ['B', 3, [0, 1, 2]]);
 	close(b.accuracy, 0, 'B accuracy');
 	assert.deepEqual(b.recall, [null, 0, 0]);
-	assert.equal(metricsBySource(yTrue, yPred, yTrue.map(() => 'A')), undefined);
+	assert.equal(
+		metricsBySource(
+			yTrue,
+			yPred,
+			yTrue.map(() => 'A'),
+		),
+		undefined,
+	);
 	const m = computeMetrics(probs, yTrue, sources);
 	assert.equal(m.bySource?.length, 2);
 	assert.match(formatMetrics(m), /by source dataset/);

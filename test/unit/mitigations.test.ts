@@ -49,14 +49,24 @@ test('leave-one-source-out: the test split is exactly the held-out source; the o
 
 test('balancing by class × source evens out the cells by oversampling', () => {
 	// 12 of (0, A), 3 of (0, B), 6 of (1, A): weights 1 : 4 : 2.
-	const labels = [...Array(12).fill(0), ...Array(3).fill(0), ...Array(6).fill(1)];
-	const sources = [...Array(12).fill('A'), ...Array(3).fill('B'), ...Array(6).fill('A')];
-	const rows = balancedRows(labels.map((_, i) => i), labels, sources, 'class-source');
+	const labels = [...Array<number>(12).fill(0), ...Array<number>(3).fill(0), ...Array<number>(6).fill(1)];
+	const sources = [...Array<string>(12).fill('A'), ...Array<string>(3).fill('B'), ...Array<string>(6).fill('A')];
+	const rows = balancedRows(
+		labels.map((_, i) => i),
+		labels,
+		sources,
+		'class-source',
+	);
 	const cell = (l: number, s: string) => rows.filter((r) => labels[r] === l && sources[r] === s).length;
 	assert.deepEqual([cell(0, 'A'), cell(0, 'B'), cell(1, 'A')], [12, 12, 12]);
 	// By class only: 15 of class 0 and 5 of class 1 become 15 and 15.
-	const two = [...Array(15).fill(0), ...Array(5).fill(1)];
-	const byClass = balancedRows(two.map((_, i) => i), two, two.map(() => 'A'), 'class');
+	const two = [...Array<number>(15).fill(0), ...Array<number>(5).fill(1)];
+	const byClass = balancedRows(
+		two.map((_, i) => i),
+		two,
+		two.map(() => 'A'),
+		'class',
+	);
 	assert.deepEqual([byClass.filter((r) => two[r] === 0).length, byClass.filter((r) => two[r] === 1).length], [15, 15]);
 });
 
@@ -76,13 +86,31 @@ test('the linear probe in the reference layout predicts exactly what the regress
 	const head = buildHead({ baseShape, dropout: 0.2, seed: 1 });
 	try {
 		const rows = Array.from({ length: 45 }, (_, i) => i);
-		const probe = fitLinearProbe(head, feats, dim, rows, labels, rows.map((r) => `p${r}`), 40);
+		const probe = fitLinearProbe(
+			head,
+			feats,
+			dim,
+			rows,
+			labels,
+			rows.map((r) => `p${r}`),
+			40,
+		);
 		// The same regression, fitted directly on z-scored GAP features of the training rows.
 		const all = globalPool(feats, n, 8);
 		const z = standardize(all, n, 8, rows);
 		const k = gram(z, n, 8);
-		const model = fitDualSoftmax(k, rows, rows.map((r) => labels[r]), 3, { lambda: probe.lambda });
-		const want = predictDualSoftmax(k, model, Array.from({ length: n }, (_, i) => i));
+		const model = fitDualSoftmax(
+			k,
+			rows,
+			rows.map((r) => labels[r]),
+			3,
+			{ lambda: probe.lambda },
+		);
+		const want = predictDualSoftmax(
+			k,
+			model,
+			Array.from({ length: n }, (_, i) => i),
+		);
 		k.dispose();
 		const got = predictPooled(head, feats, n);
 		for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 2e-3, `prob ${i}: ${got[i]} vs ${want[i]}`);

@@ -23,7 +23,12 @@ async function loadRgb(): Promise<Uint8Array[]> {
 	const out: Uint8Array[] = [];
 	for (const cls of IMAGES) {
 		const files = (await fs.readdir(path.join(DEV, cls))).sort();
-		const buf = await sharp(path.join(DEV, cls, files[0])).removeAlpha().toColourspace('srgb').resize(SIZE, SIZE, { fit: 'fill' }).raw().toBuffer();
+		const buf = await sharp(path.join(DEV, cls, files[0]))
+			.removeAlpha()
+			.toColourspace('srgb')
+			.resize(SIZE, SIZE, { fit: 'fill' })
+			.raw()
+			.toBuffer();
 		assert.equal(buf.length, SIZE * SIZE * 3);
 		out.push(new Uint8Array(buf));
 	}
@@ -87,11 +92,11 @@ function randomiseBatchNorm(model: LayersModel, seed: number): number {
 
 test('protobuf writer: varints, negative int64 and nested messages', () => {
 	const w = new ProtoWriter();
-	w.int(1, 300).int(2, -1).string(3, 'ab').message(4, (m) => m.int(1, 1));
-	assert.deepEqual(
-		[...w.finish()],
-		[0x08, 0xac, 0x02, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x1a, 0x02, 0x61, 0x62, 0x22, 0x02, 0x08, 0x01],
-	);
+	w.int(1, 300)
+		.int(2, -1)
+		.string(3, 'ab')
+		.message(4, (m) => m.int(1, 1));
+	assert.deepEqual([...w.finish()], [0x08, 0xac, 0x02, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x1a, 0x02, 0x61, 0x62, 0x22, 0x02, 0x08, 0x01]);
 });
 
 test("TF 'same' padding puts the odd pixel at the end", () => {
@@ -139,7 +144,9 @@ test('ONNX export matches the tfjs base on real radiographs', { timeout: 15 * 60
 						maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
 					}
 					const range = hi - lo;
-					console.log(`# ${id}: range ${range.toPrecision(4)}, max |onnx − tfjs| ${maxDiff.toExponential(2)} (${(maxDiff / range).toExponential(2)} of range), ${exported.stats.foldedBatchNorms} BN folded, ${exported.stats.batchNormOps} BN ops`);
+					console.log(
+						`# ${id}: range ${range.toPrecision(4)}, max |onnx − tfjs| ${maxDiff.toExponential(2)} (${(maxDiff / range).toExponential(2)} of range), ${exported.stats.foldedBatchNorms} BN folded, ${exported.stats.batchNormOps} BN ops`,
+					);
 					assert.ok(range > 0, 'features are not constant');
 					assert.ok(maxDiff < 1e-3 * range, `max diff ${maxDiff} ≥ 1e-3 × range ${range}`);
 					// Per image, too: a batch-order bug would swap whole images.

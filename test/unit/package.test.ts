@@ -46,7 +46,14 @@ function walk(dir: string): string[] {
 /** The Node entry points the package declares or ships: main, bin, and every dist/*.js. */
 function entryPoints(): string[] {
 	const pkg = JSON.parse(fs.readFileSync(path.join(ext, 'package.json'), 'utf8')) as { main: string; bin?: Record<string, string> };
-	const files = [pkg.main, ...Object.values(pkg.bin ?? {}), ...fs.readdirSync(path.join(ext, 'dist')).filter((f) => f.endsWith('.js')).map((f) => `dist/${f}`)];
+	const files = [
+		pkg.main,
+		...Object.values(pkg.bin ?? {}),
+		...fs
+			.readdirSync(path.join(ext, 'dist'))
+			.filter((f) => f.endsWith('.js'))
+			.map((f) => `dist/${f}`),
+	];
 	return [...new Set(files.map((f) => path.resolve(ext, f)))];
 }
 
@@ -66,7 +73,7 @@ test('the package is within its size budget and holds no test data, sources or s
 	assert.ok(rel.includes('media/samples/ATTRIBUTION.md'), 'the samples ship with their attribution');
 });
 
-test("every require of the shipped entry points resolves and loads inside the package", () => {
+test('every require of the shipped entry points resolves and loads inside the package', () => {
 	const entries = entryPoints();
 	assert.ok(entries.some((e) => e.endsWith('dist/extension.js')) && entries.some((e) => e.endsWith('dist/worker.js')));
 	const wanted: { from: string; spec: string }[] = [];

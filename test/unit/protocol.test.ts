@@ -15,7 +15,21 @@ const guards = { dataset: isDatasetFromWebview, training: isTrainingFromWebview,
 test('every panel accepts ready and rejects non-objects, unknown types and stray fields', () => {
 	for (const [name, g] of Object.entries(guards)) {
 		assert.ok(g({ type: 'ready' }), `${name}: ready`);
-		for (const bad of [null, undefined, 42, 'ready', [], [{ type: 'ready' }], {}, { type: 42 }, { type: 'Ready' }, { type: 'ready', extra: 1 }, { type: '__proto__' }, { type: 'toString' }, { type: 'constructor' }]) {
+		for (const bad of [
+			null,
+			undefined,
+			42,
+			'ready',
+			[],
+			[{ type: 'ready' }],
+			{},
+			{ type: 42 },
+			{ type: 'Ready' },
+			{ type: 'ready', extra: 1 },
+			{ type: '__proto__' },
+			{ type: 'toString' },
+			{ type: 'constructor' },
+		]) {
 			assert.equal(g(bad), false, `${name} accepted ${JSON.stringify(bad)}`);
 		}
 	}
@@ -105,7 +119,11 @@ test('metrics guards stay lenient: per-source results (optional bySource) pass t
 	const metrics = {
 		loss: 0.9,
 		accuracy: 0.5,
-		confusion: [[1, 0, 0], [0, 1, 1], [1, 0, 0]],
+		confusion: [
+			[1, 0, 0],
+			[0, 1, 1],
+			[1, 0, 0],
+		],
 		perClass: [],
 		macroAvg: { precision: 0.5, recall: 0.5, f1: 0.5, support: 4 },
 		weightedAvg: { precision: 0.5, recall: 0.5, f1: 0.5, support: 4 },

@@ -5,19 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { CLASS_NAMES, type Prediction } from '../../src/engine/types';
 import { Prng } from '../../src/engine/train/prng';
-import {
-	averagePrecision,
-	brierBinary,
-	brierMulti,
-	chooseThreshold,
-	expectedCalibrationError,
-	mcnemar,
-	prCurve,
-	reliability,
-	rocAuc,
-	rocCurve,
-	wilson,
-} from '../../src/engine/report/stats';
+import { averagePrecision, brierBinary, brierMulti, chooseThreshold, expectedCalibrationError, mcnemar, prCurve, reliability, rocAuc, rocCurve, wilson } from '../../src/engine/report/stats';
 import { buildReport, comparePaired, formatInterval } from '../../src/engine/report/report';
 
 // Debian's python3 first: a pyenv or venv python3 earlier on PATH may lack the Debian packages.
@@ -88,7 +76,13 @@ test('ROC/PR curves, AUC, AP, Brier, calibration bins, macro-F1 and McNemar matc
 		[0, 5],
 		[40, 25],
 	];
-	const ref = python(SKLEARN, { y, probs, discordant });
+	const ref = python(SKLEARN, { y, probs, discordant }) as {
+		classes: { auc: number; ap: number; fpr: number[]; tpr: number[]; th: number[]; precision: number[]; recall: number[]; brier: number; cal_true: number[]; cal_pred: number[] }[];
+		brier_multi: number;
+		macro_f1: number;
+		confusion: number[][];
+		mcnemar: number[];
+	};
 	for (let c = 0; c < 3; c++) {
 		const s = probs.map((p) => p[c]);
 		const pos = y.map((t) => t === c);
@@ -104,8 +98,16 @@ test('ROC/PR curves, AUC, AP, Brier, calibration bins, macro-F1 and McNemar matc
 		closeArr(pr.recall, r.recall, `recall ${c}`);
 		close(brierBinary(s, pos), r.brier, `Brier ${c}`);
 		const bins = reliability(s, pos).filter((b) => b.count > 0);
-		closeArr(bins.map((b) => b.observed), r.cal_true, `calibration observed ${c}`);
-		closeArr(bins.map((b) => b.meanPredicted), r.cal_pred, `calibration predicted ${c}`);
+		closeArr(
+			bins.map((b) => b.observed),
+			r.cal_true,
+			`calibration observed ${c}`,
+		);
+		closeArr(
+			bins.map((b) => b.meanPredicted),
+			r.cal_pred,
+			`calibration predicted ${c}`,
+		);
 	}
 	close(brierMulti(probs.flat(), y, 3), ref.brier_multi, 'multi-class Brier');
 	const preds = probs.map((_, i) => pred(i, y, probs));

@@ -36,7 +36,12 @@ before(async () => {
 	const r = cli('train', '--backbone', 'vgg16', '--weights', 'none', '--data', data, '--image-size', '64', '--epochs', '3', '--workdir', path.join(tmp, 'wd'));
 	assert.equal(r.code, 0, r.stderr);
 	const runs = await fs.readdir(path.join(tmp, 'wd', 'runs'));
-	run = path.join(tmp, 'wd', 'runs', runs.find((n) => !n.startsWith('.'))!);
+	run = path.join(
+		tmp,
+		'wd',
+		'runs',
+		runs.find((n) => !n.startsWith('.'))!,
+	);
 });
 
 after(async () => {
@@ -53,7 +58,10 @@ test('report --format json: the card matches the run’s test predictions, with 
 	assert.equal(card.n, test_.length);
 	assert.equal(card.accuracy.est, test_.filter((p) => p.predicted === p.label).length / test_.length);
 	assert.ok(card.accuracy.lo <= card.accuracy.est && card.accuracy.est <= card.accuracy.hi);
-	assert.deepEqual(card.confusion.counts.flat().reduce((a, b) => a + b, 0), test_.length);
+	assert.deepEqual(
+		card.confusion.counts.flat().reduce((a, b) => a + b, 0),
+		test_.length,
+	);
 	assert.equal(card.provenance.bootstrap.resamples, 200);
 	assert.equal(card.provenance.weights.pretrained, false);
 	assert.equal(card.provenance.splitMode, 'patient');

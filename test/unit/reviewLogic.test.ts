@@ -43,7 +43,10 @@ test('a filter belongs to its prediction set: another set opens unfiltered, the 
 	// Bounded: the oldest sets are forgotten first.
 	let many = {};
 	for (let i = 0; i < 25; i++) many = rememberView(many, `s${i}`, viewForSet(many, `s${i}`), 20);
-	assert.deepEqual(Object.keys(many), Array.from({ length: 20 }, (_, i) => `s${i + 5}`));
+	assert.deepEqual(
+		Object.keys(many),
+		Array.from({ length: 20 }, (_, i) => `s${i + 5}`),
+	);
 });
 
 test('a non-default filter is stated in words with the counts; the default says nothing', () => {
@@ -66,8 +69,14 @@ test('the grid filters by source; images with no recorded source are "unknown"',
 		{ source: 'unknown', count: 1 },
 	]);
 	const kermany = filterAndSort(items, { ...DEFAULT_FILTER, source: 'kermany' }, { key: 'name', dir: 'asc' });
-	assert.deepEqual(kermany.map((i) => i.relPath), ['b.png', 'c.png']);
-	assert.deepEqual(filterAndSort(items, { ...DEFAULT_FILTER, source: 'unknown' }, DEFAULT_SORT).map((i) => i.relPath), ['d.png']);
+	assert.deepEqual(
+		kermany.map((i) => i.relPath),
+		['b.png', 'c.png'],
+	);
+	assert.deepEqual(
+		filterAndSort(items, { ...DEFAULT_FILTER, source: 'unknown' }, DEFAULT_SORT).map((i) => i.relPath),
+		['d.png'],
+	);
 	assert.match(describeFilter({ ...DEFAULT_FILTER, source: 'kermany' }, DEFAULT_SORT), /^source = kermany; sorted by/);
 });
 

@@ -226,7 +226,15 @@ test('item 15: the backend probe says which native packages are missing and why,
 		throw new Error(`Cannot find module '${id}'`);
 	};
 	const r = probeBackends(none);
-	assert.deepEqual(r.map((b) => [b.name, b.installed]), [['tensorflow-gpu', false], ['tensorflow', false], ['wasm', false], ['cpu', true]]);
+	assert.deepEqual(
+		r.map((b) => [b.name, b.installed]),
+		[
+			['tensorflow-gpu', false],
+			['tensorflow', false],
+			['wasm', false],
+			['cpu', true],
+		],
+	);
 	assert.match(r[0].reason ?? '', /@tensorflow\/tfjs-node-gpu is not installed/);
 	assert.match(r[1].reason ?? '', /@tensorflow\/tfjs-node is not installed/);
 	const real = probeBackends();
@@ -238,7 +246,25 @@ test('item 10: the CLI flag --restore-best-weights is recorded in the run config
 	const wd = path.join(tmp, 'cli-wd');
 	const r = spawnSync(
 		process.execPath,
-		[path.join(__dirname, '../../bin/radreview.js'), 'train', '--backbone', 'vgg16', '--data', data, '--weights', 'none', '--epochs', '3', '--image-size', '64', '--base-runtime', 'tfjs', '--workdir', wd, '--restore-best-weights'],
+		[
+			path.join(__dirname, '../../bin/radreview.js'),
+			'train',
+			'--backbone',
+			'vgg16',
+			'--data',
+			data,
+			'--weights',
+			'none',
+			'--epochs',
+			'3',
+			'--image-size',
+			'64',
+			'--base-runtime',
+			'tfjs',
+			'--workdir',
+			wd,
+			'--restore-best-weights',
+		],
 		{ encoding: 'utf8', timeout: 300_000 },
 	);
 	assert.equal(r.status, 0, r.stderr);

@@ -76,16 +76,28 @@ test('a run summary keeps bySource; predictions carry source and patient (also f
 	// Older runs without timing: the head time is the sum of the epochs, the feature time unknown.
 	const old = runTimes(undefined, view.history);
 	assert.ok(Number.isNaN(old.features) && Number.isNaN(old.total));
-	assert.equal(old.head, view.history.reduce((a, h) => a + h.seconds, 0));
+	assert.equal(
+		old.head,
+		view.history.reduce((a, h) => a + h.seconds, 0),
+	);
 
 	// An older predictions.csv without the two columns: loadRun fills them from a scan of the dataset.
 	const csvFile = path.join(run.runDir, 'predictions.csv');
 	const csv = await fs.readFile(csvFile, 'utf8');
 	const n = parseCsvRecords(csv).length;
-	await fs.writeFile(csvFile, csv.split('\n').map((l) => l.split(',').slice(0, -2).join(',')).join('\n'));
+	await fs.writeFile(
+		csvFile,
+		csv
+			.split('\n')
+			.map((l) => l.split(',').slice(0, -2).join(','))
+			.join('\n'),
+	);
 	const again = await loadRun(run.runDir);
 	assert.equal(again.predictions.length, n);
-	assert.deepEqual(again.predictions.map((p) => [p.source, p.patientId]), view.predictions.map((p) => [p.source, p.patientId]));
+	assert.deepEqual(
+		again.predictions.map((p) => [p.source, p.patientId]),
+		view.predictions.map((p) => [p.source, p.patientId]),
+	);
 
 	// A classified folder of one source still gets its one-row table; without a manifest the source is 'unknown'.
 	const one = path.join(tmp, 'kermany');
@@ -96,10 +108,16 @@ test('a run summary keeps bySource; predictions carry source and patient (also f
 		await fs.copyFile(path.join(DEV, r.path), path.join(one, r.path));
 	}
 	const unknown = await classifyFolder(run.runDir, one, { workDir });
-	assert.deepEqual(unknown.metrics?.bySource?.map((s) => [s.source, s.n]), [['unknown', kermany.length]]);
+	assert.deepEqual(
+		unknown.metrics?.bySource?.map((s) => [s.source, s.n]),
+		[['unknown', kermany.length]],
+	);
 	await fs.writeFile(path.join(one, 'manifest.csv'), [header, ...lines.filter((_, i) => kermany.includes(rows[i]))].join('\n') + '\n');
 	const named = await classifyFolder(run.runDir, one, { workDir });
-	assert.deepEqual(named.metrics?.bySource?.map((s) => [s.source, s.n]), [[kermany[0].source_dataset, kermany.length]]);
+	assert.deepEqual(
+		named.metrics?.bySource?.map((s) => [s.source, s.n]),
+		[[kermany[0].source_dataset, kermany.length]],
+	);
 	assert.ok(named.predictions.every((p) => p.source === kermany[0].source_dataset));
 });
 
@@ -107,7 +125,11 @@ test('a malformed per-source table is dropped at the boundary, the rest of the m
 	const m: Metrics = {
 		loss: 1,
 		accuracy: 0.5,
-		confusion: [[1, 1, 0], [0, 0, 0], [0, 0, 0]],
+		confusion: [
+			[1, 1, 0],
+			[0, 0, 0],
+			[0, 0, 0],
+		],
 		perClass: [],
 		macroAvg: { precision: 0, recall: 0, f1: 0, support: 2 },
 		weightedAvg: { precision: 0, recall: 0, f1: 0, support: 2 },

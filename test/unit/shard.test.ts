@@ -73,7 +73,7 @@ test('shards partition the sorted file list: disjoint, complete, balanced within
 	assert.equal(new Set(all).size, records.length);
 	assert.deepEqual([...all].sort(), records.map((r) => r.relPath).sort());
 	const sizes = parts.map((p) => p.length);
-	assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced: ${sizes}`);
+	assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced: ${sizes.join(',')}`);
 	// The partition depends only on the file list, not on its order.
 	assert.deepEqual(shardRecords([...records].reverse(), { index: 2, count: 4 }), parts[1]);
 	assert.deepEqual(parseShard('3/8'), { index: 3, count: 8 });

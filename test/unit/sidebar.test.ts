@@ -31,11 +31,15 @@ before(async () => {
 		for (const f of (await fs.readdir(path.join(SAMPLES, c))).sort().slice(0, 4)) await fs.copyFile(path.join(SAMPLES, c, f), path.join(data, c, f));
 	}
 	// The smallest real run: random backbone, tiny images, one epoch (the view must show "not pretrained").
-	const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--epochs', '1', '--image-size', '64', '--data', data, '--workdir', wd], {
-		cwd: tmp,
-		encoding: 'utf8',
-		timeout: 300_000,
-	});
+	const r = spawnSync(
+		process.execPath,
+		[path.join(ROOT, 'bin/radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--epochs', '1', '--image-size', '64', '--data', data, '--workdir', wd],
+		{
+			cwd: tmp,
+			encoding: 'utf8',
+			timeout: 300_000,
+		},
+	);
 	assert.equal(r.status, 0, r.stderr);
 	const runs = (await fs.readdir(path.join(wd, 'runs'))).filter((n) => !n.startsWith('.'));
 	assert.equal(runs.length, 1);
@@ -74,7 +78,9 @@ test('readRuns: a run trained with an annotation file turns stale when the file 
 	await fs.writeFile(csv, 'path,label,original_label,flags\nCOVID/a.jpg,NORMAL,COVID,\n');
 	const config = JSON.parse(await fs.readFile(path.join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
 	assert.equal(path.resolve(String(config.dataDir)), path.resolve(data));
-	const sha256 = createHash('sha256').update(await fs.readFile(csv)).digest('hex');
+	const sha256 = createHash('sha256')
+		.update(await fs.readFile(csv))
+		.digest('hex');
 	await fs.writeFile(path.join(run, 'config.json'), JSON.stringify({ ...config, annotations: { sha256 } }));
 	assert.equal((await readRuns(wd))[0].staleLabels, false);
 	await fs.appendFile(csv, 'NORMAL/b.jpg,,,duplicate\n');
@@ -85,7 +91,11 @@ test('readRuns: a run trained with an annotation file turns stale when the file 
 
 test('review counts: relabelled, flagged, reviewed; columns may be missing; no file → undefined', async () => {
 	assert.equal(await readReviewCounts(data, 12), undefined);
-	const full = countReview('x.csv', 'path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\nCOVID/a.jpg,1,NORMAL,COVID,,,ann,2026-01-01,true\nCOVID/b.jpg,2,COVID,COVID,"exclude;duplicate",,ann,2026-01-01,\n"NORMAL/c, d.jpg",3,,,label doubtful,"a, note",ann,2026-01-02,1\n', 12);
+	const full = countReview(
+		'x.csv',
+		'path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\nCOVID/a.jpg,1,NORMAL,COVID,,,ann,2026-01-01,true\nCOVID/b.jpg,2,COVID,COVID,"exclude;duplicate",,ann,2026-01-01,\n"NORMAL/c, d.jpg",3,,,label doubtful,"a, note",ann,2026-01-02,1\n',
+		12,
+	);
 	assert.deepEqual({ ...full, file: undefined }, { file: undefined, rows: 3, relabelled: 1, flagged: 2, reviewed: 2, unreviewed: 10 });
 	// Without a `reviewed` column, an annotated (`updated`) row counts as reviewed; without a total, unreviewed is unknown.
 	const lean = countReview('x.csv', 'path,label,updated\nCOVID/a.jpg,NORMAL,2026-01-01\nCOVID/b.jpg,,\n');

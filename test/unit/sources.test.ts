@@ -36,11 +36,21 @@ describe('classSourceTable', () => {
 		assert.equal(t.total, scan.images.length);
 		assert.ok(!t.sources.includes(UNKNOWN_SOURCE), 'every dev image has a source in manifest.csv');
 		// Columns largest first; totals line up with the columns.
-		assert.deepEqual(t.sourceTotals, [...t.sourceTotals].sort((a, b) => b - a));
-		assert.equal(t.sourceTotals.reduce((a, b) => a + b, 0), t.total);
+		assert.deepEqual(
+			t.sourceTotals,
+			[...t.sourceTotals].sort((a, b) => b - a),
+		);
+		assert.equal(
+			t.sourceTotals.reduce((a, b) => a + b, 0),
+			t.total,
+		);
 
 		// COVID is ieee8023 only; Kermany holds NORMAL and PNEUMONIA, ieee8023 all three: one warning.
-		const covidSources = new Set(manifest(DEV).filter((r) => r.label === 'COVID').map((r) => r.source_dataset));
+		const covidSources = new Set(
+			manifest(DEV)
+				.filter((r) => r.label === 'COVID')
+				.map((r) => r.source_dataset),
+		);
 		assert.equal(covidSources.size, 1);
 		const [covidSource] = covidSources;
 		assert.equal(t.warnings.length, 1, JSON.stringify(t.warnings));
@@ -61,7 +71,10 @@ describe('classSourceTable', () => {
 		const both = classSourceTable([...dev.images, ...nih.images]);
 		assert.equal(both.sources.length, new Set([...manifest(DEV), ...manifest(NIH)].map((r) => r.source_dataset)).size);
 		// NIH brings NORMAL and PNEUMONIA (no new warning); COVID is still from one source.
-		assert.deepEqual(both.warnings.map((w) => [w.kind, w.className]), [['classFromOneSource', 'COVID']]);
+		assert.deepEqual(
+			both.warnings.map((w) => [w.kind, w.className]),
+			[['classFromOneSource', 'COVID']],
+		);
 	});
 
 	test('a source holding one class is named; unlabelled images are left out', () => {

@@ -266,7 +266,7 @@ test('the WASM kernels compute the forward sums and apply Adam exactly as float3
 	assert.ok(changed > dim, 'the update changed the kernel');
 });
 
-test("ReduceLROnPlateau follows Keras: min_delta, patience, cooldown counter, min_lr floor", () => {
+test('ReduceLROnPlateau follows Keras: min_delta, patience, cooldown counter, min_lr floor', () => {
 	const cb = new ReduceLrOnPlateau({ factor: 0.5, patience: 2, cooldown: 1, minLr: 0.1 });
 	// Worked through keras.callbacks.ReduceLROnPlateau.on_epoch_end by hand; 0.89995 is within min_delta of 0.9.
 	const losses = [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.89995, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6];
@@ -301,7 +301,10 @@ test('same seed → identical history and metrics; the second run reuses the fea
 	const strip = (h: typeof ra.history) => h.map(({ seconds: _s, ...rest }) => rest);
 	assert.deepEqual(strip(rb.history), strip(ra.history));
 	assert.deepEqual(b.metrics, a.metrics);
-	assert.deepEqual(rb.predictions.map((p) => p.probs), ra.predictions.map((p) => p.probs));
+	assert.deepEqual(
+		rb.predictions.map((p) => p.probs),
+		ra.predictions.map((p) => p.probs),
+	);
 	assert.equal(rb.extra.metrics.baseRuntime, 'feature cache');
 	assert.ok(events.some((e) => e.kind === 'stage' && e.stage === 'features' && e.message === 'all cached'));
 	assert.equal(ra.history.length, 4);
@@ -312,7 +315,10 @@ test('same seed → identical history and metrics; the second run reuses the fea
 	assert.equal((await listRuns(workDir)).length, 2);
 	// A different seed gives a different split / initialisation, hence different numbers.
 	const c = await trainRun(config(workDir, { seed: 41 }));
-	assert.notDeepEqual((await loadRun(c.runDir)).history.map((h) => h.loss), ra.history.map((h) => h.loss));
+	assert.notDeepEqual(
+		(await loadRun(c.runDir)).history.map((h) => h.loss),
+		ra.history.map((h) => h.loss),
+	);
 });
 
 test('cancelling after the first epoch rejects with CancelledError and leaves no run folder', async () => {

@@ -28,7 +28,15 @@ test('item 2: one-click Train defaults to a backbone whose weights resolve: the 
 
 test('item 2: the picker marks backbones without weights with the reason and the fix', () => {
 	const c = backboneChoices(OFFLINE);
-	assert.deepEqual(c.map((x) => [x.id, x.available]), [['vgg16', false], ['resnet50v2', false], ['xception', false], ['resnet50', true]]);
+	assert.deepEqual(
+		c.map((x) => [x.id, x.available]),
+		[
+			['vgg16', false],
+			['resnet50v2', false],
+			['xception', false],
+			['resnet50', true],
+		],
+	);
 	assert.match(c[0].detail, /No weights: no ImageNet weights for VGG16/);
 	assert.match(c[0].detail, /Fix: choose a Keras \.h5 file/);
 	assert.match(c[0].detail, /download is tried first/);
@@ -38,7 +46,15 @@ test('item 2: the picker marks backbones without weights with the reason and the
 });
 
 test('item 1: Train All ends with a summary of what it trained and what it skipped, with the reasons', () => {
-	const s = trainAllSummary(['resnet50'], [{ backbone: 'vgg16', reason: 'no ImageNet weights for VGG16 on this machine; the download failed' }, { backbone: 'xception', reason: 'no weights' }], [], false);
+	const s = trainAllSummary(
+		['resnet50'],
+		[
+			{ backbone: 'vgg16', reason: 'no ImageNet weights for VGG16 on this machine; the download failed' },
+			{ backbone: 'xception', reason: 'no weights' },
+		],
+		[],
+		false,
+	);
 	assert.equal(s, 'trained ResNet50. skipped VGG16 (no ImageNet weights for VGG16 on this machine; the download failed); Xception (no weights).');
 	assert.match(trainAllSummary([], [], [{ backbone: 'vgg16', reason: 'boom' }], true), /^trained nothing\. failed VGG16 \(boom\)\. cancelled before the rest\.$/);
 });
@@ -58,7 +74,10 @@ test('item 9: two runs of the same backbone get two colours and no "#2" in the l
 	const lines = buildSeries(runs, 'acc', ['red', 'blue', 'green']);
 	const colours = new Set(lines.map((l) => l.borderColor));
 	assert.equal(colours.size, 2, `colours ${[...colours].join(', ')}`);
-	assert.ok(lines.every((l) => !/#\d/.test(l.label)), lines.map((l) => l.label).join(' | '));
+	assert.ok(
+		lines.every((l) => !/#\d/.test(l.label)),
+		lines.map((l) => l.label).join(' | '),
+	);
 	assert.ok(lines.some((l) => l.label.includes('lr 1e-4')));
 });
 

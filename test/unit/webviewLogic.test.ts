@@ -245,9 +245,20 @@ describe('training curves', () => {
 
 	test('a batch of epochs appends in order; a replayed one inside it replaces, not duplicates', () => {
 		const h = mergeEpochs([log(1, 0.5, 0.4)], [log(2, 0.6, 0.5), log(3, 0.7, 0.6)]);
-		assert.deepEqual(h.map((e) => e.epoch), [1, 2, 3]);
+		assert.deepEqual(
+			h.map((e) => e.epoch),
+			[1, 2, 3],
+		);
 		const r = mergeEpochs(h, [log(3, 0.75, 0.65), log(4, 0.8, 0.7)]);
-		assert.deepEqual(r.map((e) => [e.epoch, e.acc]), [[1, 0.5], [2, 0.6], [3, 0.75], [4, 0.8]]);
+		assert.deepEqual(
+			r.map((e) => [e.epoch, e.acc]),
+			[
+				[1, 0.5],
+				[2, 0.6],
+				[3, 0.75],
+				[4, 0.8],
+			],
+		);
 		assert.deepEqual(mergeEpochs([], []), []);
 	});
 
@@ -315,7 +326,10 @@ describe('exports', () => {
 
 	test('export caption describes the filter', () => {
 		assert.equal(describeFilter(DEFAULT_FILTER, DEFAULT_SORT), 'all images; sorted by confidence ↑');
-		assert.equal(describeFilter({ ...DEFAULT_FILTER, trueClass: 'COVID', predicted: 'NORMAL', outcome: 'wrong' }, { key: 'loss', dir: 'desc' }), 'correct = COVID, predicted = NORMAL, wrong only; sorted by loss (−log p(true)) ↓');
+		assert.equal(
+			describeFilter({ ...DEFAULT_FILTER, trueClass: 'COVID', predicted: 'NORMAL', outcome: 'wrong' }, { key: 'loss', dir: 'desc' }),
+			'correct = COVID, predicted = NORMAL, wrong only; sorted by loss (−log p(true)) ↓',
+		);
 	});
 
 	test('base64 of bytes round-trips, also past one chunk', () => {

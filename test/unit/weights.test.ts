@@ -121,7 +121,12 @@ test('an explicit path wins over the Keras cache, and its weights load by name',
 	const spec = tinySpec();
 	// A different (all-zero) file sits in the cache: it must not be picked.
 	const other = spec.build(16);
-	other.getLayer('block1_conv1').setWeights(other.getLayer('block1_conv1').getWeights().map((w) => tf.zerosLike(w)));
+	other.getLayer('block1_conv1').setWeights(
+		other
+			.getLayer('block1_conv1')
+			.getWeights()
+			.map((w) => tf.zerosLike(w)),
+	);
 	await saveKerasWeights(other, path.join(home, 'models', spec.keras!.fileName));
 	other.dispose();
 	const r = await resolveWeights(spec, tinyFile, { kerasHome: home, download: false });
@@ -185,17 +190,14 @@ test('a wrong-hash download leaves nothing under the final name, and the error s
 	const spec = tinySpec(4, 'f'.repeat(32));
 	const srv = await serve(tinyBytes);
 	try {
-		await assert.rejects(
-			resolveWeights(spec, 'auto', { kerasHome: home, fetchBase: srv.base }),
-			(e: Error) => {
-				assert.ok(e instanceof WeightsNotFoundError);
-				assert.ok(e.message.includes(KERAS_URL), e.message);
-				assert.ok(e.message.includes(path.join(home, 'models')), e.message);
-				assert.ok(e.message.includes(spec.keras!.fileName));
-				assert.match(e.message, /md5 is [0-9a-f]{32}, expected f{32}/);
-				return true;
-			},
-		);
+		await assert.rejects(resolveWeights(spec, 'auto', { kerasHome: home, fetchBase: srv.base }), (e: Error) => {
+			assert.ok(e instanceof WeightsNotFoundError);
+			assert.ok(e.message.includes(KERAS_URL), e.message);
+			assert.ok(e.message.includes(path.join(home, 'models')), e.message);
+			assert.ok(e.message.includes(spec.keras!.fileName));
+			assert.match(e.message, /md5 is [0-9a-f]{32}, expected f{32}/);
+			return true;
+		});
 		const dest = path.join(home, 'models', spec.keras!.fileName);
 		assert.ok(!existsSync(dest));
 		assert.ok(!existsSync(`${dest}.part`));
@@ -390,7 +392,10 @@ test('resnet50: with no Keras file and no reachable URL, the npm ImageNet weight
 		// Built with the epsilon the weights were trained with, and loaded through the legacy → modern name map.
 		assert.equal((model.getLayer('conv2_block1_1_bn').getConfig() as { epsilon: number }).epsilon, 1e-3);
 		const gamma = model.getLayer('conv1_bn').getWeights()[0].dataSync();
-		assert.ok(gamma.some((g) => Math.abs(g - 1) > 0.05), 'conv1_bn gamma should not be the initial ones');
+		assert.ok(
+			gamma.some((g) => Math.abs(g - 1) > 0.05),
+			'conv1_bn gamma should not be the initial ones',
+		);
 	} finally {
 		model.dispose();
 	}

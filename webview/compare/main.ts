@@ -91,18 +91,30 @@ const COLUMNS: Column[] = [
 		higherIsBetter: true,
 		interval: (r) => (r.card ? bracket(fmtInterval(r.card.macroAuc, 'score')) : undefined),
 	},
-	...CLASS_NAMES.map(
-		(c, i): Column => ({
-			title: `Recall ${c}`,
-			value: (r) => recall(r, i),
-			format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'),
-			higherIsBetter: true,
-			interval: (r) => wilsonText(recall(r, i), r.metrics.perClass.find((p) => p.className === c)?.support ?? 0),
-		}),
-	),
+	...CLASS_NAMES.map((c, i): Column => ({
+		title: `Recall ${c}`,
+		value: (r) => recall(r, i),
+		format: (v) => (Number.isFinite(v) ? v.toFixed(3) : '–'),
+		higherIsBetter: true,
+		interval: (r) => wilsonText(recall(r, i), r.metrics.perClass.find((p) => p.className === c)?.support ?? 0),
+	})),
 	// Feature extraction dominates a first run (the head trains in seconds); a cached re-run skips it: show both.
-	{ title: 'Features', hint: 'Scan, decode, base weights and feature extraction (near zero when the features were cached); lower is better', value: (r) => runTimes(r.timing, r.history).features, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareFeatureTime },
-	{ title: 'Head training', hint: 'Training the classification head (all epochs); lower is better', value: (r) => runTimes(r.timing, r.history).head, format: (v) => formatDuration(v), higherIsBetter: false, testid: TestId.CompareHeadTime },
+	{
+		title: 'Features',
+		hint: 'Scan, decode, base weights and feature extraction (near zero when the features were cached); lower is better',
+		value: (r) => runTimes(r.timing, r.history).features,
+		format: (v) => formatDuration(v),
+		higherIsBetter: false,
+		testid: TestId.CompareFeatureTime,
+	},
+	{
+		title: 'Head training',
+		hint: 'Training the classification head (all epochs); lower is better',
+		value: (r) => runTimes(r.timing, r.history).head,
+		format: (v) => formatDuration(v),
+		higherIsBetter: false,
+		testid: TestId.CompareHeadTime,
+	},
 	{ title: 'Total', hint: 'Whole run, including evaluation and writing; lower is better', value: (r) => runTimes(r.timing, r.history).total, format: (v) => formatDuration(v), higherIsBetter: false },
 ];
 
@@ -207,13 +219,21 @@ function render(): void {
 		content,
 		h('h2', { text: 'Test metrics' }),
 		h('div', { class: 'table-scroll' }, h('table', { class: 'data compare-table' }, h('thead', {}, head), h('tbody', {}, ...rows))),
-		h('p', { class: 'muted small', text: '★ marks the best value of each column among the runs shown. Under each value its 95 % interval: Wilson for proportions, a patient-level bootstrap (1000 resamples) for F1 and AUC. Overlapping intervals mean the ranking may not hold on new data.' }),
+		h('p', {
+			class: 'muted small',
+			text: '★ marks the best value of each column among the runs shown. Under each value its 95 % interval: Wilson for proportions, a patient-level bootstrap (1000 resamples) for F1 and AUC. Overlapping intervals mean the ranking may not hold on new data.',
+		}),
 		pairedSection(shown),
 		random.length
 			? h('p', { class: 'warn-line' }, icon('warning'), ` ${random.map((r) => r.displayName).join(', ')}: weights not pretrained (random), so these numbers are not transfer learning.`)
 			: null,
 		h('h2', { text: anySource ? 'Confusion matrices (rows: true class, columns: predicted) and results by source' : 'Confusion matrices (rows: true class, columns: predicted)' }),
-		anySource ? h('p', { class: 'muted small', text: 'By source: accuracy and recall per class for each source dataset; – where a source has no image of that class. Large gaps between sources suggest the model tells sources apart, not diseases.' }) : null,
+		anySource
+			? h('p', {
+					class: 'muted small',
+					text: 'By source: accuracy and recall per class for each source dataset; – where a source has no image of that class. Large gaps between sources suggest the model tells sources apart, not diseases.',
+				})
+			: null,
 		h('div', { class: 'matrices' }, ...matrices),
 	);
 }
@@ -255,8 +275,16 @@ function pairedSection(shown: CompareRun[]): HTMLElement | null {
 				'div',
 				{ testid: TestId.ComparePaired },
 				h('p', {}, `On ${p.n} shared test images: A ${fmtInterval(p.accuracyA)}, B ${fmtInterval(p.accuracyB)}.`),
-				h('p', {}, `A − B = ${pp(d.est)} points [${pp(d.lo)}, ${pp(d.hi)}] (paired bootstrap over patients); McNemar exact p = ${p.mcnemar.p.toPrecision(3)} (only A right: ${p.mcnemar.onlyA}, only B right: ${p.mcnemar.onlyB}).`),
-				h('p', { class: sig ? '' : 'warn-line' }, sig ? 'The difference is unlikely to be chance on this test set (p < 0.05 and the interval excludes 0).' : 'No reliable difference on this test set: the interval includes 0 or p ≥ 0.05.'),
+				h(
+					'p',
+					{},
+					`A − B = ${pp(d.est)} points [${pp(d.lo)}, ${pp(d.hi)}] (paired bootstrap over patients); McNemar exact p = ${p.mcnemar.p.toPrecision(3)} (only A right: ${p.mcnemar.onlyA}, only B right: ${p.mcnemar.onlyB}).`,
+				),
+				h(
+					'p',
+					{ class: sig ? '' : 'warn-line' },
+					sig ? 'The difference is unlikely to be chance on this test set (p < 0.05 and the interval excludes 0).' : 'No reliable difference on this test set: the interval includes 0 or p ≥ 0.05.',
+				),
 			);
 		}
 	}
@@ -264,7 +292,15 @@ function pairedSection(shown: CompareRun[]): HTMLElement | null {
 		'div',
 		{ class: 'paired' },
 		h('h2', { text: 'Is one run really better? (paired, same test images)' }),
-		h('div', { class: 'toolbar' }, h('span', { text: 'A' }), sel(pickA, (v) => ((pickA = v), render())), h('span', { text: 'B' }), sel(pickB, (v) => ((pickB = v), render())), go),
+		h(
+			'div',
+			{ class: 'toolbar' },
+			h('span', { text: 'A' }),
+			sel(pickA, (v) => ((pickA = v), render())),
+			h('span', { text: 'B' }),
+			sel(pickB, (v) => ((pickB = v), render())),
+			go,
+		),
 		h('p', { class: 'muted small', text: `A = ${nameOf(pickA)}, B = ${nameOf(pickB)}` }),
 		result,
 	);

@@ -32,13 +32,16 @@ export class ThumbAnnotations {
 	describe(relPath: string): string {
 		const a = this.rows.get(relPath);
 		if (!a) return '';
-		return [a.label ? `relabelled ${a.originalLabel ?? 'unlabelled'} to ${a.label}` : '', a.flags.length ? `flagged ${a.flags.join(', ')}` : '', a.note ? 'note' : '', a.reviewed ? 'reviewed' : ''].filter(Boolean).join(', ');
+		return [a.label ? `relabelled ${a.originalLabel ?? 'unlabelled'} to ${a.label}` : '', a.flags.length ? `flagged ${a.flags.join(', ')}` : '', a.note ? 'note' : '', a.reviewed ? 'reviewed' : '']
+			.filter(Boolean)
+			.join(', ');
 	}
 
 	private fill(el: HTMLElement): void {
 		const a = this.rows.get(el.dataset.relPath ?? '');
 		const parts: Array<HTMLElement | string> = [];
-		if (a?.label) parts.push(h('span', { class: 'annot relabelled', data: { state: 'relabelled' }, attrs: { title: `Relabelled from ${a.originalLabel ?? 'no label'}` } }, icon('edit'), ` ${a.label}`));
+		if (a?.label)
+			parts.push(h('span', { class: 'annot relabelled', data: { state: 'relabelled' }, attrs: { title: `Relabelled from ${a.originalLabel ?? 'no label'}` } }, icon('edit'), ` ${a.label}`));
 		if (a?.flags.length) parts.push(h('span', { class: 'annot flagged', data: { state: 'flagged' }, attrs: { title: `Flagged: ${a.flags.join('; ')}` } }, icon('flag')));
 		if (a?.note) parts.push(h('span', { class: 'annot noted', data: { state: 'noted' }, attrs: { title: a.note } }, icon('note')));
 		if (a?.reviewed) parts.push(h('span', { class: 'annot reviewed', data: { state: 'reviewed' }, attrs: { title: 'Reviewed' } }, icon('check')));

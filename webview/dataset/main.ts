@@ -95,7 +95,26 @@ function contentKey(msg: DatasetSnapshotMessage): string {
 	if (!d) return 'none';
 	const first = d.images[0];
 	const last = d.images.at(-1);
-	return JSON.stringify([d.root, d.total, d.patients, d.classCounts, d.splitCounts, d.sources?.sources, d.sources?.warnings.length, d.split, d.errors.length, d.preprocessed, d.images.length, first, last, msg.settings, msg.busy !== null, msg.defaultBackbone, msg.backbones?.map((b) => b.available), d.annotations]);
+	return JSON.stringify([
+		d.root,
+		d.total,
+		d.patients,
+		d.classCounts,
+		d.splitCounts,
+		d.sources?.sources,
+		d.sources?.warnings.length,
+		d.split,
+		d.errors.length,
+		d.preprocessed,
+		d.images.length,
+		first,
+		last,
+		msg.settings,
+		msg.busy !== null,
+		msg.defaultBackbone,
+		msg.backbones?.map((b) => b.available),
+		d.annotations,
+	]);
 }
 
 /** What the user typed in the split form and has not submitted yet (kept across re-renders). */
@@ -138,15 +157,11 @@ function countsTable(d: DatasetView): HTMLElement {
 			...(split ? SPLITS.map((s) => h('td', { testid: TestId.SplitCount, data: { split: s }, text: String(split.counts[s]) })) : []),
 		),
 		split
-			? h(
-					'tr',
-					{ class: 'patients-row' },
-					h('th', { text: known ? 'Patients' : 'Patients*' }),
-					h('td', { text: String(d.patients) }),
-					...SPLITS.map((s) => h('td', { text: String(pps[s]) })),
-				)
+			? h('tr', { class: 'patients-row' }, h('th', { text: known ? 'Patients' : 'Patients*' }), h('td', { text: String(d.patients) }), ...SPLITS.map((s) => h('td', { text: String(pps[s]) })))
 			: null,
-		split ? h('tr', { class: 'share-row muted' }, h('th', { text: 'Share' }), h('td', { text: '100%' }), ...SPLITS.map((s) => h('td', { text: pct(d.total ? split.counts[s] / d.total : NaN, 0) }))) : null,
+		split
+			? h('tr', { class: 'share-row muted' }, h('th', { text: 'Share' }), h('td', { text: '100%' }), ...SPLITS.map((s) => h('td', { text: pct(d.total ? split.counts[s] / d.total : NaN, 0) })))
+			: null,
 	];
 	return h(
 		'section',
@@ -154,7 +169,12 @@ function countsTable(d: DatasetView): HTMLElement {
 		h('h2', { text: split ? 'Images per class and split' : 'Images per class' }),
 		h('table', { class: 'data counts' }, h('thead', {}, head), h('tbody', {}, ...rows), h('tfoot', {}, ...foot)),
 		split && !known ? h('p', { class: 'muted small', text: `* Patients per split counted over the ${d.images.length} images listed here.` }) : null,
-		split ? h('p', { class: 'muted small', text: `Split: ${split.mode === 'patient' ? 'by patient, stratified' : 'by image (as the reference work)'} · seed ${split.seed} · test ${pct(split.testFraction, 0)} · validation ${pct(split.valFraction, 0)}` }) : null,
+		split
+			? h('p', {
+					class: 'muted small',
+					text: `Split: ${split.mode === 'patient' ? 'by patient, stratified' : 'by image (as the reference work)'} · seed ${split.seed} · test ${pct(split.testFraction, 0)} · validation ${pct(split.valFraction, 0)}`,
+				})
+			: null,
 	);
 }
 
@@ -189,7 +209,13 @@ function sourcesSection(d: DatasetView): HTMLElement | null {
 		? h(
 				'div',
 				{ class: 'leak leak-bad card confound', attrs: { role: 'alert' } },
-				h('div', {}, icon('warning'), h('strong', { text: ' Source confound: ' }), 'the source alone gives the class away here, so accuracy on this data can come from recognising the source (age group, scanner, processing) rather than the disease.'),
+				h(
+					'div',
+					{},
+					icon('warning'),
+					h('strong', { text: ' Source confound: ' }),
+					'the source alone gives the class away here, so accuracy on this data can come from recognising the source (age group, scanner, processing) rather than the disease.',
+				),
 				h('ul', { class: 'confound-list' }, ...t.warnings.map((w) => h('li', { testid: TestId.ConfoundWarning, data: { kind: w.kind, class: w.className, source: w.source }, text: w.message }))),
 				h('div', { class: 'muted small', text: 'Check the per-source results after training (Predictions and Compare panels), and test on images from another source.' }),
 			)
@@ -221,14 +247,25 @@ function leakStatement(d: DatasetView): HTMLElement {
 	return h(
 		'div',
 		{ class: 'leak leak-bad card', attrs: { role: 'alert' } },
-		h('div', {}, icon('warning'), h('strong', { text: ` ${leaked.length} patient${leaked.length === 1 ? '' : 's'} cross${leaked.length === 1 ? 'es' : ''} splits` }), split.mode === 'image' ? ' (image-level split, as the reference work): their images are in more than one of train, validation and test, so test accuracy is optimistic.' : '.'),
+		h(
+			'div',
+			{},
+			icon('warning'),
+			h('strong', { text: ` ${leaked.length} patient${leaked.length === 1 ? '' : 's'} cross${leaked.length === 1 ? 'es' : ''} splits` }),
+			split.mode === 'image' ? ' (image-level split, as the reference work): their images are in more than one of train, validation and test, so test accuracy is optimistic.' : '.',
+		),
 		h('div', { class: 'leak-list mono' }, leaked.slice(0, MAX).join(', '), leaked.length > MAX ? ` … and ${leaked.length - MAX} more` : ''),
 	);
 }
 
 function splitForm(msg: DatasetSnapshotMessage): HTMLElement {
 	const s = msg.settings;
-	const mode = h('vscode-single-select', { attrs: { 'aria-label': 'Split mode' } }, h('vscode-option', { attrs: { value: 'patient' } }, 'By patient (no leak)'), h('vscode-option', { attrs: { value: 'image' } }, 'By image (reference)'));
+	const mode = h(
+		'vscode-single-select',
+		{ attrs: { 'aria-label': 'Split mode' } },
+		h('vscode-option', { attrs: { value: 'patient' } }, 'By patient (no leak)'),
+		h('vscode-option', { attrs: { value: 'image' } }, 'By image (reference)'),
+	);
 	mode.value = msg.dataset?.split?.mode ?? s.splitMode;
 	const num = (label: string, value: number, step: string): HTMLElement & { value: string } => {
 		const f = h('vscode-textfield', { class: 'field-narrow', attrs: { type: 'number', step, min: '0', 'aria-label': label } });
@@ -262,7 +299,12 @@ function splitForm(msg: DatasetSnapshotMessage): HTMLElement {
 		draft = null;
 		channel.post({ type: 'computeSplits', mode: mode.value as SplitMode, seed: seedN, testFraction: testN, valFraction: valN });
 	});
-	const preprocess = h('vscode-button', { testid: TestId.PreprocessButton, attrs: { secondary: true, title: `Decode and resize every image to ${s.imageSize}px once (cached)` } }, icon('gear'), ` Preprocess (${s.imageSize}px)`);
+	const preprocess = h(
+		'vscode-button',
+		{ testid: TestId.PreprocessButton, attrs: { secondary: true, title: `Decode and resize every image to ${s.imageSize}px once (cached)` } },
+		icon('gear'),
+		` Preprocess (${s.imageSize}px)`,
+	);
 	preprocess.addEventListener('click', () => channel.post({ type: 'preprocess' }));
 	// Backbones without weights stay pickable (a .h5 may be chosen on the error), marked with why and the fix.
 	const choices = msg.backbones ?? BACKBONE_IDS.map((id) => ({ id, label: id, available: true, detail: '' }));
@@ -310,7 +352,20 @@ function annotationsSection(d: DatasetView): HTMLElement | null {
 		{},
 		h('h2', { text: 'Annotations' }),
 		h('p', { class: 'muted', text: `${a.file} — corrected labels replace folder labels; excluded images are left out of training and evaluation.` }),
-		h('p', { class: 'annot-stats' }, stat('relabelled', 'relabelled', a.relabelled), ' · ', stat('excluded', 'excluded', a.excluded), ' · ', stat('flagged', 'flagged', a.flagged), ' · ', stat('noted', 'with a note', a.noted), ' · ', stat('reviewed', 'reviewed', a.reviewed), a.moved ? ` · ${a.moved} followed a moved image` : ''),
+		h(
+			'p',
+			{ class: 'annot-stats' },
+			stat('relabelled', 'relabelled', a.relabelled),
+			' · ',
+			stat('excluded', 'excluded', a.excluded),
+			' · ',
+			stat('flagged', 'flagged', a.flagged),
+			' · ',
+			stat('noted', 'with a note', a.noted),
+			' · ',
+			stat('reviewed', 'reviewed', a.reviewed),
+			a.moved ? ` · ${a.moved} followed a moved image` : '',
+		),
 		a.excludedImages.length
 			? h('ul', { class: 'errors-list' }, ...a.excludedImages.map((x) => h('li', { attrs: { title: x.path } }, icon('circle-slash'), h('span', { class: 'mono', text: x.path }), ` — ${x.reason}`)))
 			: null,
@@ -329,14 +384,27 @@ function errorsSection(d: DatasetView): HTMLElement {
 }
 
 function thumbnails(d: DatasetView): HTMLElement {
-	const filterSel = h('vscode-single-select', { attrs: { 'aria-label': 'Class' } }, h('vscode-option', { attrs: { value: 'all' } }, 'All classes'), ...CLASS_NAMES.map((c) => h('vscode-option', { attrs: { value: c } }, c)));
+	const filterSel = h(
+		'vscode-single-select',
+		{ attrs: { 'aria-label': 'Class' } },
+		h('vscode-option', { attrs: { value: 'all' } }, 'All classes'),
+		...CLASS_NAMES.map((c) => h('vscode-option', { attrs: { value: c } }, c)),
+	);
 	filterSel.value = ui.thumbClass;
 	const groups = h('div', {});
 	const draw = (): void => {
 		const cls = ui.thumbClass;
 		const pick = (im: DatasetImageView): boolean => cls === 'all' || im.label === cls;
 		const keys: Array<SplitName | 'none'> = d.split ? [...SPLITS] : ['none'];
-		replaceChildren(groups, ...keys.map((k) => thumbGroup(k, d.images.filter((im) => (im.split ?? 'none') === k && pick(im)))));
+		replaceChildren(
+			groups,
+			...keys.map((k) =>
+				thumbGroup(
+					k,
+					d.images.filter((im) => (im.split ?? 'none') === k && pick(im)),
+				),
+			),
+		);
 	};
 	filterSel.addEventListener('change', () => {
 		ui.thumbClass = filterSel.value as ClassName | 'all';
@@ -363,7 +431,13 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 		fill();
 	});
 	fill();
-	return h('div', { class: 'thumb-group' }, h('h3', {}, `${title} `, h('span', { class: 'muted', text: `(${images.length})` })), images.length ? grid : h('p', { class: 'muted', text: 'No images.' }), more);
+	return h(
+		'div',
+		{ class: 'thumb-group' },
+		h('h3', {}, `${title} `, h('span', { class: 'muted', text: `(${images.length})` })),
+		images.length ? grid : h('p', { class: 'muted', text: 'No images.' }),
+		more,
+	);
 }
 
 const thumbAnnotations = new ThumbAnnotations(

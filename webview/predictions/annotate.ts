@@ -121,7 +121,12 @@ export class Annotator {
 		this.help = h(
 			'div',
 			{ class: 'overlay annot-help', testid: TestId.AnnotationHelp, attrs: { role: 'dialog', 'aria-label': 'Keyboard shortcuts', tabindex: '-1' } },
-			h('div', { class: 'card' }, h('h2', { text: 'Keyboard' }), h('table', { class: 'data' }, h('tbody', {}, ...KEYS.map(([k, t]) => h('tr', {}, h('th', { class: 'mono', text: k }), h('td', { text: t })))))),
+			h(
+				'div',
+				{ class: 'card' },
+				h('h2', { text: 'Keyboard' }),
+				h('table', { class: 'data' }, h('tbody', {}, ...KEYS.map(([k, t]) => h('tr', {}, h('th', { class: 'mono', text: k }), h('td', { text: t }))))),
+			),
 		);
 		this.help.hidden = true;
 		this.help.addEventListener('click', () => this.toggleHelp());
@@ -199,7 +204,14 @@ export class Annotator {
 		const parts: HTMLElement[] = [];
 		const words: string[] = [];
 		if (a?.label) {
-			parts.push(h('span', { class: 'annot relabelled', attrs: { title: `Relabelled from ${a.originalLabel ?? 'no label'} to ${a.label}` }, data: { state: 'relabelled' } }, icon('edit'), ` ${a.originalLabel?.[0] ?? '–'}→${a.label[0]}`));
+			parts.push(
+				h(
+					'span',
+					{ class: 'annot relabelled', attrs: { title: `Relabelled from ${a.originalLabel ?? 'no label'} to ${a.label}` }, data: { state: 'relabelled' } },
+					icon('edit'),
+					` ${a.originalLabel?.[0] ?? '–'}→${a.label[0]}`,
+				),
+			);
 			words.push(`relabelled from ${a.originalLabel ?? 'no label'} to ${a.label}`);
 		}
 		if (a?.flags.length) {
@@ -264,11 +276,11 @@ export class Annotator {
 	onKey(e: KeyboardEvent, index: number, inDetail = false): boolean {
 		const ctrl = e.ctrlKey || e.metaKey;
 		const k = e.key.toLowerCase();
-		if (ctrl && k === 'z') return this.undo(e.shiftKey), true;
-		if (ctrl && k === 'y') return this.undo(true), true;
-		if (ctrl && k === 'a' && !inDetail) return this.selectAll(), true;
+		if (ctrl && k === 'z') return (this.undo(e.shiftKey), true);
+		if (ctrl && k === 'y') return (this.undo(true), true);
+		if (ctrl && k === 'a' && !inDetail) return (this.selectAll(), true);
 		if (ctrl || e.altKey) return false;
-		if (e.key === '?') return this.toggleHelp(), true;
+		if (e.key === '?') return (this.toggleHelp(), true);
 		if (e.key === 'Escape' && !inDetail && this.selection.size) {
 			this.selection.clear();
 			this.sync();
@@ -279,19 +291,19 @@ export class Annotator {
 		if (paths.length === 0) return false;
 		const classKey = ['1', '2', '3'].indexOf(e.key);
 		const initial = CLASS_NAMES.findIndex((c) => c[0].toLowerCase() === k);
-		if (classKey >= 0 || initial >= 0) return this.act(inDetail, () => this.setLabel(paths, CLASS_NAMES[classKey >= 0 ? classKey : initial])), true;
+		if (classKey >= 0 || initial >= 0) return (this.act(inDetail, () => this.setLabel(paths, CLASS_NAMES[classKey >= 0 ? classKey : initial])), true);
 		switch (k) {
 			case '0':
 				// In the large view 0 fits the zoom.
 				return inDetail ? false : (this.act(inDetail, () => this.setLabel(paths, null)), true);
 			case 'x':
-				return this.act(inDetail, () => this.edit(paths.map((path) => ({ kind: 'flag', path, flag: 'exclude' })))), true;
+				return (this.act(inDetail, () => this.edit(paths.map((path) => ({ kind: 'flag', path, flag: 'exclude' })))), true);
 			case 'f':
-				return void this.flagPrompt(paths).then((done) => done && this.afterQueueAction(inDetail)), true;
+				return (void this.flagPrompt(paths).then((done) => done && this.afterQueueAction(inDetail)), true);
 			case 't':
-				return void this.notePrompt(paths), true;
+				return (void this.notePrompt(paths), true);
 			case 'r':
-				return this.act(inDetail, () => this.toggleReviewed(paths)), true;
+				return (this.act(inDetail, () => this.toggleReviewed(paths)), true);
 			default:
 				return false;
 		}
@@ -352,7 +364,7 @@ export class Annotator {
 
 	/** A small dialog: a reason from the built-ins or free text. Resolves true when something was flagged. */
 	private async flagPrompt(paths: string[]): Promise<boolean> {
-		if (!paths.length) return this.edit([]), false;
+		if (!paths.length) return (this.edit([]), false);
 		const reason = await this.ask(`Flag ${paths.length === 1 ? 'this image' : `${paths.length} images`}`, 'Other reason (Enter)', '', FLAG_CHOICES);
 		if (!reason) return false;
 		this.edit(paths.map((path) => ({ kind: 'flag', path, flag: reason })));
@@ -383,7 +395,11 @@ export class Annotator {
 				b.addEventListener('click', () => done(id));
 				return b;
 			});
-			const dialog = h('div', { class: 'overlay annot-prompt', attrs: { role: 'dialog', 'aria-label': title } }, h('div', { class: 'card' }, h('h2', { text: title }), buttons.length ? h('div', { class: 'toolbar' }, ...buttons) : null, input));
+			const dialog = h(
+				'div',
+				{ class: 'overlay annot-prompt', attrs: { role: 'dialog', 'aria-label': title } },
+				h('div', { class: 'card' }, h('h2', { text: title }), buttons.length ? h('div', { class: 'toolbar' }, ...buttons) : null, input),
+			);
 			dialog.addEventListener('keydown', (e) => {
 				e.stopPropagation();
 				if (e.key === 'Escape') done(undefined);
@@ -461,6 +477,13 @@ export class Annotator {
 		note.addEventListener('click', () => void this.notePrompt([item.relPath]));
 		const rev = h('vscode-button', { attrs: { secondary: true, title: 'Reviewed (R)' } }, icon('check'), a?.reviewed ? ' Not reviewed' : ' Reviewed');
 		rev.addEventListener('click', () => this.act(true, () => this.toggleReviewed([item.relPath])));
-		return h('div', { class: 'detail-review' }, ...lines, h('div', { class: 'toolbar' }, ...labelButtons), h('div', { class: 'toolbar' }, flag, note, rev), h('div', { class: 'muted hint', text: 'Keys: 1/2/3 label · F flag · X exclude · T note · R reviewed · ? all keys' }));
+		return h(
+			'div',
+			{ class: 'detail-review' },
+			...lines,
+			h('div', { class: 'toolbar' }, ...labelButtons),
+			h('div', { class: 'toolbar' }, flag, note, rev),
+			h('div', { class: 'muted hint', text: 'Keys: 1/2/3 label · F flag · X exclude · T note · R reviewed · ? all keys' }),
+		);
 	}
 }

@@ -175,7 +175,10 @@ export class DetailView {
 			this.canvas.dataset.fullRes = 'true';
 			this.canvas.dataset.width = String(img.naturalWidth);
 			this.canvas.dataset.height = String(img.naturalHeight);
-			const orig = msg.originalWidth && msg.originalHeight && (msg.originalWidth !== img.naturalWidth || msg.originalHeight !== img.naturalHeight) ? ` (original ${msg.originalWidth} × ${msg.originalHeight}, scaled for the screen)` : ' (the file’s own resolution)';
+			const orig =
+				msg.originalWidth && msg.originalHeight && (msg.originalWidth !== img.naturalWidth || msg.originalHeight !== img.naturalHeight)
+					? ` (original ${msg.originalWidth} × ${msg.originalHeight}, scaled for the screen)`
+					: ' (the file’s own resolution)';
 			this.state.textContent = `${img.naturalWidth} × ${img.naturalHeight} px${orig}. Wheel or +/− to zoom, drag to pan.`;
 		};
 		img.onerror = () => {

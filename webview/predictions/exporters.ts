@@ -33,7 +33,7 @@ function loadImage(uri: string | undefined): Promise<HTMLImageElement | null> {
 
 /** Loads images with bounded concurrency, in order, reporting progress. */
 async function loadAll(items: readonly GridItem[], onProgress: ProgressFn, concurrency = 8): Promise<(HTMLImageElement | null)[]> {
-	const out: (HTMLImageElement | null)[] = new Array(items.length).fill(null);
+	const out = new Array<HTMLImageElement | null>(items.length).fill(null);
 	let next = 0;
 	let done = 0;
 	const worker = async (): Promise<void> => {

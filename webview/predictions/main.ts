@@ -192,9 +192,18 @@ const root = h(
 );
 (document.getElementById('app') ?? document.body).appendChild(root);
 root.hidden = true;
-const gradcam = new GradcamOverlay(root, (m) => channel.post(m), () => shown.map((i) => i.relPath), (t) => status.setBusy(t));
+const gradcam = new GradcamOverlay(
+	root,
+	(m) => channel.post(m),
+	() => shown.map((i) => i.relPath),
+	(t) => status.setBusy(t),
+);
 exportBar.prepend(gradcam.toggle);
-const operating = new OperatingPointView(root, (m) => channel.post(m), (rel) => view?.items.find((i) => i.relPath === rel)?.probs);
+const operating = new OperatingPointView(
+	root,
+	(m) => channel.post(m),
+	(rel) => view?.items.find((i) => i.relPath === rel)?.probs,
+);
 exportBar.prepend(operating.toggle);
 status.el.after(operating.line);
 
@@ -283,16 +292,40 @@ function renderSide(): void {
 						'tbody',
 						{},
 						...m.perClass.map((r) =>
-							h('tr', {}, h('th', { text: r.className }), h('td', { text: r.precision.toFixed(2) }), h('td', { text: r.recall.toFixed(2) }), h('td', { text: r.f1.toFixed(2) }), h('td', { text: String(r.support) })),
+							h(
+								'tr',
+								{},
+								h('th', { text: r.className }),
+								h('td', { text: r.precision.toFixed(2) }),
+								h('td', { text: r.recall.toFixed(2) }),
+								h('td', { text: r.f1.toFixed(2) }),
+								h('td', { text: String(r.support) }),
+							),
 						),
 					),
-					h('tfoot', {}, h('tr', {}, h('th', { text: 'macro avg' }), h('td', { text: m.macroAvg.precision.toFixed(2) }), h('td', { text: m.macroAvg.recall.toFixed(2) }), h('td', { text: m.macroAvg.f1.toFixed(2) }), h('td', { text: String(m.support) }))),
+					h(
+						'tfoot',
+						{},
+						h(
+							'tr',
+							{},
+							h('th', { text: 'macro avg' }),
+							h('td', { text: m.macroAvg.precision.toFixed(2) }),
+							h('td', { text: m.macroAvg.recall.toFixed(2) }),
+							h('td', { text: m.macroAvg.f1.toFixed(2) }),
+							h('td', { text: String(m.support) }),
+						),
+					),
 				),
 			);
 			const bySource = sourceRows(m.bySource);
 			if (bySource.length) {
 				// Classes confounded with source (e.g. pediatric vs adult sets) show up here as uneven recall.
-				parts.push(h('h2', {}, 'By source'), h('p', { class: 'muted hint', text: 'If accuracy differs a lot between sources, the model may be telling sources apart, not diseases.' }), sourceTable(bySource));
+				parts.push(
+					h('h2', {}, 'By source'),
+					h('p', { class: 'muted hint', text: 'If accuracy differs a lot between sources, the model may be telling sources apart, not diseases.' }),
+					sourceTable(bySource),
+				);
 			}
 		}
 	} else {
@@ -322,7 +355,15 @@ function renderHeader(v: PredictionsView): void {
 		h('span', { class: 'chip', text: v.backbone }),
 		weightsLabel(v.weights),
 		v.backend ? h('span', { class: 'muted', text: v.backend }) : null,
-		accuracy !== undefined ? h('span', { class: 'accuracy' }, 'accuracy ', h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) }), h('span', { class: 'muted', text: ` ${accuracyLabel(accuracy, n).replace(/^[^[]*/, '')}` })) : null,
+		accuracy !== undefined
+			? h(
+					'span',
+					{ class: 'accuracy' },
+					'accuracy ',
+					h('strong', { testid: TestId.MetricsAccuracy, text: pct(accuracy) }),
+					h('span', { class: 'muted', text: ` ${accuracyLabel(accuracy, n).replace(/^[^[]*/, '')}` }),
+				)
+			: null,
 	);
 }
 

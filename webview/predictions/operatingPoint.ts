@@ -22,7 +22,12 @@ export class OperatingPointView {
 		/** Probabilities of a shown image by relPath. */
 		private readonly probsOf: (relPath: string) => number[] | undefined,
 	) {
-		this.toggle = h('vscode-button', { testid: TestId.OperatingPointToggle, attrs: { secondary: true, 'aria-pressed': 'false', title: 'Mark each image as called COVID or not at the threshold chosen on the validation split' } }, icon('target'), ' Operating point');
+		this.toggle = h(
+			'vscode-button',
+			{ testid: TestId.OperatingPointToggle, attrs: { secondary: true, 'aria-pressed': 'false', title: 'Mark each image as called COVID or not at the threshold chosen on the validation split' } },
+			icon('target'),
+			' Operating point',
+		);
 		this.toggle.addEventListener('click', () => this.setEnabled(!this.enabled));
 		this.line.hidden = true;
 		new MutationObserver(() => this.schedule()).observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-rel-path'] });

@@ -36,7 +36,12 @@ export class GradcamOverlay {
 		private readonly shown: () => string[],
 		private readonly setBusy: (text: string | null) => void,
 	) {
-		this.toggle = h('vscode-button', { testid: TestId.GradcamToggle, attrs: { secondary: true, 'aria-pressed': 'false', title: 'Show where the model looked (Grad-CAM of the predicted class)' } }, icon('eye'), ' Grad-CAM');
+		this.toggle = h(
+			'vscode-button',
+			{ testid: TestId.GradcamToggle, attrs: { secondary: true, 'aria-pressed': 'false', title: 'Show where the model looked (Grad-CAM of the predicted class)' } },
+			icon('eye'),
+			' Grad-CAM',
+		);
 		this.toggle.addEventListener('click', () => this.setEnabled(!this.enabled));
 		// Cells are recycled and the large view re-renders: re-layer after every change.
 		new MutationObserver(() => this.schedule()).observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-rel-path', 'src', 'hidden', 'alt'] });
@@ -215,7 +220,12 @@ export class GradcamOverlay {
 			this.schedule();
 		});
 		const where = o
-			? h('p', { class: o.outside ? 'cam-where outside' : 'cam-where' }, `Map of ${o.className}: ${(o.border * 100).toFixed(0)} % of its mass in the border band`, o.outside ? ' — looks outside the lungs' : '')
+			? h(
+					'p',
+					{ class: o.outside ? 'cam-where outside' : 'cam-where' },
+					`Map of ${o.className}: ${(o.border * 100).toFixed(0)} % of its mass in the border band`,
+					o.outside ? ' — looks outside the lungs' : '',
+				)
 			: this.enabled
 				? h('p', { class: 'muted', text: 'Computing the map…' })
 				: null;
@@ -279,7 +289,12 @@ function layer(img: HTMLImageElement, o: GradcamOverlayView | undefined, opacity
 		return;
 	}
 	if (!wrap) {
-		wrap = h('div', { class: 'cam-layer', attrs: { 'aria-hidden': 'true' } }, h('img', { class: 'cam-img', testid: TestId.GradcamOverlay, attrs: { alt: '', draggable: 'false' } }), h('span', { class: 'cam-flag', text: 'outside lungs' }));
+		wrap = h(
+			'div',
+			{ class: 'cam-layer', attrs: { 'aria-hidden': 'true' } },
+			h('img', { class: 'cam-img', testid: TestId.GradcamOverlay, attrs: { alt: '', draggable: 'false' } }),
+			h('span', { class: 'cam-flag', text: 'outside lungs' }),
+		);
 		parent.classList.add('cam-host');
 		parent.appendChild(wrap);
 	}

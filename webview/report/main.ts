@@ -125,7 +125,11 @@ function render(card: ReportCard | null, busy: string | null): void {
 					h('p', { text: `${card.looks.flagged} of ${card.looks.n} test maps put ≥ 70 % of their mass in the border band (labels, markers): “looks outside the lungs”.` }),
 					table(looksTable(card)),
 				)
-			: h('div', { class: 'toolbar' }, button('Compute where it looks (one forward pass per test image)', 'eye', () => channel.post({ type: 'computeGradcam' }))),
+			: h(
+					'div',
+					{ class: 'toolbar' },
+					button('Compute where it looks (one forward pass per test image)', 'eye', () => channel.post({ type: 'computeGradcam' })),
+				),
 		prov(),
 		h('p', { class: 'muted', text: 'Research aid, not a diagnosis. Numbers on a development set are not clinical accuracy.' }),
 	);

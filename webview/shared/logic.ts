@@ -18,9 +18,12 @@ export interface SourceRow {
 	recallTitle: string[];
 }
 
+/** Array.isArray without widening a readonly array to any[]. */
+const isArray = (v: unknown): v is readonly unknown[] => Array.isArray(v);
+
 /** Metrics' optional bySource as table rows, largest source first; [] when absent or malformed (older runs). */
 export function sourceRows(bySource: readonly SourceMetrics[] | undefined): SourceRow[] {
-	if (!Array.isArray(bySource)) return [];
+	if (!isArray(bySource)) return [];
 	return bySource
 		.filter((s) => s && typeof s.source === 'string' && Number.isFinite(s.n))
 		.slice()
@@ -140,9 +143,7 @@ export function itemSource(item: { source?: string }): string {
 export function sourceCounts(items: readonly GridItem[]): Array<{ source: string; count: number }> {
 	const m = new Map<string, number>();
 	for (const it of items) m.set(itemSource(it), (m.get(itemSource(it)) ?? 0) + 1);
-	return [...m]
-		.map(([source, count]) => ({ source, count }))
-		.sort((a, b) => Number(a.source === 'unknown') - Number(b.source === 'unknown') || b.count - a.count || a.source.localeCompare(b.source));
+	return [...m].map(([source, count]) => ({ source, count })).sort((a, b) => Number(a.source === 'unknown') - Number(b.source === 'unknown') || b.count - a.count || a.source.localeCompare(b.source));
 }
 
 /** True when the filter hides nothing by itself (the state a one-click reset returns to). */
@@ -361,7 +362,10 @@ export function buildSeries(runs: readonly CurveRun[], metric: CurveMetric, pale
 	for (const r of runs) {
 		const byEpoch = new Map<number, EpochLog>();
 		for (const e of r.history) byEpoch.set(e.epoch, e);
-		const epochs = thin([...byEpoch.values()].sort((a, b) => a.epoch - b.epoch), maxPoints);
+		const epochs = thin(
+			[...byEpoch.values()].sort((a, b) => a.epoch - b.epoch),
+			maxPoints,
+		);
 		const color = colorFor(keys, r.colorKey, palette);
 		const trainKey = metric === 'acc' ? 'acc' : 'loss';
 		const valKey = metric === 'acc' ? 'val_acc' : 'val_loss';
@@ -498,7 +502,10 @@ export function crossingPatients(images: ReadonlyArray<{ patientId: string; spli
 		if (!s) where.set(im.patientId, (s = new Set()));
 		s.add(im.split);
 	}
-	return [...where].filter(([, s]) => s.size > 1).map(([p]) => p).sort();
+	return [...where]
+		.filter(([, s]) => s.size > 1)
+		.map(([p]) => p)
+		.sort();
 }
 
 /** The newest item per key (by ISO `createdAt`), in newest-first order. */

@@ -43,12 +43,7 @@ export class StatusLines {
 export function weightsLabel(w: WeightsInfo | null | undefined): HTMLElement {
 	if (!w) return h('span', { class: 'weights weights-unknown', testid: TestId.WeightsLabel, text: 'weights: pending' });
 	if (!w.pretrained) {
-		return h(
-			'span',
-			{ class: 'weights weights-random', testid: TestId.WeightsLabel, attrs: { title: w.name } },
-			icon('warning'),
-			h('span', { text: 'not pretrained' }),
-		);
+		return h('span', { class: 'weights weights-random', testid: TestId.WeightsLabel, attrs: { title: w.name } }, icon('warning'), h('span', { text: 'not pretrained' }));
 	}
 	return h('span', { class: 'weights weights-pretrained', testid: TestId.WeightsLabel, attrs: { title: `${w.name}\nsha256 ${w.sha256}` } }, icon('verified'), h('span', { text: 'pretrained' }));
 }

@@ -60,9 +60,7 @@ function bounded(text: string): string {
  */
 export function startPanel(channel: Channel<{ type: string }, { type: 'ready' } | { type: 'error'; message: string }>): void {
 	window.addEventListener('error', (e) => channel.post({ type: 'error', message: bounded(`Webview error: ${e.message}`) }));
-	window.addEventListener('unhandledrejection', (e) =>
-		channel.post({ type: 'error', message: bounded(`Webview error: ${String((e as PromiseRejectionEvent).reason)}`) }),
-	);
+	window.addEventListener('unhandledrejection', (e) => channel.post({ type: 'error', message: bounded(`Webview error: ${String(e.reason)}`) }));
 	channel.post({ type: 'ready' });
 }
 

@@ -171,7 +171,7 @@ function updateChart(chart: Chart<'line', { x: number; y: number }[]>, metric: C
 	// Update in place so the legend's hidden flags survive each new epoch.
 	const next: ChartDataset<'line', { x: number; y: number }[]>[] = built.map((b) => {
 		const prev = old.find((d) => d.label === b.label);
-		const ds = prev ?? ({ label: b.label, data: [] } as ChartDataset<'line', { x: number; y: number }[]>);
+		const ds = prev ?? { label: b.label, data: [] };
 		ds.data = b.data;
 		ds.borderColor = b.borderColor;
 		ds.backgroundColor = b.backgroundColor;
@@ -210,7 +210,12 @@ function card(s: TrainingSeries): HTMLElement {
 	swatch.style.background = ids.includes(s.id) ? colorFor(ids, s.id, palette()) : themeColor('--vscode-disabledForeground', '#888888');
 	const actions: HTMLElement[] = [];
 	if (s.state === 'running' && s.history.length > 0) {
-		const keep = h('vscode-button', { testid: TestId.StopKeepButton, attrs: { title: `End ${s.displayName} after this epoch, then evaluate and save the model as it is` } }, icon('debug-stop'), ' Stop and keep');
+		const keep = h(
+			'vscode-button',
+			{ testid: TestId.StopKeepButton, attrs: { title: `End ${s.displayName} after this epoch, then evaluate and save the model as it is` } },
+			icon('debug-stop'),
+			' Stop and keep',
+		);
 		keep.addEventListener('click', () => {
 			keep.setAttribute('disabled', '');
 			channel.post({ type: 'stopKeep', id: s.id });
@@ -235,7 +240,11 @@ function card(s: TrainingSeries): HTMLElement {
 	rename.addEventListener('click', () => channel.post({ type: 'label', id: s.id }));
 	actions.push(rename);
 	if (s.state !== 'running' && s.state !== 'queued') {
-		const dismiss = h('vscode-button', { testid: TestId.DismissButton, attrs: { secondary: true, 'aria-label': `Dismiss ${s.displayName}`, title: 'Remove this card (the run stays on disk)' } }, icon('close'));
+		const dismiss = h(
+			'vscode-button',
+			{ testid: TestId.DismissButton, attrs: { secondary: true, 'aria-label': `Dismiss ${s.displayName}`, title: 'Remove this card (the run stays on disk)' } },
+			icon('close'),
+		);
 		dismiss.addEventListener('click', () => channel.post({ type: 'dismiss', id: s.id }));
 		actions.push(dismiss);
 	}
@@ -267,7 +276,15 @@ function card(s: TrainingSeries): HTMLElement {
 			eta !== undefined ? stat('ETA', formatDuration(eta)) : null,
 			s.backend ? stat('Backend', s.backend) : null,
 			s.metrics
-				? stat('Test accuracy', h('span', {}, h('strong', { testid: TestId.SeriesAccuracy, text: pct(s.metrics.accuracy) }), h('span', { class: 'muted', text: ` ${accuracyLabel(s.metrics.accuracy, s.metrics.support).replace(/^[^[]*/, '')}` })))
+				? stat(
+						'Test accuracy',
+						h(
+							'span',
+							{},
+							h('strong', { testid: TestId.SeriesAccuracy, text: pct(s.metrics.accuracy) }),
+							h('span', { class: 'muted', text: ` ${accuracyLabel(s.metrics.accuracy, s.metrics.support).replace(/^[^[]*/, '')}` }),
+						),
+					)
 				: null,
 			s.metrics ? stat('Test loss', s.metrics.loss.toFixed(4)) : null,
 		),

@@ -108,7 +108,7 @@ function renderFull(asPreview = false): void {
 	} else {
 		lut8 = displayLut(0, 256, 1, 0, win, invert, lut8);
 		for (let y = 0, o = 0; y < th; y++) {
-			for (let x = 0, j = (y * step * img.width) * 3; x < tw; x++, j += 3 * step) out[o++] = 0xff000000 | (lut8[px[j + 2]] << 16) | (lut8[px[j + 1]] << 8) | lut8[px[j]];
+			for (let x = 0, j = y * step * img.width * 3; x < tw; x++, j += 3 * step) out[o++] = 0xff000000 | (lut8[px[j + 2]] << 16) | (lut8[px[j + 1]] << 8) | lut8[px[j]];
 		}
 	}
 	(usePreview ? preview : full).getContext('2d')!.putImageData(target, 0, 0);
@@ -195,13 +195,17 @@ function zoomTo(s: number, cx = canvas.width / 2, cy = canvas.height / 2): void 
 
 new ResizeObserver(() => resizeCanvas()).observe(stage);
 
-stage.addEventListener('wheel', (e) => {
-	e.preventDefault();
-	const dpr = window.devicePixelRatio || 1;
-	const r = canvas.getBoundingClientRect();
-	const s = scale * Math.exp(-e.deltaY * 0.0015);
-	schedule(() => zoomTo(s, (e.clientX - r.left) * dpr, (e.clientY - r.top) * dpr));
-}, { passive: false });
+stage.addEventListener(
+	'wheel',
+	(e) => {
+		e.preventDefault();
+		const dpr = window.devicePixelRatio || 1;
+		const r = canvas.getBoundingClientRect();
+		const s = scale * Math.exp(-e.deltaY * 0.0015);
+		schedule(() => zoomTo(s, (e.clientX - r.left) * dpr, (e.clientY - r.top) * dpr));
+	},
+	{ passive: false },
+);
 stage.addEventListener('dblclick', () => fitImage());
 stage.addEventListener('contextmenu', (e) => e.preventDefault());
 
@@ -256,12 +260,36 @@ function showPrediction(p: ViewerPrediction | null, note?: string): void {
 	const verdict = p.label === null ? null : p.label === p.predicted;
 	replaceChildren(
 		predictionEl,
-		h('p', {}, 'Predicted ', h('b', { testid: TestId.PredLabel, text: p.predicted }), p.label !== null ? ' · correct label ' : '', p.label !== null ? h('b', { testid: TestId.TrueLabel, text: p.label }) : null,
-			verdict === null ? null : h('span', { class: `verdict ${verdict ? 'right' : 'wrong'}`, text: verdict ? ' ✓ right' : ' ✗ wrong' })),
-		h('table', { class: 'probs' }, ...p.classes.map((c, i) =>
-			h('tr', { class: c === p.predicted ? 'predicted' : '', testid: TestId.ViewerProb, data: { class: c } },
-				h('td', { text: c }), h('td', { text: `${(p.probs[i] * 100).toFixed(1)} %` }),
-				h('td', { class: 'barcell' }, (() => { const bar = h('div', { class: 'bar' }); bar.style.width = `${Math.round(p.probs[i] * 100)}%`; return bar; })())))),
+		h(
+			'p',
+			{},
+			'Predicted ',
+			h('b', { testid: TestId.PredLabel, text: p.predicted }),
+			p.label !== null ? ' · correct label ' : '',
+			p.label !== null ? h('b', { testid: TestId.TrueLabel, text: p.label }) : null,
+			verdict === null ? null : h('span', { class: `verdict ${verdict ? 'right' : 'wrong'}`, text: verdict ? ' ✓ right' : ' ✗ wrong' }),
+		),
+		h(
+			'table',
+			{ class: 'probs' },
+			...p.classes.map((c, i) =>
+				h(
+					'tr',
+					{ class: c === p.predicted ? 'predicted' : '', testid: TestId.ViewerProb, data: { class: c } },
+					h('td', { text: c }),
+					h('td', { text: `${(p.probs[i] * 100).toFixed(1)} %` }),
+					h(
+						'td',
+						{ class: 'barcell' },
+						(() => {
+							const bar = h('div', { class: 'bar' });
+							bar.style.width = `${Math.round(p.probs[i] * 100)}%`;
+							return bar;
+						})(),
+					),
+				),
+			),
+		),
 		h('p', { class: 'muted', text: `${p.backbone}${p.pretrained ? '' : ' (not pretrained)'} · run ${p.run}${p.split ? ` · ${p.split} split` : ''}` }),
 	);
 }
@@ -285,8 +313,11 @@ function showImage(img: ViewerImage): void {
 	replaceChildren(presetSelect, ...img.presets.map((p, i) => h('option', { attrs: { value: i }, text: `${p.name} (W ${Math.round(p.width)} L ${Math.round(p.center)})` })));
 	presetSelect.value = '0';
 	replaceChildren(notesEl, ...img.notes.map((n) => h('li', { text: n })));
-	replaceChildren(tagsEl, h('tr', { data: { tag: 'Size' } }, h('td', { text: 'Size' }), h('td', { text: `${img.width} × ${img.height}` })),
-		...img.tags.map(([k, v]) => h('tr', { data: { tag: k } }, h('td', { text: k }), h('td', { text: v }))));
+	replaceChildren(
+		tagsEl,
+		h('tr', { data: { tag: 'Size' } }, h('td', { text: 'Size' }), h('td', { text: `${img.width} × ${img.height}` })),
+		...img.tags.map(([k, v]) => h('tr', { data: { tag: k } }, h('td', { text: k }), h('td', { text: v }))),
+	);
 	fitted = true;
 	resizeCanvas();
 	setWindow(img.presets[0]);

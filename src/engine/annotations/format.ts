@@ -122,8 +122,10 @@ function records(text: string, file: string): RawRecord[] {
 		const c = text[i];
 		if (quoted) {
 			if (c === '"') {
-				if (text[i + 1] === '"') (field += '"'), i++;
-				else quoted = false;
+				if (text[i + 1] === '"') {
+					field += '"';
+					i++;
+				} else quoted = false;
 			} else {
 				if (c === '\n') line++;
 				field += c;
@@ -132,9 +134,14 @@ function records(text: string, file: string): RawRecord[] {
 			if (field !== '') throw new AnnotationParseError(file, line, 'a quote inside an unquoted field');
 			quoted = true;
 			quoteLine = line;
-		} else if (c === ',') fields.push(field), (field = '');
-		else if (c === '\n') end(), line++, (start = line);
-		else if (c === '\r' && text[i + 1] === '\n') continue;
+		} else if (c === ',') {
+			fields.push(field);
+			field = '';
+		} else if (c === '\n') {
+			end();
+			line++;
+			start = line;
+		} else if (c === '\r' && text[i + 1] === '\n') continue;
 		else field += c;
 	}
 	if (quoted) throw new AnnotationParseError(file, quoteLine, 'a quoted field is never closed');

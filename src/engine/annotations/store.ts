@@ -37,7 +37,12 @@ export class AnnotationConflictError extends Error {
 		readonly file: string,
 		readonly conflicts: AnnotationConflict[],
 	) {
-		super(`${file}: ${conflicts.length} row(s) changed both here and on disk: ${conflicts.map((c) => c.path).slice(0, 5).join(', ')}${conflicts.length > 5 ? ', …' : ''}`);
+		super(
+			`${file}: ${conflicts.length} row(s) changed both here and on disk: ${conflicts
+				.map((c) => c.path)
+				.slice(0, 5)
+				.join(', ')}${conflicts.length > 5 ? ', …' : ''}`,
+		);
 		this.name = 'AnnotationConflictError';
 	}
 }
@@ -82,7 +87,11 @@ export async function editAnnotations(
 	stamp: Stamp,
 ): Promise<{ snapshot: AnnotationSnapshot; conflicts: AnnotationConflict[] }> {
 	const base = await readAnnotations(root);
-	const facts = await imageFacts(root, images, edits.filter((e) => !base.set.has(e.path) && e.kind !== 'clear').map((e) => e.path));
+	const facts = await imageFacts(
+		root,
+		images,
+		edits.filter((e) => !base.set.has(e.path) && e.kind !== 'clear').map((e) => e.path),
+	);
 	const next = applyEdits(base.set, edits, (p) => facts.get(p)!, stamp);
 	return writeAnnotations(root, base, next);
 }

@@ -6,17 +6,7 @@ import { classSourceTable } from '../data/sources';
 import { confidentLearning } from './labelIssues';
 import { cosineKernel, crossValProbs, fitDualSoftmax, globalPool, gram, groupedFolds, predictDualSoftmax, standardize, type Kernel } from './linear';
 import { hamming, perceptualHash, pixelFlags, type ImageHeader } from './pixels';
-import type {
-	AuditImage,
-	DuplicatePair,
-	DuplicatesFinding,
-	LabelIssuesFinding,
-	MitigationRow,
-	OodFinding,
-	OodImage,
-	SourcesFinding,
-	SourceWarning,
-} from './report';
+import type { AuditImage, DuplicatePair, DuplicatesFinding, LabelIssuesFinding, MitigationRow, OodFinding, OodImage, SourcesFinding, SourceWarning } from './report';
 
 export interface AuditInput {
 	/** Labelled images (label not null), in the order of every array below. */
@@ -91,11 +81,15 @@ export function auc(scores: number[], positive: boolean[]): number {
 	const idx = scores.map((_, i) => i).sort((a, b) => scores[a] - scores[b]);
 	let rankSum = 0;
 	let nPos = 0;
-	for (let i = 0; i < idx.length; ) {
+	for (let i = 0; i < idx.length;) {
 		let j = i;
 		while (j < idx.length && scores[idx[j]] === scores[idx[i]]) j++;
 		const rank = (i + j + 1) / 2;
-		for (let t = i; t < j; t++) if (positive[idx[t]]) (rankSum += rank), nPos++;
+		for (let t = i; t < j; t++)
+			if (positive[idx[t]]) {
+				rankSum += rank;
+				nPos++;
+			}
 		i = j;
 	}
 	const nNeg = idx.length - nPos;
@@ -131,7 +125,13 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 	const plainSplit = splitIndex(splitDataset(records, splitOpts));
 	const splitOf = (i: number): SplitName => plainSplit.get(records[i].relPath)!;
 	const { origin, source } = sourcesOf(records);
-	const image = (i: number): AuditImage => ({ relPath: records[i].relPath, label: records[i].label!, patientId: records[i].patientId, ...(source[i] && origin !== 'none' ? { source: source[i] } : {}), split: splitOf(i) });
+	const image = (i: number): AuditImage => ({
+		relPath: records[i].relPath,
+		label: records[i].label!,
+		patientId: records[i].patientId,
+		...(source[i] && origin !== 'none' ? { source: source[i] } : {}),
+		split: splitOf(i),
+	});
 
 	// Features: global average pool. The classifier sees them z-scored with the training images' statistics;
 	// similarity (duplicates, out of distribution) is the cosine of their square roots (a Hellinger kernel: the
@@ -190,7 +190,12 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 			if (p === undefined) firstOfPatient.set(r.patientId, i);
 			else uf.union(i, p);
 		});
-		const fold = groupedFolds(all.map((i) => String(uf.find(i))), labels, opts.folds, opts.seed);
+		const fold = groupedFolds(
+			all.map((i) => String(uf.find(i))),
+			labels,
+			opts.folds,
+			opts.seed,
+		);
 		const oof = crossValProbs(k, all, labels, CLASS_NAMES.length, fold, { lambda: opts.lambda });
 		const cl = confidentLearning(oof, labels, CLASS_NAMES.length);
 		const probsOf = (i: number) => Array.from(oof.subarray(i * CLASS_NAMES.length, (i + 1) * CLASS_NAMES.length));
@@ -207,7 +212,10 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 
 		// Out of distribution: mean cosine distance to the k nearest training images, fenced by the training images' own scores.
 		const score = all.map((i) => {
-			const sims = trainRows.filter((j) => j !== i).map((j) => cos(i, j)).sort((a, b) => b - a);
+			const sims = trainRows
+				.filter((j) => j !== i)
+				.map((j) => cos(i, j))
+				.sort((a, b) => b - a);
 			const top = sims.slice(0, opts.k);
 			return 1 - top.reduce((a, b) => a + b, 0) / top.length;
 		});
@@ -250,15 +258,7 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 	}
 }
 
-function sourceFinding(
-	records: ImageRecord[],
-	labels: number[],
-	source: string[],
-	origin: SourcesFinding['origin'],
-	fold: number[],
-	k: Kernel,
-	lambda: number,
-): SourcesFinding {
+function sourceFinding(records: ImageRecord[], labels: number[], source: string[], origin: SourcesFinding['origin'], fold: number[], k: Kernel, lambda: number): SourcesFinding {
 	const n = labels.length;
 	const names = [...new Set(source)].sort();
 	// The same class × source counts as the Dataset panel's table.
@@ -290,7 +290,10 @@ function sourceFinding(
 		CLASS_NAMES.forEach((cls, c) => {
 			if (!total[c]) return;
 			const share = source.map((s) => table[s][c] / table[s].reduce((a, b) => a + b, 0));
-			const a = auc(share, labels.map((y) => y === c));
+			const a = auc(
+				share,
+				labels.map((y) => y === c),
+			);
 			if (!(a >= SOURCE_AUC_WARNING)) return;
 			const from = names.filter((s) => table[s][c] > 0);
 			const only = names.filter((s) => table[s][c] === 0);
@@ -346,7 +349,14 @@ function leaveOneSourceOut(k: Kernel, labels: number[], source: string[], lambda
 		if (!tr.length || te.length < MIN_HELD_OUT) continue;
 		for (const option of ['none', 'balance-class', 'balance-class-source'] as const) {
 			const ytr = tr.map((i) => labels[i]);
-			const weights = option === 'none' ? undefined : balanceWeights(ytr, tr.map((i) => source[i]), option === 'balance-class' ? 'class' : 'class-source');
+			const weights =
+				option === 'none'
+					? undefined
+					: balanceWeights(
+							ytr,
+							tr.map((i) => source[i]),
+							option === 'balance-class' ? 'class' : 'class-source',
+						);
 			const model = fitDualSoftmax(k, tr, ytr, CLASS_NAMES.length, { lambda, weights });
 			const p = predictDualSoftmax(k, model, te);
 			const pred = te.map((_, t) => argmaxRow(p, t, CLASS_NAMES.length));

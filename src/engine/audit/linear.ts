@@ -50,7 +50,7 @@ export class Kernel {
 	}
 	/** K[rows, cols] + 1: the +1 is a bias as a constant feature. */
 	block(rows: number[], cols: number[]): tf.Tensor2D {
-		return tf.tidy(() => tf.gather(tf.gather(this.tensor, tf.tensor1d(rows, 'int32')), tf.tensor1d(cols, 'int32'), 1).add(1) as tf.Tensor2D);
+		return tf.tidy(() => tf.gather(tf.gather(this.tensor, tf.tensor1d(rows, 'int32')), tf.tensor1d(cols, 'int32'), 1).add<tf.Tensor2D>(1));
 	}
 	dispose(): void {
 		this.tensor.dispose();
@@ -116,7 +116,10 @@ export function fitDualSoftmax(kernel: Kernel, rows: number[], y: number[], clas
 	const maxIter = opts.maxIter ?? 300;
 	const k = kernel.block(rows, rows);
 	const yt = tf.oneHot(tf.tensor1d(y, 'int32'), classes).toFloat();
-	const wt = tf.tensor2d(w.map((v) => v / wsum), [m, 1]);
+	const wt = tf.tensor2d(
+		w.map((v) => v / wsum),
+		[m, 1],
+	);
 	// Softmax cross-entropy has Hessian ≤ ½ I in the logits.
 	const lip = (0.5 * topEigen(k) * wmax) / wsum + opts.lambda;
 	const eta = 1 / lip;
@@ -126,11 +129,12 @@ export function fitDualSoftmax(kernel: Kernel, rows: number[], y: number[], clas
 	let prev: tf.Tensor2D = tf.zeros([m, classes]);
 	try {
 		for (let it = 0; it < maxIter; it++) {
-			const [next, gmax] = tf.tidy(() => {
+			const [next, gmax] = tf.tidy((): [tf.Tensor2D, tf.Scalar?] => {
 				const look = alpha.add(alpha.sub(prev).mul(beta));
 				const p = tf.softmax(tf.matMul(k, look));
 				const g = p.sub(yt).mul(wt).add(look.mul(opts.lambda));
-				return [look.sub(g.mul(eta)) as tf.Tensor2D, it % 20 === 19 ? g.abs().max() : null] as const;
+				const step = look.sub<tf.Tensor2D>(g.mul(eta));
+				return it % 20 === 19 ? [step, g.abs().max<tf.Scalar>()] : [step];
 			});
 			prev.dispose();
 			prev = alpha;
@@ -187,22 +191,25 @@ export function groupedFolds(groups: string[], labels: number[], folds: number, 
 }
 
 /** Out-of-fold probabilities [rows.length, classes]: each row predicted by a model that never saw its fold. */
-export function crossValProbs(
-	kernel: Kernel,
-	rows: number[],
-	y: number[],
-	classes: number,
-	fold: number[],
-	opts: FitOptions,
-): Float32Array {
+export function crossValProbs(kernel: Kernel, rows: number[], y: number[], classes: number, fold: number[], opts: FitOptions): Float32Array {
 	const out = new Float32Array(rows.length * classes);
 	const folds = Math.max(...fold) + 1;
 	for (let f = 0; f < folds; f++) {
 		const tr = rows.map((_, i) => i).filter((i) => fold[i] !== f);
 		const te = rows.map((_, i) => i).filter((i) => fold[i] === f);
 		if (te.length === 0) continue;
-		const model = fitDualSoftmax(kernel, tr.map((i) => rows[i]), tr.map((i) => y[i]), classes, { ...opts, weights: opts.weights && tr.map((i) => opts.weights![i]) });
-		const p = predictDualSoftmax(kernel, model, te.map((i) => rows[i]));
+		const model = fitDualSoftmax(
+			kernel,
+			tr.map((i) => rows[i]),
+			tr.map((i) => y[i]),
+			classes,
+			{ ...opts, weights: opts.weights && tr.map((i) => opts.weights![i]) },
+		);
+		const p = predictDualSoftmax(
+			kernel,
+			model,
+			te.map((i) => rows[i]),
+		);
 		te.forEach((i, t) => out.set(p.subarray(t * classes, (t + 1) * classes), i * classes));
 	}
 	return out;

@@ -104,33 +104,55 @@ export function auditMarkdown(r: AuditReport, top = 10): string {
 		for (const s of r.sources.sources) L.push(`| ${s} | ${r.sources.table[s].join(' | ')} |`);
 		L.push('');
 		L.push(`Label from the source alone: ${pct(r.sources.labelFromSource.accuracy)} (majority class ${pct(r.sources.labelFromSource.baseline)}).`);
-		if (r.sources.sourceFromFeatures) L.push(`Source from the image features: balanced accuracy ${pct(r.sources.sourceFromFeatures.balancedAccuracy)} (chance ${pct(r.sources.sourceFromFeatures.chance)}).`);
+		if (r.sources.sourceFromFeatures)
+			L.push(`Source from the image features: balanced accuracy ${pct(r.sources.sourceFromFeatures.balancedAccuracy)} (chance ${pct(r.sources.sourceFromFeatures.chance)}).`);
 		L.push('');
 	}
 	if (r.mitigations.length) {
-		L.push('## Leave-one-source-out (linear probe)', '', `| held-out source | option | n | accuracy | ${CLASS_NAMES.map((c) => `${c} recall`).join(' | ')} |`, `|---|---|---:|---:|${CLASS_NAMES.map(() => '---:').join('|')}|`);
+		L.push(
+			'## Leave-one-source-out (linear probe)',
+			'',
+			`| held-out source | option | n | accuracy | ${CLASS_NAMES.map((c) => `${c} recall`).join(' | ')} |`,
+			`|---|---|---:|---:|${CLASS_NAMES.map(() => '---:').join('|')}|`,
+		);
 		for (const m of r.mitigations) L.push(`| ${m.testSource} | ${m.option} | ${m.n} | ${pct(m.accuracy)} | ${m.recall.map((x) => (x == null ? '–' : pct(x))).join(' | ')} |`);
 		L.push('');
 	}
 	const li = r.labelIssues;
-	L.push('## Label issues', '', `Out-of-fold accuracy of a ${li.folds}-fold patient-grouped softmax regression: ${pct(li.outOfFoldAccuracy)}. ${li.issues.length} images are confidently of another class.`, '');
+	L.push(
+		'## Label issues',
+		'',
+		`Out-of-fold accuracy of a ${li.folds}-fold patient-grouped softmax regression: ${pct(li.outOfFoldAccuracy)}. ${li.issues.length} images are confidently of another class.`,
+		'',
+	);
 	if (li.issues.length) {
 		L.push('| image | given | suggested | out-of-fold p | split |', '|---|---|---|---|---|');
 		for (const x of li.issues.slice(0, top)) L.push(`| ${x.relPath} | ${x.label} | ${x.suggested} | ${x.probs.map(f2).join(' / ')} | ${x.split} |`);
 		L.push('');
 	}
 	const od = r.outOfDistribution;
-	L.push('## Not a frontal chest X-ray', '', `Feature score: 1 − mean cosine to the ${od.k} nearest training images; flagged above ${od.threshold.toFixed(3)}. Plus colour, shape, size and DICOM tag checks.`, '');
+	L.push(
+		'## Not a frontal chest X-ray',
+		'',
+		`Feature score: 1 − mean cosine to the ${od.k} nearest training images; flagged above ${od.threshold.toFixed(3)}. Plus colour, shape, size and DICOM tag checks.`,
+		'',
+	);
 	if (od.flagged.length) {
 		L.push('| image | score | why |', '|---|---:|---|');
 		for (const x of od.flagged.slice(0, top)) L.push(`| ${x.relPath} | ${x.score.toFixed(3)} | ${x.details.join('; ')} |`);
 		L.push('');
 	}
 	const d = r.duplicates;
-	L.push('## Duplicates and leakage', '', `${d.pairs.length} pairs in ${d.groups.length} groups; ${d.crossSplitPairs} cross train / val / test under the patient split (${d.crossSplitAfterLinking} with the duplicate-aware split).`, '');
+	L.push(
+		'## Duplicates and leakage',
+		'',
+		`${d.pairs.length} pairs in ${d.groups.length} groups; ${d.crossSplitPairs} cross train / val / test under the patient split (${d.crossSplitAfterLinking} with the duplicate-aware split).`,
+		'',
+	);
 	if (d.pairs.length) {
 		L.push('| a (split) | b (split) | kind | cosine | pHash distance |', '|---|---|---|---:|---:|');
-		for (const p of d.pairs.slice(0, top)) L.push(`| ${p.a.relPath} (${p.a.split}) | ${p.b.relPath} (${p.b.split}) | ${p.kind}${p.crossSplit ? ' **leak**' : ''} | ${p.cosine.toFixed(3)} | ${p.hamming} |`);
+		for (const p of d.pairs.slice(0, top))
+			L.push(`| ${p.a.relPath} (${p.a.split}) | ${p.b.relPath} (${p.b.split}) | ${p.kind}${p.crossSplit ? ' **leak**' : ''} | ${p.cosine.toFixed(3)} | ${p.hamming} |`);
 		L.push('');
 	}
 	L.push('_Research aid, not a diagnosis. Findings are candidates for review, not verdicts._', '');

@@ -138,7 +138,7 @@ async function childForward(t: ForwardTask): Promise<Record<string, unknown>> {
 	const per = t.size * t.size * 3;
 	const out: Record<string, unknown> = {};
 	let extract: (n: number) => Promise<unknown>;
-	let dispose = async (): Promise<void> => undefined;
+	let dispose: () => Promise<void>;
 	if (t.runtime === 'onnx-torch') {
 		const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
 		const session = await ort.InferenceSession.create(t.onnxFile!, {
@@ -151,9 +151,7 @@ async function childForward(t: ForwardTask): Promise<Record<string, unknown>> {
 		const nchw = new Float32Array(all.length);
 		const n0 = all.length / per;
 		for (let b = 0; b < n0; b++)
-			for (let y = 0; y < t.size; y++)
-				for (let x = 0; x < t.size; x++)
-					for (let c = 0; c < 3; c++) nchw[b * per + c * t.size * t.size + y * t.size + x] = all[b * per + (y * t.size + x) * 3 + c];
+			for (let y = 0; y < t.size; y++) for (let x = 0; x < t.size; x++) for (let c = 0; c < 3; c++) nchw[b * per + c * t.size * t.size + y * t.size + x] = all[b * per + (y * t.size + x) * 3 + c];
 		extract = (n) => session.run({ input: new ort.Tensor('float32', nchw.subarray(0, n * per), [n, 3, t.size, t.size]) });
 		dispose = () => session.release();
 		out.runtime = `onnxruntime-node ${ort.env.versions?.node ?? ''} (PyTorch-exported graph)`;
@@ -290,7 +288,15 @@ function spawnOut(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutS:
 			const line = stdout.split('\n').find((l) => l.startsWith(RESULT));
 			if (line) resolve({ ok: true, result: JSON.parse(line.slice(RESULT.length)), wall });
 			else {
-				const why = (stderr.trim().split('\n').filter((l) => /error|Error/.test(l)).pop() ?? stderr.trim().split('\n').pop() ?? '') || `exit ${code}`;
+				const why =
+					(stderr
+						.trim()
+						.split('\n')
+						.filter((l) => /error|Error/.test(l))
+						.pop() ??
+						stderr.trim().split('\n').pop() ??
+						'') ||
+					`exit ${code}`;
 				resolve({ ok: false, error: code === null ? `killed after ${timeoutS} s` : why.slice(0, 300), wall });
 			}
 		});
@@ -364,7 +370,9 @@ function environment(threads: number): Record<string, string> {
 			return 'not installed';
 		}
 	};
-	const py = spawnSync(python(), ['-c', 'import torch, torchvision, cv2, PIL, numpy; print(torch.__version__, torchvision.__version__, cv2.__version__, PIL.__version__, numpy.__version__)'], { encoding: 'utf8' });
+	const py = spawnSync(python(), ['-c', 'import torch, torchvision, cv2, PIL, numpy; print(torch.__version__, torchvision.__version__, cv2.__version__, PIL.__version__, numpy.__version__)'], {
+		encoding: 'utf8',
+	});
 	return {
 		cpu,
 		flags,
@@ -377,7 +385,10 @@ function environment(threads: number): Record<string, string> {
 		'onnxruntime-node': ver('onnxruntime-node'),
 		sharp: (require('sharp') as { versions?: { sharp?: string } }).versions?.sharp ?? '?',
 		'python peers (torch, torchvision, opencv, pillow, numpy)': py.status === 0 ? py.stdout.trim() : 'not installed',
-		load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+		load: os
+			.loadavg()
+			.map((x) => x.toFixed(2))
+			.join(' '),
 	};
 }
 
@@ -434,9 +445,7 @@ export async function runBench(argv: string[]): Promise<void> {
 	if (args.child) return runChild(args.child);
 	const t0 = performance.now();
 	const q = args.quick;
-	const notes: string[] = [
-		'Ratios matter more than absolute numbers: the machine may be shared with other work while this runs (see the load average).',
-	];
+	const notes: string[] = ['Ratios matter more than absolute numbers: the machine may be shared with other work while this runs (see the load average).'];
 	const rows: Row[] = [];
 	const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
 	const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-bench-'));
@@ -524,7 +533,16 @@ export async function runBench(argv: string[]): Promise<void> {
 					const r = out.result!;
 					const ips = (b: number) => (typeof r[`b${b}`] === 'number' ? b / (r[`b${b}`] as number) / scale : undefined);
 					const best = Math.max(ips(B[0]) ?? 0, ips(B[1]) ?? 0);
-					rows.push({ section: 'forward', backbone: spec.displayName, runtime: String(r.runtime ?? runtime), b1: ips(B[0]), b16: ips(B[1]), gflops: 2 * gmacs * best, maxRssMB: r.maxRssMB as number, note });
+					rows.push({
+						section: 'forward',
+						backbone: spec.displayName,
+						runtime: String(r.runtime ?? runtime),
+						b1: ips(B[0]),
+						b16: ips(B[1]),
+						gflops: 2 * gmacs * best,
+						maxRssMB: r.maxRssMB as number,
+						note,
+					});
 				};
 				const heavy = id === 'vgg16' ? 1 : 2; // WASM iterations: VGG16 is 3–4× the others' cost
 				const ours = async () => {
@@ -537,12 +555,22 @@ export async function runBench(argv: string[]): Promise<void> {
 				log(`${id}: WASM threads`);
 				addRow('wasm-threads', await nodeChild({ ...base, runtime: 'wasm-threads', batches: B, minSeconds: 0, maxIters: heavy }, {}, 900), spec.gmacs);
 				log(`${id}: WASM 1 thread`);
-				addRow('wasm-1', await nodeChild({ ...base, runtime: 'wasm-1', batches: q ? [1] : [1, 16].slice(0, id === 'vgg16' ? 1 : 2), minSeconds: 0, maxIters: 1 }, { RADREVIEW_WASM_THREADS: '0' }, 900), spec.gmacs);
+				addRow(
+					'wasm-1',
+					await nodeChild({ ...base, runtime: 'wasm-1', batches: q ? [1] : [1, 16].slice(0, id === 'vgg16' ? 1 : 2), minSeconds: 0, maxIters: 1 }, { RADREVIEW_WASM_THREADS: '0' }, 900),
+					spec.gmacs,
+				);
 				if (!q) {
 					log(`${id}: pure JS (64×64, extrapolated)`);
 					const smallInput = inputs[`${spec.preprocessing === 'caffe' ? 'caffe' : 'tf'}-${small}`];
 					const scale = (SIZE * SIZE) / (small * small);
-					addRow('cpu', await nodeChild({ ...base, runtime: 'cpu', input: smallInput, size: small, batches: [1], minSeconds: 0, maxIters: 1 }, { RADREVIEW_BACKEND: 'cpu' }, 600), spec.gmacs, `measured at ${small}×${small}, scaled by pixel count ×${scale.toFixed(1)}`, scale);
+					addRow(
+						'cpu',
+						await nodeChild({ ...base, runtime: 'cpu', input: smallInput, size: small, batches: [1], minSeconds: 0, maxIters: 1 }, { RADREVIEW_BACKEND: 'cpu' }, 600),
+						spec.gmacs,
+						`measured at ${small}×${small}, scaled by pixel count ×${scale.toFixed(1)}`,
+						scale,
+					);
 				}
 				if (haveTorch) {
 					const arch = torchArch[id];
@@ -578,14 +606,38 @@ export async function runBench(argv: string[]): Promise<void> {
 					continue;
 				}
 				const s80 = ((out.result!.seconds as number) * 80) / epochs;
-				rows.push({ section: 'train', backbone: id, runtime: `ours: head on 600 cached feature vectors (${out.result!.backend})`, value: s80, unit: 's / 80 epochs', maxRssMB: out.result!.maxRssMB as number, note: epochs === 80 ? undefined : `${epochs} epochs measured, scaled to 80` });
+				rows.push({
+					section: 'train',
+					backbone: id,
+					runtime: `ours: head on 600 cached feature vectors (${out.result!.backend})`,
+					value: s80,
+					unit: 's / 80 epochs',
+					maxRssMB: out.result!.maxRssMB as number,
+					note: epochs === 80 ? undefined : `${epochs} epochs measured, scaled to 80`,
+				});
 				// The reference: every epoch forwards all images through the frozen base (tfjs WASM, default threads).
 				const fwd = rows.find((r) => r.section === 'forward' && r.backbone?.toLowerCase() === id && /WASM \(SIMD, 1 thread/.test(r.runtime));
 				const ips = fwd ? Math.max(fwd.b1 ?? 0, fwd.b16 ?? 0) : undefined;
-				if (ips) rows.push({ section: 'train', backbone: id, runtime: 'reference: frozen base forward every epoch (tfjs WASM default, 1 thread)', value: (600 * 80) / ips + s80, unit: 's / 80 epochs', note: `extrapolated from ${fmt(ips)} img/s measured above + head time` });
+				if (ips)
+					rows.push({
+						section: 'train',
+						backbone: id,
+						runtime: 'reference: frozen base forward every epoch (tfjs WASM default, 1 thread)',
+						value: (600 * 80) / ips + s80,
+						unit: 's / 80 epochs',
+						note: `extrapolated from ${fmt(ips)} img/s measured above + head time`,
+					});
 				const cache = rows.find((r) => r.section === 'forward' && r.backbone?.toLowerCase() === id && /onnxruntime-node .*CPU/.test(r.runtime));
 				const cips = cache ? Math.max(cache.b1 ?? 0, cache.b16 ?? 0) : undefined;
-				if (cips) rows.push({ section: 'train', backbone: id, runtime: 'ours incl. caching the 600 features once (ONNX Runtime)', value: 600 / cips + s80, unit: 's total', note: 'features extracted once, head trained 80 epochs' });
+				if (cips)
+					rows.push({
+						section: 'train',
+						backbone: id,
+						runtime: 'ours incl. caching the 600 features once (ONNX Runtime)',
+						value: 600 / cips + s80,
+						unit: 's total',
+						note: 'features extracted once, head trained 80 epochs',
+					});
 			}
 		}
 
@@ -610,7 +662,15 @@ export async function runBench(argv: string[]): Promise<void> {
 			const out = await nodeChild({ kind: 'classify', backbone: id, data: args.data, perClass, work: path.join(tmp, 'classify') }, {}, 900);
 			if (out.ok) {
 				const r = out.result!;
-				rows.push({ section: 'classify', backbone: id, runtime: `radreview classify, end to end, cold caches (${r.backend})`, value: (r.images as number) / (r.seconds as number), unit: 'img/s', maxRssMB: r.maxRssMB as number, note: `${r.images} images; peak RSS includes a 30-image training run before it` });
+				rows.push({
+					section: 'classify',
+					backbone: id,
+					runtime: `radreview classify, end to end, cold caches (${r.backend})`,
+					value: (r.images as number) / (r.seconds as number),
+					unit: 'img/s',
+					maxRssMB: r.maxRssMB as number,
+					note: `${r.images} images; peak RSS includes a 30-image training run before it`,
+				});
 			} else rows.push({ section: 'classify', backbone: id, runtime: 'radreview classify', note: `failed: ${out.error}` });
 		}
 
@@ -621,7 +681,16 @@ export async function runBench(argv: string[]): Promise<void> {
 				const r8 = await benchInt8(args.backbones, records, { workDir: path.join(tmp, 'int8'), threads: T, calib: q ? 8 : 64, check: q ? 4 : 32, seconds: q ? 3 : 20, log });
 				for (const r of r8) {
 					const fidelity = `pooled-feature cosine vs fp32 on ${r.check} held-out images: min ${r.cosineMin.toFixed(4)}, p1 ${r.cosineP1.toFixed(4)}`;
-					rows.push({ section: 'int8', backbone: r.backbone, runtime: `onnxruntime-node int8 vs fp32, batch 8 (${r.pretrained ? 'pretrained' : 'random weights: fidelity not meaningful'})`, b1: r.fp32, b16: r.int8, value: r.int8 / r.fp32, unit: '× fp32', note: `${fidelity}; ${r.accepted ? 'kept' : 'a run would stay fp32'}; calibrated on ${r.calibration}` });
+					rows.push({
+						section: 'int8',
+						backbone: r.backbone,
+						runtime: `onnxruntime-node int8 vs fp32, batch 8 (${r.pretrained ? 'pretrained' : 'random weights: fidelity not meaningful'})`,
+						b1: r.fp32,
+						b16: r.int8,
+						value: r.int8 / r.fp32,
+						unit: '× fp32',
+						note: `${fidelity}; ${r.accepted ? 'kept' : 'a run would stay fp32'}; calibrated on ${r.calibration}`,
+					});
 				}
 				notes.push(INT8_BENCH_NOTE);
 			} catch (e) {
@@ -648,15 +717,29 @@ export async function runBench(argv: string[]): Promise<void> {
 				const images = runs.reduce((a, r) => a + r.images, 0);
 				const seconds = runs.reduce((a, r) => a + r.seconds, 0);
 				const ips = images / seconds;
-				let t = performance.now();
+				const t = performance.now();
 				const merged = await mergeFeatureCaches(parts, path.join(tmp, 'shard-merged'));
 				const mergeIps = merged.copied / ((performance.now() - t) / 1000);
-				rows.push({ section: 'shard', backbone: 'resnet50', runtime: `one shard: decode + base forward into the feature cache (${runs[0].runtime})`, value: ips, unit: 'img/s', note: `${images} images in 2 shards run one after the other, cold caches` });
+				rows.push({
+					section: 'shard',
+					backbone: 'resnet50',
+					runtime: `one shard: decode + base forward into the feature cache (${runs[0].runtime})`,
+					value: ips,
+					unit: 'img/s',
+					note: `${images} images in 2 shards run one after the other, cold caches`,
+				});
 				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'radreview cache merge', value: mergeIps, unit: 'entries/s', note: `${merged.copied} entries` });
 				const NIH = 112_120;
 				for (const k of [1, 8, 64]) {
 					const wall = NIH / (k * ips) + (k > 1 ? NIH / mergeIps : 0);
-					rows.push({ section: 'shard', backbone: 'resnet50', runtime: `NIH ChestX-ray14 (${NIH.toLocaleString('en')} images) on ${k} shard${k === 1 ? '' : 's'} like this machine`, value: wall / 60, unit: 'min (extrapolated)', note: k > 1 ? 'includes merging the shards\' caches once' : undefined });
+					rows.push({
+						section: 'shard',
+						backbone: 'resnet50',
+						runtime: `NIH ChestX-ray14 (${NIH.toLocaleString('en')} images) on ${k} shard${k === 1 ? '' : 's'} like this machine`,
+						value: wall / 60,
+						unit: 'min (extrapolated)',
+						note: k > 1 ? "includes merging the shards' caches once" : undefined,
+					});
 				}
 			} catch (e) {
 				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'sharded feature extraction', note: `failed: ${(e as Error).message.split('\n')[0]}` });
@@ -669,7 +752,15 @@ export async function runBench(argv: string[]): Promise<void> {
 			const out = await nodeChild({ kind: 'audit', data: args.data, work: path.join(tmp, 'audit') }, {}, 3600);
 			if (out.ok) {
 				const r = out.result!;
-				rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit, cold caches (decode + features + analysis)', value: r.cold as number, unit: 's', maxRssMB: r.maxRssMB as number, note: `${r.images} images` });
+				rows.push({
+					section: 'audit',
+					backbone: 'resnet50',
+					runtime: 'radreview audit, cold caches (decode + features + analysis)',
+					value: r.cold as number,
+					unit: 's',
+					maxRssMB: r.maxRssMB as number,
+					note: `${r.images} images`,
+				});
 				rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit, warm features (goal < 10 s for 600)', value: r.warm as number, unit: 's', note: `${r.images} images` });
 			} else rows.push({ section: 'audit', backbone: 'resnet50', runtime: 'radreview audit', note: `failed: ${out.error}` });
 		}
@@ -692,7 +783,10 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	const e = r.environment;
 	const L: string[] = [];
 	L.push(`# radreview bench${r.quick ? ' (--quick)' : ''}`, '');
-	L.push(`${r.date}; ${e.cpu} [${e.flags}]; ${e.cores} cores, ${e.threads} threads used; ${e.memory}; Node ${e.node}; tfjs ${e.tfjs}, tfjs-backend-wasm ${e['tfjs-backend-wasm']}, onnxruntime-node ${e['onnxruntime-node']}, sharp ${e.sharp}; Python peers: ${e['python peers (torch, torchvision, opencv, pillow, numpy)']}. Load average before/after: ${e.load} / ${e.loadAfter}. Took ${r.seconds.toFixed(0)} s.`, '');
+	L.push(
+		`${r.date}; ${e.cpu} [${e.flags}]; ${e.cores} cores, ${e.threads} threads used; ${e.memory}; Node ${e.node}; tfjs ${e.tfjs}, tfjs-backend-wasm ${e['tfjs-backend-wasm']}, onnxruntime-node ${e['onnxruntime-node']}, sharp ${e.sharp}; Python peers: ${e['python peers (torch, torchvision, opencv, pillow, numpy)']}. Load average before/after: ${e.load} / ${e.loadAfter}. Took ${r.seconds.toFixed(0)} s.`,
+		'',
+	);
 	const pre = r.rows.filter((x) => x.section === 'preprocess');
 	if (pre.length) {
 		L.push('## Preprocessing (decode + resize to 237×237 RGB)', '', '| tool | images/s | note |', '|---|---:|---|');
@@ -708,7 +802,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	const fw = r.rows.filter((x) => x.section === 'forward');
 	if (fw.length) {
 		const bs = r.quick ? '1 / 4' : '1 / 16';
-		L.push(`## Base forward at 237×237 (images/s at batch ${bs}; GFLOP/s = 2 × GMAC × best img/s)`, '', `| backbone | runtime | img/s b${bs.split(' / ')[0]} | img/s b${bs.split(' / ')[1]} | GFLOP/s | peak RSS MB | note |`, '|---|---|---:|---:|---:|---:|---|');
+		L.push(
+			`## Base forward at 237×237 (images/s at batch ${bs}; GFLOP/s = 2 × GMAC × best img/s)`,
+			'',
+			`| backbone | runtime | img/s b${bs.split(' / ')[0]} | img/s b${bs.split(' / ')[1]} | GFLOP/s | peak RSS MB | note |`,
+			'|---|---|---:|---:|---:|---:|---|',
+		);
 		for (const x of fw) L.push(`| ${x.backbone} | ${x.runtime} | ${fmt(x.b1, 2)} | ${fmt(x.b16, 2)} | ${fmt(x.gflops)} | ${fmt(x.maxRssMB, 0)} | ${x.note ?? ''} |`);
 		L.push('');
 		// Ratios against the targets.

@@ -61,7 +61,10 @@ export async function benchInt8(
 			const t0 = performance.now();
 			// Interleaved, one warm-up each, until the time budget is spent.
 			for (let round = 0; round < 2 || performance.now() - t0 < o.seconds * 1000; round++) {
-				for (const [k, s] of [['fp32', s32], ['int8', s8]] as const) {
+				for (const [k, s] of [
+					['fp32', s32],
+					['int8', s8],
+				] as const) {
 					const t = performance.now();
 					await s.run({ input: new ort.Tensor('float32', batch, [B, size, size, 3]) });
 					if (round > 0) {
@@ -74,7 +77,17 @@ export async function benchInt8(
 			await s32.release();
 			await s8.release();
 			const r = built.report;
-			rows.push({ backbone: spec.displayName, fp32: (n.fp32 / time.fp32) * 1000, int8: (n.int8 / time.int8) * 1000, cosineMin: r.cosineMin, cosineP1: r.cosineP1, pretrained: base.info.pretrained, accepted: r.accepted, calibration: r.calibrationImages, check: r.checkImages });
+			rows.push({
+				backbone: spec.displayName,
+				fp32: (n.fp32 / time.fp32) * 1000,
+				int8: (n.int8 / time.int8) * 1000,
+				cosineMin: r.cosineMin,
+				cosineP1: r.cosineP1,
+				pretrained: base.info.pretrained,
+				accepted: r.accepted,
+				calibration: r.calibrationImages,
+				check: r.checkImages,
+			});
 		} finally {
 			model.dispose();
 		}

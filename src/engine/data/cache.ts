@@ -120,7 +120,7 @@ export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions
 	const dir = pixelCacheDir(opts.workDir);
 	const index = await readIndex(dir);
 	const before = JSON.stringify(index);
-	const slots: Array<LoadedImage | FileError | undefined> = new Array(records.length);
+	const slots = new Array<LoadedImage | FileError | undefined>(records.length);
 	const total = records.length;
 	const step = Math.max(1, Math.floor(total / 200));
 	let next = 0;
@@ -155,6 +155,6 @@ export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions
 	throwIfAborted(signal);
 	const images: LoadedImage[] = [];
 	const errors: FileError[] = [];
-	for (const s of slots) if (s) ('rgb' in s ? images.push(s) : errors.push(s));
+	for (const s of slots) if (s) 'rgb' in s ? images.push(s) : errors.push(s);
 	return { images, errors, decoded, cached };
 }

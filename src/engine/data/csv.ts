@@ -18,11 +18,15 @@ export function parseCsv(text: string): string[][] {
 		const c = text[i];
 		if (quoted) {
 			if (c !== '"') field += c;
-			else if (text[i + 1] === '"') (field += '"'), i++;
-			else quoted = false;
+			else if (text[i + 1] === '"') {
+				field += '"';
+				i++;
+			} else quoted = false;
 		} else if (c === '"') quoted = true;
-		else if (c === ',') row.push(field), (field = '');
-		else if (c === '\n') endRow();
+		else if (c === ',') {
+			row.push(field);
+			field = '';
+		} else if (c === '\n') endRow();
 		else if (c !== '\r') field += c;
 	}
 	if (field !== '' || row.length) endRow();

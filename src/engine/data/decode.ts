@@ -51,7 +51,10 @@ const CLAHE_SLOPE = 3;
 
 /** A file that cannot be turned into pixels; the message is "<path>: <reason>". */
 export class DecodeError extends Error {
-	constructor(readonly path: string, readonly reason: string) {
+	constructor(
+		readonly path: string,
+		readonly reason: string,
+	) {
 		super(`${path}: ${reason}`);
 		this.name = 'DecodeError';
 	}
@@ -69,11 +72,7 @@ export async function decodeToRgb(file: string, opts: DecodeOptions): Promise<De
 }
 
 /** A sharp pipeline on the file's pixels (DICOM unpacked and windowed first), with its format and upright dimensions. */
-async function openImage(
-	bytes: Uint8Array,
-	file: string,
-	dicomWindow?: WindowChoice,
-): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number; notes?: string[] }> {
+async function openImage(bytes: Uint8Array, file: string, dicomWindow?: WindowChoice): Promise<{ img: ReturnType<typeof sharp>; format: string; width: number; height: number; notes?: string[] }> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
 	if (!kind) throw new DecodeError(file, bytes.length === 0 ? EMPTY_FILE : 'not an image (unrecognised content)');
 	let format: string = kind;
@@ -113,7 +112,9 @@ export async function decodeBytes(bytes: Uint8Array, file: string, opts: DecodeO
 			// Equalise the resized square (tiles in output pixels), then back through raw so sharp applies it after the resize.
 			const tile = Math.max(3, Math.floor(opts.size / CLAHE_GRID));
 			const raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-			pipeline = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } }).clahe({ width: tile, height: tile, maxSlope: CLAHE_SLOPE }).toColourspace('srgb');
+			pipeline = sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: raw.info.channels } })
+				.clahe({ width: tile, height: tile, maxSlope: CLAHE_SLOPE })
+				.toColourspace('srgb');
 		}
 		const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 		if (info.channels !== 3 || data.length !== opts.size * opts.size * 3) throw new Error(`unexpected output ${info.width}×${info.height}×${info.channels}`);
@@ -163,7 +164,7 @@ export function headerDimensions(b: Uint8Array, kind: string): { width: number; 
 	if (kind === 'png') return b.length >= 24 ? { width: dv.getUint32(16), height: dv.getUint32(20) } : undefined;
 	if (kind !== 'jpeg') return undefined;
 	// Walk the marker segments up to the first start-of-frame (C0–CF except C4 DHT, C8 JPG, CC DAC).
-	for (let i = 2; i + 9 <= b.length; ) {
+	for (let i = 2; i + 9 <= b.length;) {
 		if (b[i] !== 0xff) return undefined;
 		const m = b[i + 1];
 		if (m === 0xff) {
@@ -180,7 +181,14 @@ export function headerDimensions(b: Uint8Array, kind: string): { width: number; 
 function reasonOf(e: unknown, format: string): string {
 	const raw = e instanceof Error ? e.message : String(e);
 	// libvips repeats itself across lines; keep each distinct line once.
-	const msg = [...new Set(raw.split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter(Boolean))].join('; ');
+	const msg = [
+		...new Set(
+			raw
+				.split('\n')
+				.map((l) => l.replace(/\s+/g, ' ').trim())
+				.filter(Boolean),
+		),
+	].join('; ');
 	if (/^(truncated|unsupported|invalid|image too large|DICOM|JPEG|compressed|cannot decode|RLE|lossless)/.test(msg)) return msg; // already a reason
 	if (/maximum supported image dimension|image too (wide|tall)|exceeds.*limit/i.test(msg)) return `image too large (${msg})`;
 	if (/premature end|truncated|unexpected end|not enough data|end of (file|stream)/i.test(msg)) return `truncated ${format.toUpperCase()} (${msg})`;

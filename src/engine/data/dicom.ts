@@ -105,7 +105,7 @@ export interface DicomFrame {
 /** dicom-parser throws Errors, strings, or { exception } objects. */
 function messageOf(e: unknown): string {
 	if (e instanceof Error) return e.message;
-	if (e && typeof e === 'object' && 'exception' in e) return String((e as { exception: unknown }).exception);
+	if (e && typeof e === 'object' && 'exception' in e) return String(e.exception);
 	return String(e);
 }
 
@@ -172,17 +172,56 @@ function readTags(ds: dicomParser.DataSet): DicomTags {
 
 /** Names of the tags the viewer's table shows; others appear as (gggg,eeee). */
 const TAG_NAMES: Record<string, string> = {
-	x00020010: 'TransferSyntaxUID', x00080008: 'ImageType', x00080016: 'SOPClassUID', x00080018: 'SOPInstanceUID', x00080020: 'StudyDate', x00080021: 'SeriesDate',
-	x00080022: 'AcquisitionDate', x00080030: 'StudyTime', x00080060: 'Modality', x00080070: 'Manufacturer', x00080080: 'InstitutionName',
-	x00081030: 'StudyDescription', x0008103e: 'SeriesDescription', x00081090: 'ManufacturerModelName', x00100010: 'PatientName',
-	x00100020: 'PatientID', x00100030: 'PatientBirthDate', x00100040: 'PatientSex', x00101010: 'PatientAge', x00180015: 'BodyPartExamined',
-	x00181164: 'ImagerPixelSpacing', x00185101: 'ViewPosition', x0020000d: 'StudyInstanceUID', x0020000e: 'SeriesInstanceUID', x00200010: 'StudyID', x00200011: 'SeriesNumber', x00200013: 'InstanceNumber',
-	x00200020: 'PatientOrientation', x00200062: 'ImageLaterality', x00204000: 'ImageComments', x00280002: 'SamplesPerPixel',
-	x00280004: 'PhotometricInterpretation', x00280006: 'PlanarConfiguration', x00280008: 'NumberOfFrames', x00280010: 'Rows',
-	x00280011: 'Columns', x00280030: 'PixelSpacing', x00280100: 'BitsAllocated', x00280101: 'BitsStored', x00280102: 'HighBit',
-	x00280103: 'PixelRepresentation', x00281050: 'WindowCenter', x00281051: 'WindowWidth', x00281052: 'RescaleIntercept',
-	x00281053: 'RescaleSlope', x00281054: 'RescaleType', x00281055: 'WindowCenterWidthExplanation', x00281056: 'VOILUTFunction',
-	x00282110: 'LossyImageCompression', x00282112: 'LossyImageCompressionRatio',
+	x00020010: 'TransferSyntaxUID',
+	x00080008: 'ImageType',
+	x00080016: 'SOPClassUID',
+	x00080018: 'SOPInstanceUID',
+	x00080020: 'StudyDate',
+	x00080021: 'SeriesDate',
+	x00080022: 'AcquisitionDate',
+	x00080030: 'StudyTime',
+	x00080060: 'Modality',
+	x00080070: 'Manufacturer',
+	x00080080: 'InstitutionName',
+	x00081030: 'StudyDescription',
+	x0008103e: 'SeriesDescription',
+	x00081090: 'ManufacturerModelName',
+	x00100010: 'PatientName',
+	x00100020: 'PatientID',
+	x00100030: 'PatientBirthDate',
+	x00100040: 'PatientSex',
+	x00101010: 'PatientAge',
+	x00180015: 'BodyPartExamined',
+	x00181164: 'ImagerPixelSpacing',
+	x00185101: 'ViewPosition',
+	x0020000d: 'StudyInstanceUID',
+	x0020000e: 'SeriesInstanceUID',
+	x00200010: 'StudyID',
+	x00200011: 'SeriesNumber',
+	x00200013: 'InstanceNumber',
+	x00200020: 'PatientOrientation',
+	x00200062: 'ImageLaterality',
+	x00204000: 'ImageComments',
+	x00280002: 'SamplesPerPixel',
+	x00280004: 'PhotometricInterpretation',
+	x00280006: 'PlanarConfiguration',
+	x00280008: 'NumberOfFrames',
+	x00280010: 'Rows',
+	x00280011: 'Columns',
+	x00280030: 'PixelSpacing',
+	x00280100: 'BitsAllocated',
+	x00280101: 'BitsStored',
+	x00280102: 'HighBit',
+	x00280103: 'PixelRepresentation',
+	x00281050: 'WindowCenter',
+	x00281051: 'WindowWidth',
+	x00281052: 'RescaleIntercept',
+	x00281053: 'RescaleSlope',
+	x00281054: 'RescaleType',
+	x00281055: 'WindowCenterWidthExplanation',
+	x00281056: 'VOILUTFunction',
+	x00282110: 'LossyImageCompression',
+	x00282112: 'LossyImageCompressionRatio',
 };
 
 function tagTable(ds: dicomParser.DataSet): Array<[string, string]> {
@@ -317,7 +356,7 @@ function encapsulatedFrame(ds: dicomParser.DataSet, pixel: dicomParser.Element, 
 
 /** Sample precision from a JPEG stream's start-of-frame marker (0 when none is found). */
 function jpegPrecision(data: Uint8Array): number {
-	for (let i = 2; i + 4 < data.length; ) {
+	for (let i = 2; i + 4 < data.length;) {
 		if (data[i] !== 0xff) return 0;
 		const marker = data[i + 1];
 		if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return data[i + 4];
@@ -341,7 +380,10 @@ function ybrToRgb(px: Uint8Array): void {
 function numbers(ds: dicomParser.DataSet, tag: string): number[] {
 	const s = ds.string(tag);
 	if (!s) return [];
-	return s.split('\\').map((v) => Number(v.trim())).filter((v) => Number.isFinite(v));
+	return s
+		.split('\\')
+		.map((v) => Number(v.trim()))
+		.filter((v) => Number.isFinite(v));
 }
 
 /** Parse a DICOM file and decode its first frame. Throws an Error whose message is the reason. */
@@ -405,8 +447,12 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 				// Two Y samples share one Cb and Cr: Y1 Y2 Cb Cr.
 				const full = new Uint8Array(n * 3);
 				for (let i = 0, o = 0; i + 3 < raw.length; i += 4, o += 6) {
-					full[o] = raw[i]; full[o + 1] = raw[i + 2]; full[o + 2] = raw[i + 3];
-					full[o + 3] = raw[i + 1]; full[o + 4] = raw[i + 2]; full[o + 5] = raw[i + 3];
+					full[o] = raw[i];
+					full[o + 1] = raw[i + 2];
+					full[o + 2] = raw[i + 3];
+					full[o + 3] = raw[i + 1];
+					full[o + 4] = raw[i + 2];
+					full[o + 5] = raw[i + 3];
 				}
 				raw = full;
 				photometric = 'YBR_FULL';
@@ -423,7 +469,8 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 				if (photometric.startsWith('YBR')) photometric = 'RGB'; // libjpeg converts YCbCr itself
 			} else if (codec === 'jpeg12') {
 				// 8-bit Process 2 streams are baseline-compatible; 12-bit ones need a 12-bit DCT decoder, which no maintained WebAssembly codec offers.
-				if (stored > 8 || jpegPrecision(data) > 8) throw new Error('unsupported DICOM transfer syntax JPEG Extended 12-bit (1.2.840.10008.1.2.4.51): no maintained 12-bit JPEG decoder for Node; convert to JPEG Lossless or JPEG 2000');
+				if (stored > 8 || jpegPrecision(data) > 8)
+					throw new Error('unsupported DICOM transfer syntax JPEG Extended 12-bit (1.2.840.10008.1.2.4.51): no maintained 12-bit JPEG decoder for Node; convert to JPEG Lossless or JPEG 2000');
 				raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
 				if (photometric.startsWith('YBR')) photometric = 'RGB';
 			} else if (codec === 'jpeg-lossless') {
@@ -453,8 +500,7 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 	// 3. Grayscale: mask to BitsStored and sign-extend, into the narrowest typed array.
 	const mask = stored >= 32 ? 0xffffffff : 2 ** stored - 1;
 	const signBit = 2 ** (stored - 1);
-	const pixels: Uint8Array | Uint16Array | Int16Array | Int32Array =
-		stored <= 8 && !signed ? new Uint8Array(n) : stored <= 16 ? (signed ? new Int16Array(n) : new Uint16Array(n)) : new Int32Array(n);
+	const pixels: Uint8Array | Uint16Array | Int16Array | Int32Array = stored <= 8 && !signed ? new Uint8Array(n) : stored <= 16 ? (signed ? new Int16Array(n) : new Uint16Array(n)) : new Int32Array(n);
 	if (stored > 31 && !signed) signed = true; // 32-bit unsigned wraps: rare enough to treat as signed
 	const [lo, hi] = signed ? storeSigned(raw, pixels, n, mask, signBit) : storeUnsigned(raw, pixels, n, mask);
 	return finish({ pixels, samples: 1, bitsStored: stored, signed, minStored: lo, maxStored: hi });
@@ -465,17 +511,29 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 		const explanations = (ds.string('x00281055') ?? '').split('\\').map((s) => s.trim());
 		const fnTag = (str(ds, 'x00281056') ?? 'LINEAR').toUpperCase();
 		const fn: VoiFunction = (VOI_FUNCTIONS as readonly string[]).includes(fnTag) ? (fnTag as VoiFunction) : 'LINEAR';
-		const windows = centers.slice(0, widths.length).map((center, i) => ({ center, width: widths[i], fn, ...(explanations[i] ? { explanation: explanations[i] } : {}) })).filter((w) => w.width > 0);
+		const windows = centers
+			.slice(0, widths.length)
+			.map((center, i) => ({ center, width: widths[i], fn, ...(explanations[i] ? { explanation: explanations[i] } : {}) }))
+			.filter((w) => w.width > 0);
 		const tags = readTags(ds);
 		const flag = dicomFlag(tags);
 		if (flag) notes.push(flag);
 		return {
-			width, height, ...p,
+			width,
+			height,
+			...p,
 			slope: ds.floatString('x00281053') ?? 1,
 			intercept: ds.floatString('x00281052') ?? 0,
 			windows,
 			monochrome1: photometric === 'MONOCHROME1',
-			photometric, transferSyntax: ts, transferSyntaxName: syntax.name, codec, frames, tags, notes, table: tagTable(ds),
+			photometric,
+			transferSyntax: ts,
+			transferSyntaxName: syntax.name,
+			codec,
+			frames,
+			tags,
+			notes,
+			table: tagTable(ds),
 		};
 	}
 }
@@ -557,4 +615,3 @@ export async function readDicom(bytes: Uint8Array, choice?: WindowChoice): Promi
 	const { data, channels } = toDisplayBytes(f, choice);
 	return { data, channels, width: f.width, height: f.height, transferSyntax: f.transferSyntax, codec: f.codec, notes: f.notes, tags: f.tags };
 }
-

@@ -16,10 +16,32 @@ const NORMAL = new Set(['normal', 'no finding', 'nofinding', 'healthy']);
 // Whole names of the reference's third class, and words of ieee8023's other infectious findings.
 const PNEUMONIA = new Set(['pneumonia', 'infections', 'infection', 'infeccoes', 'infeccao', 'other', 'others']);
 const PNEUMONIA_WORDS = new Set([
-	'pneumonia', 'bacteria', 'bacterial', 'virus', 'viral', 'fungal', 'aspiration', 'lipoid',
-	'streptococcus', 'pneumocystis', 'sars', 'mers', 'klebsiella', 'legionella', 'mycoplasma',
-	'chlamydophila', 'coli', 'staphylococcus', 'mrsa', 'nocardia', 'influenza', 'h1n1', 'varicella',
-	'herpes', 'aspergillosis', 'tuberculosis',
+	'pneumonia',
+	'bacteria',
+	'bacterial',
+	'virus',
+	'viral',
+	'fungal',
+	'aspiration',
+	'lipoid',
+	'streptococcus',
+	'pneumocystis',
+	'sars',
+	'mers',
+	'klebsiella',
+	'legionella',
+	'mycoplasma',
+	'chlamydophila',
+	'coli',
+	'staphylococcus',
+	'mrsa',
+	'nocardia',
+	'influenza',
+	'h1n1',
+	'varicella',
+	'herpes',
+	'aspergillosis',
+	'tuberculosis',
 ]);
 
 function classOf(folded: string): ClassName | null {
@@ -43,7 +65,10 @@ export function normaliseLabel(name: string, aliases?: Record<string, ClassName>
 	}
 	const whole = classOf(folded);
 	if (whole) return whole;
-	const parts = name.split(/[/,;|+]/).map(foldLabel).filter(Boolean);
+	const parts = name
+		.split(/[/,;|+]/)
+		.map(foldLabel)
+		.filter(Boolean);
 	const classes = parts.map(classOf);
 	if (classes.includes('COVID')) return 'COVID';
 	if (classes.includes('PNEUMONIA')) return 'PNEUMONIA';

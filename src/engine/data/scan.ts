@@ -166,10 +166,19 @@ async function scanMetadata(root: string, realRoot: string, opts: ScanOptions, d
 	const candidates: ImageRecord[] = [];
 	for (const [i, r] of rows.entries()) {
 		if (!r.filename) continue;
-		if (r.modality && !XRAY.has(foldLabel(r.modality))) { skipped.modality++; continue; }
-		if (r.view && !FRONTAL.test(foldLabel(r.view))) { skipped.view++; continue; }
+		if (r.modality && !XRAY.has(foldLabel(r.modality))) {
+			skipped.modality++;
+			continue;
+		}
+		if (r.view && !FRONTAL.test(foldLabel(r.view))) {
+			skipped.view++;
+			continue;
+		}
 		const label = normaliseLabel(r.finding ?? '', opts.aliases);
-		if (!label) { skipped.label++; continue; }
+		if (!label) {
+			skipped.label++;
+			continue;
+		}
 		const rel = relInside(r.folder || 'images', r.filename);
 		if (!rel) {
 			errors.push({ path: csvFile, reason: `row ${i + 2}: ${PATH_LEAVES} ('${path.join(r.folder || 'images', r.filename).slice(0, 200)}'); skipped` });
@@ -185,14 +194,21 @@ async function scanMetadata(root: string, realRoot: string, opts: ScanOptions, d
 		candidates.push(rec);
 	}
 	const leaves = await Promise.all(candidates.map((c) => leavesRoot(realRoot, c.path)));
-	const kinds = await probeAll(candidates.map((c, i) => (leaves[i] ? '' : c.path)), opts);
+	const kinds = await probeAll(
+		candidates.map((c, i) => (leaves[i] ? '' : c.path)),
+		opts,
+	);
 	kinds.forEach((k, i) => {
 		const reason = leaves[i] ?? (k === null ? 'not an image (unrecognised content)' : k === 'empty' ? EMPTY_FILE : probeReason(k, candidates[i].path, 'listed in metadata.csv but missing'));
 		if (reason) errors.push({ path: candidates[i].path, reason });
 	});
 	const ok = new Set(candidates.filter((_, i) => !leaves[i] && isImage(kinds[i])));
 	candidates.forEach((c, i) => kinds[i] === 'dicom' && dicomFiles.add(c.path));
-	opts.onProgress?.({ kind: 'log', level: 'info', message: `metadata.csv: ${ok.size} images; skipped ${skipped.view} non-frontal, ${skipped.modality} non-X-ray, ${skipped.label} without a known class` });
+	opts.onProgress?.({
+		kind: 'log',
+		level: 'info',
+		message: `metadata.csv: ${ok.size} images; skipped ${skipped.view} non-frontal, ${skipped.modality} non-X-ray, ${skipped.label} without a known class`,
+	});
 	return { images: [...ok], errors };
 }
 
@@ -294,7 +310,12 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 	let errors: FileError[];
 	const dicomFiles = new Set<string>();
 
-	if (await fs.stat(path.join(root, 'metadata.csv')).then((s) => s.isFile(), () => false)) {
+	if (
+		await fs.stat(path.join(root, 'metadata.csv')).then(
+			(s) => s.isFile(),
+			() => false,
+		)
+	) {
 		layout = 'metadata';
 		({ images, errors } = await scanMetadata(root, realRoot, opts, dicomFiles));
 	} else {
@@ -308,19 +329,21 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 		});
 		const manifest = await readManifest(root, errors);
 		files.forEach((f, i) => kinds[i] === 'dicom' && dicomFiles.add(f));
-		const all = files.filter((_, i) => isImage(kinds[i])).map((abs): ImageRecord => {
-			const rel = toPosix(path.relative(root, abs));
-			const dirs = rel.split('/').slice(0, -1);
-			const classDir = dirs.find((d) => normaliseLabel(d, opts.aliases));
-			return {
-				path: abs,
-				relPath: rel,
-				label: classDir ? normaliseLabel(classDir, opts.aliases) : null,
-				patientId: kermanyPatientId(rel) ?? manifest.get(rel)?.patientId ?? rel,
-				labelSource: classDir ? `folder:${classDir}` : undefined,
-				...(manifest.get(rel)?.source ? { source: manifest.get(rel)?.source } : {}),
-			};
-		});
+		const all = files
+			.filter((_, i) => isImage(kinds[i]))
+			.map((abs): ImageRecord => {
+				const rel = toPosix(path.relative(root, abs));
+				const dirs = rel.split('/').slice(0, -1);
+				const classDir = dirs.find((d) => normaliseLabel(d, opts.aliases));
+				return {
+					path: abs,
+					relPath: rel,
+					label: classDir ? normaliseLabel(classDir, opts.aliases) : null,
+					patientId: kermanyPatientId(rel) ?? manifest.get(rel)?.patientId ?? rel,
+					labelSource: classDir ? `folder:${classDir}` : undefined,
+					...(manifest.get(rel)?.source ? { source: manifest.get(rel)?.source } : {}),
+				};
+			});
 		layout = all.some((r) => r.label) ? 'folders' : 'flat';
 		images = layout === 'flat' ? all : all.filter((r) => r.label);
 		if (layout === 'folders') {

@@ -51,7 +51,7 @@ export function sourceOf(image: { source?: string }): string {
  * (scanner, age group, preprocessing) instead of the disease.
  */
 export function classSourceTable(images: Iterable<SourcedImage>): ClassSourceTable {
-	const counts = Object.fromEntries(CLASS_NAMES.map((c) => [c, {} as Record<string, number>])) as Record<ClassName, Record<string, number>>;
+	const counts = Object.fromEntries(CLASS_NAMES.map((c) => [c, {}])) as Record<ClassName, Record<string, number>>;
 	const bySource = new Map<string, number>();
 	let total = 0;
 	for (const im of images) {
@@ -74,17 +74,28 @@ export function classSourceTable(images: Iterable<SourcedImage>): ClassSourceTab
 			const from = sources.filter((s) => (counts[c][s] ?? 0) > 0);
 			if (from.length === 1) {
 				const n = classTotals[CLASS_NAMES.indexOf(c)];
-				warnings.push({ kind: 'classFromOneSource', className: c, source: from[0], count: n, message: `every ${c} image (${n}) ${from[0] === UNKNOWN_SOURCE ? 'has no recorded source' : `comes from ${from[0]}`}: a model can score by recognising the source` });
+				warnings.push({
+					kind: 'classFromOneSource',
+					className: c,
+					source: from[0],
+					count: n,
+					message: `every ${c} image (${n}) ${from[0] === UNKNOWN_SOURCE ? 'has no recorded source' : `comes from ${from[0]}`}: a model can score by recognising the source`,
+				});
 			}
 		}
 		for (const s of sources) {
 			const holds = present.filter((c) => (counts[c][s] ?? 0) > 0);
 			if (holds.length === 1) {
 				const n = bySource.get(s) ?? 0;
-				warnings.push({ kind: 'sourceHoldsOneClass', className: holds[0], source: s, count: n, message: `every image ${s === UNKNOWN_SOURCE ? 'with no recorded source' : `from ${s}`} (${n}) is ${holds[0]}: a model can score by recognising the source` });
+				warnings.push({
+					kind: 'sourceHoldsOneClass',
+					className: holds[0],
+					source: s,
+					count: n,
+					message: `every image ${s === UNKNOWN_SOURCE ? 'with no recorded source' : `from ${s}`} (${n}) is ${holds[0]}: a model can score by recognising the source`,
+				});
 			}
 		}
 	}
 	return { sources, counts, sourceTotals: sources.map((s) => bySource.get(s) ?? 0), classTotals, total, warnings };
 }
-

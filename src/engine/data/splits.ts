@@ -65,7 +65,10 @@ const countsOf = (members: ImageRecord[]) => CLASS_NAMES.map((c) => members.filt
  * per-class counts closer (L1), so a big patient cannot overshoot early. Mixed-label patients count per image.
  */
 function takeGroups(groups: Group[], fraction: number, rand: () => number): { taken: Group[]; rest: Group[] } {
-	const targets = allocate(CLASS_NAMES.map((_, k) => groups.reduce((n, g) => n + g.counts[k], 0)), fraction);
+	const targets = allocate(
+		CLASS_NAMES.map((_, k) => groups.reduce((n, g) => n + g.counts[k], 0)),
+		fraction,
+	);
 	const count = CLASS_NAMES.map(() => 0);
 	const dist = (add: number[]) => count.reduce((d, c, k) => d + Math.abs(c + add[k] - targets[k]), 0);
 	const zero = count.map(() => 0);
@@ -109,10 +112,17 @@ export function splitDataset(images: ImageRecord[], opts: SplitOptions): SplitRe
 	const paths = (gs: Group[]) => gs.flatMap((g) => g.members.map((m) => m.relPath)).sort();
 
 	const splitsOf = new Map<string, Set<SplitName>>();
-	for (const [name, gs] of [['train', train], ['val', val], ['test', test]] as const) {
+	for (const [name, gs] of [
+		['train', train],
+		['val', val],
+		['test', test],
+	] as const) {
 		for (const g of gs) for (const m of g.members) splitsOf.set(m.patientId, (splitsOf.get(m.patientId) ?? new Set()).add(name));
 	}
-	const leakedPatients = [...splitsOf].filter(([, s]) => s.size > 1).map(([p]) => p).sort();
+	const leakedPatients = [...splitsOf]
+		.filter(([, s]) => s.size > 1)
+		.map(([p]) => p)
+		.sort();
 	return { mode: opts.mode, seed: opts.seed, testFraction: opts.testFraction, valFraction: opts.valFraction, train: paths(train), val: paths(val), test: paths(test), leakedPatients };
 }
 

@@ -32,9 +32,18 @@ async function viewDicom(bytes: Uint8Array): Promise<ViewData> {
 	const presets: ViewData['presets'] = f.windows.map((w, i) => ({ ...w, name: `File ${i + 1}${w.explanation ? `: ${w.explanation}` : ''}` }));
 	presets.push(...computedPresets(f.pixels, f.samples, f.minStored, f.maxStored, f.slope, f.intercept));
 	return {
-		width: f.width, height: f.height, samples: f.samples, pixels: f.pixels, minStored: f.minStored, maxStored: f.maxStored,
-		slope: f.slope, intercept: f.intercept, monochrome1: f.monochrome1, presets,
-		format: f.codec === 'native' ? 'dicom' : `dicom (${f.transferSyntaxName})`, notes: f.notes,
+		width: f.width,
+		height: f.height,
+		samples: f.samples,
+		pixels: f.pixels,
+		minStored: f.minStored,
+		maxStored: f.maxStored,
+		slope: f.slope,
+		intercept: f.intercept,
+		monochrome1: f.monochrome1,
+		presets,
+		format: f.codec === 'native' ? 'dicom' : `dicom (${f.transferSyntaxName})`,
+		notes: f.notes,
 		tags: [['TransferSyntax', `${f.transferSyntaxName} (${f.transferSyntax})`], ...f.table.filter(([k]) => k !== 'TransferSyntaxUID')],
 	};
 }
@@ -46,7 +55,11 @@ async function viewRaster(bytes: Uint8Array, kind: string): Promise<ViewData> {
 	const sixteen = meta.depth === 'ushort';
 	const { data, info } = gray
 		? // Stay in a grey colourspace: libvips' default sRGB conversion would squeeze 16-bit values into 0–255.
-			await img.toColourspace(sixteen ? 'grey16' : 'b-w').extractChannel(0).raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true })
+			await img
+				.toColourspace(sixteen ? 'grey16' : 'b-w')
+				.extractChannel(0)
+				.raw({ depth: sixteen ? 'ushort' : 'uchar' })
+				.toBuffer({ resolveWithObject: true })
 		: await img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 	const pixels = gray && sixteen ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : new Uint8Array(data.buffer, data.byteOffset, data.length);
 	let lo = Infinity;
@@ -60,9 +73,24 @@ async function viewRaster(bytes: Uint8Array, kind: string): Promise<ViewData> {
 	const full = sixteen && gray ? 65535 : 255;
 	const presets: ViewData['presets'] = [{ ...spanWindow(0, full), name: 'As stored' }, ...computedPresets(pixels, samples, lo, hi, 1, 0)];
 	return {
-		width: info.width, height: info.height, samples, pixels, minStored: lo, maxStored: hi, slope: 1, intercept: 0, monochrome1: false, presets,
-		format: kind, notes: [],
-		tags: [['Format', `${kind.toUpperCase()} ${meta.width}×${meta.height}`], ['Channels', String(meta.channels ?? '?')], ['Bit depth', sixteen ? '16' : '8'], ...(meta.orientation && meta.orientation > 1 ? [['EXIF orientation', String(meta.orientation)] as [string, string]] : [])],
+		width: info.width,
+		height: info.height,
+		samples,
+		pixels,
+		minStored: lo,
+		maxStored: hi,
+		slope: 1,
+		intercept: 0,
+		monochrome1: false,
+		presets,
+		format: kind,
+		notes: [],
+		tags: [
+			['Format', `${kind.toUpperCase()} ${meta.width}×${meta.height}`],
+			['Channels', String(meta.channels ?? '?')],
+			['Bit depth', sixteen ? '16' : '8'],
+			...(meta.orientation && meta.orientation > 1 ? [['EXIF orientation', String(meta.orientation)] as [string, string]] : []),
+		],
 	};
 }
 

@@ -52,7 +52,9 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 	const source = want.pretrained ? (want.path ?? cfg.weights) : 'none';
 	const base = await prepareBase(spec, source, cfg.imageSize, cfg.seed, { workDir, signal: opts.signal, onProgress: opts.onProgress });
 	if (base.info.sha256 !== want.sha256) {
-		throw new Error(`${path.join(run.runDir, RUN_FILES.weights)}: the run was trained on weights with sha256 ${want.sha256.slice(0, 12)}, but '${source}' now resolves to sha256 ${base.info.sha256.slice(0, 12)}`);
+		throw new Error(
+			`${path.join(run.runDir, RUN_FILES.weights)}: the run was trained on weights with sha256 ${want.sha256.slice(0, 12)}, but '${source}' now resolves to sha256 ${base.info.sha256.slice(0, 12)}`,
+		);
 	}
 	const headModel = await loadLayersModel(run.runDir);
 	let wts: HeadWeights;
@@ -112,7 +114,9 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 export async function overlayOnlyPng(e: Explanation, size: number, resize: 'stretch' | 'letterbox'): Promise<Buffer> {
 	if (resize === 'letterbox') {
 		const rgba = overlayRgba(e.grid.values, e.grid.h, e.grid.w, size, size);
-		return sharp(Buffer.from(rgba), { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+		return sharp(Buffer.from(rgba), { raw: { width: size, height: size, channels: 4 } })
+			.png()
+			.toBuffer();
 	}
 	const scale = size / Math.max(e.width, e.height);
 	const rw = Math.max(1, Math.round(e.width * scale));
@@ -177,13 +181,15 @@ export async function explainImages(
 export function summariseLooks(items: { group: string; where: WhereItLooks }[]): { group: string; n: number; border: number; corners: number; flagged: number }[] {
 	const by = new Map<string, WhereItLooks[]>();
 	for (const it of items) if (Number.isFinite(it.where.border)) by.set(it.group, [...(by.get(it.group) ?? []), it.where]);
-	return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([group, ws]) => ({
-		group,
-		n: ws.length,
-		border: ws.reduce((s, w) => s + w.border, 0) / ws.length,
-		corners: ws.reduce((s, w) => s + w.corners, 0) / ws.length,
-		flagged: ws.filter((w) => w.outside).length,
-	}));
+	return [...by]
+		.sort(([a], [b]) => a.localeCompare(b))
+		.map(([group, ws]) => ({
+			group,
+			n: ws.length,
+			border: ws.reduce((s, w) => s + w.border, 0) / ws.length,
+			corners: ws.reduce((s, w) => s + w.corners, 0) / ws.length,
+			flagged: ws.filter((w) => w.outside).length,
+		}));
 }
 
 /** The panels' overlays: one explainer kept open per run (building a base takes seconds), results kept per image. */
@@ -240,7 +246,13 @@ export async function explainForPanel(
 			const file = files[i];
 			const key = `${run.runDir}\0${file}\0${opts.cls ?? ''}\0${opts.size}`;
 			const hit = done.get(key);
-			if (hit && (await fs.stat(hit.png).then(() => true, () => false))) {
+			if (
+				hit &&
+				(await fs.stat(hit.png).then(
+					() => true,
+					() => false,
+				))
+			) {
 				overlays.set(file, { png: hit.png, explanation: hit.e });
 				continue;
 			}

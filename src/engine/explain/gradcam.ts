@@ -195,7 +195,7 @@ export function whereItLooks(map: ArrayLike<number>, h: number, w: number): Wher
 export function normalise(map: ArrayLike<number>): Float32Array {
 	let m = 0;
 	for (let i = 0; i < map.length; i++) if (map[i] > m) m = map[i];
-	return Float32Array.from(map as ArrayLike<number>, (v) => (m > 0 ? v / m : 0));
+	return Float32Array.from(map, (v) => (m > 0 ? v / m : 0));
 }
 
 /** A perceptual colour ramp (dark blue → cyan → yellow → red) for a value in [0, 1]. */

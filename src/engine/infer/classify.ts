@@ -28,7 +28,17 @@ export function predictRecords(head: Head, feats: Float32Array, records: ImageRe
 export function predictionsToCsv(preds: Prediction[]): string {
 	return toCsv(
 		PREDICTION_COLUMNS,
-		preds.map((p) => [p.relPath, p.path, p.label ?? '', p.predicted, ...p.probs.map((x) => String(x)), p.label == null ? '' : String(p.label === p.predicted), p.split ?? '', p.source ?? '', p.patientId ?? '']),
+		preds.map((p) => [
+			p.relPath,
+			p.path,
+			p.label ?? '',
+			p.predicted,
+			...p.probs.map((x) => String(x)),
+			p.label == null ? '' : String(p.label === p.predicted),
+			p.split ?? '',
+			p.source ?? '',
+			p.patientId ?? '',
+		]),
 	);
 }
 

@@ -62,7 +62,11 @@ export function classificationReport(confusion: number[][]): Pick<Metrics, 'perC
 	const avg = (w: (r: ClassReport) => number) => {
 		const ws = perClass.map(w);
 		const wsum = ws.reduce((a, b) => a + b, 0);
-		const pick = (f: (r: ClassReport) => number) => div(perClass.reduce((a, r, i) => a + f(r) * ws[i], 0), wsum);
+		const pick = (f: (r: ClassReport) => number) =>
+			div(
+				perClass.reduce((a, r, i) => a + f(r) * ws[i], 0),
+				wsum,
+			);
 		return { precision: pick((r) => r.precision), recall: pick((r) => r.recall), f1: pick((r) => r.f1), support: total };
 	};
 	return { perClass, macroAvg: avg(() => 1), weightedAvg: avg((r) => r.support), support: total };
@@ -87,7 +91,10 @@ export function metricsBySource(labels: number[], preds: number[], sources: (str
 	if (names.length === 0 || names.length < minSources) return undefined;
 	return names.map((source) => {
 		const rows = labels.map((_, i) => i).filter((i) => (sources[i] ?? 'unknown') === source);
-		const c = confusionMatrix(rows.map((i) => labels[i]), rows.map((i) => preds[i]));
+		const c = confusionMatrix(
+			rows.map((i) => labels[i]),
+			rows.map((i) => preds[i]),
+		);
 		const support = c.map((row) => row.reduce((a, b) => a + b, 0));
 		return {
 			source,

@@ -108,7 +108,7 @@ export function predictPooled(head: Head, feats: Float32Array, n: number, chunk 
 			const x = tf.tensor2d(feats.subarray(i * head.featureDim, (i + m) * head.featureDim), [m, head.featureDim]);
 			return headForward(head, x);
 		});
-		out.set(probs.dataSync() as Float32Array, i * CLASS_NAMES.length);
+		out.set(probs.dataSync(), i * CLASS_NAMES.length);
 		probs.dispose();
 	}
 	return out;

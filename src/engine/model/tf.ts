@@ -40,11 +40,11 @@ export function backendReport(): BackendReport | undefined {
 
 function envPreference(): BackendPreference {
 	const v = process.env.RADREVIEW_BACKEND as BackendPreference | undefined;
-	return v && (v === 'auto' || LADDER.includes(v as BackendName)) ? v : 'auto';
+	return v && (v === 'auto' || LADDER.includes(v)) ? v : 'auto';
 }
 
 async function pick(pref: BackendPreference): Promise<BackendReport> {
-	const rungs = pref === 'auto' ? LADDER : [pref as BackendName];
+	const rungs = pref === 'auto' ? LADDER : [pref];
 	const skipped: string[] = [];
 	for (const rung of rungs) {
 		try {
@@ -107,7 +107,11 @@ export function probeBackends(resolve: (id: string) => string = require.resolve)
 		try {
 			dir = path.dirname(resolve(`${pkg}/package.json`));
 		} catch {
-			return { name, installed: false, reason: `${pkg} is not installed (optional dependency: its install downloads libtensorflow${name === 'tensorflow-gpu' ? ' for CUDA' : ''}, which needs the internet)` };
+			return {
+				name,
+				installed: false,
+				reason: `${pkg} is not installed (optional dependency: its install downloads libtensorflow${name === 'tensorflow-gpu' ? ' for CUDA' : ''}, which needs the internet)`,
+			};
 		}
 		const lib = path.join(dir, 'lib');
 		const built = fs.existsSync(lib) && fs.readdirSync(lib).some((d) => fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));

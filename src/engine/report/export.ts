@@ -1,18 +1,7 @@
 // Report card documents: a self-contained HTML page and a PDF (jsPDF) with the curves and Grad-CAM overlays.
 import { jsPDF } from 'jspdf';
 import type { ReportCard } from './report';
-import {
-	CLASS_COLOURS,
-	classTable,
-	confusionTable,
-	fmtInterval,
-	looksTable,
-	operatingPointLine,
-	provenanceLine,
-	reportBodyHtml,
-	sourceTable,
-	type SeriesXY,
-} from './format';
+import { CLASS_COLOURS, classTable, confusionTable, fmtInterval, looksTable, operatingPointLine, provenanceLine, reportBodyHtml, sourceTable, type SeriesXY } from './format';
 
 const CSS = `body{font:13px/1.45 system-ui,sans-serif;color:#1f1f1f;background:#fff;max-width:1100px;margin:24px auto;padding:0 16px}
 table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}
@@ -120,17 +109,47 @@ export function reportPdf(card: ReportCard, overlays: PdfOverlay[] = []): Uint8A
 	doc.text(op, M, y);
 	y += 11 * op.length + 6;
 	const src = sourceTable(card);
-	if (src.length) y = table(doc, src, M, y, [110, 35, 100, 100, 100, 100]);
+	if (src.length) table(doc, src, M, y, [110, 35, 100, 100, 100, 100]);
 	footer();
 
 	doc.addPage();
 	const size = 200;
 	const top = M + 30;
 	const gap = (W - 2 * M - 3 * size) / 2;
-	chart(doc, M + 20, top, size, 'ROC (test, one-vs-rest)', '1 - specificity', 'sensitivity', card.classes.map((c, i) => ({ label: `${c.className} AUC ${fmtInterval(c.auc, 'score')}`, colour: CLASS_COLOURS[i], x: c.roc.fpr, y: c.roc.tpr })), true);
-	chart(doc, M + 20 + size + gap, top, size, 'Precision-recall (test)', 'recall', 'precision', card.classes.map((c, i) => ({ label: `${c.className} AP ${fmtInterval(c.averagePrecision, 'score')}`, colour: CLASS_COLOURS[i], x: c.pr.recall, y: c.pr.precision })), false);
+	chart(
+		doc,
+		M + 20,
+		top,
+		size,
+		'ROC (test, one-vs-rest)',
+		'1 - specificity',
+		'sensitivity',
+		card.classes.map((c, i) => ({ label: `${c.className} AUC ${fmtInterval(c.auc, 'score')}`, colour: CLASS_COLOURS[i], x: c.roc.fpr, y: c.roc.tpr })),
+		true,
+	);
+	chart(
+		doc,
+		M + 20 + size + gap,
+		top,
+		size,
+		'Precision-recall (test)',
+		'recall',
+		'precision',
+		card.classes.map((c, i) => ({ label: `${c.className} AP ${fmtInterval(c.averagePrecision, 'score')}`, colour: CLASS_COLOURS[i], x: c.pr.recall, y: c.pr.precision })),
+		false,
+	);
 	const bins = card.calibration.topLabel.filter((b) => b.count > 0);
-	chart(doc, M + 20 + 2 * (size + gap), top, size, 'Reliability (top label)', 'confidence', 'observed accuracy', [{ label: `ECE ${card.calibration.ece.toFixed(3)} | Brier ${card.calibration.brier.toFixed(3)}`, colour: '#6a1b9a', x: bins.map((b) => b.meanPredicted), y: bins.map((b) => b.observed) }], true);
+	chart(
+		doc,
+		M + 20 + 2 * (size + gap),
+		top,
+		size,
+		'Reliability (top label)',
+		'confidence',
+		'observed accuracy',
+		[{ label: `ECE ${card.calibration.ece.toFixed(3)} | Brier ${card.calibration.brier.toFixed(3)}`, colour: '#6a1b9a', x: bins.map((b) => b.meanPredicted), y: bins.map((b) => b.observed) }],
+		true,
+	);
 	const looks = looksTable(card);
 	if (looks.length) {
 		doc.setFontSize(10);

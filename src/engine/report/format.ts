@@ -22,7 +22,11 @@ export function provenanceLine(card: ReportCard): string {
 	const p = card.provenance;
 	const split = p.splitMode === 'patient' ? 'patient-grouped split' : 'image-level split';
 	const leak = p.leakedPatients ? `, ${p.leakedPatients} patients in more than one split` : ', no patient in two splits';
-	const weights = p.weights.pretrained ? `${p.weights.name} (pretrained)` : /not pretrained/i.test(p.weights.name) ? p.weights.name.replace(/not pretrained/i, 'NOT pretrained') : `${p.weights.name} (NOT pretrained)`;
+	const weights = p.weights.pretrained
+		? `${p.weights.name} (pretrained)`
+		: /not pretrained/i.test(p.weights.name)
+			? p.weights.name.replace(/not pretrained/i, 'NOT pretrained')
+			: `${p.weights.name} (NOT pretrained)`;
 	const unit = p.bootstrap.unit === 'patient' ? 'patients' : 'images (patient ids unknown)';
 	return (
 		`${card.run.name} · ${split} (seed ${p.seed})${leak} · patients train/val/test ${p.patients.train}/${p.patients.val}/${p.patients.test} · ` +
@@ -53,7 +57,9 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
 	const h = size - m.t - m.b;
 	const X = (v: number) => (m.l + v * w).toFixed(1);
 	const Y = (v: number) => (m.t + (1 - v) * h).toFixed(1);
-	const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size + 16 * series.length}" width="${size}" height="${size + 16 * series.length}" role="img" aria-label="${esc(title)}">`];
+	const parts = [
+		`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size + 16 * series.length}" width="${size}" height="${size + 16 * series.length}" role="img" aria-label="${esc(title)}">`,
+	];
 	parts.push(`<rect x="${m.l}" y="${m.t}" width="${w}" height="${h}" fill="none" stroke="#888" stroke-width="0.5"/>`);
 	for (const t of [0, 0.25, 0.5, 0.75, 1]) {
 		parts.push(`<line x1="${X(t)}" y1="${Y(0)}" x2="${X(t)}" y2="${Y(1)}" stroke="#888" stroke-opacity="0.25" stroke-width="0.5"/>`);
@@ -70,7 +76,9 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
 		if (opts.points) for (const p of pts) parts.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2.5" fill="${s.colour}"/>`);
 		parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${s.colour}" stroke-width="1.6"/>`);
 		const ly = size + 12 + 16 * i - 4;
-		parts.push(`<line x1="${m.l}" y1="${ly - 4}" x2="${m.l + 18}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2"/><text x="${m.l + 24}" y="${ly}" font-size="10" fill="currentColor">${esc(s.label)}</text>`);
+		parts.push(
+			`<line x1="${m.l}" y1="${ly - 4}" x2="${m.l + 18}" y2="${ly - 4}" stroke="${s.colour}" stroke-width="2"/><text x="${m.l + 24}" y="${ly}" font-size="10" fill="currentColor">${esc(s.label)}</text>`,
+		);
 	});
 	parts.push('</svg>');
 	return parts.join('');
@@ -107,17 +115,24 @@ export function reportCharts(card: ReportCard, size = 260): { roc: string; pr: s
 export function classTable(card: ReportCard): string[][] {
 	const rows = [['Class', 'n', 'Sensitivity', 'Specificity', 'PPV', 'NPV', 'F1', 'AUC', 'AP']];
 	for (const c of card.classes) {
-		rows.push([c.className, String(c.support), fmtInterval(c.sensitivity), fmtInterval(c.specificity), fmtInterval(c.ppv), fmtInterval(c.npv), fmtInterval(c.f1, 'score'), fmtInterval(c.auc, 'score'), fmtInterval(c.averagePrecision, 'score')]);
+		rows.push([
+			c.className,
+			String(c.support),
+			fmtInterval(c.sensitivity),
+			fmtInterval(c.specificity),
+			fmtInterval(c.ppv),
+			fmtInterval(c.npv),
+			fmtInterval(c.f1, 'score'),
+			fmtInterval(c.auc, 'score'),
+			fmtInterval(c.averagePrecision, 'score'),
+		]);
 	}
 	return rows;
 }
 
 /** Rows of the confusion matrix with counts and row shares: header first. */
 export function confusionTable(card: ReportCard): string[][] {
-	return [
-		['true \\ predicted', ...CLASS_NAMES],
-		...card.confusion.counts.map((row, i) => [CLASS_NAMES[i], ...row.map((v, j) => `${v} (${pct(card.confusion.rowShares[i][j], 0)})`)]),
-	];
+	return [['true \\ predicted', ...CLASS_NAMES], ...card.confusion.counts.map((row, i) => [CLASS_NAMES[i], ...row.map((v, j) => `${v} (${pct(card.confusion.rowShares[i][j], 0)})`)])];
 }
 
 /** Rows of the per-source table: header first. */
@@ -143,7 +158,13 @@ export function operatingPointLine(card: ReportCard): string {
 /** Rows of the where-it-looks table: header first. */
 export function looksTable(card: ReportCard): string[][] {
 	if (!card.looks) return [];
-	const row = (kind: string) => (r: { group: string; n: number; border: number; corners: number; flagged: number }) => [`${kind} ${r.group}`, String(r.n), pct(r.border), pct(r.corners), `${r.flagged}`];
+	const row = (kind: string) => (r: { group: string; n: number; border: number; corners: number; flagged: number }) => [
+		`${kind} ${r.group}`,
+		String(r.n),
+		pct(r.border),
+		pct(r.corners),
+		`${r.flagged}`,
+	];
 	return [['Group', 'n', 'Mass in border', 'Mass in corners', 'Looks outside lungs'], ...card.looks.byClass.map(row('class')), ...card.looks.bySource.map(row('source'))];
 }
 

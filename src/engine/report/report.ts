@@ -147,10 +147,11 @@ export function cramersV(a: string[], b: string[]): number {
 	const rs = table.map((r) => r.reduce((s, v) => s + v, 0));
 	const cs = bv.map((_, j) => table.reduce((s, r) => s + r[j], 0));
 	let chi2 = 0;
-	for (let i = 0; i < av.length; i++) for (let j = 0; j < bv.length; j++) {
-		const e = (rs[i] * cs[j]) / n;
-		chi2 += (table[i][j] - e) ** 2 / e;
-	}
+	for (let i = 0; i < av.length; i++)
+		for (let j = 0; j < bv.length; j++) {
+			const e = (rs[i] * cs[j]) / n;
+			chi2 += (table[i][j] - e) ** 2 / e;
+		}
 	return Math.sqrt(chi2 / (n * (Math.min(av.length, bv.length) - 1)));
 }
 
@@ -200,7 +201,11 @@ export function buildReport(input: ReportInput): ReportCard {
 	};
 	const point = stat(undefined);
 	const boots = clusterBootstrap(groups, n, resamples, bootSeed, stat);
-	const ci = (j: number) => percentileInterval(point[j], boots.map((b) => b[j]));
+	const ci = (j: number) =>
+		percentileInterval(
+			point[j],
+			boots.map((b) => b[j]),
+		);
 
 	const classes: ClassCard[] = CLASS_NAMES.map((className, c) => {
 		const tp = counts[c][c];
@@ -237,7 +242,12 @@ export function buildReport(input: ReportInput): ReportCard {
 	const splitCount = (s: 'train' | 'val' | 'test') => input.predictions.filter((p) => p.split === s);
 	const patientsIn = (s: 'train' | 'val' | 'test') => new Set(splitCount(s).map(patientOf)).size;
 	const sources = input.patients ? labelled.map((p) => input.patients!.get(p.relPath)?.source ?? 'unknown') : [];
-	const v = sources.length ? cramersV(sources, labelled.map((p) => p.label!)) : 0;
+	const v = sources.length
+		? cramersV(
+				sources,
+				labelled.map((p) => p.label!),
+			)
+		: 0;
 	const provenance: Provenance = {
 		splitMode: input.splitMode,
 		seed: input.seed,
@@ -247,9 +257,7 @@ export function buildReport(input: ReportInput): ReportCard {
 		weights: input.weights,
 		patientIds: input.patients ? 'dataset' : 'images',
 		bootstrap: { resamples, seed: bootSeed, unit: input.patients ? 'patient' : 'image' },
-		...(v >= 0.5
-			? { confoundWarning: `The source dataset predicts the class (Cramér's V = ${v.toFixed(2)}): the model may be telling sources apart, not findings. Read the per-source table.` }
-			: {}),
+		...(v >= 0.5 ? { confoundWarning: `The source dataset predicts the class (Cramér's V = ${v.toFixed(2)}): the model may be telling sources apart, not findings. Read the per-source table.` } : {}),
 	};
 
 	return {
@@ -282,7 +290,11 @@ export function chooseOperatingPoint(labelled: Prediction[], positiveClass: Clas
 	if (!vy.some((b) => b) || vy.every((b) => b)) return undefined;
 	const threshold = chooseThreshold(vs, vy, rule);
 	const vc = binaryCounts(vs, vy, threshold);
-	const tc = binaryCounts(test.map((p) => p.probs[c]), test.map((p) => p.label === positiveClass), threshold);
+	const tc = binaryCounts(
+		test.map((p) => p.probs[c]),
+		test.map((p) => p.label === positiveClass),
+		threshold,
+	);
 	return {
 		positiveClass,
 		rule,
@@ -326,11 +338,7 @@ export interface PairedComparison {
 }
 
 /** "Is A really better than B on this test set?": McNemar's exact test and a paired bootstrap of the accuracy gap. */
-export function comparePaired(
-	a: Prediction[],
-	b: Prediction[],
-	opts: { patients?: Map<string, { patientId: string }>; resamples?: number; seed?: number } = {},
-): PairedComparison {
+export function comparePaired(a: Prediction[], b: Prediction[], opts: { patients?: Map<string, { patientId: string }>; resamples?: number; seed?: number } = {}): PairedComparison {
 	const bBy = new Map(b.filter((p) => p.split === 'test' && p.label != null).map((p) => [p.relPath, p]));
 	const pairs = a.filter((p) => p.split === 'test' && p.label != null && bBy.has(p.relPath)).map((p) => [p, bBy.get(p.relPath)!] as const);
 	if (pairs.length === 0) throw new Error('the two runs share no labelled test image (different datasets or splits)');
@@ -354,7 +362,10 @@ export function comparePaired(
 		n,
 		accuracyA: wilson(count(okA), n),
 		accuracyB: wilson(count(okB), n),
-		difference: percentileInterval(stat(undefined)[0], boots.map((x) => x[0])),
+		difference: percentileInterval(
+			stat(undefined)[0],
+			boots.map((x) => x[0]),
+		),
 		mcnemar: mcnemar(okA, okB),
 	};
 }

@@ -72,10 +72,14 @@ export async function reportWithOverlays(runDir: string, opts: RunReportOptions)
 	});
 	if (!opts.gradcam) return { card, overlays: [] };
 	const test = view.predictions.filter((p) => p.split === 'test' && p.label != null);
-	const r = await explainImages(view.summary.runDir, test.map((p) => p.path), {
-		...opts,
-		outDir: opts.overlayDir ?? path.join(opts.workDir, 'cache', 'gradcam', card.run.name),
-	});
+	const r = await explainImages(
+		view.summary.runDir,
+		test.map((p) => p.path),
+		{
+			...opts,
+			outDir: opts.overlayDir ?? path.join(opts.workDir, 'cache', 'gradcam', card.run.name),
+		},
+	);
 	const byPath = new Map(test.map((p) => [path.resolve(p.path), p]));
 	const items = r.explanations.map((e) => ({ e, p: byPath.get(e.path)! }));
 	const byClass = summariseLooks(items.map(({ e, p }) => ({ group: p.label!, where: e.where })));
@@ -98,12 +102,17 @@ export async function compareRunReports(runA: string, runB: string, opts: JobOpt
 	return comparePaired(a.predictions, b.predictions, { patients, resamples: opts.resamples, seed: opts.seed });
 }
 
-
 /** Writes the card as json, html or pdf (the pdf with up to 16 overlays), atomically. */
 export async function writeReport(card: ReportCard, overlays: ReportOverlay[], format: 'json' | 'html' | 'pdf', file: string): Promise<void> {
 	if (format === 'json') return writeFileAtomic(file, JSON.stringify(card, null, 2) + '\n');
 	if (format === 'html') return writeFileAtomic(file, reportHtml(card));
 	const chosen = overlays.slice(0, 16);
 	const pngs = await Promise.all(chosen.map((o) => fs.readFile(o.png)));
-	return writeFileAtomic(file, reportPdf(card, chosen.map((o, i) => ({ png: new Uint8Array(pngs[i]), caption: o.caption }))));
+	return writeFileAtomic(
+		file,
+		reportPdf(
+			card,
+			chosen.map((o, i) => ({ png: new Uint8Array(pngs[i]), caption: o.caption })),
+		),
+	);
 }

@@ -86,7 +86,7 @@ export function rocCurve(scores: ArrayLike<number>, positive: ArrayLike<boolean>
 	const out: RocCurve = { thresholds: [Infinity], fpr: [0], tpr: [0] };
 	let tp = 0;
 	let fp = 0;
-	for (let i = 0; i < order.length; ) {
+	for (let i = 0; i < order.length;) {
 		const s = scores[order[i]];
 		while (i < order.length && scores[order[i]] === s) {
 			if (positive[order[i]]) tp++;
@@ -137,7 +137,7 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
 	let fp = 0;
 	let ap = 0;
 	let prevRecall = 0;
-	for (let i = 0; i < order.length; ) {
+	for (let i = 0; i < order.length;) {
 		const s = scores[order[i]];
 		while (i < order.length && scores[order[i]] === s) {
 			const w = weights ? weights[order[i]] : 1;

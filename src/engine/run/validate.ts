@@ -1,6 +1,6 @@
 // Run folders are data anyone can commit to a repository: every file is checked field by field when loaded,
 // and a bad field is reported with the file and the field's path. Only known fields are kept.
-import { BACKBONE_IDS, CLASS_NAMES, type ClassReport, type EpochLog, type Metrics, type SplitResult, type TrainConfig } from '../types';
+import { BACKBONE_IDS, CLASS_NAMES, type EpochLog, type SplitResult, type TrainConfig } from '../types';
 import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isRecord, isShortString, isString, type Guard } from '../../protocol/guards';
 import type { StoredMetrics, StoredWeights } from './files';
 
@@ -21,7 +21,7 @@ export class RunFileError extends Error {
 
 /** JSON has no NaN: a metric that was NaN reads back as null. */
 const isJsonNumber = (v: unknown): v is number => v === null || isNumber(v);
-const isNonNegInt = (v: unknown): v is number => isInteger(v) && (v as number) >= 0;
+const isNonNegInt = (v: unknown): v is number => isInteger(v) && v >= 0;
 const isFraction = (v: unknown): v is number => isNumber(v) && v >= 0 && v <= 1;
 const isRelPaths = isArrayOf(isShortString);
 const isStringRecordOfNumbers: Guard<Record<string, number>> = (v): v is Record<string, number> => isRecord(v) && Object.values(v).every(isJsonNumber);
@@ -89,8 +89,8 @@ export function validateMetrics(file: string, v: unknown): StoredMetrics {
 		counts: { object: { train: isNonNegInt, val: isNonNegInt, test: isNonNegInt, decodeErrors: isNonNegInt } },
 		headTrainer: { optional: isString },
 	}) as unknown as StoredMetrics;
-	if ((m.perClass as ClassReport[]).length !== CLASS_NAMES.length) throw new RunFileError(file, 'perClass', `must list the ${CLASS_NAMES.length} classes`);
-	return { ...m, loss: m.loss ?? NaN, accuracy: m.accuracy ?? NaN } as StoredMetrics & Metrics;
+	if (m.perClass.length !== CLASS_NAMES.length) throw new RunFileError(file, 'perClass', `must list the ${CLASS_NAMES.length} classes`);
+	return { ...m, loss: m.loss ?? NaN, accuracy: m.accuracy ?? NaN };
 }
 
 export function validateWeights(file: string, v: unknown): StoredWeights {

@@ -74,10 +74,19 @@ export async function buildInt8(ort: Ort, def: OnnxModelDef, calib: CalibrationI
 	}
 	const ranges = observer.ranges();
 	const rangesObj = Object.fromEntries([...ranges].sort(([a], [b]) => (a < b ? -1 : 1)));
-	const rangesSha = createHash('sha256').update(JSON.stringify({ v: QUANTIZER_VERSION, rangesObj })).digest('hex');
+	const rangesSha = createHash('sha256')
+		.update(JSON.stringify({ v: QUANTIZER_VERSION, rangesObj }))
+		.digest('hex');
 	const q = quantizeModel(def, ranges, { floatInput: true, floatAdds: true });
 	const bytes = encodeModel(q.def);
-	const calibrationSet = createHash('sha256').update(calib.map((c) => c.sha256).sort().join('\n')).digest('hex');
+	const calibrationSet = createHash('sha256')
+		.update(
+			calib
+				.map((c) => c.sha256)
+				.sort()
+				.join('\n'),
+		)
+		.digest('hex');
 
 	const cos = await compareFeatures(ort, encodeModel(def), bytes, checkSet, o);
 	const sorted = [...cos].sort((a, b) => a - b);

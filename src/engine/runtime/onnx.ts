@@ -33,12 +33,12 @@ export function loadOrt(): Ort {
 	}
 }
 
-export async function onnxAvailable(): Promise<boolean> {
+export function onnxAvailable(): Promise<boolean> {
 	try {
 		loadOrt();
-		return true;
+		return Promise.resolve(true);
 	} catch {
-		return false;
+		return Promise.resolve(false);
 	}
 }
 
@@ -59,7 +59,7 @@ export interface OnnxExtractorOptions {
 	/** Intra-op threads; default all cores. */
 	threads?: number;
 	/** An int8 base: calibrate on these images (checking fidelity on `check`), or rebuild from a run's ranges. */
-	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool(raw: Float32Array): Float32Array } | { ranges: Record<string, Range> };
+	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool: (raw: Float32Array) => Float32Array } | { ranges: Record<string, Range> };
 }
 
 /** Where the exported graph for this base, weights and input size lives. */

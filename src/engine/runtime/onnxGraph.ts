@@ -123,7 +123,7 @@ export function buildOnnxModel(model: LayersModel): { def: OnnxModelDef; stats: 
 				const dil: [number, number] = Array.isArray(d) ? d : [d, d];
 				const pads = addPads(tfPads(cfg.padding as string, inHW, k, s, dil), padFor.get(name));
 				const w = weightsByName(layer, read);
-				const cin = (inputShapeOf(layer))[3] as number;
+				const cin = inputShapeOf(layer)[3] as number;
 				const activation = activationName(cfg.activation, name);
 				const baseAttrs = { kernel_shape: ints(k), strides: ints(s), pads: ints(pads), dilations: ints(dil) };
 				if (cls === 'Conv2D') {
@@ -290,13 +290,13 @@ function activationName(a: unknown, layer: string): string {
 
 function inboundLayers(layer: Layer): Layer[] {
 	if (layer.inboundNodes.length !== 1) throw new Error(`ONNX export: layer '${layer.name}' is shared or unconnected`);
-	return layer.inboundNodes[0].inboundLayers as Layer[];
+	return layer.inboundNodes[0].inboundLayers;
 }
 
 function consumersOf(model: LayersModel): Map<string, Layer[]> {
 	const n = new Map<string, Layer[]>();
 	for (const layer of model.layers) {
-		for (const node of layer.inboundNodes) for (const src of node.inboundLayers) n.set(src.name, [...(n.get(src.name) ?? []), layer as Layer]);
+		for (const node of layer.inboundNodes) for (const src of node.inboundLayers) n.set(src.name, [...(n.get(src.name) ?? []), layer]);
 	}
 	return n;
 }
@@ -399,8 +399,6 @@ function depthwiseWeights(kernel: NamedWeight, cin: number, mult: number): ConvW
 	const src = kernel.data;
 	const w = new Float32Array(src.length);
 	for (let i = 0; i < kh; i++)
-		for (let j = 0; j < kw; j++)
-			for (let c = 0; c < cin; c++)
-				for (let m = 0; m < mult; m++) w[((c * mult + m) * kh + i) * kw + j] = src[((i * kw + j) * cin + c) * mult + m];
+		for (let j = 0; j < kw; j++) for (let c = 0; c < cin; c++) for (let m = 0; m < mult; m++) w[((c * mult + m) * kh + i) * kw + j] = src[((i * kw + j) * cin + c) * mult + m];
 	return { w, dims: [cin * mult, 1, kh, kw], bias: null };
 }

@@ -84,11 +84,7 @@ export class ProtoWriter {
 
 export const TensorType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 
-export type AttrValue =
-	| { kind: 'int'; value: number }
-	| { kind: 'ints'; value: number[] }
-	| { kind: 'float'; value: number }
-	| { kind: 'string'; value: string };
+export type AttrValue = { kind: 'int'; value: number } | { kind: 'ints'; value: number[] } | { kind: 'float'; value: number } | { kind: 'string'; value: string };
 
 export interface OnnxNode {
 	opType: string;

@@ -183,11 +183,7 @@ export function quantizeModel(def: OnnxModelDef, ranges: Map<string, Range>, opt
 			for (let i = 0; i < per; i++) wq[o * per + i] = Math.max(-127, Math.min(127, Math.round(w.data[o * per + i] / s)));
 		}
 		inits.delete(wName);
-		newInits.push(
-			{ name: `${wName}/q`, dims: w.dims, data: wq },
-			{ name: `${wName}/scale`, dims: [cout], data: ws },
-			{ name: `${wName}/zero`, dims: [cout], data: new Int8Array(cout) },
-		);
+		newInits.push({ name: `${wName}/q`, dims: w.dims, data: wq }, { name: `${wName}/scale`, dims: [cout], data: ws }, { name: `${wName}/zero`, dims: [cout], data: new Int8Array(cout) });
 		qdq.push({ opType: 'DequantizeLinear', name: `${n.name}/w_dq`, inputs: [`${wName}/q`, `${wName}/scale`, `${wName}/zero`], outputs: [`${wName}/dq`], attrs: { axis: { kind: 'int', value: 0 } } });
 		n.inputs[1] = `${wName}/dq`;
 		const xName = x.endsWith('/dq') ? x.slice(0, -3) : undefined;
@@ -202,11 +198,7 @@ export function quantizeModel(def: OnnxModelDef, ranges: Map<string, Range>, opt
 				bq[o] = Math.round(b.data[o] / bs[o]);
 			}
 			inits.delete(bName);
-			newInits.push(
-				{ name: `${bName}/q`, dims: [cout], data: bq },
-				{ name: `${bName}/scale`, dims: [cout], data: bs },
-				{ name: `${bName}/zero`, dims: [cout], data: new Int32Array(cout) },
-			);
+			newInits.push({ name: `${bName}/q`, dims: [cout], data: bq }, { name: `${bName}/scale`, dims: [cout], data: bs }, { name: `${bName}/zero`, dims: [cout], data: new Int32Array(cout) });
 			qdq.push({ opType: 'DequantizeLinear', name: `${n.name}/b_dq`, inputs: [`${bName}/q`, `${bName}/scale`, `${bName}/zero`], outputs: [`${bName}/dq`], attrs: { axis: { kind: 'int', value: 0 } } });
 			n.inputs[2] = `${bName}/dq`;
 		}

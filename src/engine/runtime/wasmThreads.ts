@@ -51,6 +51,7 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 	if (typeof SharedArrayBuffer === 'undefined') return { started: false, note: 'threads off (no SharedArrayBuffer)' };
 
 	const RealBlob = globalThis.Blob;
+	// eslint-disable-next-line @typescript-eslint/unbound-method -- kept unbound to be put back verbatim below; calls go through .call(URL, …)
 	const realCreate = URL.createObjectURL;
 	const texts = new WeakMap<object, string>();
 	// The scripts get executed: never from a shared, predictable path another user could have planted.
@@ -72,9 +73,7 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 				// The module factory goes to the workers as this Blob, which they cannot load: write it to a file
 				// now; the worker script (below) imports that file instead. The factory refers to names the bundle
 				// defined around it: give the worker's global scope the same.
-				const preamble =
-					"var require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os');" +
-					'var commonjsGlobal=globalThis;\n';
+				const preamble = "var require$$0=require('fs'),require$$1=require('path'),require$$3=require('perf_hooks'),require$$4=require('os');" + 'var commonjsGlobal=globalThis;\n';
 				try {
 					mainFile = writePrivateScript(dir, 'main', preamble + first);
 				} catch (e) {
@@ -112,7 +111,7 @@ export async function startWasmWithThreads(wasm: WasmModule, tf: TfCore): Promis
 		const ok = await withTimeout(tf.setBackend('wasm'), 60_000);
 		if (!ok || failure) throw new Error(failure ?? 'the threaded WASM backend did not start');
 		await tf.ready();
-		unrefPthreads((tf.backend() as unknown as { wasm?: { PThread?: PThreadPool } }).wasm?.PThread);
+		unrefPthreads((tf.backend() as { wasm?: { PThread?: PThreadPool } }).wasm?.PThread);
 		return { started: true };
 	} catch (e) {
 		// A failed init leaves the backend registered: the caller's plain setBackend('wasm') starts it afresh.

@@ -54,7 +54,10 @@ export async function mergeFeatureCaches(sources: string[], intoWorkDir: string)
 	for (const src of sources) {
 		const root = await featuresRoot(src);
 		if (path.resolve(root) === path.resolve(dest)) continue;
-		for (const key of (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+		for (const key of (await fs.readdir(root, { withFileTypes: true }))
+			.filter((d) => d.isDirectory())
+			.map((d) => d.name)
+			.sort()) {
 			keys.add(key);
 			const from = path.join(root, key);
 			const to = path.join(dest, key);

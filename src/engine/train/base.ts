@@ -69,7 +69,6 @@ export async function createExtractor(
 	if (pref !== 'tfjs') {
 		let reason: string;
 		try {
-			// eslint-disable-next-line @typescript-eslint/no-require-imports
 			const m = require('../runtime/onnx') as Partial<OnnxModule>;
 			if (typeof m.createOnnxExtractor !== 'function') throw new Error('runtime/onnx has no createOnnxExtractor');
 			return await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha, int8: opts.int8 });

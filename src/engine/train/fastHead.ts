@@ -63,7 +63,14 @@ export class FastHeadTrainer {
 		return new FastHeadTrainer(k, layout, head, train, val, units);
 	}
 
-	private constructor(k: HeadKernels, layout: Layout, private readonly head: Head, train: FeatureSet, val: FeatureSet | undefined, units: number) {
+	private constructor(
+		k: HeadKernels,
+		layout: Layout,
+		private readonly head: Head,
+		train: FeatureSet,
+		val: FeatureSet | undefined,
+		units: number,
+	) {
 		this.k = k;
 		this.d = train.dim;
 		this.units = units;
@@ -85,7 +92,7 @@ export class FastHeadTrainer {
 		f.set(train.feats.subarray(0, train.n * d), this.trainAt / 4);
 		if (val && this.nVal) f.set(val.feats.subarray(0, this.nVal * d), this.valAt / 4);
 		const [k1, b1, k2, b2] = headVariables(head);
-		f.set(k1.dataSync() as Float32Array, this.w1At / 4);
+		f.set(k1.dataSync(), this.w1At / 4);
 		this.small = [b1, k2, b2].map((v) => {
 			const value = Float32Array.from(v.dataSync() as Float32Array);
 			return { value, m: new Float32Array(value.length), v: new Float32Array(value.length) };
@@ -251,7 +258,7 @@ export class FastHeadTrainer {
 				if (z[c] > max) max = z[c];
 			}
 			let sum = 0;
-			for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c] - max));
+			for (let c = 0; c < C; c++) sum += z[c] = Math.exp(z[c] - max);
 			for (let c = 0; c < C; c++) probs[i * C + c] = z[c] / sum;
 		}
 		return probs;

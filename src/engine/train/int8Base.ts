@@ -29,7 +29,9 @@ export function planCalibration(candidates: FeatureInput[], maxCalibration = CAL
 	const check = Math.min(maxCheck, Math.floor(unique.length / 4));
 	const calibration = unique.slice(0, Math.min(maxCalibration, unique.length - check));
 	const checkSet = unique.slice(calibration.length, calibration.length + check);
-	const calibrationSet = createHash('sha256').update(calibration.map((c) => c.sha256).join('\n')).digest('hex');
+	const calibrationSet = createHash('sha256')
+		.update(calibration.map((c) => c.sha256).join('\n'))
+		.digest('hex');
 	return { calibration, check: checkSet, calibrationSet };
 }
 

@@ -31,7 +31,11 @@ function sharedPatients(a: ImageRecord[], b: ImageRecord[]): string[] {
  * trainer takes no sample weights, and oversampling gives SGD the same expected gradient.
  */
 export function balancedRows(rows: number[], labels: number[], sources: (string | undefined)[], mode: 'class' | 'class-source'): number[] {
-	const w = balanceWeights(rows.map((r) => labels[r]), rows.map((r) => sources[r] ?? ''), mode);
+	const w = balanceWeights(
+		rows.map((r) => labels[r]),
+		rows.map((r) => sources[r] ?? ''),
+		mode,
+	);
 	const min = Math.min(...w);
 	return rows.flatMap((r, i) => Array.from({ length: Math.max(1, Math.round(w[i] / min)) }, () => r));
 }
@@ -51,16 +55,7 @@ export interface LinearProbeResult {
  * loading, classify and export work unchanged): `dense` holds GAP · W / σ (the z-scoring folded in) in its first
  * three units plus a shift that keeps the ReLU linear, `dense_1` is the identity on those three.
  */
-export function fitLinearProbe(
-	head: Head,
-	feats: Float32Array,
-	dim: number,
-	rows: number[],
-	labels: number[],
-	groups: string[],
-	seed: number,
-	weights?: number[],
-): LinearProbeResult {
+export function fitLinearProbe(head: Head, feats: Float32Array, dim: number, rows: number[], labels: number[], groups: string[], seed: number, weights?: number[]): LinearProbeResult {
 	const channels = head.baseShape[2];
 	const cells = dim / channels;
 	const sub = new Float32Array(rows.length * dim);

@@ -132,11 +132,15 @@ function tfjsStepper(head: Head, train: FeatureSet, val: FeatureSet | undefined,
 				const x = tf.tensor2d(xb, [m, train.dim]);
 				const y = tf.tensor2d(yb, [m, k]);
 				const dm = mask ? tf.tensor2d(mask, [m, units]) : undefined;
-				return optimizer.minimize(() => {
-					const p = headForward(head, x, dm);
-					probs = tf.keep(p);
-					return tf.mean(crossEntropy(y, p)) as tf.Scalar;
-				}, true, vars) as tf.Scalar;
+				return optimizer.minimize(
+					() => {
+						const p = headForward(head, x, dm);
+						probs = tf.keep(p);
+						return tf.mean<tf.Scalar>(crossEntropy(y, p));
+					},
+					true,
+					vars,
+				) as tf.Scalar;
 			});
 			const lossValue = loss.dataSync()[0];
 			loss.dispose();
@@ -150,13 +154,7 @@ function tfjsStepper(head: Head, train: FeatureSet, val: FeatureSet | undefined,
 	};
 }
 
-async function runEpochs(
-	stepper: Stepper,
-	head: Head,
-	train: FeatureSet,
-	val: FeatureSet | undefined,
-	opts: TrainHeadOptions,
-): Promise<Omit<TrainHeadResult, 'engine'> & { best?: Float32Array[] }> {
+async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: FeatureSet | undefined, opts: TrainHeadOptions): Promise<Omit<TrainHeadResult, 'engine'> & { best?: Float32Array[] }> {
 	const t0 = Date.now();
 	const rng = new Prng(opts.seed);
 	const plateau = opts.reduceLr ? new ReduceLrOnPlateau(opts.reduceLr) : undefined;
@@ -183,7 +181,12 @@ async function runEpochs(
 			const m = idx.length;
 			const mask = rate > 0 ? dropoutMask(rng, m * units, rate) : undefined;
 			const next = b + 1 < batches.length ? batches[b + 1] : hasVal ? 'val' : undefined;
-			const { loss, probs } = stepper.step(idx, idx.map((r) => train.labels[r]), mask, next);
+			const { loss, probs } = stepper.step(
+				idx,
+				idx.map((r) => train.labels[r]),
+				mask,
+				next,
+			);
 			lossSum += loss * m;
 			for (let j = 0; j < m; j++) if (argmax(probs, j * k, k) === train.labels[idx[j]]) correct++;
 			// Give the event loop a turn so an abort (SIGINT, a worker message) can land between batches.

@@ -33,7 +33,10 @@ export interface DownloadResult {
 }
 
 export class DownloadError extends Error {
-	constructor(message: string, readonly url: string) {
+	constructor(
+		message: string,
+		readonly url: string,
+	) {
 		super(message);
 		this.name = 'DownloadError';
 	}
@@ -119,16 +122,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
 	}
 }
 
-async function receive(
-	res: http.IncomingMessage,
-	url: string,
-	dest: string,
-	part: string,
-	have: number,
-	resumed: boolean,
-	label: string,
-	opts: DownloadOptions,
-): Promise<DownloadResult> {
+async function receive(res: http.IncomingMessage, url: string, dest: string, part: string, have: number, resumed: boolean, label: string, opts: DownloadOptions): Promise<DownloadResult> {
 	const sha = createHash('sha256');
 	const md5 = createHash('md5');
 	if (resumed) await hashFile(part, [sha, md5]);
@@ -206,10 +200,7 @@ async function receive(
 		const algo = hashAlgorithm(opts.expectedHash);
 		if (digests[algo] !== opts.expectedHash.toLowerCase()) {
 			await fs.rm(part, { force: true });
-			throw new DownloadError(
-				`${url}: ${algo} is ${digests[algo]}, expected ${opts.expectedHash.toLowerCase()}; the download was discarded (corrupt file or a proxy page?)`,
-				url,
-			);
+			throw new DownloadError(`${url}: ${algo} is ${digests[algo]}, expected ${opts.expectedHash.toLowerCase()}; the download was discarded (corrupt file or a proxy page?)`, url);
 		}
 	}
 	await fs.rename(part, dest);
@@ -251,7 +242,14 @@ function request(target: URL, headers: Record<string, string>, opts: DownloadOpt
 			const proxyMod = p.protocol === 'https:' ? https : http;
 			if (!isHttps) {
 				// Plain http through a proxy: send the absolute URI to the proxy.
-				req = proxyMod.request({ host: p.hostname, port: p.port || (p.protocol === 'https:' ? 443 : 80), method: 'GET', path: target.href, headers: { ...baseHeaders, Host: target.host, ...auth }, signal: opts.signal });
+				req = proxyMod.request({
+					host: p.hostname,
+					port: p.port || (p.protocol === 'https:' ? 443 : 80),
+					method: 'GET',
+					path: target.href,
+					headers: { ...baseHeaders, Host: target.host, ...auth },
+					signal: opts.signal,
+				});
 			} else {
 				const connect = proxyMod.request({
 					host: p.hostname,

@@ -144,8 +144,8 @@ function readStringAttr(obj: H5Group, name: string): string | undefined {
 function weightsRoot(f: H5File, file: string): { group: H5Group; kind: 'root' | 'model_weights' } {
 	if (readStringList(f, 'layer_names')) return { group: f, kind: 'root' };
 	const mw = f.get('model_weights');
-	if (mw && mw instanceof Object && 'keys' in mw && readStringList(mw as H5Group, 'layer_names')) {
-		return { group: mw as H5Group, kind: 'model_weights' };
+	if (mw && mw instanceof Object && 'keys' in mw && readStringList(mw, 'layer_names')) {
+		return { group: mw, kind: 'model_weights' };
 	}
 	if (f.get('layers')) {
 		throw new Error(`${file}: a Keras 3 .weights.h5 file; only Keras 2 HDF5 weights (layer_names) are supported`);
@@ -190,11 +190,7 @@ function autoIndex(name: string): number {
 }
 
 /** Decide which file layer feeds each model layer that has weights. */
-function matchLayers(
-	modelLayers: Layer[],
-	fLayers: FileLayer[],
-	aliases: Record<string, string>,
-): Map<Layer, FileLayer | undefined> {
+function matchLayers(modelLayers: Layer[], fLayers: FileLayer[], aliases: Record<string, string>): Map<Layer, FileLayer | undefined> {
 	const byName = new Map(fLayers.map((l) => [l.name, l]));
 	const withWeights = fLayers.filter((l) => l.weightNames.length > 0);
 	const result = new Map<Layer, FileLayer | undefined>();
@@ -215,9 +211,7 @@ function matchLayers(
 	// Auto-named layers: pair by order (the order Keras wrote them) when the counts agree, else by name.
 	for (const [base, layers] of autoGroups) {
 		const alts = AUTO_BASES[base];
-		const candidates = withWeights
-			.filter((l) => alts.some((a) => new RegExp(`^${a}(?:_\\d+)?$`).test(l.name)))
-			.sort((a, b) => autoIndex(a.name) - autoIndex(b.name));
+		const candidates = withWeights.filter((l) => alts.some((a) => new RegExp(`^${a}(?:_\\d+)?$`).test(l.name))).sort((a, b) => autoIndex(a.name) - autoIndex(b.name));
 		const sorted = [...layers].sort((a, b) => autoIndex(a.name) - autoIndex(b.name));
 		if (candidates.length === sorted.length) {
 			sorted.forEach((l, i) => result.set(l, candidates[i]));
@@ -267,11 +261,7 @@ const fmt = (s: number[]) => `[${s.join(', ')}]`;
  * Load Keras 2 HDF5 weights into a tfjs model by layer name. Everything is checked before anything is
  * assigned, so a mismatch leaves the model as it was.
  */
-export async function loadKerasWeights(
-	model: LayersModel,
-	file: string,
-	opts: LoadKerasWeightsOptions = {},
-): Promise<LoadKerasWeightsResult> {
+export async function loadKerasWeights(model: LayersModel, file: string, opts: LoadKerasWeightsOptions = {}): Promise<LoadKerasWeightsResult> {
 	const f = await openH5(file, 'r');
 	const pending: { layer: Layer; values: { data: Float32Array; shape: number[] }[] }[] = [];
 	const missing: string[] = [];
@@ -294,8 +284,7 @@ export async function loadKerasWeights(
 				throw new WeightsMismatchError(
 					file,
 					layer.name,
-					`layer '${layer.name}'${alias ? ` (alias '${alias}')` : ''} has no weights in the file ` +
-						`(${fLayers.filter((l) => l.weightNames.length).length} layers with weights there)`,
+					`layer '${layer.name}'${alias ? ` (alias '${alias}')` : ''} has no weights in the file ` + `(${fLayers.filter((l) => l.weightNames.length).length} layers with weights there)`,
 				);
 			}
 			if (src.name !== layer.name) renamed[layer.name] = src.name;
@@ -319,8 +308,7 @@ export async function loadKerasWeights(
 					throw new WeightsMismatchError(
 						file,
 						layer.name,
-						`layer '${layer.name}' weight '${lastSegment(v.originalName)}' (file: '${src.name}/${names[i]}'): ` +
-							`expected shape ${fmt(v.shape as number[])}, found ${fmt(found)}`,
+						`layer '${layer.name}' weight '${lastSegment(v.originalName)}' (file: '${src.name}/${names[i]}'): ` + `expected shape ${fmt(v.shape as number[])}, found ${fmt(found)}`,
 						names[i],
 						v.shape as number[],
 						found,

@@ -128,7 +128,7 @@ function fixLayer(layer: Json): void {
 	// Keras 3: dtype is a DTypePolicy object.
 	if (cfg.dtype && typeof cfg.dtype === 'object') {
 		const d = cfg.dtype as Json;
-		cfg.dtype = ((d.config as Json | undefined)?.name as string | undefined) ?? 'float32';
+		cfg.dtype = (d.config as Json | undefined)?.name ?? 'float32';
 		if (cfg.dtype === 'mixed_float16' || cfg.dtype === 'mixed_bfloat16') cfg.dtype = 'float32';
 	}
 	// Keras 3: inbound_nodes are [{args: [KerasTensor…], kwargs}] instead of [[[name, node, tensor, kwargs]…]].
@@ -159,7 +159,7 @@ function fixLayer(layer: Json): void {
  * `tf.loadLayersModel` (over http, or `fileLoader(dir)` here). Extra metadata rides in userDefinedMetadata.
  */
 export async function exportTfjsModel(model: LayersModel, dir: string, metadata?: Record<string, unknown>): Promise<void> {
-	if (metadata) model.setUserDefinedMetadata(metadata as never);
+	if (metadata) model.setUserDefinedMetadata(metadata);
 	await model.save(fileSaver(dir));
 }
 

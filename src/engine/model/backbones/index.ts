@@ -17,7 +17,6 @@ export { XCEPTION_KERAS2_ALIASES } from './xception';
 
 const KERAS_BASE = 'https://storage.googleapis.com/tensorflow/keras-applications';
 
-
 const vgg16: BackboneEntry = {
 	id: 'vgg16',
 	displayName: 'VGG16',

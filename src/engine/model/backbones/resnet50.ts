@@ -32,11 +32,23 @@ export function buildResNet50(inputSize: number, opts: ResNet50Options = {}): La
 	const conv = (filters: number, kernelSize: number, name: string, strides = 1, padding: 'valid' | 'same' = 'valid') =>
 		L.conv2d({ filters, kernelSize, strides, padding, kernelInitializer: init.kernel(), biasInitializer: init.zeros(), name });
 	const input = tf.input({ shape: [inputSize, inputSize, 3], name: 'input_1' });
-	let x = L.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(input) as SymbolicTensor;
+	let x = L.zeroPadding2d({
+		padding: [
+			[3, 3],
+			[3, 3],
+		],
+		name: 'conv1_pad',
+	}).apply(input) as SymbolicTensor;
 	x = conv(64, 7, 'conv1_conv', 2).apply(x) as SymbolicTensor;
 	x = bn('conv1_bn').apply(x) as SymbolicTensor;
 	x = L.activation({ activation: 'relu', name: 'conv1_relu' }).apply(x) as SymbolicTensor;
-	x = L.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }).apply(x) as SymbolicTensor;
+	x = L.zeroPadding2d({
+		padding: [
+			[1, 1],
+			[1, 1],
+		],
+		name: 'pool1_pad',
+	}).apply(x) as SymbolicTensor;
 	x = L.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }).apply(x) as SymbolicTensor;
 
 	const block = (inp: SymbolicTensor, filters: number, stride: number, convShortcut: boolean, name: string) => {

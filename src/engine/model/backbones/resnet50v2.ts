@@ -26,11 +26,18 @@ export function buildResNet50V2(inputSize = 237, opts: BuildOptions = {}): Layer
 				name,
 			})
 			.apply(x) as SymbolicTensor;
-	const bn = (x: SymbolicTensor, name: string) =>
-		tf.layers.batchNormalization({ axis: 3, epsilon: BN_EPSILON, name }).apply(x) as SymbolicTensor;
+	const bn = (x: SymbolicTensor, name: string) => tf.layers.batchNormalization({ axis: 3, epsilon: BN_EPSILON, name }).apply(x) as SymbolicTensor;
 	const relu = (x: SymbolicTensor, name: string) => tf.layers.activation({ activation: 'relu', name }).apply(x) as SymbolicTensor;
 	const pad1 = (x: SymbolicTensor, name: string) =>
-		tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name }).apply(x) as SymbolicTensor;
+		tf.layers
+			.zeroPadding2d({
+				padding: [
+					[1, 1],
+					[1, 1],
+				],
+				name,
+			})
+			.apply(x) as SymbolicTensor;
 
 	const block = (x: SymbolicTensor, filters: number, stride: number, convShortcut: boolean, name: string): SymbolicTensor => {
 		let preact = bn(x, `${name}_preact_bn`);
@@ -63,7 +70,15 @@ export function buildResNet50V2(inputSize = 237, opts: BuildOptions = {}): Layer
 	};
 
 	const input = tf.input({ shape: [inputSize, inputSize, 3], name: 'input_1' });
-	let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(input) as SymbolicTensor;
+	let x = tf.layers
+		.zeroPadding2d({
+			padding: [
+				[3, 3],
+				[3, 3],
+			],
+			name: 'conv1_pad',
+		})
+		.apply(input) as SymbolicTensor;
 	x = conv(x, 64, 7, 2, true, 'conv1_conv');
 	x = pad1(x, 'pool1_pad');
 	x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }).apply(x) as SymbolicTensor;

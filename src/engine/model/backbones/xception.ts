@@ -27,9 +27,7 @@ export function buildXception(inputSize = 237, opts: BuildOptions = {}): LayersM
 	const autoName = (base: string, n: number) => (n === 0 ? base : `${base}_${n}`);
 
 	const conv = (x: SymbolicTensor, filters: number, kernelSize: number, strides: number, padding: 'valid' | 'same', name: string) =>
-		tf.layers
-			.conv2d({ filters, kernelSize, strides, padding, useBias: false, kernelInitializer: init.kernel(), name })
-			.apply(x) as SymbolicTensor;
+		tf.layers.conv2d({ filters, kernelSize, strides, padding, useBias: false, kernelInitializer: init.kernel(), name }).apply(x) as SymbolicTensor;
 	const sep = (x: SymbolicTensor, filters: number, name: string) =>
 		tf.layers
 			.separableConv2d({
@@ -44,10 +42,8 @@ export function buildXception(inputSize = 237, opts: BuildOptions = {}): LayersM
 			.apply(x) as SymbolicTensor;
 	const bn = (x: SymbolicTensor, name: string) => tf.layers.batchNormalization({ axis: 3, name }).apply(x) as SymbolicTensor;
 	const relu = (x: SymbolicTensor, name: string) => tf.layers.activation({ activation: 'relu', name }).apply(x) as SymbolicTensor;
-	const pool = (x: SymbolicTensor, name: string) =>
-		tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name }).apply(x) as SymbolicTensor;
-	const add = (a: SymbolicTensor, b: SymbolicTensor) =>
-		tf.layers.add({ name: autoName('add', auto.add++) }).apply([a, b]) as SymbolicTensor;
+	const pool = (x: SymbolicTensor, name: string) => tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name }).apply(x) as SymbolicTensor;
+	const add = (a: SymbolicTensor, b: SymbolicTensor) => tf.layers.add({ name: autoName('add', auto.add++) }).apply([a, b]) as SymbolicTensor;
 	const residual = (x: SymbolicTensor, filters: number) => {
 		const r = conv(x, filters, 1, 2, 'same', autoName('conv2d', auto.conv++));
 		return bn(r, autoName('batch_normalization', auto.bn++));
