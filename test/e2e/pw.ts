@@ -35,6 +35,7 @@ export interface Page {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	frameLocator(selector: string): FrameLocator;
 	keyboard: { press(key: string): Promise<void>; type(text: string, options?: { delay?: number }): Promise<void> };
+	evaluate<R>(fn: () => R | Promise<R>): Promise<R>;
 	mouse: { move(x: number, y: number, options?: { steps?: number }): Promise<void>; down(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void>; up(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void> };
 	screenshot(options: { path: string }): Promise<unknown>;
 	waitForTimeout(ms: number): Promise<void>;
