@@ -246,8 +246,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 }
 
 /** The content frame of the visible webview. */
-export function webview(page: Page): FrameLocator {
-	return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');
+export function webview(page: Page, which: 'only' | 'last' = 'only'): FrameLocator {
+	const frames = page.frameLocator('iframe.webview.ready >> visible=true');
+	// 'last': the newest visible webview, when panels sit side by side.
+	return (which === 'last' ? frames.last() : frames).frameLocator('#active-frame');
 }
 
 /** Save a screenshot as test-results/e2e/<name>.png. */

@@ -27,6 +27,7 @@ export interface Locator {
 export interface FrameLocator {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	nth(i: number): FrameLocator;
+	last(): FrameLocator;
 	frameLocator(selector: string): FrameLocator;
 }
 
