@@ -219,7 +219,16 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 	const input = page.locator('.quick-input-widget input.input');
 	for (;;) {
 		await page.keyboard.press('F1');
-		await input.waitFor({ state: 'visible' });
+		// A webview that keeps the keyboard (the review grid) swallows F1: move the focus back to the workbench.
+		const opened = await input.waitFor({ state: 'visible', timeout: 5000 }).then(
+			() => true,
+			() => false,
+		);
+		if (!opened) {
+			await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+			await page.keyboard.press('F1');
+			await input.waitFor({ state: 'visible' });
+		}
 		await input.fill(`>${title}`);
 		const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
 		try {
@@ -246,8 +255,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 }
 
 /** The content frame of the visible webview. */
-export function webview(page: Page): FrameLocator {
-	return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');
+export function webview(page: Page, which: 'only' | 'last' = 'only'): FrameLocator {
+	const frames = page.frameLocator('iframe.webview.ready >> visible=true');
+	// 'last': the newest visible webview, when panels sit side by side.
+	return (which === 'last' ? frames.last() : frames).frameLocator('#active-frame');
 }
 
 /** Save a screenshot as test-results/e2e/<name>.png. */

@@ -208,7 +208,8 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		await page.locator('.part.sidebar .composite.title').first().click();
 		await runCommand(page, 'Radiograph: Classify Radiographs');
 		await answerFolderDialog(page, path.join(h.workspace, 'incoming'), /Classify|OK/);
-		const view = webview(page);
+		// One Predictions panel per prediction set: the folder's opens beside the run's, so read the newest frame.
+		const view = webview(page, 'last');
 		const expected = fs.readdirSync(path.join(h.workspace, 'incoming')).length;
 		await until(
 			'classified grid',
@@ -231,8 +232,11 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		const covid = fs.readdirSync(path.join(samples, 'COVID')).sort();
 		fs.copyFileSync(path.join(samples, 'COVID', covid[0]), path.join(samples, 'COVID', `copy-${covid[0]}`));
 		await row(page, `COVID: ${SAMPLES_PER_CLASS + 1}`).waitFor({ state: 'visible', timeout: 60_000 });
-		// Written by the annotations feature; the Review view reads label / flags / reviewed.
-		fs.writeFileSync(path.join(samples, 'radreview-annotations.csv'), `path,label,original_label,flags,reviewed\nCOVID/${covid[1]},NORMAL,COVID,,true\nNORMAL/x.jpg,,,label doubtful,\n`);
+		// In the annotations file's own format (the engine refuses anything else); the Review view reads label / flags / reviewed.
+		fs.writeFileSync(
+			path.join(samples, 'radreview-annotations.csv'),
+			`path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\nCOVID/${covid[1]},,NORMAL,COVID,,,,,yes\nNORMAL/x.jpg,,,,label-doubtful,,,,\n`,
+		);
 		await row(page, 'Flagged: 1').waitFor({ state: 'visible', timeout: 60_000 });
 		await row(page, 'Relabelled: 1').waitFor({ state: 'visible' });
 		await row(page, `Unreviewed: ${SAMPLES_PER_CLASS * CLASSES.length + 1 - 1}`).waitFor({ state: 'visible' });

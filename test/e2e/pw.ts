@@ -27,6 +27,7 @@ export interface Locator {
 export interface FrameLocator {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	nth(i: number): FrameLocator;
+	last(): FrameLocator;
 	frameLocator(selector: string): FrameLocator;
 }
 
@@ -35,6 +36,7 @@ export interface Page {
 	locator(selector: string, options?: { hasText?: string | RegExp }): Locator;
 	frameLocator(selector: string): FrameLocator;
 	keyboard: { press(key: string): Promise<void>; type(text: string, options?: { delay?: number }): Promise<void> };
+	evaluate<R>(fn: () => R | Promise<R>): Promise<R>;
 	mouse: {
 		move(x: number, y: number, options?: { steps?: number }): Promise<void>;
 		down(options?: { button?: 'left' | 'right' | 'middle' }): Promise<void>;

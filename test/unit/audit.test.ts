@@ -1,5 +1,5 @@
 // The dataset audit on the real dev radiographs (600, ResNet50 offline ImageNet features, cached in a stable
-// temp folder so reruns are warm). Each test plants a known problem in a symlinked copy and checks it is found:
+// temp folder so reruns are warm). Each test plants a known problem in a linked copy and checks it is found:
 // label flips, resized + recompressed near-duplicates, pictures that are not chest X-rays; and the dev set's own
 // source confound (COVID only from ieee8023 adults, Kermany children only NORMAL / PNEUMONIA).
 import { after, before, test } from 'node:test';
@@ -18,7 +18,7 @@ import { hamming, perceptualHash } from '../../src/engine/audit/pixels';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
-/** Shared by reruns: features are keyed by file content, so the symlinked copies hit the same entries. */
+/** Shared by reruns: features are keyed by file content, so the linked copies hit the same entries. */
 const WORK = path.join(os.tmpdir(), 'radreview-audit-test-cache');
 let tmp: string;
 
@@ -29,7 +29,7 @@ function need(what: string, ok: unknown): void {
 }
 const skipUnless = (ok: unknown, what: string) => (ok ? false : process.env.CI === 'true' ? false : `${what} missing`);
 
-/** Symlinks of the dev set (class folders + manifest) into `dir`, minus `omit`. */
+/** Hard links (else copies) of the dev set (class folders + manifest) into `dir`, minus `omit`. */
 async function linkDev(dir: string, omit = new Set<string>()): Promise<string[]> {
 	const rels: string[] = [];
 	for (const c of CLASS_NAMES) {
@@ -37,7 +37,8 @@ async function linkDev(dir: string, omit = new Set<string>()): Promise<string[]>
 		for (const f of (await fs.readdir(path.join(DEV, c))).sort()) {
 			const rel = `${c}/${f}`;
 			rels.push(rel);
-			if (!omit.has(rel)) await fs.symlink(path.join(DEV, rel), path.join(dir, rel));
+			// Hard links (a copy across file systems): the scanner follows no symlink that leaves the dataset folder.
+			if (!omit.has(rel)) await fs.link(path.join(DEV, rel), path.join(dir, rel)).catch(() => fs.copyFile(path.join(DEV, rel), path.join(dir, rel)));
 		}
 	}
 	await fs.copyFile(path.join(DEV, 'manifest.csv'), path.join(dir, 'manifest.csv'));

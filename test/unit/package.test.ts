@@ -10,8 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
-/** Today's linux-x64 package is ≈ 33 MB; growth past this needs a reason. */
-const SIZE_BUDGET_BYTES = 36 * 1024 * 1024;
+/**
+ * The linux-x64 package is ≈ 36 MB: 33.9 MB before the DICOM codecs (JPEG 2000, JPEG-LS, HTJ2K, lossless JPEG WASM)
+ * and the report's PDF writer joined the worker and the CLI. Growth past this needs a reason.
+ */
+const SIZE_BUDGET_BYTES = 38 * 1024 * 1024;
 /** Modules the engine loads by a name held in a variable (so no literal require() shows them). */
 const LOADED_BY_NAME = ['h5wasm/node'];
 /** Optional modules behind a try/catch in bundled third-party code, absent from the dependencies on purpose. */

@@ -75,6 +75,27 @@ const METRICS: Fields = {
 	},
 };
 
+/** metrics.json's int8 report: numbers and words only (the ranges live in quantization.json). */
+const INT8: Fields = {
+	method: isString,
+	quantizerVersion: isNonNegInt,
+	calibrationSet: isShortString,
+	calibrationImages: isNonNegInt,
+	checkImages: isNonNegInt,
+	cosineMin: isJsonNumber,
+	cosineP1: isJsonNumber,
+	cosineMedian: isJsonNumber,
+	accepted: isBoolean,
+	reason: { optional: isString },
+	stats: { object: { convs: isNonNegInt, activations: isNonNegInt, foldedRelus: isNonNegInt } },
+	rangesSha: isShortString,
+	testCosineMin: { optional: isJsonNumber },
+	testCosineP1: { optional: isJsonNumber },
+	testAgreement: { optional: isJsonNumber },
+	testAccuracyFp32: { optional: isJsonNumber },
+	mcnemar: { object: { int8Only: isNonNegInt, fp32Only: isNonNegInt, p: isJsonNumber }, optional: true },
+};
+
 const WEIGHTS: Fields = { pretrained: isBoolean, name: isString, sha256: isString, path: { optional: isString } };
 
 export function validateMetrics(file: string, v: unknown): StoredMetrics {
@@ -88,6 +109,10 @@ export function validateMetrics(file: string, v: unknown): StoredMetrics {
 		timing: isStringRecordOfNumbers,
 		counts: { object: { train: isNonNegInt, val: isNonNegInt, test: isNonNegInt, decodeErrors: isNonNegInt } },
 		headTrainer: { optional: isString },
+		stoppedAt: { optional: isNonNegInt },
+		restoredEpoch: { optional: isNonNegInt },
+		sourceWarnings: { optional: isArrayOf(isString) },
+		int8: { object: INT8, optional: true },
 	}) as unknown as StoredMetrics;
 	if (m.perClass.length !== CLASS_NAMES.length) throw new RunFileError(file, 'perClass', `must list the ${CLASS_NAMES.length} classes`);
 	return { ...m, loss: m.loss ?? NaN, accuracy: m.accuracy ?? NaN };
@@ -117,6 +142,30 @@ export function validateConfig(file: string, v: unknown): TrainConfig {
 		backend: isOneOf(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const),
 		baseRuntime: isOneOf(['auto', 'onnx', 'tfjs'] as const),
 		workDir: isShortString,
+		restoreBestWeights: { optional: isBoolean },
+		precision: { optional: isOneOf(['fp32', 'int8'] as const) },
+		dicomWindow: {
+			optional: (w: unknown): w is unknown => isRecord(w) && ((w.kind === 'file' && isNonNegInt(w.index)) || (w.kind === 'percentile' && isNumber(w.low) && isNumber(w.high)) || w.kind === 'minmax'),
+		},
+		equalize: { optional: isOneOf(['none', 'clahe'] as const) },
+		testSource: { optional: isShortString },
+		balance: { optional: isOneOf(['none', 'class', 'class-source'] as const) },
+		head: { optional: isOneOf(['reference', 'linear-probe'] as const) },
+		annotations: {
+			object: {
+				file: isShortString,
+				sha256: (v: unknown): v is string | null => v === null || isShortString(v),
+				rows: isNonNegInt,
+				relabelled: isNonNegInt,
+				excluded: isNonNegInt,
+				flagged: isNonNegInt,
+				noted: isNonNegInt,
+				reviewed: isNonNegInt,
+				moved: isNonNegInt,
+				labelsDigest: isShortString,
+			},
+			optional: true,
+		},
 	}) as unknown as TrainConfig;
 }
 
@@ -130,6 +179,11 @@ export function validateSplits(file: string, v: unknown): SplitResult {
 		val: isRelPaths,
 		test: isRelPaths,
 		leakedPatients: isArrayOf(isString),
+		excluded: { optional: (v: unknown): v is unknown => Array.isArray(v) && v.every((x) => isRecord(x) && isShortString(x.path) && isString(x.reason)) },
+		relabelled: {
+			optional: (v: unknown): v is unknown =>
+				Array.isArray(v) && v.every((x) => isRecord(x) && isShortString(x.path) && (x.from === null || isOneOf(CLASS_NAMES)(x.from)) && isOneOf(CLASS_NAMES)(x.to)),
+		},
 	}) as unknown as SplitResult;
 }
 
