@@ -169,15 +169,19 @@ export interface RunWithHistory {
 	timing?: Record<string, number>;
 }
 
-/** Complete runs under `<workDir>/runs` with their history, newest first, in one pass; unreadable folders are skipped. */
-export async function listRunsWithHistory(workDir: string): Promise<RunWithHistory[]> {
-	const root = runsDir(workDir);
-	let names: string[];
+/** The visible folders under a runs folder (hidden `.partial` ones left out); none when it does not exist. */
+async function runFolderNames(root: string): Promise<string[]> {
 	try {
-		names = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+		return (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
 	} catch {
 		return [];
 	}
+}
+
+/** Complete runs under `<workDir>/runs` with their history, newest first, in one pass; unreadable folders are skipped. */
+export async function listRunsWithHistory(workDir: string): Promise<RunWithHistory[]> {
+	const root = runsDir(workDir);
+	const names = await runFolderNames(root);
 	const out: RunWithHistory[] = [];
 	for (const name of names) {
 		try {
@@ -312,12 +316,7 @@ export async function recoverPartialRuns(workDir: string, isAlive: (pid: number)
 /** Interrupted runs under `<workDir>/runs`, newest first. */
 export async function listInterruptedRuns(workDir: string): Promise<InterruptedRun[]> {
 	const root = runsDir(workDir);
-	let names: string[];
-	try {
-		names = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-	} catch {
-		return [];
-	}
+	const names = await runFolderNames(root);
 	const out: InterruptedRun[] = [];
 	for (const name of names) {
 		const dir = path.join(root, name);
