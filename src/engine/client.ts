@@ -51,8 +51,6 @@ export class EngineClient {
 	/** Last backend the worker reported. */
 	backend: BackendResult | undefined;
 
-	private readonly startListeners = new Set<() => void>();
-
 	constructor(private readonly options: EngineClientOptions) {}
 
 	/** Number of jobs in flight. */
@@ -64,17 +62,6 @@ export class EngineClient {
 	onBackend(listener: (report: BackendResult) => void): { dispose(): void } {
 		this.backendListeners.add(listener);
 		return { dispose: () => this.backendListeners.delete(listener) };
-	}
-
-	/** Whether the worker has been started (it starts on the first job). */
-	get started(): boolean {
-		return this.worker !== undefined;
-	}
-
-	/** Listen for the worker starting (once per worker); returns an unsubscribe disposable. */
-	onStart(listener: () => void): { dispose(): void } {
-		this.startListeners.add(listener);
-		return { dispose: () => this.startListeners.delete(listener) };
 	}
 
 	/** Listen for the worker dying unexpectedly (not on dispose); returns an unsubscribe disposable. */
@@ -131,10 +118,6 @@ export class EngineClient {
 		if (this.worker) return this.worker;
 		const worker = new Worker(this.options.workerPath, { env: { ...process.env, ...this.options.env } });
 		this.options.log?.('info', 'Engine worker started.');
-		// After this.worker is set (below): listeners may run jobs at once.
-		queueMicrotask(() => {
-			for (const l of this.startListeners) l();
-		});
 		// The worker must not keep the extension host (or a test) alive on its own.
 		worker.unref();
 		worker.on('message', (msg: unknown) => {

@@ -45,16 +45,7 @@ export class AnnotationDecorations extends Disposable implements vscode.FileDeco
 			this._register(w.onDidChange(() => this.reloadRuns()));
 		}
 		this._register({ dispose: () => clearTimeout(this.reloadTimer) });
-		// Badges come from the latest run, read by the worker: wait until something else started it, so that
-		// activation stays light (the annotation-state colours need no worker).
-		if (engine.started) this.reloadRuns();
-		else {
-			const sub = engine.onStart(() => {
-				sub.dispose();
-				this.reloadRuns();
-			});
-			this._register(sub);
-		}
+		this.reloadRuns();
 	}
 
 	/** Reload the latest run's predictions (debounced: a run folder appears as a burst of file events). */
