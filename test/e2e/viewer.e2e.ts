@@ -173,7 +173,8 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 		const name = view.locator('[data-testid="viewer-name"]').first();
 		const before = await name.getAttribute('data-index');
 		await view.locator('[data-testid="viewer-next"]').first().click();
-		await until('another image', async () => ((await name.getAttribute('data-index')) !== before ? true : undefined), 30_000, 250);
+		// The next image opens in its own editor: wait for its name, not only its index (the name fills in after).
+		await until('another image', async () => ((await name.getAttribute('data-index')) !== before && /\.(jpe?g|png)/i.test((await name.textContent()) ?? '') ? true : undefined), 30_000, 250);
 		assert.match((await name.textContent()) ?? '', /\.(jpe?g|png)/i);
 		await until('format tag', async () => ((await view.locator('[data-testid="viewer-tags"] tr[data-tag="Format"]').count()) > 0 ? true : undefined), 30_000, 250);
 		await shot(h.page, 'viewer-04-next');
