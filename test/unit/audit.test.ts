@@ -15,19 +15,13 @@ import { scanDataset } from '../../src/engine/data/scan';
 import { auditDataset } from '../../src/engine/audit/run';
 import { confidentLearning } from '../../src/engine/audit/labelIssues';
 import { hamming, perceptualHash } from '../../src/engine/audit/pixels';
+import { missingPrereq } from './prereq';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
 /** Shared by reruns: features are keyed by file content, so the linked copies hit the same entries. */
 const WORK = path.join(os.tmpdir(), 'radreview-audit-test-cache');
 let tmp: string;
-
-function need(what: string, ok: unknown): void {
-	if (ok) return;
-	// Never a silent pass in CI: a missing prerequisite is a failure there.
-	if (process.env.CI === 'true') assert.fail(`${what} missing`);
-}
-const skipUnless = (ok: unknown, what: string) => (ok ? false : process.env.CI === 'true' ? false : `${what} missing`);
 
 /** Hard links (else copies) of the dev set (class folders + manifest) into `dir`, minus `omit`. */
 async function linkDev(dir: string, omit = new Set<string>()): Promise<string[]> {
@@ -112,8 +106,8 @@ test('the split keeps a linked (near-duplicate) group on one side, like a patien
 	assert.ok(apart);
 });
 
-test('planted label flips rank at the top of the label issues (precision at k)', { skip: skipUnless(existsSync(DEV), DEV) }, async () => {
-	need(DEV, existsSync(DEV));
+test('planted label flips rank at the top of the label issues (precision at k)', async (t) => {
+	if (!existsSync(DEV)) return missingPrereq(t, DEV);
 	const dir = path.join(tmp, 'flips');
 	const rels = await linkDev(dir);
 	// 30 flips (5 %), 10 per class, each to a seeded other class.
@@ -144,8 +138,8 @@ test('planted label flips rank at the top of the label issues (precision at k)',
 	assert.ok(found / k >= 0.5, `only ${found} of ${k} flips flagged`);
 });
 
-test('planted near-duplicates across splits are all found, and the duplicate-aware split keeps each group together', { skip: skipUnless(existsSync(DEV), DEV) }, async () => {
-	need(DEV, existsSync(DEV));
+test('planted near-duplicates across splits are all found, and the duplicate-aware split keeps each group together', async (t) => {
+	if (!existsSync(DEV)) return missingPrereq(t, DEV);
 	const dir = path.join(tmp, 'dups');
 	const rels = await linkDev(dir);
 	const rand = mulberry32(7);
@@ -204,8 +198,8 @@ function documentSvg(): string {
 <g transform="rotate(0.8 550 800)"><text x="120" y="170" font-family="serif" font-size="54" fill="#222">Quarterly report</text>${lines}</g></svg>`;
 }
 
-test('pictures that are not chest X-rays are flagged, while at most 5 % of the real radiographs are', { skip: skipUnless(existsSync(DEV) && SKIMAGE, `${DEV} or python3-skimage`) }, async () => {
-	need(`${DEV} and python3-skimage (apt-get install python3-skimage)`, existsSync(DEV) && SKIMAGE);
+test('pictures that are not chest X-rays are flagged, while at most 5 % of the real radiographs are', async (t) => {
+	if (!(existsSync(DEV) && SKIMAGE)) return missingPrereq(t, `${DEV} and python3-skimage (apt-get install python3-skimage)`);
 	const dir = path.join(tmp, 'ood');
 	await linkDev(dir);
 	// scikit-image's sample photographs (BSD / public domain), including two grayscale ones.
@@ -235,8 +229,8 @@ test('pictures that are not chest X-rays are flagged, while at most 5 % of the r
 	assert.ok(realShare <= 0.05, `${realFlagged.length} real radiographs flagged`);
 });
 
-test("the dev set's source confound is reported with its warning", { skip: skipUnless(existsSync(DEV), DEV) }, async () => {
-	need(DEV, existsSync(DEV));
+test("the dev set's source confound is reported with its warning", async (t) => {
+	if (!existsSync(DEV)) return missingPrereq(t, DEV);
 	const report = await audit(DEV);
 	const s = report.sources;
 	assert.equal(s.origin, 'manifest');
