@@ -16,7 +16,7 @@ import { buildInt8, int8FromRanges, type CalibrationImage } from '../../src/engi
 import { loadOrt } from '../../src/engine/runtime/onnx';
 import { normalise } from '../../src/engine/data/preprocess';
 import { poolFeatures } from '../../src/engine/model/head';
-import { mcnemarExact, planCalibration } from '../../src/engine/train/int8Base';
+import { int8Fidelity, planCalibration } from '../../src/engine/train/int8Base';
 import { classifyFolder, trainRun } from '../../src/engine/api';
 import { DEFAULT_TRAIN_CONFIG } from '../../src/engine/types';
 
@@ -104,13 +104,24 @@ test('calibration images come from the candidates by content hash, disjoint from
 	assert.equal(small.calibration.length, 15);
 });
 
-test("McNemar's exact test", () => {
-	assert.equal(mcnemarExact(0, 0), 1);
-	assert.equal(mcnemarExact(3, 3), 1);
-	assert.ok(Math.abs(mcnemarExact(0, 5) - 0.0625) < 1e-12);
+test("int8 fidelity: the paired McNemar test is the report's exact one on right/wrong per image", () => {
+	// b int8-only right, c fp32-only right: the run's metrics.json carries exactly these counts and p.
+	const paired = (b: number, c: number, both = 2) => {
+		const label = 'COVID';
+		const hit = { predicted: label, label };
+		const miss = { predicted: 'NORMAL', label };
+		const int8 = [...Array<typeof hit>(b).fill(hit), ...Array<typeof hit>(c).fill(miss), ...Array<typeof hit>(both).fill(hit)];
+		const fp32 = [...Array<typeof hit>(b).fill(miss), ...Array<typeof hit>(c).fill(hit), ...Array<typeof hit>(both).fill(hit)];
+		const f = new Float32Array(int8.length * 2).fill(1);
+		return int8Fidelity({} as never, int8, fp32, f, f, 2).mcnemar!;
+	};
+	assert.equal(paired(0, 0).p, 1);
+	assert.equal(paired(3, 3).p, 1);
+	assert.ok(Math.abs(paired(0, 5).p - 0.0625) < 1e-12);
 	// scipy.stats.binomtest(1, 10, 0.5).pvalue = 0.021484375
-	assert.ok(Math.abs(mcnemarExact(1, 9) - 0.021484375) < 1e-12);
-	assert.ok(Math.abs(mcnemarExact(9, 1) - 0.021484375) < 1e-12);
+	assert.ok(Math.abs(paired(1, 9).p - 0.021484375) < 1e-12);
+	assert.ok(Math.abs(paired(9, 1).p - 0.021484375) < 1e-12);
+	assert.deepEqual([paired(9, 1).int8Only, paired(9, 1).fp32Only], [9, 1]);
 });
 
 test('train --precision int8 records calibration and paired fidelity; classify reuses the stored ranges', async () => {

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Int8Report } from '../runtime/int8';
+import { cosine, type Int8Report } from '../runtime/int8';
+import { mcnemar } from '../report/stats';
 import type { Range } from '../runtime/quantize';
 import { writeJsonAtomic } from '../util/atomic';
 import type { FeatureInput, FeatureKey } from './features';
@@ -87,56 +88,19 @@ interface Decided {
 /** Paired comparison of the same head on int8 and fp32 features of the same test images. */
 export function int8Fidelity(report: Int8Report, int8Pred: Decided[], fp32Pred: Decided[], int8Feats: Float32Array, fp32Feats: Float32Array, dim: number): Int8Fidelity {
 	const n = int8Pred.length;
-	const cos: number[] = [];
-	for (let i = 0; i < n; i++) cos.push(cosineRows(int8Feats, fp32Feats, i, dim));
-	cos.sort((a, b) => a - b);
-	let same = 0;
-	let int8Only = 0;
-	let fp32Only = 0;
-	let fpRight = 0;
-	for (let i = 0; i < n; i++) {
-		const a = int8Pred[i];
-		const b = fp32Pred[i];
-		if (a.predicted === b.predicted) same++;
-		const ra = a.label != null && a.predicted === a.label;
-		const rb = b.label != null && b.predicted === b.label;
-		if (rb) fpRight++;
-		if (ra && !rb) int8Only++;
-		if (rb && !ra) fp32Only++;
-	}
+	const row = (f: Float32Array, i: number) => f.subarray(i * dim, (i + 1) * dim);
+	const cos = int8Pred.map((_, i) => cosine(row(int8Feats, i), row(fp32Feats, i))).sort((a, b) => a - b);
+	const right = (p: Decided) => p.label != null && p.predicted === p.label;
+	const rightInt8 = int8Pred.map(right);
+	const rightFp32 = fp32Pred.map(right);
+	const same = int8Pred.filter((p, i) => p.predicted === fp32Pred[i].predicted).length;
+	const m = mcnemar(rightInt8, rightFp32);
 	return {
 		...report,
 		testCosineMin: cos[0],
 		testCosineP1: cos[Math.min(n - 1, Math.floor(0.01 * (n - 1)))],
 		testAgreement: n ? same / n : undefined,
-		testAccuracyFp32: n ? fpRight / n : undefined,
-		mcnemar: { int8Only, fp32Only, p: mcnemarExact(int8Only, fp32Only) },
+		testAccuracyFp32: n ? rightFp32.filter(Boolean).length / n : undefined,
+		mcnemar: { int8Only: m.onlyA, fp32Only: m.onlyB, p: m.p },
 	};
-}
-
-function cosineRows(a: Float32Array, b: Float32Array, row: number, dim: number): number {
-	let d = 0;
-	let na = 0;
-	let nb = 0;
-	for (let k = row * dim; k < (row + 1) * dim; k++) {
-		d += a[k] * b[k];
-		na += a[k] * a[k];
-		nb += b[k] * b[k];
-	}
-	return na === 0 && nb === 0 ? 1 : d / Math.sqrt(na * nb);
-}
-
-/** Two-sided exact McNemar p: the discordant pairs against Binomial(b + c, ½). */
-export function mcnemarExact(b: number, c: number): number {
-	const n = b + c;
-	if (n === 0) return 1;
-	const k = Math.min(b, c);
-	let tail = 0;
-	// log-space binomial terms: n can be in the thousands.
-	let logC = 0; // log C(n, 0)
-	for (let i = 0; i <= k; i++) {
-		if (i > 0) logC += Math.log((n - i + 1) / i);
-		tail += Math.exp(logC - n * Math.LN2);
-	}
-	return Math.min(1, 2 * tail);
 }
