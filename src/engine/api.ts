@@ -224,11 +224,6 @@ async function features(
 	}
 	const accepted = stored?.report.accepted && stored.ranges ? stored : undefined;
 	const key: FeatureKey = accepted ? { ...fp32Key, precision: int8Tag(accepted.report) } : fp32Key;
-	if (ready && !ready.int8Ranges !== !accepted) {
-		// Calibrated, but the extractor's precision is not the one the key names (cannot happen; be safe).
-		await ready.dispose();
-		ready = undefined;
-	}
 	const result = await computeFeatures(loaded.images, {
 		workDir: cfg.workDir,
 		key,
