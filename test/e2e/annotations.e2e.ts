@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, launch, makeDataset, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { CLASSES, explorerMenuAction, launch, makeDataset, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator, Page } from './pw';
 
 const PER_CLASS = 4;
@@ -196,20 +196,8 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 			60_000,
 			250,
 		);
-		for (let attempt = 1; ; attempt++) {
-			await fileRow.click({ button: 'right' });
-			const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Radiograph: Flag…' }).first();
-			try {
-				await item.waitFor({ state: 'visible', timeout: 10_000 });
-				await shot(page, `annot-05-explorer-menu-${attempt}`);
-				await item.click();
-				await page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first().waitFor({ state: 'visible', timeout: 20_000 });
-				break;
-			} catch (e) {
-				if (attempt === 3) throw e;
-				await page.keyboard.press('Escape');
-			}
-		}
+		const reasons = page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first();
+		await explorerMenuAction(page, fileRow, 'Radiograph: Flag…', () => reasons.isVisible(), 'annot-05-explorer-menu');
 		await page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first().click();
 		await until('the flag on disk', async () => (rowOf(rel)?.[4] === 'exclude' ? true : undefined), 30_000, 200);
 		// The decoration changes (the flagged colour) on the file, live.

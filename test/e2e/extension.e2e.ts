@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, launch, makeDataset, makeUnlabelled, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { CLASSES, explorerMenuAction, launch, makeDataset, makeUnlabelled, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const PER_CLASS = 6;
 const UNLABELLED_PER_CLASS = 1;
@@ -150,24 +150,9 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 
 	test('Explorer → Classify Radiographs on a folder: grid and predictions.csv', async () => {
 		const { page } = h;
-		const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'incoming' }).first();
 		const csvDir = path.join(h.workspace, '.radreview', 'classifications');
 		const started = async (): Promise<boolean> => fs.existsSync(csvDir) || (await page.locator('.notifications-toasts', { hasText: 'Classifying incoming' }).count()) > 0;
-		// A context menu can be torn down by an explorer refresh (.radreview just appeared): retry the gesture.
-		for (let attempt = 1; ; attempt++) {
-			await row.click({ button: 'right' });
-			const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Classify Radiographs' }).first();
-			await item.waitFor({ state: 'visible' });
-			await shot(page, `04a-explorer-menu-${attempt}`);
-			await item.click();
-			try {
-				await until('classification to start', async () => ((await started()) ? true : undefined), 20_000, 250);
-				break;
-			} catch (e) {
-				if (attempt === 3) throw e;
-				await page.keyboard.press('Escape');
-			}
-		}
+		await explorerMenuAction(page, 'incoming', 'Classify Radiographs', started, '04a-explorer-menu');
 		await shot(page, '04b-after-menu');
 		const view = webview(page);
 		const expected = UNLABELLED_PER_CLASS * CLASSES.length;

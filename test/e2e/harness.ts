@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import type { BrowserContext, Chromium, FrameLocator, Page } from './pw';
+import type { BrowserContext, Chromium, FrameLocator, Locator, Page } from './pw';
 
 export const REPO = path.resolve(__dirname, '../..');
 const HOST = path.join(__dirname, 'host');
@@ -250,6 +250,40 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 			await page.keyboard.press('Escape');
 			if (Date.now() > deadline) throw new Error(`Command '${title}' never appeared in the palette`);
 			await page.waitForTimeout(1500);
+		}
+	}
+}
+
+/**
+ * Runs an Explorer context-menu action on a row (or the row whose text holds `row`) until `started()` says it ran. A mouse click on a
+ * menu item is sometimes swallowed while a webview holds the focus, and an explorer refresh can tear the menu down:
+ * the item is focused by hovering and triggered with Enter, and the whole gesture is retried.
+ */
+export async function explorerMenuAction(page: Page, row: Locator | string, action: string, started: () => Promise<boolean>, shotName?: string): Promise<void> {
+	const target = typeof row === 'string' ? page.locator('.explorer-folders-view .monaco-list-row', { hasText: row }).first() : row;
+	for (let attempt = 1; ; attempt++) {
+		await target.click({ button: 'right' });
+		const item = page.locator('.context-view .monaco-menu .action-item', { hasText: action }).first();
+		await item.waitFor({ state: 'visible' });
+		if (shotName) await shot(page, `${shotName}-${attempt}`);
+		await item.hover();
+		const focused = await page
+			.locator('.context-view .monaco-menu .action-item.focused', { hasText: action })
+			.first()
+			.waitFor({ state: 'visible', timeout: 5000 })
+			.then(
+				() => true,
+				() => false,
+			);
+		// Enter acts on the focused item only; without focus, fall back to the click.
+		if (focused) await page.keyboard.press('Enter');
+		else await item.click();
+		try {
+			await until(`${action} to start`, async () => ((await started()) ? true : undefined), 20_000, 250);
+			return;
+		} catch (e) {
+			if (attempt === 3) throw e;
+			await page.keyboard.press('Escape');
 		}
 	}
 }

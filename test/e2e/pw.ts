@@ -18,6 +18,7 @@ export interface Locator {
 	allTextContents(): Promise<string[]>;
 	getAttribute(name: string, options?: { timeout?: number }): Promise<string | null>;
 	isVisible(): Promise<boolean>;
+	hover(options?: { timeout?: number }): Promise<void>;
 	evaluateAll<R>(fn: (elements: Element[]) => R): Promise<R>;
 	evaluate<R, A = undefined>(fn: (element: Element, arg: A) => R | Promise<R>, arg?: A): Promise<R>;
 	scrollIntoViewIfNeeded(options?: { timeout?: number }): Promise<void>;

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { launch, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { explorerMenuAction, launch, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator, Page } from './pw';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
@@ -283,20 +283,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Open Predictions');
 		await panel(page, 'predictions');
-		const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'external' }).first();
-		for (let attempt = 1; ; attempt++) {
-			await row.click({ button: 'right' });
-			const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Classify Radiographs' }).first();
-			await item.waitFor({ state: 'visible' });
-			await item.click();
-			try {
-				await until('a second predictions panel', async () => ((await predictionPanels(page)).length === 2 ? true : undefined), 30_000, 250);
-				break;
-			} catch (e) {
-				if (attempt === 3) throw e;
-				await page.keyboard.press('Escape');
-			}
-		}
+		await explorerMenuAction(page, 'external', 'Classify Radiographs', async () => (await predictionPanels(page)).length === 2);
 		const findFolder = async () => (await predictionPanels(page)).find((p) => p.title.includes('external'));
 		const folder = await until(
 			'classified folder panel',
