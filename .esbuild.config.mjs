@@ -20,6 +20,8 @@ const external = [
 	'@cornerstonejs/codec-openjpeg/decodewasmjs',
 	'@cornerstonejs/codec-charls/decodewasmjs',
 	'@cornerstonejs/codec-openjph',
+	// 12-bit JPEG: reads its .wasm from beside its own script.
+	'dcmjs-codecs',
 ];
 const watch = process.argv.includes('--watch');
 const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };

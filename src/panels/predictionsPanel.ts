@@ -28,7 +28,7 @@ const LAST_RUN_KEY = 'radiographReview.predictionsRun';
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
 /** Grad-CAM overlay edge: enough for the large view, which shows the thumbnail enlarged. */
-const GRADCAM_SIZE = 320;
+export const GRADCAM_SIZE = 320;
 /** Long side of the large view's image: a screen's worth of a radiograph, not its 15 MP original. */
 const PREVIEW_SIDE = 2048;
 
@@ -333,8 +333,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	}
 }
 
-/** Overlay PNGs of Grad-CAM, cached per run, image and class. */
-function gradcamDir(wd: string): string {
+/** Overlay PNGs of Grad-CAM, cached per run, image and class (shared with the viewer). */
+export function gradcamDir(wd: string): string {
 	return path.join(wd, 'cache', 'gradcam');
 }
 

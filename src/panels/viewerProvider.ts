@@ -4,30 +4,18 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { IMAGE_EXTENSIONS } from '../engine/data/sniff';
-import { CLASS_NAMES } from '../engine/types';
-import { isViewerFromWebview, type ViewerFromWebview, type ViewerHookName, type ViewerPredictionMessage, type ViewerToWebview } from '../protocol/viewer';
+import { CLASS_NAMES, type RunSummary } from '../engine/types';
+import { isViewerFromWebview, type ViewerAnnotationMessage, type ViewerFromWebview, type ViewerGradcamMessage, type ViewerPredictionMessage, type ViewerToWebview } from '../protocol/viewer';
 import { Disposable } from '../util/dispose';
 import type { Services } from '../util/services';
-import { workDir } from '../util/workspace';
+import { datasetRoot, workDir } from '../util/workspace';
+import { AnnotationBridge } from './annotationBridge';
 import { webviewHtml } from './basePanel';
+import { GRADCAM_SIZE, gradcamDir } from './predictionsPanel';
 
 /** The viewer's two registrations: DICOM (default editor) and PNG / JPEG (an option; the built-in preview stays default). */
 export const VIEWER_VIEW_TYPE = 'radiographReview.viewer';
 export const IMAGE_VIEWER_VIEW_TYPE = 'radiographReview.imageViewer';
-
-/**
- * Where other features plug into the viewer (Grad-CAM: issue 12, annotations: issue 10). A hook answers the
- * webview's `hook` message for the image on screen; until one is registered the webview keeps its button disabled.
- */
-export interface ViewerHook {
-	run(file: string, post: (msg: ViewerToWebview) => void): Promise<void>;
-}
-const hooks = new Map<ViewerHookName, ViewerHook>();
-/** Register a viewer hook (returns its unregistration). */
-export function registerViewerHook(name: ViewerHookName, hook: ViewerHook): vscode.Disposable {
-	hooks.set(name, hook);
-	return new vscode.Disposable(() => hooks.get(name) === hook && hooks.delete(name));
-}
 
 class ViewerDocument implements vscode.CustomDocument {
 	constructor(readonly uri: vscode.Uri) {}
@@ -60,6 +48,8 @@ export class ViewerProvider implements vscode.CustomReadonlyEditorProvider<Viewe
 class ViewerSession extends Disposable {
 	private ready = false;
 	private loading: AbortController | undefined;
+	/** The image's row of the dataset's radreview-annotations.csv, through the store the other panels share. */
+	private readonly annotations: AnnotationBridge;
 
 	constructor(
 		private readonly s: Services,
@@ -68,11 +58,17 @@ class ViewerSession extends Disposable {
 	) {
 		super();
 		const ext = s.extensionUri;
-		// The webview reads nothing from disk: pixels arrive as messages. Roots: the bundle and icons only.
+		// The webview reads nothing from disk: pixels (and the Grad-CAM PNG) arrive as messages. Roots: the bundle and icons only.
 		panel.webview.options = {
 			enableScripts: true,
 			localResourceRoots: [vscode.Uri.joinPath(ext, 'dist'), vscode.Uri.joinPath(ext, 'media'), vscode.Uri.joinPath(ext, 'node_modules', '@vscode', 'codicons', 'dist')],
 		};
+		this.annotations = new AnnotationBridge(s.annotations, () => {
+			const rel = this.relPath();
+			// Outside the dataset: a root that differs from the store's, so the bridge says why annotating is off.
+			return rel ? { root: datasetRoot()!, paths: new Set([rel]) } : { root: path.dirname(this.file), paths: new Set() };
+		});
+		this._register(this.annotations.watch((m) => this.post(this.annotationMessage(m))));
 		this._register(panel.webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
 		panel.webview.html = webviewHtml(panel.webview, ext, 'viewer', path.basename(this.file));
 	}
@@ -108,12 +104,32 @@ class ViewerSession extends Disposable {
 				await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(next), viewType, { viewColumn: this.panel.viewColumn, preview: true });
 				return;
 			}
-			case 'hook': {
-				const hook = hooks.get(msg.name);
-				if (hook) await hook.run(this.file, (m) => this.post(m));
+			case 'gradcam':
+				this.post(await this.gradcam());
 				return;
-			}
+			case 'annotate':
+				try {
+					await this.annotations.handle(msg);
+				} catch (e) {
+					void vscode.window.showErrorMessage((e as Error).message);
+					this.post(this.annotationMessage(await this.annotations.message())); // undo the webview's optimistic edit
+				}
+				return;
 		}
+	}
+
+	/** This image's path relative to the dataset folder ('/'-separated), or undefined outside it. */
+	private relPath(): string | undefined {
+		const root = datasetRoot();
+		if (!root) return undefined;
+		const rel = path.relative(root, this.file);
+		return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
+	}
+
+	/** The bridge's rows narrowed to this image. */
+	private annotationMessage(m: Awaited<ReturnType<AnnotationBridge['message']>>): ViewerAnnotationMessage {
+		const rel = this.relPath() ?? null;
+		return { type: 'annotation', path: rel, row: (rel && m.rows[rel]) || null, ...(m.disabled ? { disabled: m.disabled } : {}) };
 	}
 
 	/** Image files of the folder, sorted by name, and this file's place among them. */
@@ -144,17 +160,43 @@ class ViewerSession extends Disposable {
 			this.post({ type: 'loadError', name, message });
 		}
 		this.post(await prediction);
+		this.post(this.annotationMessage(await this.annotations.message()));
+	}
+
+	/** The workspace's latest finished run, or why there is none. */
+	private async latestRun(): Promise<{ run: RunSummary; workDir: string } | { none: string }> {
+		const dir = workDir();
+		if (!dir) return { none: 'Open a folder to see predictions of its runs.' };
+		const runs = await this.s.engine.run({ type: 'listRuns', workDir: dir });
+		if (!runs.length) return { none: 'No trained run yet: train a backbone to see predictions here.' };
+		return { run: runs.reduce((a, b) => (b.createdAt > a.createdAt ? b : a)), workDir: dir };
+	}
+
+	/** The Grad-CAM map of this image under the latest run: the Predictions panel's overlay (and its cache), made in the worker. */
+	private async gradcam(): Promise<ViewerGradcamMessage> {
+		const name = path.basename(this.file);
+		try {
+			const latest = await this.latestRun();
+			if ('none' in latest) return { type: 'gradcam', name, error: latest.none };
+			const r = await this.s.engine.run({ type: 'explain', runDir: latest.run.runDir, workDir: latest.workDir, paths: [this.file], outDir: gradcamDir(latest.workDir), size: GRADCAM_SIZE });
+			const o = r.overlays[this.file];
+			if (!o) return { type: 'gradcam', name, error: r.errors[0]?.reason ?? 'Grad-CAM made no map for this image.' };
+			const png = new Uint8Array(await fs.readFile(o.png));
+			return { type: 'gradcam', name, png, className: o.className, run: path.basename(latest.run.runDir), border: o.border, outside: o.outside };
+		} catch (e) {
+			const error = (e as Error).message;
+			this.s.log.warn(`[viewer] Grad-CAM: ${this.file}: ${error}`);
+			return { type: 'gradcam', name, error };
+		}
 	}
 
 	/** The latest run's prediction for `file`, or a note saying why there is none. */
 	private async prediction(file: string): Promise<ViewerPredictionMessage> {
 		const none = (note: string): ViewerPredictionMessage => ({ type: 'prediction', prediction: null, note });
-		const dir = workDir();
-		if (!dir) return none('Open a folder to see predictions of its runs.');
 		try {
-			const runs = await this.s.engine.run({ type: 'listRuns', workDir: dir });
-			if (!runs.length) return none('No trained run yet: train a backbone to see predictions here.');
-			const latest = runs.reduce((a, b) => (b.createdAt > a.createdAt ? b : a));
+			const found = await this.latestRun();
+			if ('none' in found) return none(found.none);
+			const latest = found.run;
 			const run = await this.s.engine.run({ type: 'loadRun', runDir: latest.runDir });
 			const target = path.resolve(file);
 			const p = run.predictions.find((x) => path.resolve(x.path) === target);

@@ -143,6 +143,19 @@ export const TestId = {
 	ViewerInvert: 'viewer-invert',
 	ViewerOneToOne: 'viewer-one-to-one',
 	ViewerPresets: 'viewer-presets',
+	/** Grad-CAM toggle (`aria-pressed`), its opacity slider, and its status (class; the canvas then has `data-gradcam`). */
+	ViewerGradcam: 'viewer-gradcam',
+	ViewerGradcamOpacity: 'viewer-gradcam-opacity',
+	ViewerGradcamStatus: 'viewer-gradcam-status',
+	/** The review section (`data-path` = the image's path in radreview-annotations.csv) and its controls. */
+	ViewerReview: 'viewer-review',
+	ViewerLabel: 'viewer-label',
+	ViewerFlag: 'viewer-flag',
+	ViewerFlagReason: 'viewer-flag-reason',
+	/** One per flag of the image, with `data-flag`. */
+	ViewerFlagItem: 'viewer-flag-item',
+	ViewerNote: 'viewer-note',
+	ViewerReviewed: 'viewer-reviewed',
 	// ── audit panel
 	/** One per finding, with `data-finding="labelIssues|outOfDistribution|duplicates|sources"` and `data-count`. */
 	AuditSection: 'audit-section',

@@ -2,8 +2,9 @@
 // values once; the webview windows them itself, so window/level drags never round-trip to the host.
 import type { ClassName, SplitName } from '../engine/types';
 import type { VoiWindow } from '../engine/data/voi';
+import { isAnnotationEdits, type AnnotateMessage, type AnnotationView } from './annotations';
 import type { ErrorReportMessage, ReadyMessage } from './common';
-import { isInteger, isOneOf, isShortString, unionGuard, type Guard } from './guards';
+import { isInteger, isShortString, unionGuard, type Guard } from './guards';
 
 /** One image at full resolution, as the engine worker decoded it. */
 export interface ViewerImage {
@@ -67,29 +68,50 @@ export interface ViewerPredictionMessage {
 	note?: string;
 }
 
-export type ViewerToWebview = ViewerImageMessage | ViewerErrorMessage | ViewerPredictionMessage;
+/**
+ * Host → webview: the Grad-CAM map of the image on screen under the latest run (the Predictions panel's overlay PNG:
+ * transparent, square, the image centred in it at its longer side), or why there is none.
+ */
+export interface ViewerGradcamMessage {
+	type: 'gradcam';
+	/** The file the map belongs to (a reply may arrive after next / previous). */
+	name: string;
+	png?: Uint8Array;
+	className?: ClassName;
+	run?: string;
+	/** Share of the map's mass in the border band, and "looks outside the lungs". */
+	border?: number;
+	outside?: boolean;
+	error?: string;
+}
+
+/** Host → webview: this image's row of radreview-annotations.csv (null: none yet), or why annotating is off. */
+export interface ViewerAnnotationMessage {
+	type: 'annotation';
+	/** The image's path relative to the dataset folder, as edits name it; null outside the dataset. */
+	path: string | null;
+	row: AnnotationView | null;
+	disabled?: string;
+}
+
+export type ViewerToWebview = ViewerImageMessage | ViewerErrorMessage | ViewerPredictionMessage | ViewerGradcamMessage | ViewerAnnotationMessage;
 
 /** Show the next (+1) or previous (−1) image of the folder, in this editor. */
 export interface ViewerNavigateMessage {
 	type: 'navigate';
 	delta: number;
 }
-/**
- * A control that another feature contributes (Grad-CAM overlay, annotations): the webview asks, the host's
- * `ViewerHooks` answers. Named hooks only; unknown names are rejected by the guard.
- */
-export interface ViewerHookMessage {
-	type: 'hook';
-	name: ViewerHookName;
+/** Ask for the Grad-CAM map of the image on screen (answered by a `gradcam` message). */
+export interface ViewerGradcamRequest {
+	type: 'gradcam';
 }
-export const VIEWER_HOOKS = ['gradcam', 'annotate'] as const;
-export type ViewerHookName = (typeof VIEWER_HOOKS)[number];
 
-export type ViewerFromWebview = ReadyMessage | ErrorReportMessage | ViewerNavigateMessage | ViewerHookMessage;
+export type ViewerFromWebview = ReadyMessage | ErrorReportMessage | ViewerNavigateMessage | ViewerGradcamRequest | AnnotateMessage;
 
 export const isViewerFromWebview: Guard<ViewerFromWebview> = unionGuard<ViewerFromWebview>({
 	ready: {},
 	error: { message: isShortString },
 	navigate: { delta: (v: unknown): v is number => isInteger(v) && Math.abs(v) === 1 },
-	hook: { name: isOneOf(VIEWER_HOOKS) },
+	gradcam: {},
+	annotate: { edits: isAnnotationEdits },
 });

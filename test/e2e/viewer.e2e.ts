@@ -1,5 +1,6 @@
 // The Radiograph Viewer in the real VS Code: a .dcm opens in it by default, dragging changes the window (the canvas'
-// pixels change), and the latest run's prediction and the DICOM tags are shown.
+// pixels change), the latest run's prediction and the DICOM tags are shown, the Grad-CAM toggle lays the run's map
+// over the image, and the review controls write radreview-annotations.csv.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,6 +43,33 @@ function canvasStats(els: Element[]): { mean: number; samples: number[]; width: 
 		samples.push(d[(y * c.width + x) * 4]);
 	}
 	return { mean: sum / (d.length / 4), samples, width: c.width };
+}
+
+/** How coloured the visible canvas is: mean |r − g| + |g − b| (0 for the grey radiograph alone). */
+function canvasColour(els: Element[]): number {
+	const c = els[0] as HTMLCanvasElement;
+	const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+	let sum = 0;
+	for (let i = 0; i < d.length; i += 4) sum += Math.abs(d[i] - d[i + 1]) + Math.abs(d[i + 1] - d[i + 2]);
+	return sum / (d.length / 4);
+}
+
+/** Set a select's or slider's value as a person would, firing the event the webview listens to. */
+function setValue(el: Element, a: { value: string; event: string }): void {
+	(el as HTMLInputElement).value = a.value;
+	el.dispatchEvent(new Event(a.event, { bubbles: true }));
+}
+
+/** The CSV row of `relPath` as column → value (no quoted commas in these rows), or undefined. */
+function annotationRow(relPath: string): Record<string, string> | undefined {
+	const file = path.join(h.workspace, 'data', 'radreview-annotations.csv');
+	if (!fs.existsSync(file)) return undefined;
+	const [head, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
+	const line = lines.find((l) => l.startsWith(`${relPath},`));
+	if (!line) return undefined;
+	const cols = head.split(',');
+	const values = line.split(',');
+	return Object.fromEntries(cols.map((c, i) => [c, values[i] ?? '']));
 }
 
 describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
@@ -168,6 +196,75 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 		await shot(page, 'viewer-03-inverted');
 	});
 
+	test("Grad-CAM toggle: the latest run's map is drawn over the image (the canvas' pixels change), with opacity", async () => {
+		const { page } = h;
+		const view = webview(page);
+		const canvas = view.locator('[data-testid="viewer-canvas"]').first();
+		const before = await canvas.evaluateAll(canvasStats);
+		const grey = await canvas.evaluateAll(canvasColour);
+		assert.ok(grey < 1, `the radiograph alone is grey (colour ${grey.toFixed(2)})`);
+		const toggle = view.locator('[data-testid="viewer-gradcam"]').first();
+		await toggle.click();
+		assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+		// The worker rebuilds the run's base and explains this one image.
+		const cls = await until('the Grad-CAM map', async () => (await canvas.getAttribute('data-gradcam', { timeout: 1000 })) ?? undefined, 180_000, 500);
+		assert.ok((CLASSES as readonly string[]).includes(cls), `map of class '${cls}'`);
+		assert.match((await view.locator('[data-testid="viewer-gradcam-status"]').first().textContent()) ?? '', new RegExp(cls));
+		const coloured = await until(
+			'the map drawn',
+			async () => {
+				const c = await canvas.evaluateAll(canvasColour);
+				return c > 5 ? c : undefined;
+			},
+			10_000,
+			200,
+		);
+		const on = await canvas.evaluateAll(canvasStats);
+		const changed = on.samples.filter((v, i) => v !== before.samples[i]).length;
+		assert.ok(changed >= 8, `${changed} of 64 sampled canvas pixels changed under the map (colour ${coloured.toFixed(1)})`);
+		await shot(page, 'viewer-04-gradcam');
+
+		// Opacity 0: the radiograph alone again.
+		const slider = view.locator('[data-testid="viewer-gradcam-opacity"]').first();
+		await slider.evaluate(setValue, { value: '0', event: 'input' });
+		await until('opacity 0', async () => ((await canvas.evaluateAll(canvasColour)) < 1 ? true : undefined), 10_000, 200);
+		await slider.evaluate(setValue, { value: '0.5', event: 'input' });
+		await until('opacity 0.5', async () => ((await canvas.evaluateAll(canvasColour)) > 5 ? true : undefined), 10_000, 200);
+		await toggle.click();
+		assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+		await until('map hidden', async () => ((await canvas.evaluateAll(canvasColour)) < 1 ? true : undefined), 10_000, 200);
+	});
+
+	test('review in the viewer: label, flag and reviewed land in radreview-annotations.csv', async () => {
+		const { page } = h;
+		const view = webview(page);
+		const rel = `NORMAL/${DCM}`;
+		const review = view.locator('[data-testid="viewer-review"]').first();
+		await until('the review controls', async () => ((await review.getAttribute('data-path', { timeout: 1000 })) === rel ? true : undefined), 30_000, 250);
+		await view.locator('[data-testid="viewer-label"]').first().evaluate(setValue, { value: 'COVID', event: 'change' });
+		const labelled = await until('the row on disk', async () => annotationRow(rel), 15_000, 250);
+		assert.equal(labelled.label, 'COVID');
+		assert.equal(labelled.original_label, 'NORMAL');
+		assert.match(labelled.sha256, /^[0-9a-f]{64}$/);
+
+		await view.locator('[data-testid="viewer-flag"]').first().evaluate(setValue, { value: 'poor-quality', event: 'change' });
+		await view.locator('[data-testid="viewer-reviewed"]').first().click();
+		const row = await until(
+			'flag and reviewed on disk',
+			async () => {
+				const r = annotationRow(rel);
+				return r?.flags === 'poor-quality' && r.reviewed === 'yes' ? r : undefined;
+			},
+			15_000,
+			250,
+		);
+		assert.equal(row.label, 'COVID', 'the label stays');
+		// The host's answer re-renders the controls from the store.
+		await until('the flag listed', async () => ((await view.locator('[data-testid="viewer-flag-item"][data-flag="poor-quality"]').count()) === 1 ? true : undefined), 10_000, 250);
+		assert.equal(await view.locator('[data-testid="viewer-label"]').first().inputValue(), 'COVID');
+		await shot(page, 'viewer-05-reviewed');
+	});
+
 	test('next image in the folder: a JPEG from the same folder, with its own tags', async () => {
 		const view = webview(h.page);
 		const name = view.locator('[data-testid="viewer-name"]').first();
@@ -177,7 +274,7 @@ describe('Radiograph Viewer in VS Code', { timeout: 12 * 60_000 }, () => {
 		await until('another image', async () => ((await name.getAttribute('data-index')) !== before && /\.(jpe?g|png)/i.test((await name.textContent()) ?? '') ? true : undefined), 30_000, 250);
 		assert.match((await name.textContent()) ?? '', /\.(jpe?g|png)/i);
 		await until('format tag', async () => ((await view.locator('[data-testid="viewer-tags"] tr[data-tag="Format"]').count()) > 0 ? true : undefined), 30_000, 250);
-		await shot(h.page, 'viewer-04-next');
+		await shot(h.page, 'viewer-06-next');
 	});
 
 	test('no Content Security Policy violation', () => {

@@ -132,13 +132,62 @@ describe('DICOM transfer syntaxes (files made by dcmtk / gdcm from dev radiograp
 		assert.ok(compare(await frame('u16.dcm'), await frame('near3.dcm')).maxDiff <= 3);
 	});
 
-	test('12-bit extended JPEG is rejected with the reason, naming the file', async () => {
-		run('dcmcjpeg', '+ee', 'u16.dcm', 'u16.jext12.dcm');
-		assert.equal(tsOf('u16.jext12.dcm'), '1.2.840.10008.1.2.4.51');
-		await assert.rejects(
-			decodeBytes(readFileSync(file('u16.jext12.dcm')), 'u16.jext12.dcm', { size: 32, resize: 'stretch' }),
-			/u16\.jext12\.dcm: unsupported DICOM transfer syntax JPEG Extended 12-bit .*convert/,
-		);
+	test('12-bit extended JPEG (dcmcjpeg +ee): identical to dcmdjpeg, within a PSNR floor of the original in modality units', async () => {
+		// +rm keeps the modality units through a rescale; the default (+ri) rescales values and windows. The signed
+		// source is made unsigned by dcmcjpeg with its own scaling (not the modality units): checked against dcmdjpeg.
+		for (const [src, args, sameUnits] of [
+			['u16', ['+rm'], true],
+			['u16', [], false],
+			['s16', ['+rm'], false],
+		] as const) {
+			const out = `${src}.jext12${args.join('')}.dcm`;
+			run('dcmcjpeg', '+ee', ...args, `${src}.dcm`, out);
+			assert.equal(tsOf(out), '1.2.840.10008.1.2.4.51');
+			const decoded = await frame(out);
+			assert.deepEqual([decoded.bitsStored, decoded.transferSyntaxName], [12, 'JPEG Extended (Process 2 & 4, 12-bit)']);
+			assert.ok(
+				decoded.notes.some((n) => /lossy/.test(n)),
+				'lossy compression is noted',
+			);
+			// dcmtk's own decoder (dcmdjpeg, native IJG 12-bit) gives the same stored values.
+			run('dcmdjpeg', out, `${out}.ref.dcm`);
+			assert.equal(compare(await frame(`${out}.ref.dcm`), decoded).maxDiff, 0, `${out}: ours vs dcmdjpeg`);
+			const original = await frame(`${src}.dcm`);
+			if (sameUnits) {
+				// Same modality values as the original, up to the lossy error.
+				let se = 0;
+				for (let i = 0; i < original.pixels.length; i++) {
+					const d = original.pixels[i] * original.slope + original.intercept - (decoded.pixels[i] * decoded.slope + decoded.intercept);
+					se += d * d;
+				}
+				const peak = (original.maxStored - original.minStored) * original.slope;
+				const psnr = 10 * Math.log10((peak * peak * original.pixels.length) / se);
+				assert.ok(psnr >= 50 && se > 0, `${out}: PSNR ${psnr.toFixed(1)} dB in modality units`);
+			}
+			assert.equal(decoded.monochrome1, original.monochrome1);
+			const d = await decodeBytes(readFileSync(file(out)), out, { size: 32, resize: 'stretch' });
+			assert.equal(d.rgb.length, 32 * 32 * 3);
+			if (src === 's16') continue;
+			// What a reader sees: the first window of each file (dcmtk moves the windows with the values).
+			const a = toDisplayBytes(original).data;
+			const b = toDisplayBytes(decoded).data;
+			let se8 = 0;
+			for (let i = 0; i < a.length; i++) se8 += (a[i] - b[i]) ** 2;
+			const psnr8 = 10 * Math.log10((255 * 255 * a.length) / se8);
+			assert.ok(psnr8 >= 45, `${out}: displayed PSNR ${psnr8.toFixed(1)} dB`);
+		}
+	});
+
+	test('a corrupt 12-bit JPEG frame is a named per-file error, not a crash', async () => {
+		run('dcmcjpeg', '+ee', 'u16.dcm', 'u16.jext12cut.dcm');
+		const bytes = new Uint8Array(readFileSync(file('u16.jext12cut.dcm')));
+		// Break the stream's start-of-image marker: libjpeg refuses the frame.
+		const soi = Buffer.from(bytes).indexOf(Buffer.from([0xff, 0xd8, 0xff]), 132);
+		assert.ok(soi > 132);
+		bytes[soi + 1] = 0;
+		await assert.rejects(decodeBytes(bytes, 'cut.dcm', { size: 32, resize: 'stretch' }), /cut\.dcm: cannot decode JPEG Extended \(Process 2 & 4, 12-bit\) pixel data \(.+\)/);
+		// The codec still works for the next file.
+		assert.equal((await frame('u16.jext12cut.dcm')).width, (await frame('u16.dcm')).width);
 	});
 
 	test('files without the 128-byte preamble and meta header (dcmconv -F) decode', async () => {

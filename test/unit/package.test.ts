@@ -15,8 +15,8 @@ const ROOT = path.resolve(__dirname, '../..');
  * and the report's PDF writer joined the worker and the CLI. Growth past this needs a reason.
  */
 const SIZE_BUDGET_BYTES = 38 * 1024 * 1024;
-/** Modules the engine loads by a name held in a variable (so no literal require() shows them). */
-const LOADED_BY_NAME = ['h5wasm/node'];
+/** Modules the engine loads by a name held in a variable or by import() (so no literal require() shows them). */
+const LOADED_BY_NAME = ['h5wasm/node', 'dcmjs-codecs'];
 /** Optional modules behind a try/catch in bundled third-party code, absent from the dependencies on purpose. */
 const OPTIONAL_ABSENT: Record<string, string> = { encoding: "node-fetch's optional charset conversion (bundled with tfjs)" };
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);

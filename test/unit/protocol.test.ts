@@ -136,11 +136,20 @@ test('metrics guards stay lenient: per-source results (optional bySource) pass t
 	assert.equal(isMetrics({ ...metrics, accuracy: 'high' }), false);
 });
 
-test('viewer: navigate by exactly one image, only the named hooks, viewImage requests name a path', () => {
+test('viewer: navigate by exactly one image, Grad-CAM requests carry nothing, annotation edits are checked, viewImage requests name a path', () => {
 	assert.ok(isViewerFromWebview({ type: 'navigate', delta: 1 }));
 	assert.ok(isViewerFromWebview({ type: 'navigate', delta: -1 }));
-	assert.ok(isViewerFromWebview({ type: 'hook', name: 'gradcam' }));
-	for (const bad of [{ type: 'navigate', delta: 2 }, { type: 'navigate', delta: 0.5 }, { type: 'navigate' }, { type: 'hook', name: 'exec' }, { type: 'navigate', delta: 1, path: '/etc/passwd' }]) {
+	assert.ok(isViewerFromWebview({ type: 'gradcam' }));
+	assert.ok(isViewerFromWebview({ type: 'annotate', edits: [{ kind: 'label', path: 'NORMAL/a.dcm', label: 'COVID' }] }));
+	for (const bad of [
+		{ type: 'navigate', delta: 2 },
+		{ type: 'navigate', delta: 0.5 },
+		{ type: 'navigate' },
+		{ type: 'hook', name: 'exec' },
+		{ type: 'navigate', delta: 1, path: '/etc/passwd' },
+		{ type: 'gradcam', path: '/etc/passwd' },
+		{ type: 'annotate', edits: [{ kind: 'label', path: 'a.dcm', label: 'CAT' }] },
+	]) {
 		assert.equal(isViewerFromWebview(bad), false, JSON.stringify(bad));
 	}
 	assert.ok(isEngineRequest({ type: 'viewImage', id: 3, path: '/data/x.dcm' }));

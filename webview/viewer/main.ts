@@ -1,12 +1,17 @@
 // Radiograph Viewer webview: draws full-resolution stored values through a lookup table (modality LUT → VOI window
 // → MONOCHROME1 / invert) recomputed on every window change, at display rate; zoom and pan move a canvas transform.
-// Mouse: left-drag = window/level, right- or shift-drag = pan, wheel = zoom, double-click = fit.
+// Mouse: left-drag = window/level, right- or shift-drag = pan, wheel = zoom, double-click = fit. The side panel holds
+// the latest run's prediction, the image's review (label, flags, note, reviewed) and the tags; Grad-CAM lays the
+// latest run's map over the image.
 import '../shared/elements';
 import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/viewer.css';
 import { displayLut, type VoiWindow } from '../../src/engine/data/voi';
+import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
+import type { AnnotationEdit, AnnotationView } from '../../src/protocol/annotations';
 import { TestId } from '../../src/protocol/testIds';
-import type { ViewerFromWebview, ViewerImage, ViewerPrediction, ViewerToWebview } from '../../src/protocol/viewer';
+import type { ViewerAnnotationMessage, ViewerFromWebview, ViewerGradcamMessage, ViewerImage, ViewerPrediction, ViewerToWebview } from '../../src/protocol/viewer';
+import { FLAG_CHOICES } from '../predictions/annotate';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { Channel, startPanel } from '../shared/vscodeApi';
 
@@ -14,10 +19,10 @@ adoptStyles(sharedCss, panelCss);
 const channel = new Channel<ViewerToWebview, ViewerFromWebview>();
 
 /**
- * Drawing hooks for features that overlay the image (Grad-CAM heat map: issue 12, annotations: issue 10). Each is
- * called after the image with the context already transformed to image pixels (x right, y down, 1 unit = 1 pixel).
+ * Drawing hooks for what lies over the image (the Grad-CAM map). Each is called after the image with the context
+ * already transformed to image pixels (x right, y down, 1 unit = 1 pixel).
  */
-export const viewerOverlays: Array<(ctx: CanvasRenderingContext2D, image: ViewerImage) => void> = [];
+const viewerOverlays: Array<(ctx: CanvasRenderingContext2D, image: ViewerImage) => void> = [];
 
 let image: ViewerImage | undefined;
 let win: VoiWindow = { center: 128, width: 256, fn: 'LINEAR' };
@@ -62,11 +67,23 @@ const invertBtn = button('color-mode', 'Invert', 'Invert the grey scale', TestId
 });
 const oneToOne = button('screen-full', '1:1', 'One image pixel per screen pixel', TestId.ViewerOneToOne, () => zoomTo(1));
 const fit = button('screen-normal', 'Fit', 'Fit the image to the window', undefined, () => fitImage());
-// Hooks for features landing from other branches: the host answers when they are registered.
-const gradcam = button('flame', 'Grad-CAM', 'Grad-CAM overlay (arrives with issue 12)', undefined, () => channel.post({ type: 'hook', name: 'gradcam' }));
-const annotate = button('edit', 'Annotate', 'Annotation tools (arrive with issue 10)', undefined, () => channel.post({ type: 'hook', name: 'annotate' }));
-gradcam.setAttribute('disabled', '');
-annotate.setAttribute('disabled', '');
+// Grad-CAM: the toggle asks the host once per image; the map is kept while the image stays.
+let camOn = false;
+let camOpacity = 0.5;
+let cam: { name: string; bitmap: ImageBitmap } | undefined;
+let camAsked: string | undefined;
+const gradcam = button('flame', 'Grad-CAM', "Lay the latest run's Grad-CAM map (where the model looked) over the image", TestId.ViewerGradcam, () => setGradcam(!camOn));
+gradcam.setAttribute('aria-pressed', 'false');
+const camOpacityEl = h('input', {
+	testid: TestId.ViewerGradcamOpacity,
+	attrs: { type: 'range', min: '0', max: '1', step: '0.05', value: String(camOpacity), title: 'Grad-CAM opacity', 'aria-label': 'Grad-CAM opacity' },
+});
+camOpacityEl.hidden = true;
+camOpacityEl.addEventListener('input', () => {
+	camOpacity = Number(camOpacityEl.value);
+	schedule(draw);
+});
+const camStatus = h('span', { class: 'cam-status muted', testid: TestId.ViewerGradcamStatus, attrs: { 'aria-live': 'polite' } });
 presetSelect.addEventListener('change', () => {
 	const p = image?.presets[Number(presetSelect.value)];
 	if (p) setWindow(p);
@@ -74,12 +91,13 @@ presetSelect.addEventListener('change', () => {
 
 const predictionEl = h('div', { testid: TestId.ViewerPrediction });
 const notesEl = h('ul', { class: 'notes' });
+const reviewEl = h('div', { class: 'review', testid: TestId.ViewerReview });
 const tagsEl = h('table', { class: 'tags', testid: TestId.ViewerTags });
-const side = h('div', { class: 'side' }, h('h2', { text: 'Prediction' }), predictionEl, notesEl, h('h2', { text: 'Tags' }), tagsEl);
+const side = h('div', { class: 'side' }, h('h2', { text: 'Prediction' }), predictionEl, notesEl, h('h2', { text: 'Review' }), reviewEl, h('h2', { text: 'Tags' }), tagsEl);
 const root = h(
 	'div',
 	{ class: 'viewer', testid: TestId.PanelRoot, data: { panel: 'viewer' } },
-	h('div', { class: 'toolbar' }, prev, next, nameEl, h('span', { class: 'spacer' }), presetSelect, wlEl, invertBtn, oneToOne, fit, gradcam, annotate),
+	h('div', { class: 'toolbar' }, prev, next, nameEl, h('span', { class: 'spacer' }), presetSelect, wlEl, invertBtn, oneToOne, fit, gradcam, camOpacityEl, camStatus),
 	h('div', { class: 'body' }, stage, side),
 );
 document.getElementById('app')!.replaceWith(root);
@@ -243,6 +261,8 @@ const endDrag = () => {
 stage.addEventListener('pointerup', endDrag);
 stage.addEventListener('pointercancel', endDrag);
 window.addEventListener('keydown', (e) => {
+	// Keys typed into the review's note or reason are text, not shortcuts.
+	if (e.target instanceof HTMLElement && e.target.closest('input, textarea, select')) return;
 	if (e.key === 'ArrowRight' || e.key === 'PageDown') channel.post({ type: 'navigate', delta: 1 });
 	else if (e.key === 'ArrowLeft' || e.key === 'PageUp') channel.post({ type: 'navigate', delta: -1 });
 	else if (e.key === 'i') invertBtn.click();
@@ -294,6 +314,123 @@ function showPrediction(p: ViewerPrediction | null, note?: string): void {
 	);
 }
 
+// ── Grad-CAM
+
+function setGradcam(on: boolean): void {
+	camOn = on;
+	gradcam.setAttribute('aria-pressed', String(on));
+	camOpacityEl.hidden = !on;
+	if (on) askGradcam();
+	else camStatus.textContent = '';
+	draw();
+}
+
+function askGradcam(): void {
+	if (!image || cam?.name === image.name || camAsked === image.name) return;
+	camAsked = image.name;
+	camStatus.textContent = 'Computing Grad-CAM…';
+	channel.post({ type: 'gradcam' });
+}
+
+async function showGradcam(msg: ViewerGradcamMessage): Promise<void> {
+	if (camAsked === msg.name) camAsked = undefined;
+	if (msg.name !== image?.name) return; // an answer for the image before next / previous
+	if (!msg.png) {
+		camStatus.textContent = msg.error ?? 'No Grad-CAM map.';
+		return;
+	}
+	const bitmap = await createImageBitmap(new Blob([msg.png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+	cam?.bitmap.close();
+	cam = { name: msg.name, bitmap };
+	camStatus.textContent = `${msg.className ?? ''}${msg.outside ? ' · looks outside the lungs' : ''}`;
+	camStatus.title = `Grad-CAM of ${msg.className ?? 'the predicted class'} · run ${msg.run ?? ''} · ${Math.round((msg.border ?? 0) * 100)} % of the map in the border band`;
+	canvas.dataset.gradcam = msg.className ?? '';
+	draw();
+}
+
+// The overlay PNG is a square with the image centred at its longer side (as the Predictions thumbnails).
+viewerOverlays.push((c, img) => {
+	if (!camOn || !cam || cam.name !== img.name) return;
+	const side = Math.max(img.width, img.height);
+	c.globalAlpha = camOpacity;
+	c.imageSmoothingEnabled = true;
+	c.drawImage(cam.bitmap, (img.width - side) / 2, (img.height - side) / 2, side, side);
+});
+
+// ── review (radreview-annotations.csv, through the host's shared store)
+
+let review: ViewerAnnotationMessage | undefined;
+/** The run's correct label for the image (its class folder), until a row says otherwise. */
+let correctLabel: ClassName | null = null;
+
+function annotate(edit: AnnotationEdit): void {
+	if (!review?.path || review.disabled) return;
+	// Optimistic: show the edit now; the host's next message is the truth.
+	const row: AnnotationView = review.row ? { ...review.row, flags: [...review.row.flags] } : { label: null, originalLabel: correctLabel, flags: [], note: '', reviewed: false };
+	if (edit.kind === 'label') row.label = edit.label === row.originalLabel ? null : edit.label;
+	else if (edit.kind === 'flag' && !row.flags.includes(edit.flag)) row.flags.push(edit.flag);
+	else if (edit.kind === 'unflag') row.flags = row.flags.filter((f) => f !== edit.flag);
+	else if (edit.kind === 'note') row.note = edit.note;
+	else if (edit.kind === 'reviewed') row.reviewed = edit.reviewed;
+	review = { ...review, row };
+	channel.post({ type: 'annotate', edits: [edit] });
+	showReview();
+}
+
+function showReview(): void {
+	const r = review;
+	if (!r) {
+		replaceChildren(reviewEl, h('p', { class: 'muted', text: 'Loading…' }));
+		return;
+	}
+	reviewEl.dataset.path = r.path ?? '';
+	if (r.disabled || !r.path) {
+		replaceChildren(reviewEl, h('p', { class: 'muted', text: r.disabled ?? 'This image is not in the dataset folder.' }));
+		return;
+	}
+	const path = r.path;
+	const row = r.row;
+	const original = row?.originalLabel ?? correctLabel;
+	const label = h('select', { testid: TestId.ViewerLabel, attrs: { 'aria-label': 'Label' } });
+	replaceChildren(label, h('option', { attrs: { value: '' }, text: `Original${original ? ` (${original})` : ''}` }), ...CLASS_NAMES.map((c) => h('option', { attrs: { value: c }, text: c })));
+	label.value = row?.label ?? '';
+	label.addEventListener('change', () => annotate({ kind: 'label', path, label: (label.value || (original ?? null)) as ClassName | null }));
+
+	const flagSelect = h('select', { testid: TestId.ViewerFlag, attrs: { 'aria-label': 'Flag with a reason' } });
+	replaceChildren(flagSelect, h('option', { attrs: { value: '' }, text: 'Flag…' }), ...FLAG_CHOICES.map(([id, text]) => h('option', { attrs: { value: id }, text })));
+	flagSelect.addEventListener('change', () => flagSelect.value && annotate({ kind: 'flag', path, flag: flagSelect.value }));
+	const other = h('input', { testid: TestId.ViewerFlagReason, attrs: { type: 'text', placeholder: 'Other reason (Enter)', maxlength: '200', 'aria-label': 'Flag with another reason' } });
+	other.addEventListener('keydown', (e) => {
+		if (e.key === 'Enter' && other.value.trim()) annotate({ kind: 'flag', path, flag: other.value.trim() });
+	});
+	const flags = (row?.flags ?? []).map((f) =>
+		h(
+			'li',
+			{ testid: TestId.ViewerFlagItem, data: { flag: f } },
+			FLAG_CHOICES.find(([id]) => id === f)?.[1] ?? f,
+			' ',
+			button('close', '', `Remove the flag '${f}'`, undefined, () => annotate({ kind: 'unflag', path, flag: f })),
+		),
+	);
+
+	const note = h('textarea', { testid: TestId.ViewerNote, attrs: { rows: 3, placeholder: 'Note', 'aria-label': 'Note' } });
+	note.value = row?.note ?? '';
+	note.addEventListener('change', () => annotate({ kind: 'note', path, note: note.value }));
+	const reviewed = h('input', { testid: TestId.ViewerReviewed, attrs: { type: 'checkbox' } });
+	reviewed.checked = row?.reviewed ?? false;
+	reviewed.addEventListener('change', () => annotate({ kind: 'reviewed', path, reviewed: reviewed.checked }));
+
+	replaceChildren(
+		reviewEl,
+		h('label', { class: 'row' }, 'Label ', label),
+		h('div', { class: 'row' }, flagSelect, other),
+		flags.length ? h('ul', { class: 'flags' }, ...flags) : null,
+		note,
+		h('label', { class: 'row' }, reviewed, ' Reviewed'),
+		h('p', { class: 'muted', text: `Saved to radreview-annotations.csv as ${path}` }),
+	);
+}
+
 function showImage(img: ViewerImage): void {
 	image = img;
 	invert = false; // each image starts as its file says (MONOCHROME1 is already handled)
@@ -321,6 +458,12 @@ function showImage(img: ViewerImage): void {
 	fitted = true;
 	resizeCanvas();
 	setWindow(img.presets[0]);
+	if (cam && cam.name !== img.name) {
+		cam.bitmap.close();
+		cam = undefined;
+		delete canvas.dataset.gradcam;
+	}
+	if (camOn) askGradcam();
 }
 
 channel.onMessage((msg) => {
@@ -335,8 +478,16 @@ channel.onMessage((msg) => {
 			replaceChildren(tagsEl);
 			return draw();
 		case 'prediction':
-			return showPrediction(msg.prediction, msg.note);
+			correctLabel = msg.prediction?.label ?? null;
+			showPrediction(msg.prediction, msg.note);
+			return showReview();
+		case 'gradcam':
+			return void showGradcam(msg);
+		case 'annotation':
+			review = msg;
+			return showReview();
 	}
 });
 showPrediction(null, 'Looking for the latest run…');
+showReview();
 startPanel(channel);

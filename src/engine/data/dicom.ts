@@ -1,7 +1,8 @@
 // DICOM → the first frame's stored values, decoded from any supported transfer syntax, with the tags that matter
 // (patient, age, view, modality) and the display pipeline's parameters (rescale, windows, VOI function, MONOCHROME1).
-// Compressed frames go through maintained WebAssembly codecs (OpenJPEG, CharLS, OpenJPH), jpeg-lossless-decoder-js,
-// libjpeg (via sharp) for baseline JPEG, and a small RLE decoder here. Every failure is an Error whose message is
+// Compressed frames go through maintained WebAssembly codecs (OpenJPEG, CharLS, OpenJPH, and dcmjs-codecs' build of
+// dcmtk's IJG for 12-bit JPEG), jpeg-lossless-decoder-js, libjpeg (via sharp) for baseline JPEG, and a small RLE
+// decoder here. Every failure is an Error whose message is
 // the reason; the caller names the file.
 import * as dicomParser from 'dicom-parser';
 import sharp from 'sharp';
@@ -309,6 +310,36 @@ async function decodeJpeg8(data: Uint8Array, samples: number): Promise<CodecOutp
 	return { pixels: new Uint8Array(px.buffer, px.byteOffset, px.length), width: info.width, height: info.height, samples: info.channels };
 }
 
+/**
+ * 12-bit JPEG (Process 4) through dcmjs-codecs, whose WebAssembly holds dcmtk's IJG libjpeg built for 12-bit samples:
+ * libjpeg-turbo in sharp and the cornerstone codec are 8-bit builds. Output: one little-endian 16-bit sample per pixel.
+ */
+async function decodeJpeg12(data: Uint8Array, width: number, height: number, stored: number, signed: boolean, photometric: string): Promise<Uint16Array> {
+	// Loaded on first use: it brings dcmjs (1.4 MB of script) that nothing else needs.
+	const { Context, NativeCodecs } = await loadOnce('dcmjs-codecs', async () => {
+		// A CommonJS bundle: import() gives its exports as the default.
+		const m = (await import('dcmjs-codecs')).default;
+		if (!m.NativeCodecs.isInitialized()) await m.NativeCodecs.initializeAsync();
+		return m;
+	});
+	const ctx = new Context({
+		width,
+		height,
+		bitsAllocated: 16,
+		bitsStored: stored,
+		samplesPerPixel: 1,
+		pixelRepresentation: signed ? 1 : 0,
+		planarConfiguration: 0,
+		photometricInterpretation: photometric,
+		encodedBuffer: data,
+	});
+	const out = NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: false });
+	const bytes = out.getDecodedBuffer();
+	if (!bytes || bytes.length < width * height * 2) throw new Error(`12-bit JPEG frame decoded to ${bytes?.length ?? 0} bytes, expected ${width * height * 2}`);
+	// Copy: the codec's buffer may be a view at an odd offset.
+	return new Uint16Array(bytes.slice(0, width * height * 2).buffer);
+}
+
 /** DICOM RLE (PS3.5 Annex G): a header of segment offsets, then one PackBits segment per byte plane. */
 export function decodeRle(data: Uint8Array, width: number, height: number, samples: number, bitsAllocated: number): Uint8Array {
 	if (data.length < 64) throw new Error('RLE frame shorter than its header');
@@ -468,11 +499,15 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 				raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
 				if (photometric.startsWith('YBR')) photometric = 'RGB'; // libjpeg converts YCbCr itself
 			} else if (codec === 'jpeg12') {
-				// 8-bit Process 2 streams are baseline-compatible; 12-bit ones need a 12-bit DCT decoder, which no maintained WebAssembly codec offers.
-				if (stored > 8 || jpegPrecision(data) > 8)
-					throw new Error('unsupported DICOM transfer syntax JPEG Extended 12-bit (1.2.840.10008.1.2.4.51): no maintained 12-bit JPEG decoder for Node; convert to JPEG Lossless or JPEG 2000');
-				raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
-				if (photometric.startsWith('YBR')) photometric = 'RGB';
+				// 8-bit Process 2 streams are baseline-compatible (libjpeg in sharp); 12-bit ones need a 12-bit DCT build.
+				const precision = jpegPrecision(data);
+				if (precision > 8 || (precision === 0 && stored > 8)) {
+					if (samplesPerPixel !== 1 || allocated !== 16) throw new Error(`JPEG Extended 12-bit with SamplesPerPixel ${samplesPerPixel} and BitsAllocated ${allocated} (needs 1 and 16)`);
+					raw = await decodeJpeg12(data, width, height, Math.min(precision || stored, 12), signed, photometric);
+				} else {
+					raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
+					if (photometric.startsWith('YBR')) photometric = 'RGB';
+				}
 			} else if (codec === 'jpeg-lossless') {
 				raw = decodeLosslessJpeg(data, allocated);
 				if (raw.length < n * samplesPerPixel) throw new Error(`lossless JPEG frame decoded to ${raw.length} samples, expected ${n * samplesPerPixel}`);
