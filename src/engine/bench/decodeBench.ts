@@ -74,7 +74,7 @@ export async function benchDecode(subset: ImageRecord[], o: DecodeBenchOptions):
 	const warmS = (performance.now() - t) / 1000;
 
 	const perImage = (xs: { cpu: number }[]) => `${((median(xs.map((x) => x.cpu)) * 1000) / n).toFixed(1)} ms CPU per image`;
-	const rounds = `median of ${o.rounds} round${o.rounds > 1 ? 's' : ''}`;
+	const rounds = o.rounds > 1 ? `median of ${o.rounds} rounds` : 'one round (indicative)';
 	rows.push({
 		section: 'preprocess',
 		runtime: `ours: sharp ${o.sharpVersion} + pixel cache, cold (decode, resize, write cache)`,
