@@ -447,8 +447,9 @@ describe('cache', () => {
 		);
 		assert.ok(events.some((e) => e.kind === 'fileError' && e.error.path === bad));
 		assert.deepEqual(events.at(-1), { kind: 'stage', stage: 'decode', done: 6, total: 6 });
+		// The loader skips decodeToRgb's dimension probe: same pixels for every kind of file.
+		for (const img of cold.images) assert.deepEqual(img.rgb, (await decodeToRgb(img.record.path, { size: 32, resize: 'stretch' })).rgb, img.record.relPath);
 		const direct = await decodeToRgb(recs[0].path, { size: 32, resize: 'stretch' });
-		assert.deepEqual(cold.images[0].rgb, direct.rgb);
 		assert.equal(cold.images[0].sha256, direct.sha256);
 
 		const warm = await loadImages(recs, { workDir, size: 32, resize: 'stretch', concurrency: 1 });
@@ -477,6 +478,25 @@ describe('cache', () => {
 		assert.equal(second.decoded, 1);
 		assert.equal(second.images[0].sha256, b.sha256_file);
 		assert.notDeepEqual(second.images[0].rgb, first.images[0].rgb);
+	});
+	test('a cache entry that cannot be written makes that file an error; the rest of the batch loads', async () => {
+		const workDir = path.join(tmp, 'work4');
+		const recs = records();
+		const blocked = devSample()[1];
+		// A file where the entry's folder should be: mkdir fails for this image only.
+		await fs.mkdir(pixelCacheDir(workDir), { recursive: true });
+		await fs.writeFile(path.join(pixelCacheDir(workDir), blocked.sha256_file.slice(0, 2)), 'not a folder');
+		const r = await loadImages(recs, { workDir, size: 32, resize: 'stretch', concurrency: 1 });
+		assert.deepEqual(
+			r.errors.map((e) => e.path),
+			[path.join(DEV, blocked.path)],
+		);
+		assert.match(r.errors[0].reason, /EEXIST|ENOTDIR/);
+		assert.equal(r.decoded, recs.length - 1);
+		assert.deepEqual(
+			r.images.map((i) => i.record.path),
+			recs.filter((x) => x.path !== path.join(DEV, blocked.path)).map((x) => x.path),
+		);
 	});
 	test('abort stops the batch with CancelledError', async () => {
 		const ac = new AbortController();

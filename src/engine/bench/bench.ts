@@ -462,27 +462,14 @@ export async function runBench(argv: string[]): Promise<void> {
 			const n = Math.min(records.length, q ? 24 : 150);
 			const subset = records.slice(0, n);
 			log(`preprocessing ${n} images`);
-			const { loadImages } = await import('../data/cache');
-			const work = path.join(tmp, 'pre');
-			let t = performance.now();
-			const cold = await loadImages(subset, { workDir: work, size: SIZE, resize: 'stretch' });
-			const coldS = (performance.now() - t) / 1000;
-			t = performance.now();
-			const warm = await loadImages(subset, { workDir: work, size: SIZE, resize: 'stretch' });
-			const warmS = (performance.now() - t) / 1000;
-			rows.push({ section: 'preprocess', runtime: `ours: sharp ${env.sharp} + pixel cache, cold (decode, resize, write cache)`, value: cold.images.length / coldS, unit: 'img/s' });
-			rows.push({ section: 'preprocess', runtime: 'ours: pixel cache, warm', value: warm.images.length / warmS, unit: 'img/s', note: `${warm.cached} served from cache` });
-			t = performance.now();
-			for (const r of subset) await sharp(r.path).removeAlpha().toColourspace('srgb').resize(SIZE, SIZE, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-			rows.push({ section: 'preprocess', runtime: 'sharp alone, one at a time (lanczos3)', value: n / ((performance.now() - t) / 1000), unit: 'img/s' });
-			const py = await pyChild(PY_PREPROCESS, { files: subset.map((r) => r.path), size: SIZE, threads: T }, {}, 600, tmp);
-			if (py.ok) {
-				for (const k of ['pillow', 'opencv'] as const) {
-					const r = py.result![k] as { seconds?: number; version?: string; error?: string };
-					if (r.seconds) rows.push({ section: 'preprocess', runtime: `${k === 'pillow' ? 'Pillow' : 'OpenCV'} ${r.version} (LANCZOS)`, value: n / r.seconds, unit: 'img/s' });
-					else notes.push(`${k}: ${r.error}`);
-				}
-			} else notes.push(`Pillow/OpenCV: ${py.error}`);
+			const { benchDecode } = await import('./decodeBench');
+			const peers = async (files: string[]) => {
+				const py = await pyChild(PY_PREPROCESS, { files, size: SIZE, threads: T }, {}, 600, tmp);
+				return py.ok ? { ok: true as const, result: py.result! } : { ok: false as const, error: py.error ?? 'failed' };
+			};
+			const dec = await benchDecode(subset, { tmp, size: SIZE, rounds: q ? 1 : 3, sharpVersion: env.sharp, peers });
+			rows.push(...dec.rows);
+			notes.push(...dec.notes);
 		}
 
 		// ---- radiograph viewer ----
@@ -790,7 +777,8 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	const pre = r.rows.filter((x) => x.section === 'preprocess');
 	if (pre.length) {
 		L.push('## Preprocessing (decode + resize to 237×237 RGB)', '', '| tool | images/s | note |', '|---|---:|---|');
-		for (const x of pre) L.push(`| ${x.runtime} | ${fmt(x.value)} | ${x.note ?? ''} |`);
+		// Ratio rows carry their unit (×) in the value column.
+		for (const x of pre) L.push(`| ${x.runtime} | ${x.unit === '×' ? `${fmt(x.value, 2)}×` : fmt(x.value)} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	const vw = r.rows.filter((x) => x.section === 'viewer');

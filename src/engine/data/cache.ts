@@ -8,7 +8,7 @@ import { writeJsonAtomic } from '../util/atomic';
 import { readSealed, writeSealed } from '../util/sealed';
 import { throwIfAborted } from '../util/cancel';
 import { sha256 } from '../util/hash';
-import { DECODER_VERSION, DecodeError, decodeBytes } from './decode';
+import { DECODER_VERSION, DecodeError, decodePixels } from './decode';
 import type { WindowChoice } from './voi';
 
 export interface PixelCacheOptions {
@@ -72,8 +72,16 @@ async function readIndex(dir: string): Promise<HashIndex> {
 /** A cached entry, or undefined when missing, torn or corrupt (then it is decoded again). */
 const readEntry = readSealed;
 
+interface Loaded {
+	rgb: Uint8Array;
+	sha256: string;
+	cached: boolean;
+	/** The cache entry being written for a fresh decode: a batch awaits it later, so the next decode need not. */
+	written?: Promise<void>;
+}
+
 /** One file through the cache, with the hash index of the current batch. */
-async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<{ rgb: Uint8Array; sha256: string; cached: boolean }> {
+async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<Loaded> {
 	let st;
 	try {
 		st = await fs.stat(file);
@@ -97,22 +105,25 @@ async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: H
 	const entry = entryPath(dir, hash, o);
 	const hit = await readEntry(entry, want);
 	if (hit) return { rgb: hit, sha256: hash, cached: true };
-	const img = await decodeBytes(bytes, file, o, hash);
-	await writeSealed(entry, img.rgb);
-	return { rgb: img.rgb, sha256: hash, cached: false };
+	const img = await decodePixels(bytes, file, o);
+	return { rgb: img.rgb, sha256: hash, cached: false, written: writeSealed(entry, img.rgb) };
 }
 
 /** Decode one file through the cache (e.g. "classify this image"). */
 export async function decodeCached(file: string, opts: PixelCacheOptions): Promise<{ rgb: Uint8Array; sha256: string; cached: boolean }> {
 	const dir = pixelCacheDir(opts.workDir);
 	const index = await readIndex(dir);
-	const r = await loadOne(path.resolve(file), opts, dir, index);
+	const { written, ...r } = await loadOne(path.resolve(file), opts, dir, index);
+	await written;
 	if (!r.cached) await writeJsonAtomic(path.join(dir, 'index.json'), index);
 	return r;
 }
 
+/** Cache writes a batch lets run behind its decodes (each holds one image's pixels). */
+const MAX_PENDING_WRITES = 16;
+
 /**
- * Decode many files through the cache, `concurrency` at a time (default: one per core, at most 4).
+ * Decode many files through the cache, `concurrency` at a time (default: one more than the cores, at most 4).
  * Bad files become FileErrors (and 'fileError' events) without stopping the batch; abort throws CancelledError.
  */
 export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions & { concurrency?: number } & JobOptions): Promise<LoadResult> {
@@ -127,6 +138,24 @@ export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions
 	let done = 0;
 	let decoded = 0;
 	let cached = 0;
+	const fail = (i: number, e: unknown) => {
+		const error: FileError = { path: records[i].path, reason: e instanceof DecodeError ? e.reason : e instanceof Error ? e.message : String(e) };
+		slots[i] = error;
+		onProgress?.({ kind: 'fileError', error });
+	};
+	// Writing an entry (mkdir, open, write, rename) leaves the core idle: the worker decodes its next file meanwhile.
+	const writes = new Set<Promise<void>>();
+	const settle = (i: number, written: Promise<void>) => {
+		const p: Promise<void> = written.then(
+			() => void writes.delete(p),
+			(e: unknown) => {
+				writes.delete(p);
+				decoded--;
+				fail(i, e);
+			},
+		);
+		writes.add(p);
+	};
 	onProgress?.({ kind: 'stage', stage: 'decode', done: 0, total });
 	const worker = async () => {
 		while (next < total && !signal?.aborted) {
@@ -136,19 +165,22 @@ export async function loadImages(records: ImageRecord[], opts: PixelCacheOptions
 				const r = await loadOne(record.path, opts, dir, index);
 				slots[i] = { record, rgb: r.rgb, sha256: r.sha256 };
 				r.cached ? cached++ : decoded++;
+				if (r.written) settle(i, r.written);
 			} catch (e) {
-				const error: FileError = { path: record.path, reason: e instanceof DecodeError ? e.reason : e instanceof Error ? e.message : String(e) };
-				slots[i] = error;
-				onProgress?.({ kind: 'fileError', error });
+				fail(i, e);
 			}
 			done++;
 			if (done % step === 0 || done === total) onProgress?.({ kind: 'stage', stage: 'decode', done, total });
+			while (writes.size >= MAX_PENDING_WRITES) await Promise.race(writes);
 		}
 	};
-	const n = Math.max(1, Math.min(opts.concurrency ?? Math.min(4, os.availableParallelism()), total));
+	// One worker more than the cores: while one reads its file or hashes, the others keep every core decoding.
+	const n = Math.max(1, Math.min(opts.concurrency ?? Math.min(4, os.availableParallelism() + 1), total));
 	try {
 		await Promise.all(Array.from({ length: n }, worker));
 	} finally {
+		// Settled writes never reject (a failed one becomes that file's error).
+		while (writes.size) await Promise.all(writes);
 		// Keep what was hashed, even when cancelled.
 		if (JSON.stringify(index) !== before) await writeJsonAtomic(path.join(dir, 'index.json'), index);
 	}
