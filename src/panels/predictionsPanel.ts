@@ -191,6 +191,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			if (p.split) item.split = p.split;
 			if (p.source) item.source = p.source;
 			if (p.patientId) item.patientId = p.patientId;
+			if (p.outOfDistribution !== undefined) item.outOfDistribution = p.outOfDistribution;
+			if (p.oodReasons?.length) item.oodReasons = p.oodReasons;
 			const t = thumbs[p.path];
 			if (t) item.thumbUri = this.asWebviewUri(t);
 			return item;
@@ -316,7 +318,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
-		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
+		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id', 'outOfDistribution'];
 		return toCsv(
 			head,
 			this.view.items.map((i) => [
@@ -328,6 +330,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				i.split ?? '',
 				i.source ?? '',
 				i.patientId ?? '',
+				i.outOfDistribution === undefined ? '' : String(i.outOfDistribution),
 			]),
 		);
 	}
