@@ -310,4 +310,6 @@ export interface RunSummary {
 	backend: string;
 	metrics: Metrics;
 	createdAt: string;
+	/** Leave-one-source-out runs: the source that was the test split. */
+	testSource?: string;
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { toCsv } from '../engine/data/csv';
 import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
+import { testSetLabel } from '../util/sourceChoices';
 import { withCheckedSources } from '../protocol/common';
 import type { EngineResults } from '../protocol/engine';
 import {
@@ -86,7 +87,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			const name = DISPLAY_NAMES[run.summary.backbone] ?? run.summary.backbone;
 			await panel.setInput({
 				setKey: runSetKey(runDir),
-				title: `${name} — ${test.length > 0 ? 'test split' : 'predictions'} (${path.basename(runDir)})`,
+				title: `${name} — ${test.length > 0 ? testSetLabel(config?.testSource) : 'predictions'} (${path.basename(runDir)})`,
 				source: 'run',
 				backbone: run.summary.backbone,
 				weights: run.summary.weights,
