@@ -358,6 +358,12 @@ async function cmdClassify(argv: string[], job: JobOptions): Promise<void> {
 	const counts = new Map<string, number>();
 	for (const p of r.predictions) counts.set(p.predicted, (counts.get(p.predicted) ?? 0) + 1);
 	const lines = [`classified ${r.predictions.length} images (${r.errors.length} skipped)`, ...[...counts].map(([c, n]) => `  ${c.padEnd(10)} ${n}`), `predictions: ${r.csvPath}`];
+	const ood = r.predictions.filter((p) => p.outOfDistribution);
+	if (ood.length) {
+		lines.push('', `NOT LIKE A FRONTAL CHEST X-RAY (outOfDistribution; their probabilities mean nothing): ${ood.length}`);
+		for (const p of ood.slice(0, 20)) lines.push(`  ${p.relPath}: ${(p.oodReasons ?? []).join('; ')}`);
+		if (ood.length > 20) lines.push(`  … and ${ood.length - 20} more (see the CSV)`);
+	}
 	if (r.metrics) lines.push('', formatMetrics(r.metrics));
 	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
 	process.stdout.write(lines.join('\n') + '\n');

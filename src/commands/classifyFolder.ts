@@ -73,7 +73,10 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 			errors: result.errors,
 			csvPath: result.csvPath,
 		});
-		void vscode.window.showInformationMessage(`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}. Wrote ${result.csvPath}.`);
+		const ood = result.predictions.filter((p) => p.outOfDistribution).length;
+		void vscode.window.showInformationMessage(
+			`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}${ood ? `; ${ood} ${ood === 1 ? 'does' : 'do'} not look like a frontal chest X-ray (badge in the grid)` : ''}. Wrote ${result.csvPath}.`,
+		);
 	} catch (e) {
 		panel.setBusy(null);
 		throw e;

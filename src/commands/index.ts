@@ -8,7 +8,7 @@ import { classifyFolderCommand } from './classifyFolder';
 import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
 import { auditDatasetCommand, compareCommand, openPredictionsCommand, showReportCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
-import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand } from './train';
+import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand, trainHeldOutSourceCommand } from './train';
 
 export const enum CommandId {
 	/** {@link trainCommand} */
@@ -21,6 +21,8 @@ export const enum CommandId {
 	TrainResnet50 = 'radiographReview.trainResnet50',
 	/** {@link trainAllCommand} */
 	TrainAll = 'radiographReview.trainAll',
+	/** {@link trainHeldOutSourceCommand} */
+	TrainHeldOutSource = 'radiographReview.trainHeldOutSource',
 	/** {@link cancelTrainingCommand} */
 	CancelTraining = 'radiographReview.cancelTraining',
 	/** {@link stopAndKeepCommand} */
@@ -74,6 +76,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 	return [
 		...(Object.entries(TRAIN_COMMANDS) as [BackboneId, CommandId][]).map(([backbone, id]) => reg(id, () => trainCommand(s, backbone))),
 		reg(CommandId.TrainAll, () => trainAllCommand(s)),
+		reg(CommandId.TrainHeldOutSource, () => trainHeldOutSourceCommand(s)),
 		reg(CommandId.CancelTraining, () => cancelTrainingCommand(s)),
 		reg(CommandId.StopAndKeep, () => stopAndKeepCommand(s)),
 		reg(CommandId.PreprocessDataset, () => preprocessDatasetCommand(s)),

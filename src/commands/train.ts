@@ -6,7 +6,8 @@ import { isCancelled } from '../engine/util/cancel';
 import { ComparePanel } from '../panels/comparePanel';
 import { PredictionsPanel } from '../panels/predictionsPanel';
 import { TrainingPanel } from '../panels/trainingPanel';
-import { trainAllSummary, type SkippedBackbone } from '../util/backboneChoices';
+import { backboneChoices, trainAllSummary, type SkippedBackbone } from '../util/backboneChoices';
+import { sourceChoices } from '../util/sourceChoices';
 import { readSettings, trainConfigFor, updateSetting } from '../util/settings';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
@@ -20,6 +21,8 @@ export interface TrainOptions {
 	weights?: 'none';
 	/** Train All: weight errors are its to handle (it skips the backbone), and no predictions panel per run. */
 	quiet?: boolean;
+	/** Leave-one-source-out: every image of this source is the test split (overrides the testSource setting). */
+	testSource?: string;
 }
 
 /** Train one backbone on the dataset folder; on success shows its test predictions. */
@@ -30,17 +33,19 @@ export async function trainCommand(s: Services, backbone: BackboneId, opts: Trai
 	if (!dataDir) throw new UserError('Training needs a dataset folder: run "Radiograph: Select Dataset Folder".');
 	const config = trainConfigFor(backbone, dataDir, wd, readSettings());
 	if (opts.weights) config.weights = opts.weights;
+	if (opts.testSource) config.testSource = opts.testSource;
+	if (config.testSource) s.log.info(`${DISPLAY_NAMES[backbone]}: leave-one-source-out, testing on every image of ${config.testSource}`);
 	TrainingPanel.show(s, true);
 	let summary: RunSummary | undefined;
 	try {
 		summary = await s.sessions.train(config);
 	} catch (e) {
 		if (opts.quiet || !isWeightsNotFound(e)) throw e;
-		return weightsErrorActions(s, backbone, e);
+		return weightsErrorActions(s, backbone, e, opts);
 	}
 	if (summary && !opts.quiet) {
 		void vscode.window.showInformationMessage(
-			`${DISPLAY_NAMES[backbone]}: test accuracy ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support, 1)}${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
+			`${DISPLAY_NAMES[backbone]}: ${config.testSource ? `accuracy on the held-out source ${config.testSource}` : 'test accuracy'} ${accuracyWithInterval(summary.metrics.accuracy, summary.metrics.support, 1)}${summary.weights.pretrained ? '' : ' (not pretrained)'}.`,
 		);
 		await PredictionsPanel.showRun(s, summary.runDir);
 	}
@@ -55,7 +60,7 @@ export const WEIGHTS_ACTIONS = {
 } as const;
 
 /** A weights error as a short message with what the user can do about it, instead of a wall of text. */
-async function weightsErrorActions(s: Services, backbone: BackboneId, e: Error): Promise<RunSummary | undefined> {
+async function weightsErrorActions(s: Services, backbone: BackboneId, e: Error, opts: TrainOptions): Promise<RunSummary | undefined> {
 	const name = DISPLAY_NAMES[backbone];
 	s.log.warn(`[${name}] ${e.message}`);
 	const status = (await s.backboneWeights.status()).find((x) => x.backbone === backbone);
@@ -74,13 +79,13 @@ async function weightsErrorActions(s: Services, backbone: BackboneId, e: Error):
 			if (!file?.[0]) return undefined;
 			await updateSetting(`weights.${backbone}`, file[0].fsPath);
 			s.backboneWeights.invalidate();
-			return trainCommand(s, backbone);
+			return trainCommand(s, backbone, { testSource: opts.testSource });
 		}
 		case WEIGHTS_ACTIONS.where:
 			await showKerasLocation(s, name, status);
 			return undefined;
 		case WEIGHTS_ACTIONS.random:
-			return trainCommand(s, backbone, { weights: 'none' });
+			return trainCommand(s, backbone, { weights: 'none', testSource: opts.testSource });
 		default:
 			return undefined;
 	}
@@ -141,6 +146,32 @@ export async function trainAllCommand(s: Services): Promise<void> {
 	compare.notice(skipped.length || failed.length ? 'warn' : 'info', summary);
 	const pick = await vscode.window.showInformationMessage(`Train All: ${summary}`, 'Show Log');
 	if (pick) s.log.show();
+}
+
+/**
+ * Leave-one-source-out from the editor: pick a source of the dataset (with what each choice cannot measure) and a
+ * backbone; the run trains on the other sources and tests on every image of that one.
+ */
+export async function trainHeldOutSourceCommand(s: Services): Promise<RunSummary | undefined> {
+	requireTrust('Training');
+	const dataDir = await ensureDatasetRoot();
+	if (!dataDir) throw new UserError('Training needs a dataset folder: run "Radiograph: Select Dataset Folder".');
+	const st = readSettings();
+	const r = await s.engine.run({ type: 'splits', dataDir, mode: st.splitMode, seed: st.seed, testFraction: st.testFraction, valFraction: st.valFraction });
+	const choices = sourceChoices(r.scan.images);
+	if (!choices.length) throw new UserError(`${dataDir}: fewer than two sources recorded (manifest.csv source_dataset), so no source can be held out.`);
+	const source = await vscode.window.showQuickPick(
+		choices.map((c) => ({ label: c.source, description: c.description, detail: c.warnings.length ? `$(warning) ${c.warnings.join('; ')}` : undefined, choice: c })),
+		{ title: 'Radiograph: Test on a Held-Out Source', placeHolder: 'Source to test on (the model never sees it in training)', matchOnDescription: true },
+	);
+	if (!source) return undefined;
+	const statuses = await s.backboneWeights.status();
+	const backbone = await vscode.window.showQuickPick(
+		backboneChoices(statuses).map((b) => ({ label: b.label, description: b.available ? '' : 'no weights', detail: b.detail, id: b.id })),
+		{ title: `Radiograph: Test on ${source.label}`, placeHolder: 'Backbone' },
+	);
+	if (!backbone) return undefined;
+	return trainCommand(s, backbone.id, { testSource: source.label });
 }
 
 export function cancelTrainingCommand(s: Services): void {

@@ -28,8 +28,9 @@ import { getBackbone } from './model/backbones';
 import type { BackboneSpec } from './model/backbones/spec';
 import { buildHead, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
-import { loadImages, type LoadResult } from './data/cache';
+import { loadImages, type LoadedImage, type LoadResult } from './data/cache';
 import { splitDataset } from './data/splits';
+import { linkDuplicates } from './data/duplicates';
 import { computeFeatures, featureCacheDir, type FeatureInput, type FeatureKey, type FeatureResult } from './train/features';
 import { int8CacheFile, int8Fidelity, int8Tag, planCalibration, readStoredInt8, writeStoredInt8, type CalibrationPlan, type Int8Fidelity, type StoredInt8 } from './train/int8Base';
 import type { FeatureExtractor } from './runtime/extractor';
@@ -41,6 +42,10 @@ import { computeMetrics, lossAndAccuracy } from './infer/metrics';
 import { applyAnnotations, labelsDigest, readAnnotations, type AppliedAnnotations } from './annotations/store';
 import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
 import { balanceWeights } from './audit/audit';
+import { buildOodReference, OOD_K, oodVerdict, scoreOod, type OodReference, type OodVerdict } from './audit/ood';
+import { readHeader, type ImageHeader } from './audit/pixels';
+import { globalPool } from './audit/linear';
+import { readOodReference, writeOodReference } from './run/oodFile';
 import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
 import {
@@ -264,8 +269,13 @@ async function annotate(scanned: ScanResult, opts: JobOptions): Promise<AppliedA
 	return a;
 }
 
-/** splits.json lists what the annotations changed. */
-const withAnnotations = (split: SplitResult, a: AppliedAnnotations): SplitResult => ({ ...split, excluded: a.excluded, relabelled: a.relabelled });
+/** splits.json lists what the annotations changed (and, for training, the duplicate groups it kept together). */
+const withAnnotations = (split: SplitResult, a: AppliedAnnotations, linked?: string[][]): SplitResult => ({
+	...split,
+	excluded: a.excluded,
+	relabelled: a.relabelled,
+	...(linked ? { linkedGroups: linked.length, linked } : {}),
+});
 
 /**
  * scan → decode (cached) → split → weights → features (cached) → train the head → evaluate on test → write the run.
@@ -316,18 +326,28 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
+	// Copies of one image on both sides of the split would score the model on what it memorised.
+	const dups = linkDuplicates(loaded.images, cfg.imageSize);
+	if (dups.groups.length) {
+		opts.onProgress?.({
+			kind: 'log',
+			level: 'info',
+			message: `Duplicates: ${dups.groups.length} groups (${dups.exactPairs} identical, ${dups.nearPairs} resized / recompressed pairs) kept in one split each`,
+		});
+	}
 	const split = withAnnotations(
 		cfg.testSource
 			? splitBySource(
 					loaded.images.map((i) => i.record),
 					cfg.testSource,
-					cfg,
+					{ ...cfg, linked: dups.groups },
 				)
 			: splitDataset(
 					loaded.images.map((i) => i.record),
-					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction },
+					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction, linked: dups.groups },
 				),
 		annotated,
+		dups.groups,
 	);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1, message: `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` });
 	if (split.leakedPatients.length) {
@@ -351,6 +371,9 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const baseRuntime = feats.runtime ?? 'feature cache';
 		lap('features');
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
+		// Calibrated on the training images and kept with the run, so classify can say "not a chest X-ray".
+		const ood = await trainOod(loaded.images, feats, rowsOf('train'), spec.outputShape(cfg.imageSize)[2], opts);
+		if (ood) lap('out of distribution');
 		const labelsAll = loaded.images.map((im) => classIndex(im.record));
 		const sourcesAll = loaded.images.map((im) => im.record.source);
 		const balance = cfg.balance && cfg.balance !== 'none' ? cfg.balance : undefined;
@@ -427,7 +450,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 0, total: 1 });
 		const records = loaded.images.map((im) => im.record);
-		const predictions = predictRecords(head, feats.feats, records, (r) => splitOf.get(r.relPath));
+		const predictions = predictRecords(head, feats.feats, records, (r) => splitOf.get(r.relPath)).map((p, i) => (ood ? withOod(p, ood.verdicts[i]) : p));
 		const testRows = rowsOf('test');
 		const testProbs = testRows.flatMap((r) => predictions[r].probs);
 		const metrics = computeMetrics(
@@ -443,6 +466,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		await saveLayersModel(head.model, dir);
 		await writeRunJson(dir, RUN_FILES.history, trained.history);
 		await writePredictionsCsv(path.join(dir, RUN_FILES.predictions), predictions);
+		if (ood) await writeOodReference(dir, ood.reference);
 		let int8: Int8Fidelity | undefined;
 		if (feats.int8) {
 			await writeRunJson(dir, RUN_FILES.quantization, feats.int8);
@@ -497,6 +521,43 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	} finally {
 		head?.model.dispose();
 	}
+}
+
+/** Feature scores plus the pixel and header checks, per image. */
+async function oodVerdicts(images: LoadedImage[], scores: number[], threshold: number): Promise<OodVerdict[]> {
+	const headers = await Promise.all(images.map((im) => readHeader(im.record.path).catch((): ImageHeader | undefined => undefined)));
+	return images.map((im, i) => oodVerdict(scores[i], threshold, im.rgb, headers[i]));
+}
+
+const withOod = (p: Prediction, v: OodVerdict): Prediction => ({ ...p, outOfDistribution: v.outOfDistribution, oodScore: v.score, ...(v.details.length ? { oodReasons: v.details } : {}) });
+
+/** The run's reference from its training rows and a verdict for every image (training images scored leave-one-out). */
+async function trainOod(
+	images: LoadedImage[],
+	feats: FeatureResult,
+	trainRows: number[],
+	channels: number,
+	opts: JobOptions,
+): Promise<{ reference: OodReference; verdicts: OodVerdict[] } | undefined> {
+	if (trainRows.length < OOD_K + 2) {
+		opts.onProgress?.({ kind: 'log', level: 'warn', message: `Out-of-distribution check left out: ${trainRows.length} training images are too few to calibrate it` });
+		return undefined;
+	}
+	const pooled = globalPool(feats.feats, images.length, channels);
+	const train = new Float32Array(trainRows.length * channels);
+	trainRows.forEach((r, i) => train.set(pooled.subarray(r * channels, (r + 1) * channels), i * channels));
+	const { reference, scores: own } = buildOodReference(train, trainRows.length, channels);
+	const scores = scoreOod(reference, pooled, images.length);
+	trainRows.forEach((r, i) => (scores[r] = own[i]));
+	const verdicts = await oodVerdicts(images, scores, reference.threshold);
+	const flagged = verdicts.filter((v) => v.outOfDistribution).length;
+	if (flagged)
+		opts.onProgress?.({
+			kind: 'log',
+			level: 'warn',
+			message: `${flagged} of ${images.length} images look like no frontal chest X-ray of the training split (outOfDistribution in predictions.csv; see radreview audit)`,
+		});
+	return { reference, verdicts };
 }
 
 /** Seconds between history.json checkpoints of a running training (what an interrupted run keeps). */
@@ -581,6 +642,21 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	} finally {
 		model.dispose();
 	}
+	// A photo or a CT slice gets probabilities too: the verdict says they mean nothing.
+	const channels = spec.outputShape(cfg.imageSize)[2];
+	const reference = await oodReferenceOf(run, (images) => features(images, spec, base, { ...cfg, workDir, preprocessing }, opts, int8), channels, workDir, opts);
+	if (reference && loaded.images.length) {
+		const scores = scoreOod(reference, globalPool(feats.feats, loaded.images.length, channels), loaded.images.length);
+		const verdicts = await oodVerdicts(loaded.images, scores, reference.threshold);
+		predictions = predictions.map((p, i) => withOod(p, verdicts[i]));
+		const flagged = verdicts.filter((v) => v.outOfDistribution).length;
+		if (flagged)
+			opts.onProgress?.({
+				kind: 'log',
+				level: 'warn',
+				message: `${flagged} of ${loaded.images.length} images are not like the run's training radiographs (outOfDistribution): their probabilities mean nothing`,
+			});
+	}
 	opts.onProgress?.({ kind: 'stage', stage: 'classify', done: loaded.images.length, total: loaded.images.length });
 
 	const csvPath = path.resolve(opts.outCsv ?? path.join(workDir, 'classifications', `${timestampName()}-${run.name}-${path.basename(root)}.csv`));
@@ -596,6 +672,35 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 			)
 		: undefined;
 	return { predictions, csvPath, errors, metrics };
+}
+
+/**
+ * The run's stored reference; for a run trained before it was stored, recomputed from its training split (the
+ * dataset through the pixel and feature caches). Undefined, with a warning, when neither is possible.
+ */
+async function oodReferenceOf(run: LoadedRun, featuresOf: (loaded: LoadResult) => Promise<FeatureResult>, channels: number, workDir: string, opts: JobOptions): Promise<OodReference | undefined> {
+	const stored = await readOodReference(run.runDir);
+	if (stored) {
+		if (stored.channels !== channels) throw new Error(`${path.join(run.runDir, RUN_FILES.ood)}: ${stored.channels} channels, but the backbone gives ${channels}`);
+		return stored;
+	}
+	try {
+		const cfg = run.config;
+		const train = new Set(run.splits.train);
+		const scanned = await scanDataset(cfg.dataDir);
+		const records = scanned.images.filter((r) => train.has(r.relPath));
+		const loaded = await decode(records, workDir, cfg.imageSize, cfg.resize, {}, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
+		if (loaded.images.length < OOD_K + 2) throw new Error(`only ${loaded.images.length} of its ${train.size} training images are readable`);
+		const f = await featuresOf(loaded);
+		return buildOodReference(globalPool(f.feats, loaded.images.length, channels), loaded.images.length, channels).reference;
+	} catch (e) {
+		opts.onProgress?.({
+			kind: 'log',
+			level: 'warn',
+			message: `No out-of-distribution check: the run has no ${RUN_FILES.ood} and its training images could not be read (${e instanceof Error ? e.message : String(e)})`,
+		});
+		return undefined;
+	}
 }
 
 /** Why a folder cannot be split or trained on, with the layouts that can. */

@@ -78,6 +78,9 @@ export interface SplitResult {
 	excluded?: Exclusion[];
 	/** Images whose label the annotations corrected. */
 	relabelled?: Relabel[];
+	/** Duplicate groups (same content, or resized / recompressed copies) each kept in one split, like a patient. */
+	linkedGroups?: number;
+	linked?: string[][];
 }
 
 /** A label correction from radreview-annotations.csv applied to an image. */
@@ -290,6 +293,14 @@ export interface Prediction {
 	/** Source dataset and patient of the image, when the dataset records them (shown on tiles; sources confound classes). */
 	source?: string;
 	patientId?: string;
+	/**
+	 * Not a frontal chest X-ray by the run's out-of-distribution check (audit/ood.ts); undefined when the run has
+	 * no reference. The probabilities of such an image mean nothing.
+	 */
+	outOfDistribution?: boolean;
+	oodScore?: number;
+	/** Plain words per reason, e.g. 'colour image (mean chroma 41; radiographs are gray)'. */
+	oodReasons?: string[];
 }
 
 export interface RunSummary {
@@ -299,4 +310,6 @@ export interface RunSummary {
 	backend: string;
 	metrics: Metrics;
 	createdAt: string;
+	/** Leave-one-source-out runs: the source that was the test split. */
+	testSource?: string;
 }

@@ -95,6 +95,7 @@ export class ComparePanel extends BasePanel<CompareToWebview, CompareFromWebview
 					backend: s.backend,
 					metrics: withCheckedSources(s.metrics),
 					createdAt: s.createdAt,
+					...(s.testSource ? { testSource: s.testSource } : {}),
 					history,
 					trainSeconds: history.length ? history.reduce((a, h) => a + h.seconds, 0) : undefined,
 					...(timing ? { timing } : {}),

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { toCsv } from '../engine/data/csv';
 import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
+import { testSetLabel } from '../util/sourceChoices';
 import { withCheckedSources } from '../protocol/common';
 import type { EngineResults } from '../protocol/engine';
 import {
@@ -86,7 +87,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			const name = DISPLAY_NAMES[run.summary.backbone] ?? run.summary.backbone;
 			await panel.setInput({
 				setKey: runSetKey(runDir),
-				title: `${name} — ${test.length > 0 ? 'test split' : 'predictions'} (${path.basename(runDir)})`,
+				title: `${name} — ${test.length > 0 ? testSetLabel(config?.testSource) : 'predictions'} (${path.basename(runDir)})`,
 				source: 'run',
 				backbone: run.summary.backbone,
 				weights: run.summary.weights,
@@ -191,6 +192,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			if (p.split) item.split = p.split;
 			if (p.source) item.source = p.source;
 			if (p.patientId) item.patientId = p.patientId;
+			if (p.outOfDistribution !== undefined) item.outOfDistribution = p.outOfDistribution;
+			if (p.oodReasons?.length) item.oodReasons = p.oodReasons;
 			const t = thumbs[p.path];
 			if (t) item.thumbUri = this.asWebviewUri(t);
 			return item;
@@ -316,7 +319,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	private csv(): string | undefined {
 		if (!this.view) return undefined;
-		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'];
+		const head = ['relPath', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id', 'outOfDistribution'];
 		return toCsv(
 			head,
 			this.view.items.map((i) => [
@@ -328,6 +331,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				i.split ?? '',
 				i.source ?? '',
 				i.patientId ?? '',
+				i.outOfDistribution === undefined ? '' : String(i.outOfDistribution),
 			]),
 		);
 	}

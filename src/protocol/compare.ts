@@ -18,6 +18,8 @@ export interface CompareRun {
 	createdAt: string;
 	/** May be empty when the run has no saved history. */
 	history: EpochLog[];
+	/** Leave-one-source-out: the source the run was tested on (its numbers are on that source only). */
+	testSource?: string;
 	/** Total training seconds (sum of epoch times), when known. */
 	trainSeconds?: number;
 	/** metrics.json's `timing`: seconds per stage (scan, decode, weights, features, train, evaluate, total). */

@@ -20,6 +20,10 @@ export interface PredictionItem {
 	/** Source dataset and patient (manifest.csv / metadata.csv); absent when the dataset records none. */
 	source?: string;
 	patientId?: string;
+	/** Not like the run's training radiographs (photo, CT slice, lateral…): the probabilities mean nothing. */
+	outOfDistribution?: boolean;
+	/** Why, in plain words. */
+	oodReasons?: string[];
 }
 
 export interface PredictionsView {

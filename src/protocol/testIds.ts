@@ -59,6 +59,12 @@ export const TestId = {
 	/** Source and patient lines of a grid tile (inside GridItem); text = the source / patient id ('unknown' when none). */
 	GridSource: 'grid-source',
 	GridPatient: 'grid-patient',
+	/** Badge over a tile's thumbnail, present only when the image is out of distribution (not like a chest X-ray). */
+	GridOod: 'grid-ood',
+	/** Large view: the out-of-distribution warning with its reasons (only for such images). */
+	DetailOod: 'detail-ood',
+	/** Compare table: "tested on held-out source X" under a leave-one-source-out run's name. */
+	CompareTestSource: 'compare-test-source',
 	/** Source filter of the grid (a select; options are the sources of the shown prediction set). */
 	SourceFilter: 'source-filter',
 	/** Shown only while a filter differs from the default: what it hides ("19 of 30 shown: right only"). */

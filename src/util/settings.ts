@@ -23,6 +23,8 @@ export interface Settings {
 	weights: Record<BackboneId, string>;
 	restoreBestWeights: boolean;
 	dicomWindow: DicomWindowSetting;
+	/** Leave-one-source-out for every training: the source to test on ('' = the usual split). */
+	testSource: string;
 }
 
 export type DicomWindowSetting = DicomWindowName;
@@ -52,6 +54,7 @@ export function readSettings(scope?: vscode.Uri): Settings {
 		},
 		restoreBestWeights: c.get<boolean>('restoreBestWeights', false),
 		dicomWindow: c.get<DicomWindowSetting>('dicomWindow', 'first'),
+		testSource: c.get<string>('testSource', '').trim(),
 	};
 }
 
@@ -77,6 +80,7 @@ export function trainConfigFor(backbone: BackboneId, dataDir: string, workDir: s
 		baseRuntime: s.baseRuntime,
 		restoreBestWeights: s.restoreBestWeights,
 		...(s.dicomWindow !== 'first' && DICOM_WINDOWS[s.dicomWindow] ? { dicomWindow: { ...DICOM_WINDOWS[s.dicomWindow] } } : {}),
+		...(s.testSource ? { testSource: s.testSource } : {}),
 	};
 }
 

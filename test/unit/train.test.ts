@@ -309,7 +309,7 @@ test('same seed → identical history and metrics; the second run reuses the fea
 	assert.ok(events.some((e) => e.kind === 'stage' && e.stage === 'features' && e.message === 'all cached'));
 	assert.equal(ra.history.length, 4);
 	const files = (await fs.readdir(a.runDir)).sort();
-	assert.deepEqual(files, ['config.json', 'history.json', 'metrics.json', 'model.json', 'predictions.csv', 'splits.json', 'weights.bin', 'weights.json']);
+	assert.deepEqual(files, ['config.json', 'history.json', 'metrics.json', 'model.json', 'ood.bin', 'ood.json', 'predictions.csv', 'splits.json', 'weights.bin', 'weights.json']);
 	assert.equal(ra.extra.weights.sha256, 'random-40');
 	assert.match(ra.extra.metrics.backend, /\S/);
 	assert.equal((await listRuns(workDir)).length, 2);
@@ -369,5 +369,5 @@ test('a saved run classifies its own test images to the stored predictions (fres
 	assert.deepEqual(r.metrics!.confusion, run.metrics.confusion);
 	assert.ok(Math.abs(r.metrics!.loss - run.metrics.loss) < 1e-5);
 	const csv = await fs.readFile(out, 'utf8');
-	assert.match(csv.split('\n')[0], /^relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split,source,patient_id$/);
+	assert.match(csv.split('\n')[0], /^relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split,source,patient_id,outOfDistribution,ood_score,ood_reasons$/);
 });

@@ -187,7 +187,14 @@ function render(): void {
 		return h(
 			'tr',
 			{ testid: TestId.CompareRow, data: { backbone: r.backbone, runDir: r.runDir } },
-			h('td', { class: 'text' }, h('strong', { text: r.displayName }), h('div', { class: 'muted small', attrs: { title: r.runDir }, text: `${r.name} · ${when(r.createdAt)}` })),
+			h(
+				'td',
+				{ class: 'text' },
+				h('strong', { text: r.displayName }),
+				// Its numbers are on one unseen source, not a random test split: say so beside the name.
+				r.testSource ? h('div', { class: 'small', testid: TestId.CompareTestSource, text: `tested on held-out source ${r.testSource}` }) : null,
+				h('div', { class: 'muted small', attrs: { title: r.runDir }, text: `${r.name} · ${when(r.createdAt)}` }),
+			),
 			h('td', { class: 'text' }, weightsLabel(r.weights)),
 			h('td', { class: 'text small', text: r.backend }),
 			...COLUMNS.map((c, j) => {

@@ -309,6 +309,16 @@ export class DetailView {
 		const root = this.host.root();
 		replaceChildren(
 			this.info,
+			item.outOfDistribution
+				? h(
+						'div',
+						{ class: 'detail-line ood-note', testid: TestId.DetailOod },
+						icon('warning'),
+						h('strong', { text: ' Not like a frontal chest X-ray of the training split: ' }),
+						'the probabilities below mean nothing. ',
+						h('span', { class: 'muted', text: (item.oodReasons ?? []).join('; ') }),
+					)
+				: null,
 			h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: item.predicted }), ` (${confidence(item).toFixed(3)})`),
 			item.label !== null
 				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Correct: ' }), h('strong', { text: item.label }))

@@ -15,6 +15,7 @@ interface Cell {
 	el: HTMLDivElement;
 	img: HTMLImageElement;
 	placeholder: HTMLElement;
+	ood: HTMLElement;
 	name: HTMLElement;
 	source: HTMLElement;
 	patient: HTMLElement;
@@ -161,6 +162,8 @@ export class VirtualGrid {
 	private createCell(): Cell {
 		const img = h('img', { class: 'thumb', testid: TestId.GridThumb, attrs: { alt: '', decoding: 'async', draggable: 'false' } });
 		const placeholder = h('div', { class: 'thumb-missing' }, icon('file-media'), h('span', { text: 'no thumbnail' }));
+		// Over the thumbnail, not a caption line: the tile height is fixed (CELL_HEIGHT).
+		const ood = h('span', { class: 'ood-badge' }, icon('warning'), h('span', { text: 'not a chest X-ray?' }));
 		const name = h('div', { class: 'cell-name' });
 		const source = h('span', { class: 'cell-source', testid: TestId.GridSource });
 		const patient = h('span', { class: 'cell-patient', testid: TestId.GridPatient });
@@ -174,7 +177,7 @@ export class VirtualGrid {
 		const el = h(
 			'div',
 			{ class: 'cell', attrs: { role: 'button', tabindex: '0' } },
-			h('div', { class: 'thumb-box' }, img, placeholder),
+			h('div', { class: 'thumb-box' }, img, placeholder, ood),
 			// 'Pred.': with the full word, 'PNEUMONIA (0.36)' lost its confidence to the ellipsis in a ~190 px cell.
 			h('div', { class: 'cell-line', attrs: { title: 'Predicted class (confidence)' } }, h('span', { class: 'muted', text: 'Pred. ' }), pred, ' ', predProb),
 			trueLine,
@@ -187,7 +190,7 @@ export class VirtualGrid {
 			img.hidden = true;
 			placeholder.hidden = false;
 		});
-		const cell: Cell = { el, img, placeholder, name, source, patient, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
+		const cell: Cell = { el, img, placeholder, ood, name, source, patient, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
 		this.layer.appendChild(el);
 		return cell;
 	}
@@ -218,6 +221,12 @@ export class VirtualGrid {
 		cell.name.title = item.relPath;
 		cell.source.textContent = itemSource(item);
 		cell.patient.textContent = item.patientId ?? 'patient unknown';
+		cell.ood.hidden = !item.outOfDistribution;
+		if (item.outOfDistribution) {
+			cell.ood.dataset.testid = TestId.GridOod;
+			cell.ood.title = `Not like the training radiographs: the probabilities mean nothing.\n${(item.oodReasons ?? []).join('\n')}`;
+		} else delete cell.ood.dataset.testid;
+		cell.el.classList.toggle('is-ood', item.outOfDistribution === true);
 		cell.pred.textContent = item.predicted;
 		cell.predProb.textContent = `(${confidence(item).toFixed(2)})`;
 		if (item.label === null) {
@@ -234,7 +243,7 @@ export class VirtualGrid {
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
 			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
 		}
-		const label = `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
+		const label = `${item.relPath}: ${item.outOfDistribution ? 'not like a chest X-ray, ' : ''}predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
 		cell.el.setAttribute('aria-label', label);
 		this.hooks.decorate?.(cell.el, item, label);
 	}

@@ -74,6 +74,9 @@ export interface GridItem {
 	/** Source dataset and patient, when the dataset records them. */
 	source?: string;
 	patientId?: string;
+	/** Not like a frontal chest X-ray of the training split: a badge on the tile. */
+	outOfDistribution?: boolean;
+	oodReasons?: string[];
 }
 
 export type Outcome = 'all' | 'right' | 'wrong';

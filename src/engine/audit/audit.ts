@@ -5,7 +5,8 @@ import { splitDataset, splitIndex } from '../data/splits';
 import { classSourceTable } from '../data/sources';
 import { confidentLearning } from './labelIssues';
 import { cosineKernel, crossValProbs, fitDualSoftmax, globalPool, gram, groupedFolds, predictDualSoftmax, standardize, type Kernel } from './linear';
-import { hamming, perceptualHash, pixelFlags, type ImageHeader } from './pixels';
+import { hamming, perceptualHash, type ImageHeader } from './pixels';
+import { knnScore, oodVerdict, quantile, tukeyFence } from './ood';
 import type { AuditImage, DuplicatePair, DuplicatesFinding, LabelIssuesFinding, MitigationRow, OodFinding, OodImage, SourcesFinding, SourceWarning } from './report';
 
 export interface AuditInput {
@@ -67,14 +68,6 @@ export function sourcesOf(records: ImageRecord[]): { origin: SourcesFinding['ori
 	return { origin: 'none', source: records.map(() => 'all') };
 }
 const r0 = (r: ImageRecord) => r.labelSource?.replace(/^folder:/, '');
-
-function quantile(xs: number[], q: number): number {
-	const s = [...xs].sort((a, b) => a - b);
-	if (!s.length) return NaN;
-	const pos = (s.length - 1) * q;
-	const lo = Math.floor(pos);
-	return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
-}
 
 /** One-vs-rest ROC AUC of scores for a boolean target (ties count half). */
 export function auc(scores: number[], positive: boolean[]): number {
@@ -211,33 +204,17 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 		lap('labelIssues');
 
 		// Out of distribution: mean cosine distance to the k nearest training images, fenced by the training images' own scores.
-		const score = all.map((i) => {
-			const sims = trainRows
-				.filter((j) => j !== i)
-				.map((j) => cos(i, j))
-				.sort((a, b) => b - a);
-			const top = sims.slice(0, opts.k);
-			return 1 - top.reduce((a, b) => a + b, 0) / top.length;
-		});
-		const refScores = trainRows.map((i) => score[i]);
-		const q1 = quantile(refScores, 0.25);
-		const q3 = quantile(refScores, 0.75);
-		// Tukey's far-out fence: robust to the few odd images the training split itself may hold.
-		const threshold = q3 + 3 * (q3 - q1);
+		const score = all.map((i) =>
+			knnScore(
+				trainRows.filter((j) => j !== i).map((j) => cos(i, j)),
+				opts.k,
+			),
+		);
+		const threshold = tukeyFence(trainRows.map((i) => score[i]));
 		const flagged: OodImage[] = [];
 		for (const i of all) {
-			const px = pixelFlags(input.rgb[i], input.headers[i]);
-			const reasons: OodImage['reasons'] = [];
-			const details: string[] = [];
-			if (score[i] > threshold) {
-				reasons.push('features');
-				details.push(`far from every training radiograph (score ${score[i].toFixed(3)} > ${threshold.toFixed(3)})`);
-			}
-			for (const f of px) {
-				reasons.push(f.reason);
-				details.push(f.detail);
-			}
-			if (reasons.length) flagged.push({ ...image(i), score: score[i], reasons, details });
+			const v = oodVerdict(score[i], threshold, input.rgb[i], input.headers[i]);
+			if (v.outOfDistribution) flagged.push({ ...image(i), score: score[i], reasons: v.reasons, details: v.details });
 		}
 		flagged.sort((a, b) => b.score - a.score);
 		const outOfDistribution: OodFinding = {

@@ -91,21 +91,25 @@ const COS = (() => {
 export function perceptualHash(rgb: Uint8Array, size: number): bigint {
 	const g = new Float64Array(DCT_N * DCT_N);
 	const cnt = new Float64Array(DCT_N * DCT_N);
-	for (let y = 0; y < size; y++) {
-		const gy = Math.min(DCT_N - 1, Math.floor((y * DCT_N) / size));
-		for (let x = 0; x < size; x++) {
-			const gx = Math.min(DCT_N - 1, Math.floor((x * DCT_N) / size));
-			const i = (y * size + x) * 3;
-			g[gy * DCT_N + gx] += 0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2];
-			cnt[gy * DCT_N + gx]++;
+	const cell = new Int32Array(size);
+	for (let x = 0; x < size; x++) cell[x] = Math.min(DCT_N - 1, Math.floor((x * DCT_N) / size));
+	for (let y = 0, i = 0; y < size; y++) {
+		const row = cell[y] * DCT_N;
+		for (let x = 0; x < size; x++, i += 3) {
+			const k = row + cell[x];
+			g[k] += 0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2];
+			cnt[k]++;
 		}
 	}
 	for (let i = 0; i < g.length; i++) g[i] /= cnt[i] || 1;
+	// Separable: the 8 lowest row frequencies first (8×32 sums over y), then the 8 column ones; 6× fewer products.
+	const rows = new Float64Array(8 * DCT_N);
+	for (let u = 0; u < 8; u++) for (let y = 0; y < DCT_N; y++) for (let x = 0; x < DCT_N; x++) rows[u * DCT_N + x] += COS[u * DCT_N + y] * g[y * DCT_N + x];
 	const coef: number[] = [];
 	for (let u = 0; u < 8; u++) {
 		for (let v = 0; v < 8; v++) {
 			let s = 0;
-			for (let y = 0; y < DCT_N; y++) for (let x = 0; x < DCT_N; x++) s += g[y * DCT_N + x] * COS[u * DCT_N + y] * COS[v * DCT_N + x];
+			for (let x = 0; x < DCT_N; x++) s += rows[u * DCT_N + x] * COS[v * DCT_N + x];
 			coef.push(s);
 		}
 	}

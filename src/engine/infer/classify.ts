@@ -5,8 +5,24 @@ import { predictPooled, type Head } from '../model/head';
 import { writeFileAtomic } from '../util/atomic';
 import { parseCsvRecords, toCsv } from '../data/csv';
 
-// source and patient_id were appended later: readers go by header name, so older files still read.
-export const PREDICTION_COLUMNS = ['relPath', 'path', 'label', 'predicted', ...CLASS_NAMES.map((c) => `p_${c}`), 'correct', 'split', 'source', 'patient_id'] as const;
+// source, patient_id and the out-of-distribution columns were appended later: readers go by header name, so
+// older files still read.
+export const PREDICTION_COLUMNS = [
+	'relPath',
+	'path',
+	'label',
+	'predicted',
+	...CLASS_NAMES.map((c) => `p_${c}`),
+	'correct',
+	'split',
+	'source',
+	'patient_id',
+	'outOfDistribution',
+	'ood_score',
+	'ood_reasons',
+] as const;
+/** Between reasons in the ood_reasons column (the reasons themselves may hold ';'). */
+const REASON_SEP = ' | ';
 
 /** One prediction per record, probabilities in CLASS_NAMES order. */
 export function predictRecords(head: Head, feats: Float32Array, records: ImageRecord[], split?: (r: ImageRecord) => SplitName | undefined): Prediction[] {
@@ -38,6 +54,9 @@ export function predictionsToCsv(preds: Prediction[]): string {
 			p.split ?? '',
 			p.source ?? '',
 			p.patientId ?? '',
+			p.outOfDistribution === undefined ? '' : String(p.outOfDistribution),
+			p.oodScore === undefined ? '' : String(p.oodScore),
+			(p.oodReasons ?? []).join(REASON_SEP),
 		]),
 	);
 }
@@ -74,6 +93,14 @@ export async function readPredictionsCsv(file: string): Promise<Prediction[]> {
 		if (isSplit(r.split)) p.split = r.split;
 		if (r.source) p.source = r.source;
 		if (r.patient_id) p.patientId = r.patient_id;
+		const ood = r.outofdistribution;
+		if (ood && ood !== 'true' && ood !== 'false') throw bad('outOfDistribution', `is not true or false ('${ood.slice(0, 40)}')`);
+		if (ood) {
+			p.outOfDistribution = ood === 'true';
+			const score = Number(r.ood_score);
+			if (r.ood_score && Number.isFinite(score)) p.oodScore = score;
+			if (r.ood_reasons) p.oodReasons = r.ood_reasons.split(REASON_SEP);
+		}
 		return p;
 	});
 }

@@ -17,6 +17,9 @@ export const RUN_FILES = {
 	interrupted: 'interrupted.json',
 	/** int8 runs: the calibration report and the activation ranges (classification rebuilds the same graph). */
 	quantization: 'quantization.json',
+	/** The out-of-distribution reference of the training images: calibration (JSON) and unit vectors (float32). */
+	ood: 'ood.json',
+	oodVectors: 'ood.bin',
 } as const;
 
 /** metrics.json: the test metrics plus what produced them. */

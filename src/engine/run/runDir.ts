@@ -158,7 +158,7 @@ export function summaryOf(run: LoadedRun): RunSummary {
 	const { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support, bySource } = run.metrics;
 	// bySource travels too: the panels show the per-source table from the summary (sources confound classes).
 	const metrics: Metrics = { loss, accuracy, confusion, perClass, macroAvg, weightedAvg, support, ...(bySource ? { bySource } : {}) };
-	return { runDir: run.runDir, backbone, weights, backend, createdAt, metrics };
+	return { runDir: run.runDir, backbone, weights, backend, createdAt, metrics, ...(run.config.testSource ? { testSource: run.config.testSource } : {}) };
 }
 
 /** A finished run with its epoch history: what the Compare and Training panels show. */

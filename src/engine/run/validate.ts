@@ -184,6 +184,8 @@ export function validateSplits(file: string, v: unknown): SplitResult {
 			optional: (v: unknown): v is unknown =>
 				Array.isArray(v) && v.every((x) => isRecord(x) && isShortString(x.path) && (x.from === null || isOneOf(CLASS_NAMES)(x.from)) && isOneOf(CLASS_NAMES)(x.to)),
 		},
+		linkedGroups: { optional: isNonNegInt },
+		linked: { optional: isArrayOf(isRelPaths) },
 	}) as unknown as SplitResult;
 }
 

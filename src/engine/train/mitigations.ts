@@ -12,12 +12,12 @@ import { tf } from '../model/tf';
  * Leave-one-source-out: every image of `source` is the test split; train / val come from the others with the
  * usual patient-grouped split. An unknown source is an error that lists the known ones.
  */
-export function splitBySource(records: ImageRecord[], source: string, opts: Pick<TrainConfig, 'splitMode' | 'seed' | 'valFraction'>): SplitResult {
+export function splitBySource(records: ImageRecord[], source: string, opts: Pick<TrainConfig, 'splitMode' | 'seed' | 'valFraction'> & { linked?: string[][] }): SplitResult {
 	const known = [...new Set(records.map((r) => r.source).filter((s): s is string => Boolean(s)))].sort();
 	if (!known.includes(source)) throw new Error(`--test-source '${source}': no image has that source (known: ${known.join(', ') || 'none; sources come from manifest.csv source_dataset'})`);
 	const test = records.filter((r) => r.source === source);
 	const rest = records.filter((r) => r.source !== source);
-	const split = splitDataset(rest, { mode: opts.splitMode, seed: opts.seed, testFraction: 0, valFraction: opts.valFraction });
+	const split = splitDataset(rest, { mode: opts.splitMode, seed: opts.seed, testFraction: 0, valFraction: opts.valFraction, linked: opts.linked });
 	return { ...split, test: test.map((r) => r.relPath).sort(), leakedPatients: [...new Set([...split.leakedPatients, ...sharedPatients(test, rest)])].sort() };
 }
 
