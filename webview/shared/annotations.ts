@@ -333,8 +333,11 @@ export class AnnotationEditor {
 			);
 			dialog.addEventListener('keydown', (e) => {
 				e.stopPropagation();
+				if (e.key !== 'Escape' && !(e.key === 'Enter' && e.target === input)) return;
+				// Focus goes back to the thumbnail now: without this its <button> would take the Enter and open the image.
+				e.preventDefault();
 				if (e.key === 'Escape') done(undefined);
-				else if (e.key === 'Enter' && e.target === input && (allowEmpty || input.value.trim())) done(input.value);
+				else if (allowEmpty || input.value.trim()) done(input.value);
 			});
 			dialog.addEventListener('click', (e) => e.target === dialog && done(undefined));
 			document.body.appendChild(dialog);
