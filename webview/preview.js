@@ -55,6 +55,7 @@
 			const n = Number(q.get('n') || rows.length);
 			const items = Array.from({ length: n }, (_, i) => { const [rel, label] = rows[i % rows.length]; const p = probsFor(label); return { relPath: i < rows.length ? rel : `copy${Math.floor(i / rows.length)}/${rel}`, label, predicted: p.pred, probs: p.probs, split: 'test', thumbUri: uri(rel) }; });
 			const snap = { type: 'snapshot', busy: null, view: { title: 'VGG16 — test split', source: 'run', backbone: 'vgg16', weights, backend: 'WASM (SIMD, 2 threads)', runDir: '/ws/.radreview/runs/vgg16-1', root: sample.root, items, metrics: metricsOf(items), errors: [{ path: 'COVID/broken.png', reason: 'not an image (unsupported format)' }], csvPath: '/ws/.radreview/runs/vgg16-1/predictions.csv' } };
+			for (const it of items) originals[it.relPath] = it.label;
 			// ?annot=1: annotation rows on every 3rd / 5th / 7th / 2nd image (relabelled, flagged, note, reviewed).
 			if (q.get('annot') !== '1') return [snap];
 			const annRows = {};
@@ -66,6 +67,7 @@
 				if (i % 2 === 0) a.reviewed = true;
 				if (a.label || a.flags.length || a.note || a.reviewed) annRows[it.relPath] = a;
 			});
+			annotations = annRows;
 			return [snap, { type: 'annotations', rows: annRows, canUndo: true, canRedo: false }];
 		}
 		if (panel === 'training') {
@@ -78,6 +80,7 @@
 		}
 		if (panel === 'dataset') {
 			const images = rows.map(([rel, label, patient]) => ({ relPath: rel, label, patientId: patient, split: splitOf(patient), thumbUri: uri(rel) }));
+			for (const it of images) originals[it.relPath] = it.label;
 			const classCounts = { COVID: 0, NORMAL: 0, PNEUMONIA: 0, unlabelled: 0 };
 			const splitCounts = { COVID: { train: 0, val: 0, test: 0 }, NORMAL: { train: 0, val: 0, test: 0 }, PNEUMONIA: { train: 0, val: 0, test: 0 } };
 			const counts = { train: 0, val: 0, test: 0 };
@@ -88,7 +91,7 @@
 				split: { mode: leak ? 'image' : 'patient', seed: 40, testFraction: 0.2, valFraction: 0.1, counts, leakedPatients: leak ? ['ieee8023-46', 'ieee8023-77', 'ieee8023-226'] : [] },
 				images, errors: [{ path: 'NORMAL/scan-0042.dcm', reason: 'DICOM without pixel data' }, { path: 'PNEUMONIA/x.jpg', reason: 'PNG data in a .jpg file: decoded as PNG' }], preprocessed: false,
 				...(q.get('annot') === '1' ? { annotations: { file: sample.root + '/radreview-annotations.csv', rows: 4, relabelled: 1, excluded: 1, flagged: 2, noted: 1, reviewed: 1, moved: 0, excludedImages: [{ path: images[1].relPath, reason: 'not-frontal' }] } } : {}) } },
-				...(q.get('annot') === '1' ? [{ type: 'annotations', canUndo: true, canRedo: false, rows: {
+				...(q.get('annot') === '1' ? [{ type: 'annotations', canUndo: true, canRedo: false, rows: annotations = {
 					[images[0].relPath]: { label: 'NORMAL', originalLabel: images[0].label, flags: [], note: '', reviewed: true },
 					[images[1].relPath]: { label: null, originalLabel: images[1].label, flags: ['not-frontal'], note: '', reviewed: false },
 					[images[2].relPath]: { label: null, originalLabel: images[2].label, flags: ['label-doubtful'], note: 'lateral?', reviewed: false },
@@ -102,6 +105,30 @@
 		return [];
 	}
 
+	// Like the host: every annotation edit is answered with the rows it changed.
+	let annotations = {};
+	const originals = {};
+	function annotate(edits) {
+		for (const e of edits) {
+			const a = { ...(annotations[e.path] || { label: null, originalLabel: originals[e.path] ?? null, flags: [], note: '', reviewed: false }) };
+			if (e.kind === 'label') a.label = e.label === a.originalLabel ? null : e.label;
+			else if (e.kind === 'flag') a.flags = [...new Set([...a.flags, e.flag])];
+			else if (e.kind === 'note') a.note = e.note.trim();
+			else if (e.kind === 'reviewed') a.reviewed = e.reviewed;
+			annotations[e.path] = a;
+		}
+		const rows = {};
+		const paths = [...new Set(edits.map((e) => e.path))];
+		for (const p of paths) {
+			const a = annotations[p];
+			if (a.label || a.flags.length || a.note || a.reviewed) rows[p] = a;
+			else delete annotations[p];
+		}
+		// ?full=1: all the rows, as the host sent them before it sent only the changed ones.
+		if (q.get('full') === '1') window.postMessage({ type: 'annotations', rows: annotations, canUndo: true, canRedo: false }, '*');
+		else window.postMessage({ type: 'annotations', rows, paths, canUndo: true, canRedo: false }, '*');
+	}
+
 	window.acquireVsCodeApi = function () {
 		let state;
 		return {
@@ -111,6 +138,7 @@
 				const pre = document.getElementById('preview-log') || document.body.appendChild(Object.assign(document.createElement('pre'), { id: 'preview-log', hidden: true }));
 				pre.textContent += JSON.stringify({ type: msg.type, format: msg.format, name: msg.suggestedName, base64: msg.base64 ? (q.get('keep') ? msg.base64 : msg.base64.length) : undefined }) + '\n';
 				console.log('[webview → host]', JSON.stringify(msg).slice(0, 200));
+				if (msg.type === 'annotate') setTimeout(() => annotate(msg.edits), 0);
 				if (msg.type === 'ready') setTimeout(() => {
 					for (const m of snapshots()) window.postMessage(m, '*');
 					setTimeout(after, 50);
@@ -130,7 +158,8 @@
 		const scroll = q.get('scroll');
 		if (scroll) { const sc = document.querySelector('.grid-scroller'); if (sc) sc.scrollTop = Number(scroll); }
 		if (q.get('queue') === '1') setTimeout(() => document.querySelector('[data-testid="review-queue"]')?.click(), 100);
-		if (q.get('select') === '1') setTimeout(() => { const g = document.querySelectorAll('[data-testid="grid-item"]'); g[1]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); g[4]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); }, 100);
+		if (q.get('select') === '1') setTimeout(() => { const g = document.querySelectorAll(panel === 'dataset' ? '[data-testid="dataset-thumb-button"]' : '[data-testid="grid-item"]'); g[1]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); g[4]?.dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true })); }, 100);
+		if (q.get('flag') === '1') setTimeout(() => document.querySelector('[data-testid="annotation-flag"]')?.click(), 200);
 		if (q.get('help') === '1') setTimeout(() => { const g = document.querySelector('[data-testid="grid-item"]'); g?.focus(); g?.dispatchEvent(new KeyboardEvent('keydown', { key: '?', bubbles: true })); }, 100);
 		const exp = q.get('export');
 		if (exp) setTimeout(() => document.querySelector(`[data-testid="export-${exp}"]`)?.click(), 200);
@@ -149,6 +178,7 @@
 		document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation:', e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber));
 	}
 	const s = document.createElement('script');
-	s.src = '../dist/webview/' + panel + '.js';
+	// ?bundle=FILE: another build of the panel (the grid bench compares a previous one).
+	s.src = q.get('bundle') || '../dist/webview/' + panel + '.js';
 	document.body.appendChild(s);
 })();

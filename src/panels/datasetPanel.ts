@@ -74,14 +74,15 @@ export class DatasetPanel extends BasePanel<DatasetToWebview, DatasetFromWebview
 				if (e.affectsConfiguration('radiographReview.datasetFolder')) void this.refresh();
 			}),
 		);
-		// Relabels and exclusions change the counts and the split: rescan shortly after the last edit.
+		// Relabels and exclusions change the counts and the split: rescan shortly after the last edit, and again once
+		// it is on disk (the scan reads the file; a write can come after the first rescan).
 		let timer: NodeJS.Timeout | undefined;
-		this._register(
-			services.annotations.onDidChange(() => {
-				clearTimeout(timer);
-				timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
-			}),
-		);
+		const rescan = (): void => {
+			clearTimeout(timer);
+			timer = setTimeout(() => void this.refresh().catch((e: unknown) => services.log.warn(`Dataset: ${(e as Error).message}`)), 1500);
+		};
+		this._register(services.annotations.onDidChange(rescan));
+		this._register(services.annotations.onDidWrite(rescan));
 		this._register({ dispose: () => clearTimeout(timer) });
 		this.annotations = new AnnotationBridge(services.annotations, () => (this.dataset ? { root: this.dataset.root, paths: new Set(this.dataset.images.map((i) => i.relPath)) } : undefined));
 		this._register(this.annotations.watch((m) => this.post(m)));

@@ -17,11 +17,13 @@ export interface AnnotationView {
 	reviewed: boolean;
 }
 
-/** Host → webview: every row of the dataset's annotations, replacing what the panel had. */
+/** Host → webview: the dataset's annotation rows: all of them (replacing what the panel had), or only those that changed. */
 export interface AnnotationsMessage {
 	type: 'annotations';
 	/** relPath (relative to the view's root) → row. */
 	rows: Record<string, AnnotationView>;
+	/** Present: only these paths changed, and `rows` holds just them (a path without a row has none now). */
+	paths?: string[];
 	canUndo: boolean;
 	canRedo: boolean;
 	/** Why annotating is off here: a malformed file, or images outside the dataset folder. */

@@ -92,6 +92,12 @@ export const TestId = {
 	AnnotationHelp: 'annotation-help',
 	/** Text field of the flag / note dialog. */
 	AnnotationInput: 'annotation-input',
+	/** The flag / note dialog (flag reasons are its buttons, with `data-flag`). */
+	AnnotationPrompt: 'annotation-prompt',
+	/** Review toolbar: select all shown, set the label of the selection, flag the selection. */
+	AnnotationSelectAll: 'annotation-select-all',
+	AnnotationLabelSelect: 'annotation-label-select',
+	AnnotationFlagButton: 'annotation-flag',
 	/** Starts the review queue. */
 	ReviewQueueButton: 'review-queue',
 	/** "n of m reviewed" in the large view while reviewing. */
@@ -112,6 +118,8 @@ export const TestId = {
 	ConfoundWarning: 'confound-warning',
 	/** Thumbnail <img> of a dataset image (placeholders until its thumbnail is made carry no test id). */
 	DatasetThumb: 'dataset-thumb',
+	/** A thumbnail's button, with `data-rel-path`, `aria-selected` and its annotation badges. */
+	DatasetThumbButton: 'dataset-thumb-button',
 	/** Annotation counts, with `data-kind` relabelled|excluded|flagged|noted|reviewed; text = count. */
 	AnnotationCount: 'annotation-count',
 	/** Buttons. */

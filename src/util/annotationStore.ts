@@ -16,8 +16,11 @@ import { Disposable } from './dispose';
 import { SECTION } from './settings';
 import { datasetRoot } from './workspace';
 
-/** Edits are written this long after the last one (and at once on flush). */
-const WRITE_DELAY_MS = 400;
+/**
+ * Edits are written this long after the last one (and at once on flush). The e2e test of the conflict dialog
+ * lengthens it (RADREVIEW_TEST_ANNOTATION_WRITE_DELAY_MS) so that the file can change on disk while an edit waits.
+ */
+const WRITE_DELAY_MS = Number(process.env.RADREVIEW_TEST_ANNOTATION_WRITE_DELAY_MS) || 400;
 const MAX_UNDO = 200;
 
 /** The rows an action changed, as they were before it (undefined: no row). */
@@ -36,6 +39,9 @@ export class AnnotationStore extends Disposable {
 	private readonly changed = this._register(new vscode.EventEmitter<{ root: string; paths: string[] | undefined }>());
 	/** Fires with the paths whose rows changed (undefined: all of them). */
 	readonly onDidChange = this.changed.event;
+	private readonly wrote = this._register(new vscode.EventEmitter<string>());
+	/** Fires with the file once pending edits are on disk (what reads the file, such as a rescan, sees them now). */
+	readonly onDidWrite = this.wrote.event;
 
 	constructor(private readonly log: vscode.LogOutputChannel) {
 		super();
@@ -176,6 +182,7 @@ export class AnnotationStore extends Disposable {
 		this.current = this.current === sent ? snapshot.set : mergeAnnotations(sent, this.current, snapshot.set).merged;
 		if (conflicts.length) this.changed.fire({ root, paths: conflicts.map((c) => c.path) });
 		this.log.info(`Annotations: wrote ${snapshot.set.size} row(s) to ${snapshot.file}`);
+		this.wrote.fire(snapshot.file);
 		if (conflicts.length) await this.resolve(conflicts);
 	}
 

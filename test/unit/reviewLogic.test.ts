@@ -108,3 +108,26 @@ test('zoom keeps the pixel under the cursor fixed, is clamped, and fit centres w
 	assert.equal(zoomAt(z, 1e6, 0, 0).scale, MAX_ZOOM);
 	assert.deepEqual(panBy({ scale: 2, x: 1, y: 2 }, 10, -5), { scale: 2, x: 11, y: -3 });
 });
+
+test('sorting: by confidence, loss (unlabelled last either way) and name, with ties broken by path', () => {
+	const withProbs = (relPath: string, label: GridItem['label'], probs: number[]): GridItem => ({ relPath, label, predicted: 'COVID', probs });
+	const items = [
+		withProbs('d.png', 'NORMAL', [0.5, 0.3, 0.2]),
+		withProbs('a.png', 'COVID', [0.9, 0.05, 0.05]),
+		withProbs('c.png', null, [0.5, 0.25, 0.25]),
+		withProbs('b.png', 'COVID', [0.5, 0.4, 0.1]),
+		withProbs('e.png', 'PNEUMONIA', [0.6, 0.1, 0.3]),
+	];
+	const order = (key: 'confidence' | 'loss' | 'name', dir: 'asc' | 'desc') =>
+		filterAndSort(items, DEFAULT_FILTER, { key, dir })
+			.map((i) => i.relPath[0])
+			.join('');
+	// Confidence of the predicted class (COVID): 0.5 ties broken by path in both directions.
+	assert.equal(order('confidence', 'asc'), 'bcdea');
+	assert.equal(order('confidence', 'desc'), 'aebcd');
+	// Loss −log p(label): a 0.105, b 0.693, d 1.204, e 1.204 → d before e by path; c has no label: last.
+	assert.equal(order('loss', 'asc'), 'abdec');
+	assert.equal(order('loss', 'desc'), 'debac');
+	assert.equal(order('name', 'desc'), 'edcba');
+	assert.deepEqual(items.map((i) => i.relPath[0]).join(''), 'dacbe', 'the input is not reordered');
+});

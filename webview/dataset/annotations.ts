@@ -1,72 +1,99 @@
-// Annotation state on the Dataset panel's thumbnails, and the review keys on a focused thumbnail: 1/2/3 or C/N/P
-// set the label, 0 keeps the original, X flags "exclude from training", R marks reviewed, Ctrl+Z / Ctrl+Shift+Z
-// undo and redo. Flags with other reasons and notes: the Predictions grid, the Explorer menu or the CLI.
-import { CLASS_NAMES } from '../../src/engine/types';
-import type { AnnotationEdit, AnnotationView, AnnotationsMessage } from '../../src/protocol/annotations';
+// Reviewing on the Dataset panel's thumbnails, with the grid's editing (webview/shared/annotations.ts): state
+// badges, Shift / Ctrl-click selection and "select all shown", bulk actions in a toolbar (label, flag with a
+// reason, note, reviewed, undo / redo) and the same keys on a focused thumbnail.
+import type { AnnotationsMessage } from '../../src/protocol/annotations';
+import type { DatasetImageView } from '../../src/protocol/dataset';
 import { TestId } from '../../src/protocol/testIds';
-import { h, icon, replaceChildren } from '../shared/dom';
+import { AnnotationEditor, type AnnotationPost } from '../shared/annotations';
+import { h, replaceChildren } from '../shared/dom';
+
+export const THUMB_KEYS = 'Shift/Ctrl-click select · Ctrl+A all shown · 1/2/3 or C/N/P label · 0 original · F flag · X exclude · T note · R reviewed · Ctrl+Z undo';
 
 export class ThumbAnnotations {
-	private rows = new Map<string, AnnotationView>();
-	private disabled: string | undefined;
+	private readonly editor: AnnotationEditor;
+	private byPath = new Map<string, DatasetImageView>();
+	readonly toolbar: HTMLElement;
 
 	constructor(
-		private readonly post: (m: { type: 'annotate'; edits: AnnotationEdit[] } | { type: 'undoAnnotation'; redo: boolean }) => void,
-		private readonly notice: (message: string) => void,
-	) {}
-
-	onMessage(msg: AnnotationsMessage): void {
-		this.rows = new Map(Object.entries(msg.rows));
-		this.disabled = msg.disabled;
-		for (const el of document.querySelectorAll<HTMLElement>('.thumb-annot')) this.fill(el);
+		post: (m: AnnotationPost) => void,
+		notice: (level: 'info' | 'warn' | 'error', message: string) => void,
+		/** The thumbnail buttons on screen, in order. */
+		private readonly buttons: () => HTMLElement[],
+	) {
+		this.editor = new AnnotationEditor({
+			post,
+			shown: () => this.shown(),
+			changed: (paths) => this.refill(paths),
+			selected: () => this.refillSelection(),
+			notice,
+		});
+		this.toolbar = h(
+			'div',
+			{ class: 'toolbar annot-bar', attrs: { role: 'toolbar', 'aria-label': 'Review the shown thumbnails' } },
+			...this.editor.controls,
+			h('span', { class: 'muted hint', text: THUMB_KEYS }),
+		);
+		this.editor.toolbar = this.toolbar;
 	}
 
-	/** The state line of one thumbnail (filled now and whenever the annotations change). */
+	onMessage(msg: AnnotationsMessage): void {
+		this.editor.onMessage(msg);
+	}
+
+	setItems(images: readonly DatasetImageView[]): void {
+		this.byPath = new Map(images.map((i) => [i.relPath, i]));
+		this.editor.setItems(images);
+	}
+
+	private shown(): DatasetImageView[] {
+		return this.buttons().flatMap((b) => this.byPath.get(b.dataset.relPath ?? '') ?? []);
+	}
+
+	/** The state line of one thumbnail (filled now and whenever its annotation changes). */
 	badge(relPath: string): HTMLElement {
 		const el = h('span', { class: 'thumb-annot', testid: TestId.AnnotationBadges, data: { relPath } });
-		this.fill(el);
+		const { parts } = this.editor.badges(relPath, false);
+		replaceChildren(el, ...parts);
+		el.hidden = parts.length === 0;
 		return el;
 	}
 
-	/** Words for the thumbnail's screen-reader label. */
-	describe(relPath: string): string {
-		const a = this.rows.get(relPath);
-		if (!a) return '';
-		return [a.label ? `relabelled ${a.originalLabel ?? 'unlabelled'} to ${a.label}` : '', a.flags.length ? `flagged ${a.flags.join(', ')}` : '', a.note ? 'note' : '', a.reviewed ? 'reviewed' : '']
-			.filter(Boolean)
-			.join(', ');
+	/** Selection and the screen-reader label of a thumbnail button (`base` names the image). */
+	decorate(button: HTMLElement, base: string): void {
+		const rel = button.dataset.relPath ?? '';
+		const selected = this.editor.isSelected(rel);
+		button.classList.toggle('is-selected', selected);
+		button.setAttribute('aria-selected', String(selected));
+		button.setAttribute('aria-label', [base, ...this.editor.badges(rel, false).words, selected ? 'selected' : ''].filter(Boolean).join(', '));
 	}
 
-	private fill(el: HTMLElement): void {
-		const a = this.rows.get(el.dataset.relPath ?? '');
-		const parts: Array<HTMLElement | string> = [];
-		if (a?.label)
-			parts.push(h('span', { class: 'annot relabelled', data: { state: 'relabelled' }, attrs: { title: `Relabelled from ${a.originalLabel ?? 'no label'}` } }, icon('edit'), ` ${a.label}`));
-		if (a?.flags.length) parts.push(h('span', { class: 'annot flagged', data: { state: 'flagged' }, attrs: { title: `Flagged: ${a.flags.join('; ')}` } }, icon('flag')));
-		if (a?.note) parts.push(h('span', { class: 'annot noted', data: { state: 'noted' }, attrs: { title: a.note } }, icon('note')));
-		if (a?.reviewed) parts.push(h('span', { class: 'annot reviewed', data: { state: 'reviewed' }, attrs: { title: 'Reviewed' } }, icon('check')));
-		replaceChildren(el, ...parts);
-		el.hidden = parts.length === 0;
+	private refill(paths: readonly string[]): void {
+		const changed = new Set(paths);
+		for (const b of this.buttons()) {
+			const rel = b.dataset.relPath ?? '';
+			if (!changed.has(rel)) continue;
+			b.querySelector('.thumb-annot')?.replaceWith(this.badge(rel));
+			this.decorate(b, b.dataset.base ?? rel);
+		}
+	}
+
+	private refillSelection(): void {
+		for (const b of this.buttons()) this.decorate(b, b.dataset.base ?? '');
+	}
+
+	/** Shift / Ctrl / Cmd-click selects; true when it did (the thumbnail then does not open). */
+	onClick(e: MouseEvent, relPath: string): boolean {
+		return this.editor.onClick(
+			e,
+			this.shown().findIndex((i) => i.relPath === relPath),
+		);
 	}
 
 	/** A key on a focused thumbnail; true when handled. */
 	onKey(e: KeyboardEvent, relPath: string): boolean {
-		const k = e.key.toLowerCase();
-		const ctrl = e.ctrlKey || e.metaKey;
-		const send = (edits: AnnotationEdit[]) => (this.disabled ? this.notice(this.disabled) : this.post({ type: 'annotate', edits }));
-		if (ctrl && (k === 'z' || k === 'y')) {
-			this.post({ type: 'undoAnnotation', redo: k === 'y' || e.shiftKey });
-			return true;
-		}
-		if (ctrl || e.altKey) return false;
-		const n = ['1', '2', '3'].indexOf(e.key);
-		const initial = CLASS_NAMES.findIndex((c) => c[0].toLowerCase() === k);
-		const cls = n >= 0 ? CLASS_NAMES[n] : initial >= 0 ? CLASS_NAMES[initial] : undefined;
-		if (cls) send([{ kind: 'label', path: relPath, label: cls }]);
-		else if (k === '0') send([{ kind: 'label', path: relPath, label: null }]);
-		else if (k === 'x') send([{ kind: 'flag', path: relPath, flag: 'exclude' }]);
-		else if (k === 'r') send([{ kind: 'reviewed', path: relPath, reviewed: !this.rows.get(relPath)?.reviewed }]);
-		else return false;
-		return true;
+		if (this.editor.undoKey(e)) return true;
+		if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'a') return (this.editor.selectAll(), true);
+		if (e.key === 'Escape') return this.editor.clearSelection();
+		return this.editor.editKey(e, this.editor.targets(relPath));
 	}
 }

@@ -71,6 +71,7 @@ function render(msg: DatasetSnapshotMessage): void {
 	const key = contentKey(msg);
 	if (key === lastKey) return;
 	lastKey = key;
+	thumbAnnotations.setItems(d.images);
 	replaceChildren(content, summary(d), countsTable(d), sourcesSection(d), leakStatement(d), annotationsSection(d), splitForm(msg), errorsSection(d), thumbnails(d));
 }
 
@@ -413,7 +414,13 @@ function thumbnails(d: DatasetView): HTMLElement {
 		draw();
 	});
 	draw();
-	return h('section', {}, h('div', { class: 'header' }, h('h2', { text: 'Thumbnails' }), h('span', { class: 'spacer' }), h('label', {}, h('span', { text: 'Show ' }), filterSel)), groups);
+	return h(
+		'section',
+		{},
+		h('div', { class: 'header' }, h('h2', { text: 'Thumbnails' }), h('span', { class: 'spacer' }), h('label', {}, h('span', { text: 'Show ' }), filterSel)),
+		thumbAnnotations.toolbar,
+		groups,
+	);
 }
 
 function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLElement {
@@ -442,21 +449,26 @@ function thumbGroup(key: SplitName | 'none', images: DatasetImageView[]): HTMLEl
 
 const thumbAnnotations = new ThumbAnnotations(
 	(m) => channel.post(m),
-	(message) => status.setNotice('warn', message),
+	(level, message) => status.setNotice(level, message),
+	() => [...content.querySelectorAll<HTMLElement>('.thumb-button')],
 );
 
 function thumb(im: DatasetImageView): HTMLElement {
 	const tip = `${im.relPath}\n${im.label ?? 'unlabelled'} · patient ${im.patientId} · source ${im.source ?? UNKNOWN_SOURCE}`;
 	const uri = thumbUris.get(im.relPath);
 	const pic = uri ? thumbImg(im.relPath, uri) : h('div', { class: 'thumb-missing', data: { relPath: im.relPath }, attrs: { title: 'Thumbnail not made yet' } }, icon('file-media'));
-	const state = thumbAnnotations.describe(im.relPath);
-	return h(
+	const base = `Open ${im.relPath}`;
+	const button = h(
 		'button',
 		{
 			class: 'thumb-button',
-			attrs: { type: 'button', title: `${tip}\nClick to open · keys 1/2/3 label, X exclude, R reviewed`, 'aria-label': `Open ${im.relPath}${state ? `, ${state}` : ''}` },
+			testid: TestId.DatasetThumbButton,
+			data: { relPath: im.relPath, base },
+			attrs: { type: 'button', title: `${tip}\nClick to open · Shift/Ctrl-click to select · keys 1/2/3 label, F flag, X exclude, T note, R reviewed` },
 			on: {
-				click: () => channel.post({ type: 'openImage', relPath: im.relPath }),
+				click: (e: Event) => {
+					if (!thumbAnnotations.onClick(e as MouseEvent, im.relPath)) channel.post({ type: 'openImage', relPath: im.relPath });
+				},
 				keydown: (e: Event) => {
 					if (thumbAnnotations.onKey(e as KeyboardEvent, im.relPath)) e.preventDefault();
 				},
@@ -466,6 +478,8 @@ function thumb(im: DatasetImageView): HTMLElement {
 		thumbAnnotations.badge(im.relPath),
 		h('span', { class: 'thumb-caption', text: `${im.label ?? '–'} · ${baseName(im.relPath)}` }),
 	);
+	thumbAnnotations.decorate(button, base);
+	return button;
 }
 
 channel.onMessage((msg) => {

@@ -93,6 +93,16 @@ export class VirtualGrid {
 		this.render();
 	}
 
+	/** Refills the tiles of these indices: the caller replaced those entries of the array it gave setItems. */
+	update(indices: readonly number[]): void {
+		const at = new Set(indices);
+		for (const cell of this.pool) {
+			if (cell.el.hidden || !at.has(cell.index)) continue;
+			cell.gen = -1;
+			this.fill(cell, cell.index);
+		}
+	}
+
 	/** Redraws every tile (decorations changed; the items did not). */
 	redraw(): void {
 		this.gen++;
@@ -144,18 +154,36 @@ export class VirtualGrid {
 		this.spacer.style.height = `${w.totalHeight}px`;
 		this.layer.style.transform = `translateY(${w.offsetY}px)`;
 		this.layer.style.gridTemplateColumns = `repeat(${this.columns}, minmax(0, 1fr))`;
-		const n = w.end - w.start;
-		while (this.pool.length < n) this.pool.push(this.createCell());
-		for (let k = 0; k < this.pool.length; k++) {
-			const cell = this.pool[k];
-			if (k < n) {
-				this.fill(cell, w.start + k);
-				cell.el.hidden = false;
-			} else if (!cell.el.hidden) {
-				cell.el.hidden = true;
-				// Hidden cells must not count as grid items for tests or screen readers.
-				delete cell.el.dataset.testid;
+		// Cells still in the window keep their item (a scroll by one row refills one row, not every cell and every
+		// <img>); the rest are reused for the items coming in. In the DOM the cells stay in item order.
+		const kept = new Map<number, Cell>();
+		const free: Cell[] = [];
+		for (const cell of this.pool) {
+			if (!cell.el.hidden && cell.index >= w.start && cell.index < w.end && !kept.has(cell.index)) kept.set(cell.index, cell);
+			else free.push(cell);
+		}
+		let first: Cell | undefined;
+		const before: Cell[] = [];
+		const after: Cell[] = [];
+		for (let i = w.start; i < w.end; i++) {
+			let cell = kept.get(i);
+			if (cell) first ??= cell;
+			else {
+				cell = free.pop() ?? this.createCell();
+				(first ? after : before).push(cell);
 			}
+			this.fill(cell, i);
+			cell.el.hidden = false;
+		}
+		// Kept cells are one run in item order; new ones go before or after it.
+		if (first) for (const cell of before) this.layer.insertBefore(cell.el, first.el);
+		else after.unshift(...before);
+		for (const cell of after) this.layer.appendChild(cell.el);
+		for (const cell of free) {
+			if (cell.el.hidden) continue;
+			cell.el.hidden = true;
+			// Hidden cells must not count as grid items for tests or screen readers.
+			delete cell.el.dataset.testid;
 		}
 	}
 
@@ -192,6 +220,7 @@ export class VirtualGrid {
 		});
 		const cell: Cell = { el, img, placeholder, ood, name, source, patient, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
 		this.layer.appendChild(el);
+		this.pool.push(cell);
 		return cell;
 	}
 

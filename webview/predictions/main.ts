@@ -144,8 +144,9 @@ activeBar.hidden = true;
 const annotator = new Annotator({
 	post: (m) => channel.post(m),
 	shown: () => shown,
-	refresh: () => {
-		refresh(false);
+	refresh: (paths) => {
+		if (paths) patch(paths);
+		else refresh(false);
 		detail.refresh();
 	},
 	redraw: () => grid.redraw(),
@@ -261,17 +262,51 @@ function refresh(resetScroll: boolean): void {
 	activeBar.hidden = active === null;
 	activeText.textContent = active ?? '';
 	emptyGrid.hidden = shown.length > 0 || items.length === 0;
+	shownAt = new Map(shown.map((it, i) => [it.relPath, i]));
 	grid.setItems(shown, resetScroll);
 	renderSide();
 }
 
-function renderSide(): void {
+/** Where each shown relPath is in `shown`. */
+let shownAt = new Map<string, number>();
+/** Above this many changed rows a full refresh is as quick as patching. */
+const PATCH_MAX = 500;
+
+/**
+ * The annotations of `paths` changed. When neither which images are shown nor their order can change (no filter
+ * or sort by label or review state), only those entries and tiles are replaced (a keystroke on 5,000 images then
+ * costs about one tile, not a re-filter and re-sort); otherwise everything is recomputed.
+ */
+function patch(paths: readonly string[]): void {
+	if (!view) return;
+	const fixed = annotator.filter === 'all' && cur.filter.trueClass === 'all' && cur.filter.outcome === 'all' && cur.sort.key !== 'loss';
+	if (!fixed || paths.length > PATCH_MAX) return refresh(false);
+	const at: number[] = [];
+	for (const p of paths) {
+		const i = shownAt.get(p);
+		const item = annotator.byPath.get(p);
+		if (i === undefined || !item) continue;
+		shown[i] = annotator.effective(item);
+		at.push(i);
+	}
+	grid.update(at);
+	renderSide(true);
+}
+
+/** The confusion matrix (with corrected labels) the side panel shows. */
+let sideMatrix = '';
+
+/** `onlyIfChanged`: skip the rebuild when the confusion matrix is unchanged (an edit that was not a relabel). */
+function renderSide(onlyIfChanged = false): void {
 	if (!view) return;
 	const items = view.items.map((i) => annotator.effective(i));
 	const labelled = items.some((i) => i.label !== null);
+	const matrix = confusionOf(items);
+	const key = JSON.stringify(matrix);
+	if (onlyIfChanged && key === sideMatrix) return;
+	sideMatrix = key;
 	const parts: HTMLElement[] = [];
 	if (labelled) {
-		const matrix = confusionOf(items);
 		parts.push(
 			h('h2', {}, 'Confusion matrix'),
 			h('p', { class: 'muted hint', text: 'Click a cell to show those images; click it again to show all.' }),
@@ -461,11 +496,8 @@ channel.onMessage((msg) => {
 			status.exportResult(msg);
 			break;
 		case 'annotations':
+			// Refreshes what differs from the rows shown (nothing when the host confirms an edit shown at once).
 			annotator.onMessage(msg);
-			if (view) {
-				refresh(false);
-				detail.refresh();
-			}
 			break;
 		case 'image':
 			detail.onImage(msg);

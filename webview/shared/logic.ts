@@ -188,21 +188,21 @@ export function rememberView(store: FilterStore | undefined, key: string, view: 
 /** Filters then sorts; never mutates `items`. Ties break on relPath so the order is stable across updates. */
 export function filterAndSort(items: readonly GridItem[], f: GridFilter, s: GridSort): GridItem[] {
 	const out = items.filter((it) => matchesFilter(it, f));
-	const key = (it: GridItem): number => (s.key === 'confidence' ? confidence(it) : s.key === 'loss' ? itemLoss(it) : 0);
 	const sign = s.dir === 'asc' ? 1 : -1;
-	return out.sort((a, b) => {
+	// Each key computed once, not twice per comparison (5,000 images: ~120,000 comparisons).
+	const keyed = out.map((it) => ({ it, k: s.key === 'confidence' ? confidence(it) : s.key === 'loss' ? itemLoss(it) : 0 }));
+	keyed.sort((a, b) => {
 		if (s.key !== 'name') {
-			const ka = key(a);
-			const kb = key(b);
 			// Unlabelled images have no loss: keep them last whatever the direction.
-			const na = Number.isNaN(ka);
-			const nb = Number.isNaN(kb);
+			const na = Number.isNaN(a.k);
+			const nb = Number.isNaN(b.k);
 			if (na !== nb) return na ? 1 : -1;
-			if (!na && ka !== kb) return (ka - kb) * sign;
+			if (!na && a.k !== b.k) return (a.k - b.k) * sign;
 		}
-		const byName = a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0;
+		const byName = a.it.relPath < b.it.relPath ? -1 : a.it.relPath > b.it.relPath ? 1 : 0;
 		return s.key === 'name' ? byName * sign : byName;
 	});
+	return keyed.map((x) => x.it);
 }
 
 /** confusion[true][predicted] over labelled items, in CLASS_NAMES order. */

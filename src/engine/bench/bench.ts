@@ -26,7 +26,7 @@ interface Args {
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,forward,int8,train,classify,shard,audit,report,gradcam] [--install-peers]
+                [--sections env,preprocess,viewer,grid,forward,int8,train,classify,shard,audit,report,gradcam] [--install-peers]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
@@ -40,7 +40,7 @@ function parseArgs(argv: string[]): Args {
 		data: path.resolve('../shared/cxr/dev'),
 		threads: cores,
 		backbones: [...BACKBONE_IDS],
-		sections: new Set(['env', 'preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard', 'audit', 'report', 'gradcam']),
+		sections: new Set(['env', 'preprocess', 'viewer', 'grid', 'forward', 'int8', 'train', 'classify', 'shard', 'audit', 'report', 'gradcam']),
 		installPeers: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
@@ -480,6 +480,13 @@ export async function runBench(argv: string[]): Promise<void> {
 			for (const r of await benchViewer(big, tmp, q ? 2 : 5)) rows.push({ section: 'viewer', ...r });
 		}
 
+		// ---- the Predictions grid in headless chromium ----
+		if (args.sections.has('grid')) {
+			log('Predictions grid: 5,000 annotated predictions in headless chromium');
+			const { benchGrid } = await import('./gridBench');
+			for (const r of await benchGrid(process.cwd(), q)) rows.push({ section: 'grid', ...r });
+		}
+
 		// ---- base forward ----
 		if (args.sections.has('forward')) {
 			const { getBackbone, availableBackbones } = await import('../model/backbones/index');
@@ -785,6 +792,12 @@ function toMarkdown(r: { date: string; quick: boolean; seconds: number; environm
 	if (vw.length) {
 		L.push('## Radiograph Viewer (4000×5000, 16-bit DICOM; target: open < 1 s)', '', '| what | ms | note |', '|---|---:|---|');
 		for (const x of vw) L.push(`| ${x.runtime} | ${fmt(x.value, 0)} | ${x.note ?? ''} |`);
+		L.push('');
+	}
+	const gr = r.rows.filter((x) => x.section === 'grid');
+	if (gr.length) {
+		L.push('## Predictions grid (webview, headless chromium; goals: first paint < 1 s, updates < 50 ms)', '', '| what | value | unit | note |', '|---|---:|---|---|');
+		for (const x of gr) L.push(`| ${x.runtime} | ${fmt(x.value)} | ${x.unit ?? ''} | ${x.note ?? ''} |`);
 		L.push('');
 	}
 	const fw = r.rows.filter((x) => x.section === 'forward');
