@@ -11,7 +11,7 @@ import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
 import type { AnnotationEdit, AnnotationView } from '../../src/protocol/annotations';
 import { TestId } from '../../src/protocol/testIds';
 import type { ViewerAnnotationMessage, ViewerFromWebview, ViewerGradcamMessage, ViewerImage, ViewerPrediction, ViewerToWebview } from '../../src/protocol/viewer';
-import { FLAG_CHOICES } from '../predictions/annotate';
+import { FLAG_CHOICES, flagText } from '../shared/annotations';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { Channel, startPanel } from '../shared/vscodeApi';
 
@@ -407,7 +407,7 @@ function showReview(): void {
 		h(
 			'li',
 			{ testid: TestId.ViewerFlagItem, data: { flag: f } },
-			FLAG_CHOICES.find(([id]) => id === f)?.[1] ?? f,
+			flagText(f),
 			' ',
 			button('close', '', `Remove the flag '${f}'`, undefined, () => annotate({ kind: 'unflag', path, flag: f })),
 		),
