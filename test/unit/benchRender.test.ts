@@ -36,6 +36,9 @@ test('the committed documents match the committed bench-results.json; a changed 
 	assert.deepEqual(renderDocuments(tmp, false), ['README.md', 'docs/PERFORMANCE.md']);
 	const readme = fs.readFileSync(path.join(tmp, 'README.md'), 'utf8');
 	assert.ok(readme.includes(`**${fmt(head.value)} / `), 'the README shows the new head time');
+	// The committed head times were measured on the fused trainer, and the README says so from the row itself.
+	assert.match(head.runtime, /\(fused WASM; /);
+	assert.match(readme, /\| head, 80 epochs .*\(fused WASM SIMD trainer\)/);
 	// Text outside the markers is left alone; a second render changes nothing.
 	assert.ok(readme.startsWith(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').slice(0, 2000)));
 	assert.deepEqual(renderDocuments(tmp, true), []);

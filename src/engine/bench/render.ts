@@ -135,7 +135,7 @@ function summary(r: BenchResult): string {
 	const head = (b: string) => find(r, 'train', /^ours: head/, b);
 	const ref = (b: string) => find(r, 'train', /^reference/, b);
 	L.push(
-		`| head, 80 epochs on 600 cached features: VGG16 / ResNet50V2, s | **${shown(r, head('vgg16'), 'train')} / ${shown(r, head('resnet50v2'), 'train')}** (fused WASM SIMD trainer) | ` +
+		`| head, 80 epochs on 600 cached features: VGG16 / ResNet50V2, s | **${shown(r, head('vgg16'), 'train')} / ${shown(r, head('resnet50v2'), 'train')}** (${trainer(head('vgg16'))}) | ` +
 			`base forward every epoch: ${shown(r, ref('vgg16'), 'forward', 0)} / ${shown(r, ref('resnet50v2'), 'forward', 0)} |`,
 	);
 	L.push(`| peak RSS of head training, VGG16 / ResNet50V2, MB | ${fmt(head('vgg16')?.maxRssMB, 0)} / ${fmt(head('resnet50v2')?.maxRssMB, 0)} | |`);
@@ -144,6 +144,12 @@ function summary(r: BenchResult): string {
 	L.push(`| Grad-CAM on top of one forward, ms / image | ${shown(r, find(r, 'gradcam', /^Grad-CAM/), 'gradcam', 1)} | |`);
 	L.push(`| viewer: open a 4000×5000 16-bit DICOM, ms | ${shown(r, find(r, 'viewer', /open/), 'viewer', 0)} | |`);
 	return L.join('\n');
+}
+
+/** Which head trainer the bench row says ran (fused WASM or the tfjs loop, with its reason). */
+function trainer(x: Row | undefined): string {
+	const m = /\((fused WASM|tfjs loop.*?); /.exec(x?.runtime ?? '');
+	return m ? (m[1] === 'fused WASM' ? 'fused WASM SIMD trainer' : m[1]) : 'head trainer not recorded by this run';
 }
 
 type Status = { state: 'met' | 'not met' | 'unknown'; detail: string };
