@@ -47,12 +47,14 @@ function environment(r: BenchResult): string {
 	const e = r.environment;
 	const missing = ['preprocess', 'viewer', 'forward', 'int8', 'train', 'classify', 'shard', 'audit', 'report', 'gradcam'].filter((s) => !ran(r, s));
 	const L = [
-		`Measured ${r.date.slice(0, 10)} by \`radreview bench${r.quick ? ' --quick' : ''} --sections ${r.sections.join(',')}\` (${fmt(r.seconds, 0)} s) on ${e.cpu} [${e.flags}], ` +
+		`Measured ${r.date.slice(0, 10)} by \`radreview bench${r.quick ? ' --quick' : ''} --sections ${r.sections.join(',')}${r.backbones.length < BACKBONES.length ? ` --backbones ${r.backbones.join(',')}` : ''}\` (${fmt(r.seconds, 0)} s) on ${e.cpu} [${e.flags}], ` +
 			`${e.cores} cores (${e.threads} threads used), ${e.memory}; Node ${e.node}, tfjs ${e.tfjs}, tfjs-backend-wasm ${e['tfjs-backend-wasm']}, ` +
 			`onnxruntime-node ${e['onnxruntime-node']}, sharp ${e.sharp}; Python peers (torch, torchvision, OpenCV, Pillow, numpy): ` +
 			`${e['python peers (torch, torchvision, opencv, pillow, numpy)']}. Load average (1, 5, 15 min) before / after: ${e.load} / ${e.loadAfter}.`,
 	];
 	if (missing.length) L.push('', `Sections ${NOT_MEASURED}: ${missing.join(', ')} (their tables say so).`);
+	const skipped = BACKBONES.filter((b) => !r.backbones.some((x) => x.toLowerCase() === b.toLowerCase()));
+	if (skipped.length) L.push('', `Backbones ${NOT_MEASURED}: ${skipped.join(', ')}.`);
 	if (r.notes.length) L.push('', ...r.notes.map((n) => `- ${n}`));
 	return L.join('\n');
 }
@@ -120,16 +122,18 @@ function summary(r: BenchResult): string {
 		'|---|---:|---:|',
 	];
 	const pre = (re: RegExp) => find(r, 'preprocess', re);
-	const peers = [/^Pillow/, /^OpenCV/].map((re) => `${re.source.slice(1)} ${shown(r, pre(re), 'preprocess')}`).join(', ');
+	const peers = [/^Pillow/, /^OpenCV/].map((re) => `${re.source.slice(1)}: ${shown(r, pre(re), 'preprocess')}`).join(', ');
 	L.push(`| decode + resize to 237×237, images/s (cold / warm cache) | ${shown(r, pre(/, cold/), 'preprocess')} / ${shown(r, pre(/cache, warm/), 'preprocess')} | ${peers} |`);
 	for (const b of BACKBONES) {
+		// A backbone left out by --backbones was not measured; one asked for but missing a row was not in this run.
+		const asked = ran(r, 'forward') && r.backbones.some((x) => x.toLowerCase() === b.toLowerCase());
 		const fw = (re: RegExp) => {
 			const v = best(find(r, 'forward', re, b));
-			return v === undefined ? (ran(r, 'forward') ? 'not in this run' : NOT_MEASURED) : fmt(v, 1);
+			return v === undefined ? (asked ? 'not in this run' : NOT_MEASURED) : fmt(v, 1);
 		};
-		const ours = fw(OURS);
+		const ours = best(find(r, 'forward', OURS, b));
 		L.push(
-			`| ${b} base forward, img/s | ${ours === NOT_MEASURED ? ours : `**${ours}** (ONNX Runtime, graph built in TS)`} | PyTorch ${fw(TORCH)} · ORT on a PyTorch export ${fw(ORT_TORCH)} · tfjs WASM 1 thread ${fw(WASM_1)} |`,
+			`| ${b} base forward, img/s | ${ours === undefined ? fw(OURS) : `**${fmt(ours, 1)}** (ONNX Runtime, graph built in TS)`} | PyTorch: ${fw(TORCH)} · ORT on a PyTorch export: ${fw(ORT_TORCH)} · tfjs WASM, 1 thread: ${fw(WASM_1)} |`,
 		);
 	}
 	const head = (b: string) => find(r, 'train', /^ours: head/, b);
