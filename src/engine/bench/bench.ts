@@ -795,7 +795,7 @@ export async function runBench(argv: string[]): Promise<void> {
 		await writeJsonAtomic(path.join(args.out, 'bench-results.json'), result);
 		await writeFileAtomic(path.join(args.out, 'bench-results.md'), md);
 		process.stdout.write(md);
-		log(`done; wrote ${path.join(args.out, 'bench-results.{json,md}')}`);
+		log(`done; wrote ${path.join(args.out, 'bench-results.{json,md}')} (npm run bench:render puts the JSON's figures into README.md and docs/PERFORMANCE.md)`);
 	} finally {
 		await fs.rm(tmp, { recursive: true, force: true });
 	}

@@ -127,7 +127,7 @@
 		(local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128) (local $g4 v128)
 		(local $x v128) (local $dv v128)
 		(local $beta1 v128) (local $oneMinusBeta1 v128) (local $beta2 v128) (local $oneMinusBeta2 v128) (local $oneMinusAccBeta1 v128) (local $oneMinusAccBeta2 v128) (local $epsilon v128) (local $negLr v128)
-		(local $m_new v128) (local $v_new v128)
+		(local $m_new v128) (local $v_new v128) ;; m' and v', the updated moments
 		(local.set $beta1 (f32x4.splat (f32.load (local.get $scalars))))
 		(local.set $oneMinusBeta1 (f32x4.splat (f32.load offset=4 (local.get $scalars))))
 		(local.set $beta2 (f32x4.splat (f32.load offset=8 (local.get $scalars))))
@@ -216,7 +216,7 @@
 		(local $g0_0 v128) (local $g0_1 v128) (local $g0_2 v128) (local $g0_3 v128) (local $g0_4 v128) (local $g1_0 v128) (local $g1_1 v128) (local $g1_2 v128) (local $g1_3 v128) (local $g1_4 v128)
 		(local $x0 v128) (local $x1 v128) (local $dv v128)
 		(local $beta1 v128) (local $oneMinusBeta1 v128) (local $beta2 v128) (local $oneMinusBeta2 v128) (local $oneMinusAccBeta1 v128) (local $oneMinusAccBeta2 v128) (local $epsilon v128) (local $negLr v128)
-		(local $m_new v128) (local $v_new v128)
+		(local $m_new v128) (local $v_new v128) ;; m' and v', the updated moments
 		(local.set $beta1 (f32x4.splat (f32.load (local.get $scalars))))
 		(local.set $oneMinusBeta1 (f32x4.splat (f32.load offset=4 (local.get $scalars))))
 		(local.set $beta2 (f32x4.splat (f32.load offset=8 (local.get $scalars))))
