@@ -1,7 +1,9 @@
 // Bundles the extension host, the engine worker, the CLI and the webviews.
 // Native and WASM-backed packages stay external: their .node / .wasm files cannot be bundled.
+// Our own WebAssembly (src/**/*.wat) is compiled by wabt into dist/*.wasm beside the bundles (scripts/wat.mjs).
 import * as esbuild from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, watch as watchFile } from 'node:fs';
+import { compileWat, watSources } from './scripts/wat.mjs';
 
 const external = [
 	'vscode',
@@ -50,7 +52,9 @@ if (existsSync('webview')) {
 	}
 }
 
+await compileWat();
 if (watch) {
+	for (const f of watSources()) watchFile(f, () => compileWat([f]).catch((e) => console.error(e.message)));
 	await Promise.all(builds.map(async (b) => (await esbuild.context(b)).watch()));
 } else {
 	await Promise.all(builds.map((b) => esbuild.build(b)));

@@ -196,7 +196,7 @@ async function childTrain(t: TrainTask): Promise<Record<string, unknown>> {
 	const { initBackend, shutdownBackend } = await import('../model/tf');
 	const { getBackbone } = await import('../model/backbones/index');
 	const { buildHead, featureDim } = await import('../model/head');
-	const { trainHead } = await import('../train/train');
+	const { trainHead, headTrainerLabel } = await import('../train/train');
 	const { DEFAULT_TRAIN_CONFIG } = await import('../types');
 	const report = await initBackend('wasm');
 	const spec = getBackbone(t.backbone);
@@ -215,11 +215,11 @@ async function childTrain(t: TrainTask): Promise<Record<string, unknown>> {
 	const val = { feats: feats.subarray((t.n - nVal) * dim), labels: labels.slice(t.n - nVal), n: nVal, dim };
 	const head = buildHead({ baseShape, dropout: 0.2, seed: 1 });
 	const t0 = performance.now();
-	await trainHead(head, train, val, { epochs: t.epochs, batchSize: t.batchSize, learningRate: 1e-3, seed: 1, reduceLr: DEFAULT_TRAIN_CONFIG.reduceLr });
+	const trained = await trainHead(head, train, val, { epochs: t.epochs, batchSize: t.batchSize, learningRate: 1e-3, seed: 1, reduceLr: DEFAULT_TRAIN_CONFIG.reduceLr });
 	const seconds = (performance.now() - t0) / 1000;
 	head.model.dispose();
 	shutdownBackend();
-	return { seconds, dim, backend: report.label };
+	return { seconds, dim, backend: report.label, headTrainer: headTrainerLabel(trained) };
 }
 
 async function childClassify(t: ClassifyTask): Promise<Record<string, unknown>> {
@@ -425,7 +425,7 @@ function interleave(records: ImageRecord[]): ImageRecord[] {
 	return out;
 }
 
-interface Row {
+export interface Row {
 	section: string;
 	backbone?: string;
 	runtime: string;
@@ -436,6 +436,18 @@ interface Row {
 	gflops?: number;
 	maxRssMB?: number;
 	note?: string;
+}
+
+/** bench-results.json. */
+export interface BenchResult {
+	date: string;
+	quick: boolean;
+	seconds: number;
+	sections: string[];
+	backbones: string[];
+	environment: Record<string, string>;
+	rows: Row[];
+	notes: string[];
 }
 
 const fmt = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
@@ -603,7 +615,7 @@ export async function runBench(argv: string[]): Promise<void> {
 				rows.push({
 					section: 'train',
 					backbone: id,
-					runtime: `ours: head on 600 cached feature vectors (${out.result!.backend})`,
+					runtime: `ours: head on 600 cached feature vectors (${out.result!.headTrainer}; ${out.result!.backend})`,
 					value: s80,
 					unit: 's / 80 epochs',
 					maxRssMB: out.result!.maxRssMB as number,
@@ -760,20 +772,30 @@ export async function runBench(argv: string[]): Promise<void> {
 		}
 
 		const envAfter = environment(T);
-		const result = { date: new Date().toISOString(), quick: q, seconds: (performance.now() - t0) / 1000, environment: { ...env, loadAfter: envAfter.load }, rows, notes };
+		// The sections and backbones asked for: what a renderer may call "not measured yet" rather than missing.
+		const result: BenchResult = {
+			date: new Date().toISOString(),
+			quick: q,
+			seconds: (performance.now() - t0) / 1000,
+			sections: [...args.sections],
+			backbones: args.backbones,
+			environment: { ...env, loadAfter: envAfter.load },
+			rows,
+			notes,
+		};
 		const md = toMarkdown(result);
 		await fs.mkdir(args.out, { recursive: true });
 		const { writeFileAtomic, writeJsonAtomic } = await import('../util/atomic');
 		await writeJsonAtomic(path.join(args.out, 'bench-results.json'), result);
 		await writeFileAtomic(path.join(args.out, 'bench-results.md'), md);
 		process.stdout.write(md);
-		log(`done; wrote ${path.join(args.out, 'bench-results.{json,md}')}`);
+		log(`done; wrote ${path.join(args.out, 'bench-results.{json,md}')} (npm run bench:render puts the JSON's figures into README.md and docs/PERFORMANCE.md)`);
 	} finally {
 		await fs.rm(tmp, { recursive: true, force: true });
 	}
 }
 
-function toMarkdown(r: { date: string; quick: boolean; seconds: number; environment: Record<string, string>; rows: Row[]; notes: string[] }): string {
+function toMarkdown(r: BenchResult): string {
 	const e = r.environment;
 	const L: string[] = [];
 	L.push(`# radreview bench${r.quick ? ' (--quick)' : ''}`, '');

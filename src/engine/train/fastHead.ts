@@ -5,7 +5,7 @@
 import { CLASS_NAMES } from '../types';
 import { tf } from '../model/tf';
 import { headVariables, type Head } from '../model/head';
-import { ADAM_SCALARS, createHeadKernels, type HeadKernels } from './headKernels';
+import { ADAM_SCALARS, createHeadKernels, KERNEL_UNITS, type HeadKernels } from './headKernels';
 import type { FeatureSet } from './featureSet';
 
 const fr = Math.fround;
@@ -47,18 +47,17 @@ export class FastHeadTrainer {
 	/** The rows whose first-layer sums are already in `out` (computed with the current weights). */
 	private ready: number[] | 'val' | undefined;
 
-	/** undefined when the fast path does not apply (no WASM SIMD, units not a multiple of 4, too big for 4 GB). */
 	/** The trainer, or the reason it does not apply (the caller falls back to the tfjs loop and says why). */
 	static create(head: Head, train: FeatureSet, val: FeatureSet | undefined): FastHeadTrainer | string {
 		const units = head.dense.getConfig().units as number;
 		const layout = memoryLayout(train.n, val?.n ?? 0, train.dim, units);
-		if (units % 4 !== 0) return `${units} hidden units is not a multiple of 4`;
+		if (units !== KERNEL_UNITS) return `the WASM kernels are written for ${KERNEL_UNITS} hidden units, not ${units}`;
 		if (layout.bytes > 3.5 * 2 ** 30) return `the features need ${(layout.bytes / 2 ** 30).toFixed(1)} GiB, over the 3.5 GiB of WASM memory`;
 		let k: HeadKernels;
 		try {
 			k = createHeadKernels(units, layout.bytes);
 		} catch (e) {
-			return `the WASM kernels did not compile (${e instanceof Error ? e.message : String(e)})`;
+			return `the WASM kernels could not be loaded (${e instanceof Error ? e.message : String(e)})`;
 		}
 		return new FastHeadTrainer(k, layout, head, train, val, units);
 	}
