@@ -345,7 +345,8 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const full = early ? undefined : await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
 	const loaded: PipelinedLoad = early?.loaded ?? full!;
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
-	lap(early ? 'decode and features' : 'decode');
+	// Pipelined, 'decode' holds the overlapped feature pass too (the keys stay those Compare sums).
+	lap('decode');
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
@@ -382,7 +383,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const int8Req = full && cfg.precision === 'int8' ? { plan: planCalibration(full.images.filter((im) => splitOf.get(im.record.relPath) === 'train')) } : undefined;
 		const feats = early?.feats ?? (await features(full!, spec, base, { ...cfg, preprocessing }, opts, int8Req));
 		const baseRuntime = feats.runtime ?? 'feature cache';
-		if (!early) lap('features');
+		lap('features');
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
 		const labelsAll = loaded.images.map((im) => classIndex(im.record));
 		const sourcesAll = loaded.images.map((im) => im.record.source);
