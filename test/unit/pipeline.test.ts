@@ -12,6 +12,7 @@ import { scanDataset } from '../../src/engine/data/scan';
 import { loadImages } from '../../src/engine/data/cache';
 import { computeFeatures, type FeatureKey } from '../../src/engine/train/features';
 import { pipelineFeatures, type PipelineEvent } from '../../src/engine/train/pipeline';
+import { isCancelled } from '../../src/engine/util/cancel';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const PER_CLASS = 4;
@@ -112,5 +113,35 @@ test('pipelined decode + features equals the sequential pass; the base starts be
 		[{ kind: 'decode-start', item: 0, batch: 0 }],
 	);
 	assert.deepEqual(warm.loaded.errors, loaded.errors);
+	base.dispose();
+});
+
+test('cancelling mid-pass rejects with CancelledError and leaves no decoder waiting', async () => {
+	const scan = await scanDataset(data);
+	const spec = getBackbone('vgg16');
+	const base = buildBackbone('vgg16', SIZE, { seed: 3 });
+	const ac = new AbortController();
+	const work = path.join(tmp, 'cancel');
+	const events: PipelineEvent[] = [];
+	await assert.rejects(
+		pipelineFeatures(scan.images, {
+			workDir: work,
+			key: { backbone: 'vgg16', weightsSha: 'random-3', preprocessing: 'caffe', resize: 'stretch', size: SIZE },
+			baseShape: spec.outputShape(SIZE),
+			batchSize: 2,
+			lookahead: 1,
+			extractor: async () => createTfjsExtractor(base, SIZE),
+			pixels: { workDir: work, size: SIZE, resize: 'stretch' },
+			signal: ac.signal,
+			onPipelineEvent: (e) => {
+				events.push(e);
+				if (e.kind === 'forward-end' && e.batch === 1) ac.abort();
+			},
+		}),
+		(e: unknown) => isCancelled(e),
+	);
+	// Nothing ran past the cancel: no batch after the one in the base, and the hash index was still saved.
+	assert.ok(!events.some((e) => e.kind === 'forward-start' && e.batch > 1));
+	assert.ok((await fs.stat(path.join(work, 'cache', 'pixels', 'index.json'))).size > 0);
 	base.dispose();
 });
