@@ -28,10 +28,11 @@ import { getBackbone } from './model/backbones';
 import type { BackboneSpec } from './model/backbones/spec';
 import { buildHead, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
-import { loadImages, type LoadedImage, type LoadResult } from './data/cache';
+import { loadImages, type LoadedImage, type LoadResult, type PixelCacheOptions } from './data/cache';
 import { splitDataset } from './data/splits';
 import { linkDuplicates } from './data/duplicates';
-import { computeFeatures, featureCacheDir, type FeatureInput, type FeatureKey, type FeatureResult } from './train/features';
+import { computeFeatures, featureCacheDir, type FeatureInput, type FeatureKey, type FeatureOptions, type FeatureResult } from './train/features';
+import { pipelineFeatures, type PipelinedLoad } from './train/pipeline';
 import { int8CacheFile, int8Fidelity, int8Tag, planCalibration, readStoredInt8, writeStoredInt8, type CalibrationPlan, type Int8Fidelity, type StoredInt8 } from './train/int8Base';
 import type { FeatureExtractor } from './runtime/extractor';
 import { normalise } from './data/preprocess';
@@ -150,15 +151,21 @@ function decode(records: ImageRecord[], workDir: string, size: number, resize: R
 /** How the base runs: fp32, or int8 calibrated on a plan's images, or int8 from ranges a run stored. */
 type Int8Request = { plan: CalibrationPlan } | { stored: StoredInt8 };
 
-/** Features for loaded images through the cache; the base is built only if something is missing. */
+/** Records still to decode: the feature pass decodes them itself, overlapped with the base (see train/pipeline.ts). */
+interface ToDecode {
+	records: ImageRecord[];
+	pixels: PixelCacheOptions;
+}
+
+/** Features for loaded (or still to decode) images through the cache; the base is built only if something is missing. */
 async function features(
-	loaded: LoadResult,
+	loaded: LoadResult | ToDecode,
 	spec: BackboneSpec,
 	base: PreparedBase,
 	cfg: Pick<TrainConfig, 'imageSize' | 'resize' | 'baseRuntime' | 'workDir' | 'equalize'> & { preprocessing: NonNullable<TrainConfig['preprocessing']> },
 	opts: JobOptions,
 	int8?: Int8Request,
-): Promise<FeatureResult & { int8?: StoredInt8 }> {
+): Promise<FeatureResult & { int8?: StoredInt8; pipelined?: PipelinedLoad }> {
 	const baseShape = spec.outputShape(cfg.imageSize);
 	const fp32Key: FeatureKey = {
 		backbone: spec.id,
@@ -229,7 +236,7 @@ async function features(
 	}
 	const accepted = stored?.report.accepted && stored.ranges ? stored : undefined;
 	const key: FeatureKey = accepted ? { ...fp32Key, precision: int8Tag(accepted.report) } : fp32Key;
-	const result = await computeFeatures(loaded.images, {
+	const run: FeatureOptions = {
 		workDir: cfg.workDir,
 		key,
 		baseShape,
@@ -241,9 +248,49 @@ async function features(
 			opts.onProgress?.({ kind: 'log', level: 'info', message: `Computing features on ${ex.runtime} into ${featureCacheDir(cfg.workDir, key)}` });
 			return ex;
 		},
-	});
+	};
+	const piped = 'records' in loaded ? await pipelineFeatures(loaded.records, { ...run, pixels: loaded.pixels }) : undefined;
+	const result = piped?.features ?? (await computeFeatures((loaded as LoadResult).images, run));
 	if (ready) await ready.dispose();
-	return { ...result, int8: stored };
+	return { ...result, int8: stored, ...(piped ? { pipelined: piped.loaded } : {}) };
+}
+
+/** Decode and features in one pipelined pass: the images' pixels are not kept, only which decoded and their features. */
+async function decodeWithFeatures(
+	records: ImageRecord[],
+	spec: BackboneSpec,
+	base: PreparedBase,
+	cfg: Parameters<typeof features>[3] & { dicomWindow?: WindowChoice },
+	opts: JobOptions,
+	int8?: Int8Request,
+): Promise<{ loaded: PipelinedLoad; feats: FeatureResult & { int8?: StoredInt8 } }> {
+	const pixels: PixelCacheOptions = {
+		workDir: cfg.workDir,
+		size: cfg.imageSize,
+		resize: cfg.resize,
+		...(cfg.dicomWindow ? { dicomWindow: cfg.dicomWindow } : {}),
+		...(cfg.equalize ? { equalize: cfg.equalize } : {}),
+	};
+	const { pipelined, ...feats } = await features({ records, pixels }, spec, base, cfg, opts, int8);
+	return { loaded: pipelined!, feats };
+}
+
+/**
+ * The pipelined pass keeps no pixels; duplicate links and the OOD pixel checks need them, so they are read back from
+ * the pixel cache that pass just filled (images whose features were cached may decode here). Aligned with `loaded`.
+ */
+async function withPixels(loaded: PipelinedLoad | LoadResult, pixels: PixelCacheOptions, opts: JobOptions): Promise<LoadedImage[]> {
+	if (loaded.images.every((im) => 'rgb' in im)) return loaded.images as LoadedImage[];
+	const again = await loadImages(
+		loaded.images.map((im) => im.record),
+		{ ...pixels, signal: opts.signal },
+	);
+	const byPath = new Map(again.images.map((im) => [im.record.relPath, im]));
+	return loaded.images.map((im) => {
+		const x = byPath.get(im.record.relPath);
+		if (!x) throw new Error(`${im.record.path}: ${again.errors.find((e) => e.path === im.record.path)?.reason ?? 'could not be read again'} (it changed during the run)`);
+		return x;
+	});
 }
 
 function subset(f: FeatureResult, rows: number[], labels: number[]): FeatureSet {
@@ -320,14 +367,24 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	const confounds = classSourceTable(labelled).warnings.map((w) => w.message);
 	for (const m of confounds) opts.onProgress?.({ kind: 'log', level: 'warn', message: `Source shortcut: ${m} (see radreview audit)` });
 	lap('scan');
-	const loaded = await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
+	// fp32 features need no split, so decoding overlaps the base's forward pass. int8 calibrates on the training
+	// split, which depends on which files decode: that path decodes every image first.
+	const early = cfg.precision === 'int8' ? undefined : await decodeWithFeatures(labelled, spec, base, { ...cfg, preprocessing }, opts);
+	const full = early ? undefined : await decode(labelled, cfg.workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
+	const loaded: PipelinedLoad = early?.loaded ?? full!;
 	if (loaded.images.length === 0) throw new Error(`${cfg.dataDir}: none of the ${labelled.length} images could be decoded`);
+	const images = await withPixels(
+		loaded,
+		{ workDir: cfg.workDir, size: cfg.imageSize, resize: cfg.resize, ...(cfg.dicomWindow ? { dicomWindow: cfg.dicomWindow } : {}), ...(cfg.equalize ? { equalize: cfg.equalize } : {}) },
+		opts,
+	);
+	// Pipelined, 'decode' holds the overlapped feature pass too (the keys stay those Compare sums).
 	lap('decode');
 	throwIfAborted(opts.signal);
 
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	// Copies of one image on both sides of the split would score the model on what it memorised.
-	const dups = linkDuplicates(loaded.images, cfg.imageSize);
+	const dups = linkDuplicates(images, cfg.imageSize);
 	if (dups.groups.length) {
 		opts.onProgress?.({
 			kind: 'log',
@@ -366,13 +423,13 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		const splitOf = new Map<string, SplitName>();
 		for (const s of ['train', 'val', 'test'] as const) for (const rel of split[s]) splitOf.set(rel, s);
 		// int8 calibrates on training images only: nothing about the test images shapes the base.
-		const int8Req = cfg.precision === 'int8' ? { plan: planCalibration(loaded.images.filter((im) => splitOf.get(im.record.relPath) === 'train')) } : undefined;
-		const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts, int8Req);
+		const int8Req = full && cfg.precision === 'int8' ? { plan: planCalibration(full.images.filter((im) => splitOf.get(im.record.relPath) === 'train')) } : undefined;
+		const feats = early?.feats ?? (await features(full!, spec, base, { ...cfg, preprocessing }, opts, int8Req));
 		const baseRuntime = feats.runtime ?? 'feature cache';
 		lap('features');
 		const rowsOf = (s: SplitName) => loaded.images.map((im, i) => (splitOf.get(im.record.relPath) === s ? i : -1)).filter((i) => i >= 0);
 		// Calibrated on the training images and kept with the run, so classify can say "not a chest X-ray".
-		const ood = await trainOod(loaded.images, feats, rowsOf('train'), spec.outputShape(cfg.imageSize)[2], opts);
+		const ood = await trainOod(images, feats, rowsOf('train'), spec.outputShape(cfg.imageSize)[2], opts);
 		if (ood) lap('out of distribution');
 		const labelsAll = loaded.images.map((im) => classIndex(im.record));
 		const sourcesAll = loaded.images.map((im) => im.record.source);
@@ -468,11 +525,11 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		await writePredictionsCsv(path.join(dir, RUN_FILES.predictions), predictions);
 		if (ood) await writeOodReference(dir, ood.reference);
 		let int8: Int8Fidelity | undefined;
-		if (feats.int8) {
+		if (feats.int8 && full) {
 			await writeRunJson(dir, RUN_FILES.quantization, feats.int8);
 			if (feats.int8.report.accepted) {
 				// The same head on fp32 features of the same test images: does int8 change any decision?
-				const testLoaded = { ...loaded, images: testRows.map((r) => loaded.images[r]) };
+				const testLoaded = { ...full, images: testRows.map((r) => full.images[r]) };
 				const fp = await features(testLoaded, spec, base, { ...cfg, preprocessing }, opts);
 				const fpPred = predictRecords(
 					head,
@@ -609,8 +666,6 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const excluded = new Set(annotated.excluded.map((x) => x.path));
 	const corrected = new Map(annotated.images.map((r) => [r.relPath, r]));
 	const records = scanned.images.map((r) => corrected.get(r.relPath) ?? r);
-	const loaded = await decode(records, workDir, cfg.imageSize, cfg.resize, opts, { dicomWindow: cfg.dicomWindow, equalize: cfg.equalize });
-	const errors = [...scanned.errors, ...loaded.errors];
 
 	// The same weights the head was trained on, or a clear refusal.
 	const want = run.weights;
@@ -628,7 +683,9 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 		if (!q) throw new Error(`${path.join(run.runDir, RUN_FILES.quantization)}: missing or unreadable, but the run's config.json says precision int8`);
 		if (q.report.accepted) int8 = { stored: q };
 	}
-	const feats = await features(loaded, spec, base, { ...cfg, workDir, preprocessing }, opts, int8);
+	// Decoded while the base runs (a cached feature needs no decode at all).
+	const { loaded, feats } = await decodeWithFeatures(records, spec, base, { ...cfg, workDir, preprocessing }, opts, int8);
+	const errors = [...scanned.errors, ...loaded.errors];
 
 	opts.onProgress?.({ kind: 'stage', stage: 'classify', done: 0, total: loaded.images.length });
 	const model = await loadLayersModel(run.runDir);
@@ -647,7 +704,14 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const reference = await oodReferenceOf(run, (images) => features(images, spec, base, { ...cfg, workDir, preprocessing }, opts, int8), channels, workDir, opts);
 	if (reference && loaded.images.length) {
 		const scores = scoreOod(reference, globalPool(feats.feats, loaded.images.length, channels), loaded.images.length);
-		const verdicts = await oodVerdicts(loaded.images, scores, reference.threshold);
+		const pixels: PixelCacheOptions = {
+			workDir,
+			size: cfg.imageSize,
+			resize: cfg.resize,
+			...(cfg.dicomWindow ? { dicomWindow: cfg.dicomWindow } : {}),
+			...(cfg.equalize ? { equalize: cfg.equalize } : {}),
+		};
+		const verdicts = await oodVerdicts(await withPixels(loaded, pixels, opts), scores, reference.threshold);
 		predictions = predictions.map((p, i) => withOod(p, verdicts[i]));
 		const flagged = verdicts.filter((v) => v.outOfDistribution).length;
 		if (flagged)
@@ -843,9 +907,8 @@ export async function extractFeatures(
 	const scanned = await scan(cfg.dataDir, opts);
 	const mine = cfgIn.shard ? shardRecords(scanned.images, cfgIn.shard) : scanned.images;
 	if (mine.length === 0) throw new Error(`${cfg.dataDir}: no images${cfgIn.shard ? ` in shard ${cfgIn.shard.index}/${cfgIn.shard.count}` : ''}`);
-	const loaded = await decode(mine, cfg.workDir, cfg.imageSize, cfg.resize, opts);
 	const base = await prepareBase(spec, cfg.weights, cfg.imageSize, cfg.seed, { workDir: cfg.workDir, signal: opts.signal, onProgress: opts.onProgress });
-	const feats = await features(loaded, spec, base, { ...cfg, preprocessing }, opts);
+	const { loaded, feats } = await decodeWithFeatures(mine, spec, base, { ...cfg, preprocessing }, opts);
 	const key = { backbone: spec.id, weightsSha: base.info.sha256, preprocessing, resize: cfg.resize, size: cfg.imageSize };
 	return {
 		root: cfg.dataDir,

@@ -80,33 +80,68 @@ interface Loaded {
 	written?: Promise<void>;
 }
 
-/** One file through the cache, with the hash index of the current batch. */
-async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<Loaded> {
+/** A file's content hash, from the hash index when the file is unchanged, else by reading it (then its bytes come too). */
+async function hashOne(file: string, index: HashIndex): Promise<{ sha256: string; bytes?: Uint8Array }> {
 	let st;
 	try {
 		st = await fs.stat(file);
 	} catch (e) {
 		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
 	}
-	const want = o.size * o.size * 3;
 	const known = index.files[file];
-	if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) {
-		const hit = await readEntry(entryPath(dir, known.sha256, o), want);
-		if (hit) return { rgb: hit, sha256: known.sha256, cached: true };
-	}
-	let bytes: Uint8Array;
+	if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return { sha256: known.sha256 };
+	const bytes = await readBytes(file);
+	const hash = sha256(bytes);
+	index.files[file] = { mtimeMs: st.mtimeMs, size: st.size, sha256: hash };
+	return { sha256: hash, bytes };
+}
+
+async function readBytes(file: string): Promise<Uint8Array> {
 	try {
-		bytes = await fs.readFile(file);
+		return await fs.readFile(file);
 	} catch (e) {
 		throw new DecodeError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
 	}
-	const hash = sha256(bytes);
-	index.files[file] = { mtimeMs: st.mtimeMs, size: st.size, sha256: hash };
+}
+
+/** The pixels of a file whose hash is known: from the cache, or decoded (bytes read if not given). */
+async function pixelsOf(file: string, hash: string, o: PixelCacheOptions, dir: string, bytes?: Uint8Array): Promise<Loaded> {
 	const entry = entryPath(dir, hash, o);
-	const hit = await readEntry(entry, want);
+	const hit = await readEntry(entry, o.size * o.size * 3);
 	if (hit) return { rgb: hit, sha256: hash, cached: true };
-	const img = await decodePixels(bytes, file, o);
+	const img = await decodePixels(bytes ?? (await readBytes(file)), file, o);
 	return { rgb: img.rgb, sha256: hash, cached: false, written: writeSealed(entry, img.rgb) };
+}
+
+/** One file through the cache, with the hash index of the current batch. */
+async function loadOne(file: string, o: PixelCacheOptions, dir: string, index: HashIndex): Promise<Loaded> {
+	const { sha256: hash, bytes } = await hashOne(file, index);
+	return pixelsOf(file, hash, o, dir, bytes);
+}
+
+/**
+ * The pixel cache split in two steps for a caller that hashes every file first and decodes only some, later
+ * (the feature pipeline: a cached feature needs no pixels). `close` saves the hash index.
+ */
+export interface PixelCacheSession {
+	/** Content hash of a file; throws DecodeError when it cannot be read. */
+	hash(file: string): Promise<string>;
+	/** Pixels of a hashed file (cached or decoded now); `written` is the cache write of a fresh decode. */
+	pixels(file: string, hash: string): Promise<{ rgb: Uint8Array; cached: boolean; written?: Promise<void> }>;
+	close(): Promise<void>;
+}
+
+export async function openPixelCache(o: PixelCacheOptions): Promise<PixelCacheSession> {
+	const dir = pixelCacheDir(o.workDir);
+	const index = await readIndex(dir);
+	const before = JSON.stringify(index);
+	return {
+		hash: async (file) => (await hashOne(file, index)).sha256,
+		pixels: (file, hash) => pixelsOf(file, hash, o, dir),
+		close: async () => {
+			if (JSON.stringify(index) !== before) await writeJsonAtomic(path.join(dir, 'index.json'), index);
+		},
+	};
 }
 
 /** Decode one file through the cache (e.g. "classify this image"). */

@@ -114,7 +114,7 @@ export function featureFile(dir: string, sha: string): string {
 }
 
 /** A cached vector, or undefined when missing, torn or corrupt (then it is computed again). */
-async function readVector(file: string, dim: number): Promise<Float32Array | undefined> {
+export async function readVector(file: string, dim: number): Promise<Float32Array | undefined> {
 	const buf = await readSealed(file, dim * 4);
 	if (!buf) return undefined;
 	// Copy out: Buffer slices of the pool are not 4-byte aligned.
