@@ -37,8 +37,11 @@ export const runSetKey = (runDir: string): string => `run:${path.resolve(runDir)
 /** The prediction set of a folder classified with a run (classifying it again with that run reuses its panel). */
 export const folderSetKey = (runDir: string, folder: string): string => `folder:${path.resolve(runDir)}|${path.resolve(folder)}`;
 
-/** What the host hands the panel: the wire view, but with the engine's predictions (items are derived here). */
-export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: Prediction[] };
+/** An image to show: the engine's prediction, or (an audit queue) none, with a note saying why it is listed. */
+export type ShownImage = Prediction | (Omit<Prediction, 'predicted' | 'probs'> & { predicted: null; probs: []; note: string });
+
+/** What the host hands the panel: the wire view, but with the images to show (items are derived here). */
+export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: ShownImage[] };
 
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
 	/** The panel last opened or revealed. */
@@ -188,6 +191,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 		const items: PredictionItem[] = input.predictions.map((p) => {
 			const item: PredictionItem = { relPath: p.relPath, label: p.label, predicted: p.predicted, probs: p.probs };
+			if ('note' in p) item.note = p.note;
 			if (p.split) item.split = p.split;
 			if (p.source) item.source = p.source;
 			if (p.patientId) item.patientId = p.patientId;
@@ -322,9 +326,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			this.view.items.map((i) => [
 				i.relPath,
 				i.label ?? '',
-				i.predicted,
-				...i.probs.map((p) => p.toFixed(6)),
-				i.label === null ? '' : String(i.label === i.predicted),
+				i.predicted ?? '',
+				...CLASS_NAMES.map((_, k) => (i.predicted === null ? '' : (i.probs[k] ?? 0).toFixed(6))),
+				i.label === null || i.predicted === null ? '' : String(i.label === i.predicted),
 				i.split ?? '',
 				i.source ?? '',
 				i.patientId ?? '',
@@ -339,7 +343,7 @@ function gradcamDir(wd: string): string {
 }
 
 /** The folder all paths share (fallback when a run does not name its dataset). */
-function commonRoot(preds: Prediction[]): string {
+function commonRoot(preds: readonly { path: string }[]): string {
 	if (preds.length === 0) return '/';
 	let root = path.dirname(preds[0].path);
 	for (const p of preds) {

@@ -2,7 +2,7 @@
 // cell elements recycled as the window moves. Smooth with thousands of images.
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
-import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, virtualWindow, type GridItem } from '../shared/logic';
+import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, predictionText, virtualWindow, type GridItem } from '../shared/logic';
 
 export const CELL_MIN_WIDTH = 190;
 /** Keep in step with .cell / .grid-layer in media/predictions.css. */
@@ -218,8 +218,10 @@ export class VirtualGrid {
 		cell.name.title = item.relPath;
 		cell.source.textContent = itemSource(item);
 		cell.patient.textContent = item.patientId ?? 'patient unknown';
-		cell.pred.textContent = item.predicted;
-		cell.predProb.textContent = `(${confidence(item).toFixed(2)})`;
+		// An audit queue's images have no prediction: say so, with what flagged them, never a made-up class.
+		cell.pred.textContent = item.predicted ?? 'none';
+		cell.predProb.textContent = item.predicted === null ? (item.note ?? '') : `(${confidence(item).toFixed(2)})`;
+		if (cell.pred.parentElement) cell.pred.parentElement.title = item.predicted === null ? predictionText(item, 2) : 'Predicted class (confidence)';
 		if (item.label === null) {
 			cell.trueLine.hidden = true;
 			cell.outcome.hidden = true;
@@ -234,7 +236,7 @@ export class VirtualGrid {
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
 			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
 		}
-		const label = `${item.relPath}: predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
+		const label = `${item.relPath}: ${item.predicted === null ? predictionText(item, 2) : `predicted ${item.predicted}`}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
 		cell.el.setAttribute('aria-label', label);
 		this.hooks.decorate?.(cell.el, item, label);
 	}

@@ -268,7 +268,8 @@ function refresh(resetScroll: boolean): void {
 function renderSide(): void {
 	if (!view) return;
 	const items = view.items.map((i) => annotator.effective(i));
-	const labelled = items.some((i) => i.label !== null);
+	// A confusion matrix needs predictions: an audit queue (no predictions) gets none.
+	const labelled = items.some((i) => i.label !== null && i.predicted !== null);
 	const parts: HTMLElement[] = [];
 	if (labelled) {
 		const matrix = confusionOf(items);
@@ -347,9 +348,10 @@ function renderSide(): void {
 
 function renderHeader(v: PredictionsView): void {
 	title.textContent = v.title;
-	const labelled = v.items.some((i) => i.label !== null);
-	const accuracy = v.metrics?.accuracy ?? (labelled ? v.items.filter((i) => i.label === i.predicted).length / v.items.filter((i) => i.label !== null).length : undefined);
-	const n = v.metrics?.support ?? v.items.filter((i) => i.label !== null).length;
+	// Accuracy over images with both a label and a prediction (an audit queue has no predictions: no accuracy).
+	const scored = v.items.filter((i) => i.label !== null && i.predicted !== null);
+	const accuracy = v.metrics?.accuracy ?? (scored.length ? scored.filter((i) => i.label === i.predicted).length / scored.length : undefined);
+	const n = v.metrics?.support ?? scored.length;
 	replaceChildren(
 		meta,
 		h('span', { class: 'chip', text: v.backbone }),
