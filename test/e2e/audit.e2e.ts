@@ -92,6 +92,7 @@ describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 		assert.doesNotMatch((await tile.textContent()) ?? '', /right|wrong|\(1\.00\)/);
 		assert.equal(await grid.locator('[data-testid="metrics-accuracy"]').count(), 0, 'no accuracy for a queue without predictions');
 		assert.equal(await grid.locator('[data-testid="confusion-matrix"]').count(), 0, 'no confusion matrix either');
+		assert.equal(await grid.locator('p', { hasText: 'flagged by a check, not classified' }).count(), 1);
 
 		// Exclude: the flag lands in radreview-annotations.csv (written shortly after, by the annotation store).
 		// The queue opened over the audit in the same editor group: back to the audit's tab.

@@ -229,12 +229,13 @@ export class VirtualGrid {
 			delete cell.trueLabel.dataset.testid;
 		} else {
 			cell.trueLine.hidden = false;
-			cell.outcome.hidden = false;
 			cell.trueLabel.dataset.testid = TestId.TrueLabel;
 			cell.trueLabel.textContent = item.label;
+			// Right or wrong needs a prediction: an audit queue's images have a label but none.
+			cell.outcome.hidden = ok === null;
 			cell.outcome.className = `cell-outcome ${ok ? 'right' : 'wrong'}`;
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
-			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
+			cell.outcomeText.textContent = ok === null ? '' : ok ? 'right' : 'wrong';
 		}
 		const label = `${item.relPath}: ${item.predicted === null ? predictionText(item, 2) : `predicted ${item.predicted}`}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
 		cell.el.setAttribute('aria-label', label);

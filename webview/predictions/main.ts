@@ -330,7 +330,9 @@ function renderSide(): void {
 			}
 		}
 	} else {
-		parts.push(h('p', { class: 'muted', text: 'These images have no labels: no accuracy or confusion matrix.' }));
+		const unpredicted = items.some((i) => i.predicted === null);
+		const why = unpredicted ? 'These images were flagged by a check, not classified' : 'These images have no labels';
+		parts.push(h('p', { class: 'muted', text: `${why}: no accuracy or confusion matrix.` }));
 	}
 	if (view.errors.length) {
 		parts.push(
