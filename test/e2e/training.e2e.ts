@@ -1,12 +1,13 @@
 // Issue 8 in a real VS Code (code-server), offline: Train All trains what has weights (ResNet50 from the npm
 // package) and skips the rest with the reason; the Train picker defaults to a backbone with weights and names
 // the weights at once; a folder with no images updates the Dataset panel; a reload during training leaves an
-// interrupted run (no `.partial` folder) and restores the panels; the host log has no unhandled rejection.
+// interrupted run (no `.partial` folder) and restores the panels, a classified folder's Predictions panel with its
+// set; the host log has no unhandled rejection.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launch, makeDataset, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { answerFolderDialog, launch, makeDataset, panelFrame, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const PER_CLASS = 4;
 // Within the epochs setting's limit (1000): 20 images a class in batches of one keep the fused head busy long
@@ -166,8 +167,22 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await page.waitForTimeout(1500);
 	});
 
-	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panel', async () => {
+	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panels', async () => {
 		const { page } = h;
+		// A classified folder's Predictions panel first (the worker runs one job at a time: not behind the training).
+		await page.locator('.part.sidebar .composite.title').first().click();
+		await runCommand(page, 'Radiograph: Classify Radiographs');
+		await answerFolderDialog(page, path.join(h.workspace, 'data'), /Classify|OK/);
+		await page.locator('.quick-input-widget', { hasText: 'Model to classify with' }).waitFor({ state: 'visible', timeout: 60_000 });
+		await page.keyboard.press('Enter'); // the newest run
+		const classified = async (): Promise<string | undefined> => {
+			const grid = await panelFrame(page, 'predictions', 2000);
+			const title = (await grid.locator('h1').first().textContent({ timeout: 1000 })) ?? '';
+			return / — data$/.test(title.trim()) && (await grid.locator('[data-testid="grid-item"]').count()) === 3 * PER_CLASS ? title.trim() : undefined;
+		};
+		const folderTitle = await until('the classified folder grid', classified, 5 * 60_000, 1000);
+		await shot(page, 't03c-classified-before-reload');
+
 		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, ...LONG });
 		await page.waitForTimeout(1500);
 		await runCommand(page, 'Radiograph: Train VGG16');
@@ -221,6 +236,11 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await view.locator('[data-testid="training-series"][data-state="interrupted"] [data-testid="dismiss-button"]').first().click();
 		await until('the card dismissed', async () => ((await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) === 0 ? true : undefined), 30_000);
 		assert.ok(fs.existsSync(path.join(runsDir(), interrupted)), 'the run folder stays on disk');
+
+		// The classified folder's panel comes back with its set (not closed): shown when its tab is.
+		await page.locator('.tabs-container .tab', { hasText: folderTitle }).first().click();
+		assert.equal(await until('the restored classified folder grid', classified, 3 * 60_000, 1000), folderTitle);
+		await shot(page, 't05b-restored-classified-folder');
 
 		await runCommand(page, 'Radiograph: Compare Backbones');
 		await view.locator('[data-testid="interrupted-row"]').first().waitFor({ state: 'attached', timeout: 60_000 });

@@ -47,9 +47,11 @@ const channel = new Channel<PredictionsToWebview, PredictionsFromWebview>();
 interface UiState {
 	/** Filter and sort per prediction set (PredictionsView.setKey): a filter never leaks from one set to another. */
 	sets: FilterStore;
+	/** The set on screen: after a window reload the host restores this panel with it. */
+	shown?: string;
 }
 const saved = channel.uiState<UiState>({ sets: {} });
-const ui: UiState = { sets: typeof saved.sets === 'object' && saved.sets !== null ? saved.sets : {} };
+const ui: UiState = { sets: typeof saved.sets === 'object' && saved.sets !== null ? saved.sets : {}, ...(typeof saved.shown === 'string' ? { shown: saved.shown } : {}) };
 /** The filter and sort of the set on screen (defaults until a snapshot names the set). */
 let cur: SetView = viewForSet(undefined, '');
 
@@ -377,6 +379,10 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	if (v && (view === null || v.setKey !== view.setKey)) {
 		if (view) ui.sets = rememberView(ui.sets, view.setKey, cur);
 		cur = viewForSet(ui.sets, v.setKey);
+	}
+	if (v && ui.shown !== v.setKey) {
+		ui.shown = v.setKey;
+		channel.saveUiState(ui);
 	}
 	view = v;
 	root.hidden = false;
