@@ -108,10 +108,12 @@ export function resolveTrainConfig(cfg: Partial<TrainConfig> & Pick<TrainConfig,
 	int('epochs', c.epochs);
 	int('batchSize', c.batchSize);
 	int('imageSize', c.imageSize);
+	// Up front, before weights or images: below 2×2 the head's pooling is empty and the backend crashes unexplained.
+	// (Keras' own minimum, e.g. Xception's 71, is the builder's to refuse, after the weights are known.)
 	const spec = getBackbone(c.backbone);
-	const minSize = minHeadImageSize(spec);
-	if (c.imageSize < minSize) {
-		const [h, w] = spec.outputShape(c.imageSize);
+	const [h, w] = spec.outputShape(c.imageSize);
+	if (h < 2 || w < 2) {
+		const minSize = minHeadImageSize(spec);
 		throw new Error(
 			`imageSize ${c.imageSize} is too small for ${spec.displayName}: its base output would be ${h}×${w}, and the head's 2×2 average pooling needs at least 2×2. Use an image size of ${minSize} or more.`,
 		);
