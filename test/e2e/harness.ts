@@ -302,8 +302,8 @@ export async function answerFolderDialog(page: Page, folder: string, button: Reg
 	await page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
 }
 
-/** The content frame of the visible webview whose panel root is `name` (panels may sit side by side). */
-export async function panelFrame(page: Page, name: string, timeoutMs = 60_000): Promise<FrameLocator> {
+/** The content frame of a visible webview whose panel root is `name` and that `match` accepts (panels may sit side by side). */
+export async function panelFrame(page: Page, name: string, timeoutMs = 60_000, match: (f: FrameLocator) => Promise<boolean> = () => Promise.resolve(true)): Promise<FrameLocator> {
 	return until(
 		`${name} panel`,
 		async () => {
@@ -311,7 +311,7 @@ export async function panelFrame(page: Page, name: string, timeoutMs = 60_000): 
 			const n = await page.locator('iframe.webview.ready >> visible=true').count();
 			for (let i = 0; i < n; i++) {
 				const f = frames.nth(i).frameLocator('#active-frame');
-				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0) return f;
+				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0 && (await match(f))) return f;
 			}
 			return undefined;
 		},

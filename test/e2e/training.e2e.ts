@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { answerFolderDialog, launch, makeDataset, panelFrame, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import type { FrameLocator } from './pw';
 
 const PER_CLASS = 4;
 // Within the epochs setting's limit (1000): 20 images a class in batches of one keep the fused head busy long
@@ -175,10 +176,11 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await answerFolderDialog(page, path.join(h.workspace, 'data'), /Classify|OK/);
 		await page.locator('.quick-input-widget', { hasText: 'Model to classify with' }).waitFor({ state: 'visible', timeout: 60_000 });
 		await page.keyboard.press('Enter'); // the newest run
+		// The folder's grid, whichever Predictions panels sit beside it (a run's test split may be open too).
+		const titleOf = async (f: FrameLocator): Promise<string> => ((await f.locator('h1').first().textContent({ timeout: 1000 })) ?? '').trim();
 		const classified = async (): Promise<string | undefined> => {
-			const grid = await panelFrame(page, 'predictions', 2000);
-			const title = (await grid.locator('h1').first().textContent({ timeout: 1000 })) ?? '';
-			return / — data$/.test(title.trim()) && (await grid.locator('[data-testid="grid-item"]').count()) === 3 * PER_CLASS ? title.trim() : undefined;
+			const grid = await panelFrame(page, 'predictions', 2000, async (f) => / — data$/.test(await titleOf(f)));
+			return (await grid.locator('[data-testid="grid-item"]').count()) === 3 * PER_CLASS ? titleOf(grid) : undefined;
 		};
 		const folderTitle = await until('the classified folder grid', classified, 5 * 60_000, 1000);
 		await shot(page, 't03c-classified-before-reload');
