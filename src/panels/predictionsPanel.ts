@@ -181,7 +181,8 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	 */
 	static async revive(services: Services, panel: vscode.WebviewPanel, state: unknown): Promise<void> {
 		const shown = shownSetOf(state);
-		const saved = shown ? services.context.workspaceState.get<Record<string, SavedSet>>(SETS_KEY, {})[shown] : undefined;
+		const sets = services.context.workspaceState.get<Record<string, SavedSet>>(SETS_KEY, {});
+		const saved = shown && Object.prototype.hasOwnProperty.call(sets, shown) ? sets[shown] : undefined;
 		const key = saved && (saved.kind === 'run' ? runSetKey(saved.runDir) : folderSetKey(saved.runDir, saved.folder));
 		// Hidden panels are restored only when first shown: a command may have opened this set's panel meanwhile.
 		if (!saved || !key || PredictionsPanel.bySet.get(key)?.isDisposed === false) {
