@@ -180,7 +180,9 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		const titleOf = async (f: FrameLocator): Promise<string> => ((await f.locator('h1').first().textContent({ timeout: 1000 })) ?? '').trim();
 		const classified = async (): Promise<string | undefined> => {
 			const grid = await panelFrame(page, 'predictions', 2000, async (f) => / — data$/.test(await titleOf(f)));
-			return (await grid.locator('[data-testid="grid-item"]').count()) === 3 * PER_CLASS ? titleOf(grid) : undefined;
+			// The grid is virtualised (a narrow panel renders a few tiles): read its count of the set's images.
+			const shown = Number(await grid.locator('[data-testid="grid-count"]').first().textContent({ timeout: 1000 }));
+			return shown === 3 * PER_CLASS && (await grid.locator('[data-testid="grid-item"]').count()) > 0 ? titleOf(grid) : undefined;
 		};
 		const folderTitle = await until('the classified folder grid', classified, 5 * 60_000, 1000);
 		await shot(page, 't03c-classified-before-reload');
