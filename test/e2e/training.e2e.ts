@@ -223,13 +223,12 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		assert.equal(fs.existsSync(path.join(runsDir(), interrupted, 'metrics.json')), false, 'not presented as a finished run');
 
 		// The training panel comes back by itself (serializer) and shows the run as interrupted.
-		const view = webview(page);
-		await until(
+		// The restored Predictions panel of the classified folder sits beside it: pick the training panel's frame.
+		const view = await until(
 			'the restored training panel with the interrupted run',
 			async () => {
-				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
-				if (root !== 'training') return undefined;
-				return (await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) > 0 ? true : undefined;
+				const f = await panelFrame(page, 'training', 1000);
+				return (await f.locator('[data-testid="training-series"][data-state="interrupted"]').count()) > 0 ? f : undefined;
 			},
 			120_000,
 			1000,
@@ -247,7 +246,7 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await shot(page, 't05b-restored-classified-folder');
 
 		await runCommand(page, 'Radiograph: Compare Backbones');
-		await view.locator('[data-testid="interrupted-row"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+		await panelFrame(page, 'compare', 60_000, async (f) => (await f.locator('[data-testid="interrupted-row"]').count()) > 0);
 		await shot(page, 't06-compare-interrupted');
 		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), SETTINGS);
 	});
