@@ -29,9 +29,16 @@ import type { OperatingRule } from './engine/report/stats';
 import { isCancelled } from './engine/util/cancel';
 import { initBackend, shutdownBackend } from './engine/model/tf';
 import { resolveWeights } from './engine/weights/weights';
+import { availableBackbones, getBackbone } from './engine/model/backbones';
+import { minHeadImageSize } from './engine/model/head';
 import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
 import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
 import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
+
+/** "VGG16 64, ResNet50V2 33, …": the smallest image size each backbone's head can take. */
+const MIN_SIZES = availableBackbones()
+	.map((id) => `${getBackbone(id).displayName} ${minHeadImageSize(getBackbone(id))}`)
+	.join(', ');
 
 class UsageError extends Error {}
 
@@ -105,7 +112,7 @@ Results are research aids, not a diagnosis.`,
   --test-fraction X       default ${D.testFraction}
   --val-fraction X        default ${D.valFraction}
   --resize stretch|letterbox  default ${D.resize}
-  --image-size N          default ${D.imageSize}
+  --image-size N          default ${D.imageSize}; at least ${MIN_SIZES}
   --preprocessing caffe|tf|unit  override the backbone's normalisation
   --min-lr X              ReduceLROnPlateau floor, default ${D.reduceLr.minLr}
   --restore-best-weights  end with the weights of the lowest val_loss epoch (Keras restore_best_weights)

@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { CLASS_NAMES, type ClassName } from './engine/types';
-import { scanDataset } from './engine/data/scan';
+import { datasetLabels } from './engine/data/scan';
 import { flagText, parseAnnotations, serialiseAnnotations, type Annotation } from './engine/annotations/format';
 import { mergeAnnotations, type AnnotationConflict, type AnnotationEdit } from './engine/annotations/merge';
 import { editAnnotations, readAnnotations, writeAnnotations } from './engine/annotations/store';
@@ -96,8 +96,7 @@ export async function cmdAnnotate(values: Record<string, string | boolean | unde
 		return;
 	}
 
-	const scan = await scanDataset(root);
-	const images = new Map(scan.images.map((r) => [r.relPath, r.label]));
+	const images = await datasetLabels(root);
 	let edits: AnnotationEdit[];
 	switch (action) {
 		case 'set': {

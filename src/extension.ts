@@ -24,7 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
 	const status = new StatusBar(() => readSettings().backend);
 	const sessions = new TrainingSessions(engine, log, status, context.workspaceState);
 	const backboneWeights = new BackboneWeights(engine, log);
-	const annotations = new AnnotationStore(log);
+	const annotations = new AnnotationStore(log, (dataDir) => engine.run({ type: 'datasetLabels', dataDir }));
 	annotationStore = annotations;
 	const services: Services = { context, extensionUri: context.extensionUri, log, engine, status, sessions, backboneWeights, annotations };
 

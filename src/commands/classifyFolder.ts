@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { accuracyWithInterval } from '../engine/infer/metrics';
 import type { RunSummary } from '../engine/types';
-import { PredictionsPanel, folderSetKey } from '../panels/predictionsPanel';
+import { PredictionsPanel } from '../panels/predictionsPanel';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
 import { allowChosenFolder, requireTrust, requireWorkDir, UserError } from '../util/workspace';
@@ -30,57 +30,11 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 	allowChosenFolder(folder);
 	const run = await pickRun(s, wd);
 	if (!run) return;
-	const name = DISPLAY_NAMES[run.backbone] ?? run.backbone;
-	const panel = PredictionsPanel.forSet(s, folderSetKey(run.runDir, folder));
-	panel.setBusy(`Classifying ${path.basename(folder)} with ${name}…`);
-	s.log.info(`Classify ${folder} with ${run.runDir}`);
-	try {
-		const result = await vscode.window.withProgress(
-			{ location: vscode.ProgressLocation.Notification, title: `Classifying ${path.basename(folder)} with ${name}`, cancellable: true },
-			async (progress, token) => {
-				const controller = new AbortController();
-				const sub = token.onCancellationRequested(() => controller.abort());
-				try {
-					return await s.engine.run(
-						{ type: 'classify', runDir: run.runDir, folder: folder, workDir: wd },
-						{
-							signal: controller.signal,
-							onProgress: (e) => {
-								if (e.kind === 'stage') progress.report({ message: `${e.stage} ${e.done}/${e.total}` });
-								else if (e.kind === 'fileError') s.log.warn(`${e.error.path}: ${e.error.reason}`);
-								else if (e.kind === 'log') s.log[e.level](e.message);
-							},
-						},
-					);
-				} finally {
-					sub.dispose();
-				}
-			},
-		);
-		for (const err of result.errors) s.log.warn(`${err.path}: ${err.reason}`);
-		s.log.info(`Classified ${result.predictions.length} image(s), ${result.errors.length} problem(s); wrote ${result.csvPath}`);
-		await panel.setInput({
-			setKey: folderSetKey(run.runDir, folder),
-			title: `${name} — ${path.basename(folder)}`,
-			source: 'folder',
-			backbone: run.backbone,
-			weights: run.weights,
-			backend: run.backend,
-			runDir: run.runDir,
-			root: folder,
-			predictions: result.predictions,
-			metrics: result.metrics,
-			errors: result.errors,
-			csvPath: result.csvPath,
-		});
-		const ood = result.predictions.filter((p) => p.outOfDistribution).length;
-		void vscode.window.showInformationMessage(
-			`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}${ood ? `; ${ood} ${ood === 1 ? 'does' : 'do'} not look like a frontal chest X-ray (badge in the grid)` : ''}. Wrote ${result.csvPath}.`,
-		);
-	} catch (e) {
-		panel.setBusy(null);
-		throw e;
-	}
+	const result = await PredictionsPanel.showFolder(s, run, folder);
+	const ood = result.predictions.filter((p) => p.outOfDistribution).length;
+	void vscode.window.showInformationMessage(
+		`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}${ood ? `; ${ood} ${ood === 1 ? 'does' : 'do'} not look like a frontal chest X-ray (badge in the grid)` : ''}. Wrote ${result.csvPath}.`,
+	);
 }
 
 /** The run to classify with: the only one, or a pick (newest first). */

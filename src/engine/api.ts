@@ -26,7 +26,7 @@ import { isCancelled, throwIfAborted } from './util/cancel';
 import { initBackend, type BackendReport } from './model/tf';
 import { getBackbone } from './model/backbones';
 import type { BackboneSpec } from './model/backbones/spec';
-import { buildHead, predictPooled, wrapHead, type Head } from './model/head';
+import { buildHead, minHeadImageSize, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
 import { loadImages, type LoadedImage, type LoadResult, type PixelCacheOptions } from './data/cache';
 import { splitDataset } from './data/splits';
@@ -114,6 +114,16 @@ export function resolveTrainConfig(cfg: Partial<TrainConfig> & Pick<TrainConfig,
 	int('epochs', c.epochs);
 	int('batchSize', c.batchSize);
 	int('imageSize', c.imageSize);
+	// Up front, before weights or images: below 2×2 the head's pooling is empty and the backend crashes unexplained.
+	// (Keras' own minimum, e.g. Xception's 71, is the builder's to refuse, after the weights are known.)
+	const spec = getBackbone(c.backbone);
+	const [h, w] = spec.outputShape(c.imageSize);
+	if (h < 2 || w < 2) {
+		const minSize = minHeadImageSize(spec);
+		throw new Error(
+			`imageSize ${c.imageSize} is too small for ${spec.displayName}: its base output would be ${h}×${w}, and the head's 2×2 average pooling needs at least 2×2. Use an image size of ${minSize} or more.`,
+		);
+	}
 	if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`seed must be an integer ≥ 0 (got ${c.seed})`);
 	if (!(c.learningRate > 0)) throw new Error(`learningRate must be > 0 (got ${c.learningRate})`);
 	if (!(c.reduceLr.minLr >= 0)) throw new Error(`minLr must be ≥ 0 (got ${c.reduceLr.minLr})`);

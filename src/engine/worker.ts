@@ -8,6 +8,7 @@ import { isEngineRequest, type EngineEvent, type EngineJobRequest, type EngineRe
 import * as api from './api';
 import { auditDataset } from './audit/run';
 import { decodePreview, decodeToRgb } from './data/decode';
+import { datasetLabels } from './data/scan';
 import { viewImage } from './data/view';
 import { backendReport, initBackend } from './model/tf';
 import type { FileError, ProgressEvent } from './types';
@@ -75,6 +76,7 @@ const UNQUEUED = new Set<EngineJobRequest['type']>([
 	'probeBackends',
 	'recoverRuns',
 	'listInterrupted',
+	'datasetLabels',
 ]);
 
 async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: AbortSignal): Promise<EngineResults[EngineJobRequest['type']]> {
@@ -125,6 +127,8 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 			return api.probeBackends();
 		case 'recoverRuns':
 			return api.recoverRuns(req.workDir);
+		case 'datasetLabels':
+			return Object.fromEntries(await datasetLabels(req.dataDir, opts));
 		case 'listInterrupted':
 			return api.listInterruptedRuns(req.workDir);
 		case 'audit':

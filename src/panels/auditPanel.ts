@@ -2,8 +2,8 @@
 // saves the JSON report and Markdown summary beside the caches, and turns findings into review queues.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CLASS_NAMES, type ClassName, type Prediction } from '../engine/types';
-import type { AuditImage, AuditReport } from '../engine/audit/report';
+import { CLASS_NAMES, type ClassName } from '../engine/types';
+import type { AuditImage, AuditReport, DuplicatePair, OodImage } from '../engine/audit/report';
 import { auditMarkdown } from '../engine/audit/run';
 import { writeFileAtomic, writeJsonAtomic } from '../engine/util/atomic';
 import { isAuditFromWebview, type AuditFindingName, type AuditFromWebview, type AuditItemView, type AuditToWebview, type AuditView } from '../protocol/audit';
@@ -12,7 +12,7 @@ import { readSettings } from '../util/settings';
 import type { Services } from '../util/services';
 import { ensureDatasetRoot, readableRoots, requireTrust, requireWorkDir, UserError } from '../util/workspace';
 import { BasePanel } from './basePanel';
-import { PredictionsPanel } from './predictionsPanel';
+import { PredictionsPanel, type ShownImage } from './predictionsPanel';
 
 /** Images listed per finding in the panel (the JSON report has them all). */
 const MAX_ITEMS = 60;
@@ -192,22 +192,23 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 	private async openQueue(finding: AuditFindingName): Promise<void> {
 		const r = this.report;
 		if (!r) return;
-		const pred = (x: AuditImage, predicted = x.label, probs: number[] = CLASS_NAMES.map((c) => (c === x.label ? 1 : 0))): Prediction => ({
+		const base = (x: AuditImage) => ({
 			relPath: x.relPath,
 			path: path.join(r.dataDir, x.relPath),
 			label: x.label,
-			predicted,
-			probs,
 			split: x.split,
 			patientId: x.patientId,
 			...(x.source ? { source: x.source } : {}),
 		});
-		const predictions =
+		// Only label issues come with a prediction (out-of-fold); the other checks flag an image without
+		// classifying it, so their queues show what flagged it instead of a made-up prediction.
+		const flagged = (x: AuditImage, note: string): ShownImage => ({ ...base(x), predicted: null, probs: [], note });
+		const predictions: ShownImage[] =
 			finding === 'labelIssues'
-				? r.labelIssues.issues.map((x) => pred(x, x.suggested, x.probs))
+				? r.labelIssues.issues.map((x) => ({ ...base(x), predicted: x.suggested, probs: x.probs }))
 				: finding === 'outOfDistribution'
-					? r.outOfDistribution.flagged.map((x) => pred(x))
-					: [...new Map(r.duplicates.pairs.flatMap((p) => [p.a, p.b]).map((x) => [x.relPath, x])).values()].map((x) => pred(x));
+					? r.outOfDistribution.flagged.map((x) => flagged(x, oodNote(x, r.outOfDistribution.threshold)))
+					: duplicateNotes(r.duplicates.pairs).map(([x, note]) => flagged(x, note));
 		const titles: Record<AuditFindingName, string> = { labelIssues: 'label issues', outOfDistribution: 'not a chest X-ray', duplicates: 'duplicates' };
 		const setKey = `audit:${r.dataDir}:${finding}`;
 		const panel = PredictionsPanel.forSet(this.services, setKey);
@@ -223,4 +224,21 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 			errors: [],
 		});
 	}
+}
+
+/** An out-of-distribution image's note: its audit score against the threshold, and what else flagged it. */
+export function oodNote(x: OodImage, threshold: number): string {
+	const score = `audit score ${x.score.toFixed(2)} (threshold ${threshold.toFixed(2)})`;
+	return x.details.length ? `${score}: ${x.details.join('; ')}` : score;
+}
+
+/** Each image of the duplicate pairs once, with the image it duplicates (its closest partner). */
+export function duplicateNotes(pairs: readonly DuplicatePair[]): [AuditImage, string][] {
+	const out = new Map<string, [AuditImage, string]>();
+	for (const p of pairs) {
+		const what = `${p.kind} duplicate, cosine ${p.cosine.toFixed(3)}`;
+		if (!out.has(p.a.relPath)) out.set(p.a.relPath, [p.a, `${what} of ${p.b.relPath}`]);
+		if (!out.has(p.b.relPath)) out.set(p.b.relPath, [p.b, `${what} of ${p.a.relPath}`]);
+	}
+	return [...out.values()];
 }

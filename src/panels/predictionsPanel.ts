@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { toCsv } from '../engine/data/csv';
-import { CLASS_NAMES, type ClassName, type Prediction, type TrainConfig } from '../engine/types';
+import { CLASS_NAMES, type ClassName, type Prediction, type RunSummary, type TrainConfig } from '../engine/types';
 import { testSetLabel } from '../util/sourceChoices';
 import { withCheckedSources } from '../protocol/common';
 import type { EngineResults } from '../protocol/engine';
@@ -18,13 +18,18 @@ import {
 import { confinePath } from '../util/pathConfinement';
 import type { Services } from '../util/services';
 import { DISPLAY_NAMES } from '../util/trainingSessions';
-import { readableRoots, workDir } from '../util/workspace';
+import { allowChosenFolder, readableRoots, requireTrust, requireWorkDir, UserError, workDir } from '../util/workspace';
 import { AnnotationBridge } from './annotationBridge';
 import { BasePanel } from './basePanel';
 import { exportDir, saveExport } from './exportFile';
 
-/** workspaceState: the run the panel shows, so a reload restores it. */
-const LAST_RUN_KEY = 'radiographReview.predictionsRun';
+/** workspaceState: what each prediction set was made from, by set key, so a reload can make it again. */
+const SETS_KEY = 'radiographReview.predictionSets';
+/** Sets remembered (the newest): enough for every panel a window keeps open. */
+const MAX_SAVED_SETS = 20;
+
+/** How to show a prediction set again after a reload: a run's predictions, or a folder classified with a run. */
+export type SavedSet = { kind: 'run'; runDir: string } | { kind: 'folder'; runDir: string; folder: string; csvPath?: string };
 
 /** Thumbnail edge in pixels (the grid shows them at ~120 px; 2x for HiDPI would cost more disk). */
 const THUMB_SIZE = 160;
@@ -38,8 +43,14 @@ export const runSetKey = (runDir: string): string => `run:${path.resolve(runDir)
 /** The prediction set of a folder classified with a run (classifying it again with that run reuses its panel). */
 export const folderSetKey = (runDir: string, folder: string): string => `folder:${path.resolve(runDir)}|${path.resolve(folder)}`;
 
-/** What the host hands the panel: the wire view, but with the engine's predictions (items are derived here). */
-export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: Prediction[] };
+/** An image to show: the engine's prediction, or (an audit queue) none, with a note saying why it is listed. */
+export type ShownImage = Prediction | (Omit<Prediction, 'predicted' | 'probs'> & { predicted: null; probs: []; note: string });
+
+/**
+ * What the host hands the panel: the wire view, but with the images to show (items are derived here), and how to
+ * make the set again after a reload (none: the panel closes on reload, as an audit queue does).
+ */
+export type PredictionsInput = Omit<PredictionsView, 'items'> & { predictions: ShownImage[]; restore?: SavedSet };
 
 export class PredictionsPanel extends BasePanel<PredictionsToWebview, PredictionsFromWebview> {
 	/** The panel last opened or revealed. */
@@ -77,7 +88,6 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	static async showRun(services: Services, runDir: string): Promise<void> {
 		const panel = PredictionsPanel.forSet(services, runSetKey(runDir));
 		panel.setBusy(`Loading ${path.basename(runDir)}…`);
-		void services.context.workspaceState.update(LAST_RUN_KEY, runDir);
 		try {
 			const run = await services.engine.run({ type: 'loadRun', runDir });
 			const config = (run.extra as { config?: TrainConfig } | undefined)?.config;
@@ -98,6 +108,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				metrics: run.summary.metrics,
 				errors: [],
 				csvPath: path.join(run.summary.runDir, 'predictions.csv'),
+				restore: { kind: 'run', runDir },
 			});
 			if (stale) panel.post({ type: 'notice', level: 'warn', message: `This run's ${stale}.` });
 		} catch (e) {
@@ -106,16 +117,76 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 	}
 
-	/** After a window reload: the restored panel shows the run it showed (kept in workspaceState), else closes. */
-	static async revive(services: Services, panel: vscode.WebviewPanel): Promise<void> {
-		const runDir = services.context.workspaceState.get<string>(LAST_RUN_KEY);
-		if (!runDir) {
-			panel.dispose(); // a classified folder: its predictions are one command away, not worth re-running
-			return;
+	/**
+	 * Classify every image of `folder` with `run` in the worker and show the result in that set's panel; writes the
+	 * predictions CSV (to `outCsv` when given: a restored panel rewrites its own file rather than adding one).
+	 */
+	static async showFolder(services: Services, run: Pick<RunSummary, 'runDir' | 'backbone' | 'weights' | 'backend'>, folder: string, outCsv?: string): Promise<EngineResults['classify']> {
+		const wd = requireWorkDir();
+		const name = DISPLAY_NAMES[run.backbone] ?? run.backbone;
+		const setKey = folderSetKey(run.runDir, folder);
+		const panel = PredictionsPanel.forSet(services, setKey);
+		panel.setBusy(`Classifying ${path.basename(folder)} with ${name}…`);
+		services.log.info(`Classify ${folder} with ${run.runDir}`);
+		try {
+			const result = await vscode.window.withProgress(
+				{ location: vscode.ProgressLocation.Notification, title: `Classifying ${path.basename(folder)} with ${name}`, cancellable: true },
+				async (progress, token) => {
+					const controller = new AbortController();
+					const sub = token.onCancellationRequested(() => controller.abort());
+					try {
+						return await services.engine.run(
+							{ type: 'classify', runDir: run.runDir, folder, workDir: wd, ...(outCsv ? { outCsv } : {}) },
+							{
+								signal: controller.signal,
+								onProgress: (e) => {
+									if (e.kind === 'stage') progress.report({ message: `${e.stage} ${e.done}/${e.total}` });
+									else if (e.kind === 'fileError') services.log.warn(`${e.error.path}: ${e.error.reason}`);
+									else if (e.kind === 'log') services.log[e.level](e.message);
+								},
+							},
+						);
+					} finally {
+						sub.dispose();
+					}
+				},
+			);
+			for (const err of result.errors) services.log.warn(`${err.path}: ${err.reason}`);
+			services.log.info(`Classified ${result.predictions.length} image(s), ${result.errors.length} problem(s); wrote ${result.csvPath}`);
+			await panel.setInput({
+				setKey,
+				title: `${name} — ${path.basename(folder)}`,
+				source: 'folder',
+				backbone: run.backbone,
+				weights: run.weights,
+				backend: run.backend,
+				runDir: run.runDir,
+				root: folder,
+				predictions: result.predictions,
+				metrics: result.metrics,
+				errors: result.errors,
+				csvPath: result.csvPath,
+				restore: { kind: 'folder', runDir: run.runDir, folder, csvPath: result.csvPath },
+			});
+			return result;
+		} catch (e) {
+			panel.setBusy(null);
+			throw e;
 		}
+	}
+
+	/**
+	 * After a window reload: the restored panel shows the set it showed (the webview's state names it; workspaceState
+	 * says how it was made): a run's predictions are read again, a classified folder is classified again (cached
+	 * features make that quick). A set with nothing saved (an audit queue) closes.
+	 */
+	static async revive(services: Services, panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+		const shown = shownSetOf(state);
+		const sets = services.context.workspaceState.get<Record<string, SavedSet>>(SETS_KEY, {});
+		const saved = shown && Object.prototype.hasOwnProperty.call(sets, shown) ? sets[shown] : undefined;
+		const key = saved && (saved.kind === 'run' ? runSetKey(saved.runDir) : folderSetKey(saved.runDir, saved.folder));
 		// Hidden panels are restored only when first shown: a command may have opened this set's panel meanwhile.
-		const key = runSetKey(runDir);
-		if (PredictionsPanel.bySet.get(key)?.isDisposed === false) {
+		if (!saved || !key || PredictionsPanel.bySet.get(key)?.isDisposed === false) {
 			panel.dispose();
 			return;
 		}
@@ -123,7 +194,22 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		revived.setKey = key;
 		PredictionsPanel.bySet.set(key, revived);
 		PredictionsPanel.current = revived;
-		await PredictionsPanel.showRun(services, runDir);
+		try {
+			if (saved.kind === 'run') {
+				await PredictionsPanel.showRun(services, saved.runDir);
+			} else {
+				// The user chose this folder for this workspace before the reload (workspaceState is ours, not the
+				// repository's); reading it again needs the same trust as classifying it did.
+				requireTrust('Restoring a classified folder');
+				allowChosenFolder(saved.folder);
+				const run = (await services.engine.run({ type: 'listRuns', workDir: requireWorkDir() })).find((r) => path.resolve(r.runDir) === path.resolve(saved.runDir));
+				if (!run) throw new UserError(`the run ${path.basename(saved.runDir)} that classified ${path.basename(saved.folder)} is gone`);
+				await PredictionsPanel.showFolder(services, run, saved.folder, saved.csvPath);
+			}
+		} catch (e) {
+			revived.dispose(); // not an empty panel left behind: the serializer says what failed
+			throw e;
+		}
 	}
 
 	private constructor(
@@ -163,7 +249,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 
 	/** Show these predictions; thumbnails are made (once, cached) in the worker. */
 	async setInput(input: PredictionsInput): Promise<void> {
-		if (input.source !== 'run') void this.services.context.workspaceState.update(LAST_RUN_KEY, undefined);
+		if (input.restore) await this.saveSet(input.setKey, input.restore);
 		const wd = workDir();
 		const thumbDir = wd ? path.join(wd, 'cache', 'thumbs') : undefined;
 		let thumbs: Record<string, string> = {};
@@ -189,6 +275,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		}
 		const items: PredictionItem[] = input.predictions.map((p) => {
 			const item: PredictionItem = { relPath: p.relPath, label: p.label, predicted: p.predicted, probs: p.probs };
+			if ('note' in p) item.note = p.note;
 			if (p.split) item.split = p.split;
 			if (p.source) item.source = p.source;
 			if (p.patientId) item.patientId = p.patientId;
@@ -215,6 +302,14 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		this.panel.title = input.title;
 		this.busy = null;
 		this.sendSnapshot();
+	}
+
+	/** Remembers how to make set `key` again (newest last; the oldest beyond MAX_SAVED_SETS go). */
+	private async saveSet(key: string, how: SavedSet): Promise<void> {
+		const state = this.services.context.workspaceState;
+		const entries = Object.entries(state.get<Record<string, SavedSet>>(SETS_KEY, {})).filter(([k]) => k !== key);
+		entries.push([key, how]);
+		await state.update(SETS_KEY, Object.fromEntries(entries.slice(-MAX_SAVED_SETS)));
 	}
 
 	protected snapshot(): PredictionsToWebview {
@@ -325,9 +420,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 			this.view.items.map((i) => [
 				i.relPath,
 				i.label ?? '',
-				i.predicted,
-				...i.probs.map((p) => p.toFixed(6)),
-				i.label === null ? '' : String(i.label === i.predicted),
+				i.predicted ?? '',
+				...CLASS_NAMES.map((_, k) => (i.predicted === null ? '' : (i.probs[k] ?? 0).toFixed(6))),
+				i.label === null || i.predicted === null ? '' : String(i.label === i.predicted),
 				i.split ?? '',
 				i.source ?? '',
 				i.patientId ?? '',
@@ -337,13 +432,19 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 	}
 }
 
+/** The set a restored webview last showed (its saved UI state names it), if any. */
+export function shownSetOf(state: unknown): string | undefined {
+	const shown = typeof state === 'object' && state !== null ? (state as { shown?: unknown }).shown : undefined;
+	return typeof shown === 'string' && shown.length > 0 && shown.length <= 8192 ? shown : undefined;
+}
+
 /** Overlay PNGs of Grad-CAM, cached per run, image and class (shared with the viewer). */
 export function gradcamDir(wd: string): string {
 	return path.join(wd, 'cache', 'gradcam');
 }
 
 /** The folder all paths share (fallback when a run does not name its dataset). */
-function commonRoot(preds: Prediction[]): string {
+function commonRoot(preds: readonly { path: string }[]): string {
 	if (preds.length === 0) return '/';
 	let root = path.dirname(preds[0].path);
 	for (const p of preds) {

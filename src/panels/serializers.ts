@@ -8,11 +8,11 @@ import { PredictionsPanel } from './predictionsPanel';
 import { TrainingPanel } from './trainingPanel';
 
 export function registerPanelSerializers(s: Services): vscode.Disposable[] {
-	const revive = (viewType: string, fn: (panel: vscode.WebviewPanel) => void | Promise<void>): vscode.Disposable =>
+	const revive = (viewType: string, fn: (panel: vscode.WebviewPanel, state: unknown) => void | Promise<void>): vscode.Disposable =>
 		vscode.window.registerWebviewPanelSerializer(viewType, {
-			async deserializeWebviewPanel(panel) {
+			async deserializeWebviewPanel(panel, state: unknown) {
 				try {
-					await fn(panel);
+					await fn(panel, state);
 				} catch (e) {
 					// Never a rejected promise: say what failed and keep the window usable.
 					s.log.error(`Restoring ${viewType}: ${(e as Error).stack ?? String(e)}`);
@@ -24,6 +24,6 @@ export function registerPanelSerializers(s: Services): vscode.Disposable[] {
 		revive(TrainingPanel.viewType, (p) => TrainingPanel.revive(s, p)),
 		revive(DatasetPanel.viewType, (p) => DatasetPanel.revive(s, p)),
 		revive(ComparePanel.viewType, (p) => ComparePanel.revive(s, p)),
-		revive(PredictionsPanel.viewType, (p) => PredictionsPanel.revive(s, p)),
+		revive(PredictionsPanel.viewType, (p, state) => PredictionsPanel.revive(s, p, state)),
 	];
 }

@@ -133,6 +133,12 @@ export interface ListInterruptedRequest {
 	id: number;
 	workDir: string;
 }
+/** Each image of a dataset with the label the scan resolved for it (the original_label of new annotation rows). */
+export interface DatasetLabelsRequest {
+	type: 'datasetLabels';
+	id: number;
+	dataDir: string;
+}
 /** Stop and keep: the training job with this id ends after its current epoch and is evaluated and saved. */
 export interface StopRequest {
 	type: 'stop';
@@ -201,6 +207,7 @@ export type EngineRequest =
 	| ProbeBackendsRequest
 	| RecoverRunsRequest
 	| ListInterruptedRequest
+	| DatasetLabelsRequest
 	| StopRequest
 	| AuditRequest
 	| ReportRequest
@@ -305,6 +312,8 @@ export interface EngineResults {
 	probeBackends: BackendAvailability[];
 	recoverRuns: RecoverRunsResult;
 	listInterrupted: InterruptedRunView[];
+	/** relPath → label (null: the image has none). */
+	datasetLabels: Record<string, ClassName | null>;
 	train: RunSummary;
 	classify: ClassifyResult;
 	preprocess: PreprocessResult;
@@ -410,6 +419,7 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	probeBackends: { id: isId },
 	recoverRuns: { id: isId, workDir: isShortString },
 	listInterrupted: { id: isId, workDir: isShortString },
+	datasetLabels: { id: isId, dataDir: isShortString },
 	stop: { id: isId },
 	audit: { id: isId, dataDir: isShortString, workDir: isShortString, backbone: isOneOf(BACKBONE_IDS), seed: isInteger },
 	report: {

@@ -11,9 +11,12 @@ export interface PredictionItem {
 	relPath: string;
 	/** null: the image has no known label (an unlabelled folder). */
 	label: ClassName | null;
-	predicted: ClassName;
-	/** In CLASS_NAMES order. */
+	/** null: no prediction (an audit review queue of images a check flagged, not classified); `note` says why. */
+	predicted: ClassName | null;
+	/** In CLASS_NAMES order; empty when there is no prediction. */
 	probs: number[];
+	/** Why the image is listed when it has no prediction, e.g. "audit score 0.41 (flagged above 0.30)". */
+	note?: string;
 	split?: SplitName;
 	/** webview URI of the cached JPEG thumbnail; absent when it could not be made (show a placeholder). */
 	thumbUri?: string;

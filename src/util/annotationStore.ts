@@ -43,7 +43,13 @@ export class AnnotationStore extends Disposable {
 	/** Fires with the file once pending edits are on disk (what reads the file, such as a rescan, sees them now). */
 	readonly onDidWrite = this.wrote.event;
 
-	constructor(private readonly log: vscode.LogOutputChannel) {
+	/** The engine's label of each dataset image (original_label of new rows), fetched once per root. */
+	private labels: Promise<ReadonlyMap<string, ClassName | null>> | undefined;
+
+	constructor(
+		private readonly log: vscode.LogOutputChannel,
+		private readonly labelsOf?: (root: string) => Promise<Record<string, ClassName | null>>,
+	) {
 		super();
 		this._register({
 			dispose: () => {
@@ -69,6 +75,7 @@ export class AnnotationStore extends Disposable {
 		this.undoStack = [];
 		this.redoStack = [];
 		this.parseError = undefined;
+		this.labels = undefined;
 		if (!root) return undefined;
 		const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(root), ANNOTATIONS_FILE));
 		this.watcher = vscode.Disposable.from(
@@ -112,10 +119,10 @@ export class AnnotationStore extends Disposable {
 		if (!root) throw new Error('No dataset folder is set: annotations are kept in <dataset>/radreview-annotations.csv.');
 		if (this.parseError) throw new Error(`Not changing ${ANNOTATIONS_FILE} until it is fixed: ${this.parseError}`);
 		const facts = new Map<string, ImageFacts>();
-		const aliases = await readLabelAliases(root).catch(() => ({}));
-		for (const e of edits) {
-			if (e.kind === 'clear' || this.current.has(e.path) || facts.has(e.path)) continue;
-			facts.set(e.path, { sha256: await sha256File(path.join(root, e.path)), originalLabel: folderLabel(e.path, aliases) });
+		const fresh = edits.filter((e) => e.kind !== 'clear' && !this.current.has(e.path)).map((e) => e.path);
+		const labels = fresh.length ? await this.originalLabels(root, fresh) : new Map<string, ClassName | null>();
+		for (const p of fresh) {
+			if (!facts.has(p)) facts.set(p, { sha256: await sha256File(path.join(root, p)), originalLabel: labels.get(p) ?? null });
 		}
 		const stamp = { reviewer: await defaultReviewer(root, vscode.workspace.getConfiguration(SECTION).get<string>('reviewer', '')), updated: new Date().toISOString() };
 		const next = applyEdits(this.current, edits, (p) => facts.get(p)!, stamp);
@@ -126,6 +133,28 @@ export class AnnotationStore extends Disposable {
 		this.current = next;
 		this.changed.fire({ root, paths });
 		this.schedule();
+	}
+
+	/**
+	 * The label training reads for these images, as the CLI records it: from the engine's scan (class folders,
+	 * metadata.csv, DICOM tags), scanned again when an image is new since. Folder names only if the scan fails.
+	 */
+	private async originalLabels(root: string, paths: readonly string[]): Promise<ReadonlyMap<string, ClassName | null>> {
+		const labelsOf = this.labelsOf;
+		if (labelsOf) {
+			const scan = () => labelsOf(root).then((r) => new Map(Object.entries(r)));
+			try {
+				this.labels ??= scan();
+				let labels = await this.labels;
+				if (paths.some((p) => !labels.has(p))) labels = await (this.labels = scan());
+				return labels;
+			} catch (e) {
+				this.labels = undefined;
+				this.log.warn(`Annotations: could not read the dataset's labels (${(e as Error).message}); using folder names for original_label`);
+			}
+		}
+		const aliases = await readLabelAliases(root).catch(() => ({}));
+		return new Map(paths.map((p) => [p, folderLabel(p, aliases)]));
 	}
 
 	undo(): boolean {

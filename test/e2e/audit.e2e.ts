@@ -1,7 +1,7 @@
 // The dataset audit in a real VS Code (code-server): Radiograph: Audit Dataset on real dev radiographs (two
 // sources, ResNet50 offline weights) plus a photograph planted among them. The panel shows the source warning,
-// flags the photograph, opens a finding as a review queue in the Predictions grid, and its Exclude action writes
-// the flag into radreview-annotations.csv.
+// flags the photograph, opens a finding as a review queue in the Predictions grid (its images shown with their audit
+// score, not a made-up prediction), and its Exclude action writes the flag into radreview-annotations.csv.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -85,6 +85,14 @@ describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 		const grid = await panel(page, 'predictions', 90_000);
 		await until('review queue items', async () => Number(await grid.locator('[data-testid="grid-count"]').first().textContent({ timeout: 2000 })) === count, 90_000);
 		await shot(page, 'audit-02-review-queue');
+		// These images were flagged, not classified: no made-up prediction, no "100 %" accuracy, the audit score instead.
+		const tile = grid.locator(`[data-testid="grid-item"][data-rel-path="${PHOTO}"]`);
+		assert.equal(await tile.locator('[data-testid="pred-label"]').textContent(), 'none');
+		assert.match((await tile.textContent()) ?? '', /audit score \d\.\d\d \(threshold \d\.\d\d\)/);
+		assert.doesNotMatch((await tile.textContent()) ?? '', /right|wrong|\(1\.00\)/);
+		assert.equal(await grid.locator('[data-testid="metrics-accuracy"]').count(), 0, 'no accuracy for a queue without predictions');
+		assert.equal(await grid.locator('[data-testid="confusion-matrix"]').count(), 0, 'no confusion matrix either');
+		assert.equal(await grid.locator('p', { hasText: 'flagged by a check, not classified' }).count(), 1);
 
 		// Exclude: the flag lands in radreview-annotations.csv (written shortly after, by the annotation store).
 		// The queue opened over the audit in the same editor group: back to the audit's tab.

@@ -316,3 +316,40 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
 		await new Promise((r) => setTimeout(r, everyMs));
 	}
 }
+
+/** Answer VS Code's simple folder dialog (a quick input) with `folder`, then press the button matching `button`. */
+export async function answerFolderDialog(page: Page, folder: string, button: RegExp): Promise<void> {
+	const input = page.locator('.quick-input-widget input.input');
+	await input.waitFor({ state: 'visible', timeout: 60_000 });
+	await until('dialog default path', async () => ((await input.inputValue()).includes('/') ? true : undefined), 30_000, 200);
+	const typed = folder.endsWith('/') ? folder : `${folder}/`;
+	await until(
+		'folder typed',
+		async () => {
+			await input.fill(typed);
+			await page.waitForTimeout(300);
+			return (await input.inputValue()) === typed ? true : undefined;
+		},
+		30_000,
+		200,
+	);
+	await page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
+}
+
+/** The content frame of a visible webview whose panel root is `name` and that `match` accepts (panels may sit side by side). */
+export async function panelFrame(page: Page, name: string, timeoutMs = 60_000, match: (f: FrameLocator) => Promise<boolean> = () => Promise.resolve(true)): Promise<FrameLocator> {
+	return until(
+		`${name} panel`,
+		async () => {
+			const frames = page.frameLocator('iframe.webview.ready >> visible=true');
+			const n = await page.locator('iframe.webview.ready >> visible=true').count();
+			for (let i = 0; i < n; i++) {
+				const f = frames.nth(i).frameLocator('#active-frame');
+				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0 && (await match(f))) return f;
+			}
+			return undefined;
+		},
+		timeoutMs,
+		250,
+	);
+}

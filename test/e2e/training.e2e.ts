@@ -1,12 +1,14 @@
 // Issue 8 in a real VS Code (code-server), offline: Train All trains what has weights (ResNet50 from the npm
 // package) and skips the rest with the reason; the Train picker defaults to a backbone with weights and names
 // the weights at once; a folder with no images updates the Dataset panel; a reload during training leaves an
-// interrupted run (no `.partial` folder) and restores the panels; the host log has no unhandled rejection.
+// interrupted run (no `.partial` folder) and restores the panels, a classified folder's Predictions panel with its
+// set; the host log has no unhandled rejection.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launch, makeDataset, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { answerFolderDialog, launch, makeDataset, panelFrame, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import type { FrameLocator } from './pw';
 
 const PER_CLASS = 4;
 // Within the epochs setting's limit (1000): 20 images a class in batches of one keep the fused head busy long
@@ -166,8 +168,25 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await page.waitForTimeout(1500);
 	});
 
-	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panel', async () => {
+	test('Reloading the window during training leaves an interrupted run, no .partial folder, and restores the panels', async () => {
 		const { page } = h;
+		// A classified folder's Predictions panel first (the worker runs one job at a time: not behind the training).
+		await page.locator('.part.sidebar .composite.title').first().click();
+		await runCommand(page, 'Radiograph: Classify Radiographs');
+		await answerFolderDialog(page, path.join(h.workspace, 'data'), /Classify|OK/);
+		await page.locator('.quick-input-widget', { hasText: 'Model to classify with' }).waitFor({ state: 'visible', timeout: 60_000 });
+		await page.keyboard.press('Enter'); // the newest run
+		// The folder's grid, whichever Predictions panels sit beside it (a run's test split may be open too).
+		const titleOf = async (f: FrameLocator): Promise<string> => ((await f.locator('h1').first().textContent({ timeout: 1000 })) ?? '').trim();
+		const classified = async (): Promise<string | undefined> => {
+			const grid = await panelFrame(page, 'predictions', 2000, async (f) => / — data$/.test(await titleOf(f)));
+			// The grid is virtualised (a narrow panel renders a few tiles): read its count of the set's images.
+			const shown = Number(await grid.locator('[data-testid="grid-count"]').first().textContent({ timeout: 1000 }));
+			return shown === 3 * PER_CLASS && (await grid.locator('[data-testid="grid-item"]').count()) > 0 ? titleOf(grid) : undefined;
+		};
+		const folderTitle = await until('the classified folder grid', classified, 5 * 60_000, 1000);
+		await shot(page, 't03c-classified-before-reload');
+
 		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { ...SETTINGS, ...LONG });
 		await page.waitForTimeout(1500);
 		await runCommand(page, 'Radiograph: Train VGG16');
@@ -204,13 +223,12 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		assert.equal(fs.existsSync(path.join(runsDir(), interrupted, 'metrics.json')), false, 'not presented as a finished run');
 
 		// The training panel comes back by itself (serializer) and shows the run as interrupted.
-		const view = webview(page);
-		await until(
+		// The restored Predictions panel of the classified folder sits beside it: pick the training panel's frame.
+		const view = await until(
 			'the restored training panel with the interrupted run',
 			async () => {
-				const root = await view.locator('[data-testid="panel-root"]').first().getAttribute('data-panel', { timeout: 1000 });
-				if (root !== 'training') return undefined;
-				return (await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) > 0 ? true : undefined;
+				const f = await panelFrame(page, 'training', 1000);
+				return (await f.locator('[data-testid="training-series"][data-state="interrupted"]').count()) > 0 ? f : undefined;
 			},
 			120_000,
 			1000,
@@ -222,8 +240,13 @@ describe('Radiograph Review training in VS Code (issue 8)', { timeout: 25 * 60_0
 		await until('the card dismissed', async () => ((await view.locator('[data-testid="training-series"][data-state="interrupted"]').count()) === 0 ? true : undefined), 30_000);
 		assert.ok(fs.existsSync(path.join(runsDir(), interrupted)), 'the run folder stays on disk');
 
+		// The classified folder's panel comes back with its set (not closed): shown when its tab is.
+		await page.locator('.tabs-container .tab', { hasText: folderTitle }).first().click();
+		assert.equal(await until('the restored classified folder grid', classified, 3 * 60_000, 1000), folderTitle);
+		await shot(page, 't05b-restored-classified-folder');
+
 		await runCommand(page, 'Radiograph: Compare Backbones');
-		await view.locator('[data-testid="interrupted-row"]').first().waitFor({ state: 'attached', timeout: 60_000 });
+		await panelFrame(page, 'compare', 60_000, async (f) => (await f.locator('[data-testid="interrupted-row"]').count()) > 0);
 		await shot(page, 't06-compare-interrupted');
 		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), SETTINGS);
 	});

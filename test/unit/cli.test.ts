@@ -87,6 +87,13 @@ test('a bad file is named with its reason and does not stop the batch; a bad run
 	assert.ok(w.stderr.includes('missing.h5'), w.stderr);
 });
 
+test('train refuses an image size too small for the backbone before any work, with the minimum', () => {
+	const r = cli('train', '--backbone', 'vgg16', '--weights', 'none', '--image-size', '32', '--data', data, '--workdir', path.join(tmp, 'wd-small'), '--epochs', '1');
+	assert.notEqual(r.code, 0);
+	assert.match(r.stderr, /too small for VGG16.*64 or more/);
+	assert.doesNotMatch(r.stdout + r.stderr, /memory access out of bounds|\[decode\]/);
+});
+
 test('train → runs → classify end to end (small input, random weights, reported as not pretrained)', () => {
 	const wd = path.join(tmp, 'wd');
 	const t = cli('train', '--backbone', 'vgg16', '--data', data, '--weights', 'none', '--epochs', '2', '--image-size', '64', '--base-runtime', 'tfjs', '--workdir', wd);

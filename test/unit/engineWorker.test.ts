@@ -8,6 +8,8 @@ import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { EngineClient, EngineCrashedError } from '../../src/engine/client';
 import { isCancelled } from '../../src/engine/util/cancel';
+import { datasetLabels } from '../../src/engine/data/scan';
+import { editAnnotations } from '../../src/engine/annotations/store';
 
 const WORKER = path.join(__dirname, '../../dist/worker.js');
 const DEV = path.join(__dirname, '../../../shared/cxr/dev');
@@ -198,4 +200,21 @@ test('viewImage: the bundled worker loads the WebAssembly codecs and returns ful
 	assert.ok(v.pixels instanceof Uint16Array);
 	assert.deepEqual([...v.pixels], [...values], 'lossless through the worker');
 	await assert.rejects(client.run({ type: 'viewImage', path: path.join(tmp, 'missing.dcm') }), /missing\.dcm: cannot read \(ENOENT\)/);
+});
+
+test('datasetLabels: new annotation rows get the label the scan resolved (metadata.csv), not the folder name, as in the CLI', async () => {
+	// Images kept in a folder named NORMAL whose metadata.csv says COVID-19: training reads COVID.
+	const root = path.join(tmp, 'meta');
+	mkdirSync(path.join(root, 'NORMAL'), { recursive: true });
+	const files = readdirSync(path.join(DEV, 'COVID')).sort().slice(0, 2);
+	for (const f of files) copyFileSync(path.join(DEV, 'COVID', f), path.join(root, 'NORMAL', f));
+	writeFileSync(path.join(root, 'metadata.csv'), ['patientid,finding,view,folder,filename', ...files.map((f, i) => `p${i},COVID-19,PA,NORMAL,${f}`)].join('\n') + '\n');
+	const labels = await client.run({ type: 'datasetLabels', dataDir: root });
+	assert.deepEqual(labels, Object.fromEntries(files.map((f) => [`NORMAL/${f}`, 'COVID'])));
+	// The CLI's rows come from the same scan: both sides record COVID as original_label.
+	const images = await datasetLabels(root);
+	const rel = `NORMAL/${files[0]}`;
+	const { snapshot } = await editAnnotations(root, images, [{ kind: 'label', path: rel, label: 'PNEUMONIA' }], { reviewer: 't', updated: '2026-12-02T00:00:00.000Z' });
+	assert.equal(snapshot.set.get(rel)?.originalLabel, labels[rel]);
+	assert.equal(snapshot.set.get(rel)?.originalLabel, 'COVID');
 });

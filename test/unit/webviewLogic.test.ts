@@ -19,6 +19,7 @@ import {
 	filterAndSort,
 	formatDuration,
 	isCellActive,
+	isCorrect,
 	itemLoss,
 	latestPer,
 	moveIndex,
@@ -27,6 +28,7 @@ import {
 	thin,
 	pages,
 	patientsPerSplit,
+	predictionText,
 	rowNormalised,
 	seriesLabels,
 	sheetLayout,
@@ -47,6 +49,21 @@ const ITEMS: GridItem[] = [
 ];
 
 describe('prediction grid filter and sort', () => {
+	test('an audit queue image without a prediction is neither right nor wrong, has no confidence, and says what flagged it', () => {
+		const flagged: GridItem = { relPath: 'NORMAL/photo.png', label: 'NORMAL', predicted: null, probs: [], note: 'audit score 0.62 (threshold 0.31)' };
+		assert.equal(isCorrect(flagged), null);
+		assert.ok(Number.isNaN(confidence(flagged)));
+		assert.ok(Number.isNaN(itemLoss(flagged)));
+		assert.equal(predictionText(flagged, 2), 'no prediction; audit score 0.62 (threshold 0.31)');
+		assert.equal(predictionText(ITEMS[1], 2), 'PNEUMONIA (0.60)');
+		const all = [...ITEMS, flagged];
+		assert.deepEqual(confusionOf(all), confusionOf(ITEMS), 'not counted in the confusion matrix');
+		// Shown by default (last in a confidence sort), left out by right/wrong and a narrowed confidence range.
+		assert.equal(filterAndSort(all, DEFAULT_FILTER, DEFAULT_SORT).at(-1)?.relPath, 'NORMAL/photo.png');
+		assert.ok(!filterAndSort(all, { ...DEFAULT_FILTER, outcome: 'right' }, DEFAULT_SORT).includes(flagged));
+		assert.ok(!filterAndSort(all, { ...DEFAULT_FILTER, minConf: 0.5 }, DEFAULT_SORT).includes(flagged));
+	});
+
 	test('confidence is the predicted class probability; loss is −log p(true)', () => {
 		assert.equal(confidence(ITEMS[1]), 0.6);
 		assert.ok(Math.abs(itemLoss(ITEMS[1]) - -Math.log(0.3)) < 1e-12);

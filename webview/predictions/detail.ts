@@ -319,7 +319,9 @@ export class DetailView {
 						h('span', { class: 'muted', text: (item.oodReasons ?? []).join('; ') }),
 					)
 				: null,
-			h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: item.predicted }), ` (${confidence(item).toFixed(3)})`),
+			item.predicted === null
+				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: 'no prediction' }), item.note ? ` (${item.note})` : '')
+				: h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: item.predicted }), ` (${confidence(item).toFixed(3)})`),
 			item.label !== null
 				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Correct: ' }), h('strong', { text: item.label }))
 				: h('div', { class: 'detail-line muted', text: 'No label' }),
@@ -328,7 +330,7 @@ export class DetailView {
 			item.split ? h('div', { class: 'detail-line muted', text: `split: ${item.split}` }) : null,
 			h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Source: ' }), h('strong', { testid: TestId.DetailSource, text: itemSource(item) })),
 			h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Patient: ' }), h('span', { class: 'mono', testid: TestId.DetailPatient, text: item.patientId ?? 'unknown' })),
-			h('div', { class: 'bars' }, ...bars),
+			item.predicted === null ? null : h('div', { class: 'bars' }, ...bars),
 			h('div', { class: 'detail-path mono', attrs: { title: item.relPath } }, root ? `${root.replace(/[\\/]+$/, '')}/` : '', h('strong', { text: item.relPath })),
 			h('div', { class: 'toolbar' }, open),
 			this.host.extra?.(item, this.index) ?? null,

@@ -2,7 +2,7 @@
 // captions (like the reference work's modelo_2.pdf). Exports are documents, so they use fixed light colours.
 import { jsPDF } from 'jspdf';
 import { arrayBufferToBase64 } from '../shared/bytes';
-import { baseName, confidence, isCorrect, pages, sheetLayout, type GridItem } from '../shared/logic';
+import { baseName, isCorrect, pages, predictionText, sheetLayout, type GridItem } from '../shared/logic';
 
 const PAPER = '#ffffff';
 const INK = '#1f1f1f';
@@ -124,7 +124,7 @@ export async function gridToPng(items: readonly GridItem[], title: string, subti
 		let ty = y + thumb + 22;
 		ctx.font = '12px sans-serif';
 		ctx.fillStyle = INK;
-		ctx.fillText(ellipsize(ctx, `Predicted: ${item.predicted} (${confidence(item).toFixed(2)})`, cellW - 12), x + 6, ty);
+		ctx.fillText(ellipsize(ctx, `Predicted: ${predictionText(item, 2)}`, cellW - 12), x + 6, ty);
 		ty += 15;
 		if (item.label !== null) {
 			ctx.fillText(`Correct: ${item.label}`, x + 6, ty);
@@ -198,7 +198,7 @@ export async function gridToPdf(items: readonly GridItem[], title: string, subti
 			}
 			doc.setFontSize(7.5);
 			doc.setTextColor(INK);
-			doc.text(pdfSafe(`Predicted: ${item.predicted} (${confidence(item).toFixed(2)})`), x + 1, y + img + 4);
+			doc.text(pdfSafe(`Predicted: ${predictionText(item, 2)}`), x + 1, y + img + 4);
 			if (item.label !== null) {
 				doc.text(pdfSafe(`Correct: ${item.label}`), x + 1, y + img + 7.5);
 				doc.setTextColor(ok ? RIGHT : WRONG);

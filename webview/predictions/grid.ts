@@ -2,7 +2,7 @@
 // cell elements recycled as the window moves. Smooth with thousands of images.
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
-import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, virtualWindow, type GridItem } from '../shared/logic';
+import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, predictionText, virtualWindow, type GridItem } from '../shared/logic';
 
 export const CELL_MIN_WIDTH = 190;
 /** Keep in step with .cell / .grid-layer in media/predictions.css. */
@@ -256,8 +256,10 @@ export class VirtualGrid {
 			cell.ood.title = `Not like the training radiographs: the probabilities mean nothing.\n${(item.oodReasons ?? []).join('\n')}`;
 		} else delete cell.ood.dataset.testid;
 		cell.el.classList.toggle('is-ood', item.outOfDistribution === true);
-		cell.pred.textContent = item.predicted;
-		cell.predProb.textContent = `(${confidence(item).toFixed(2)})`;
+		// An audit queue's images have no prediction: say so, with what flagged them, never a made-up class.
+		cell.pred.textContent = item.predicted ?? 'none';
+		cell.predProb.textContent = item.predicted === null ? (item.note ?? '') : `(${confidence(item).toFixed(2)})`;
+		if (cell.pred.parentElement) cell.pred.parentElement.title = item.predicted === null ? predictionText(item, 2) : 'Predicted class (confidence)';
 		if (item.label === null) {
 			cell.trueLine.hidden = true;
 			cell.outcome.hidden = true;
@@ -265,14 +267,15 @@ export class VirtualGrid {
 			delete cell.trueLabel.dataset.testid;
 		} else {
 			cell.trueLine.hidden = false;
-			cell.outcome.hidden = false;
 			cell.trueLabel.dataset.testid = TestId.TrueLabel;
 			cell.trueLabel.textContent = item.label;
+			// Right or wrong needs a prediction: an audit queue's images have a label but none.
+			cell.outcome.hidden = ok === null;
 			cell.outcome.className = `cell-outcome ${ok ? 'right' : 'wrong'}`;
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
-			cell.outcomeText.textContent = ok ? 'right' : 'wrong';
+			cell.outcomeText.textContent = ok === null ? '' : ok ? 'right' : 'wrong';
 		}
-		const label = `${item.relPath}: ${item.outOfDistribution ? 'not like a chest X-ray, ' : ''}predicted ${item.predicted}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
+		const label = `${item.relPath}: ${item.outOfDistribution ? 'not like a chest X-ray, ' : ''}${item.predicted === null ? predictionText(item, 2) : `predicted ${item.predicted}`}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
 		cell.el.setAttribute('aria-label', label);
 		this.hooks.decorate?.(cell.el, item, label);
 	}

@@ -47,9 +47,11 @@ const channel = new Channel<PredictionsToWebview, PredictionsFromWebview>();
 interface UiState {
 	/** Filter and sort per prediction set (PredictionsView.setKey): a filter never leaks from one set to another. */
 	sets: FilterStore;
+	/** The set on screen: after a window reload the host restores this panel with it. */
+	shown?: string;
 }
 const saved = channel.uiState<UiState>({ sets: {} });
-const ui: UiState = { sets: typeof saved.sets === 'object' && saved.sets !== null ? saved.sets : {} };
+const ui: UiState = { sets: typeof saved.sets === 'object' && saved.sets !== null ? saved.sets : {}, ...(typeof saved.shown === 'string' ? { shown: saved.shown } : {}) };
 /** The filter and sort of the set on screen (defaults until a snapshot names the set). */
 let cur: SetView = viewForSet(undefined, '');
 
@@ -300,7 +302,8 @@ let sideMatrix = '';
 function renderSide(onlyIfChanged = false): void {
 	if (!view) return;
 	const items = view.items.map((i) => annotator.effective(i));
-	const labelled = items.some((i) => i.label !== null);
+	// A confusion matrix needs predictions: an audit queue (no predictions) gets none.
+	const labelled = items.some((i) => i.label !== null && i.predicted !== null);
 	const matrix = confusionOf(items);
 	const key = JSON.stringify(matrix);
 	if (onlyIfChanged && key === sideMatrix) return;
@@ -364,7 +367,9 @@ function renderSide(onlyIfChanged = false): void {
 			}
 		}
 	} else {
-		parts.push(h('p', { class: 'muted', text: 'These images have no labels: no accuracy or confusion matrix.' }));
+		const unpredicted = items.some((i) => i.predicted === null);
+		const why = unpredicted ? 'These images were flagged by a check, not classified' : 'These images have no labels';
+		parts.push(h('p', { class: 'muted', text: `${why}: no accuracy or confusion matrix.` }));
 	}
 	if (view.errors.length) {
 		parts.push(
@@ -382,9 +387,10 @@ function renderSide(onlyIfChanged = false): void {
 
 function renderHeader(v: PredictionsView): void {
 	title.textContent = v.title;
-	const labelled = v.items.some((i) => i.label !== null);
-	const accuracy = v.metrics?.accuracy ?? (labelled ? v.items.filter((i) => i.label === i.predicted).length / v.items.filter((i) => i.label !== null).length : undefined);
-	const n = v.metrics?.support ?? v.items.filter((i) => i.label !== null).length;
+	// Accuracy over images with both a label and a prediction (an audit queue has no predictions: no accuracy).
+	const scored = v.items.filter((i) => i.label !== null && i.predicted !== null);
+	const accuracy = v.metrics?.accuracy ?? (scored.length ? scored.filter((i) => i.label === i.predicted).length / scored.length : undefined);
+	const n = v.metrics?.support ?? scored.length;
 	replaceChildren(
 		meta,
 		h('span', { class: 'chip', text: v.backbone }),
@@ -408,6 +414,10 @@ function onSnapshot(v: PredictionsView | null, busy: string | null): void {
 	if (v && (view === null || v.setKey !== view.setKey)) {
 		if (view) ui.sets = rememberView(ui.sets, view.setKey, cur);
 		cur = viewForSet(ui.sets, v.setKey);
+	}
+	if (v && ui.shown !== v.setKey) {
+		ui.shown = v.setKey;
+		channel.saveUiState(ui);
 	}
 	view = v;
 	root.hidden = false;

@@ -65,9 +65,12 @@ export function baseName(relPath: string): string {
 export interface GridItem {
 	relPath: string;
 	label: ClassName | null;
-	predicted: ClassName;
-	/** In CLASS_NAMES order. */
+	/** null: no prediction (an audit review queue of images a check flagged; `note` says why). */
+	predicted: ClassName | null;
+	/** In CLASS_NAMES order; empty when there is no prediction. */
 	probs: number[];
+	/** What listed the image when it has no prediction, e.g. its audit score. */
+	note?: string;
 	/** Webview URI of the small thumbnail (made once by the host). */
 	thumbUri?: string;
 	split?: SplitName;
@@ -107,22 +110,28 @@ export function classIndex(c: ClassName): number {
 	return CLASS_NAMES.indexOf(c);
 }
 
-/** The probability the model gave its own answer. */
+/** The probability the model gave its own answer; NaN when there is no prediction. */
 export function confidence(item: GridItem): number {
-	return item.probs[classIndex(item.predicted)] ?? 0;
+	return item.predicted === null ? Number.NaN : (item.probs[classIndex(item.predicted)] ?? 0);
 }
 
-/** Cross-entropy of one image: −log p(true). NaN for unlabelled images (no truth to score). */
+/** "COVID (0.93)", or "no prediction" (with its note) for an image a check listed without predicting it. */
+export function predictionText(item: GridItem, digits: number): string {
+	if (item.predicted === null) return item.note ? `no prediction; ${item.note}` : 'no prediction';
+	return `${item.predicted} (${confidence(item).toFixed(digits)})`;
+}
+
+/** Cross-entropy of one image: −log p(true). NaN for unlabelled images (no truth to score) and unpredicted ones. */
 export function itemLoss(item: GridItem): number {
-	if (item.label === null) return Number.NaN;
+	if (item.label === null || item.predicted === null) return Number.NaN;
 	// Clamp as Keras does (epsilon 1e-7) so a confident miss is large but finite.
 	const p = Math.min(1, Math.max(1e-7, item.probs[classIndex(item.label)] ?? 0));
 	return -Math.log(p);
 }
 
-/** null when the image has no label. */
+/** null when the image has no label or no prediction. */
 export function isCorrect(item: GridItem): boolean | null {
-	return item.label === null ? null : item.label === item.predicted;
+	return item.label === null || item.predicted === null ? null : item.label === item.predicted;
 }
 
 export function matchesFilter(item: GridItem, f: GridFilter): boolean {
@@ -134,6 +143,8 @@ export function matchesFilter(item: GridItem, f: GridFilter): boolean {
 	}
 	if (f.source !== 'all' && itemSource(item) !== f.source) return false;
 	const c = confidence(item);
+	// No prediction, no confidence: such an image drops out only when the range is narrowed.
+	if (Number.isNaN(c)) return f.minConf <= 0 && f.maxConf >= 1;
 	return c >= f.minConf && c <= f.maxConf;
 }
 
@@ -193,7 +204,7 @@ export function filterAndSort(items: readonly GridItem[], f: GridFilter, s: Grid
 	const keyed = out.map((it) => ({ it, k: s.key === 'confidence' ? confidence(it) : s.key === 'loss' ? itemLoss(it) : 0 }));
 	keyed.sort((a, b) => {
 		if (s.key !== 'name') {
-			// Unlabelled images have no loss: keep them last whatever the direction.
+			// Unlabelled images have no loss, unpredicted ones no confidence: keep them last whatever the direction.
 			const na = Number.isNaN(a.k);
 			const nb = Number.isNaN(b.k);
 			if (na !== nb) return na ? 1 : -1;
@@ -209,7 +220,7 @@ export function filterAndSort(items: readonly GridItem[], f: GridFilter, s: Grid
 export function confusionOf(items: readonly GridItem[]): number[][] {
 	const m = CLASS_NAMES.map(() => CLASS_NAMES.map(() => 0));
 	for (const it of items) {
-		if (it.label === null) continue;
+		if (it.label === null || it.predicted === null) continue;
 		m[classIndex(it.label)][classIndex(it.predicted)]++;
 	}
 	return m;

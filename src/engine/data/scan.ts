@@ -297,6 +297,15 @@ async function readKeepFlagged(root: string): Promise<boolean> {
 	}
 }
 
+/**
+ * Each image's label as training reads it (class folder, metadata.csv finding, DICOM tags): the original_label of
+ * annotation rows, alike from the CLI and from VS Code.
+ */
+export async function datasetLabels(root: string, opts: ScanOptions = {}): Promise<Map<string, ClassName | null>> {
+	const scan = await scanDataset(root, opts);
+	return new Map(scan.images.map((r) => [r.relPath, r.label]));
+}
+
 /** Scan a dataset folder: images (sorted by relPath), per-file errors, and which layout was found. */
 export async function scanDataset(root: string, opts: ScanOptions = {}): Promise<ScanResult> {
 	root = path.resolve(root);

@@ -3,6 +3,7 @@
 import { CLASS_NAMES } from '../types';
 import { tf, type LayersModel } from './tf';
 import type { HeadWeights } from '../explain/gradcam';
+import type { BackboneSpec } from './backbones/spec';
 
 export const HEAD_UNITS = 20;
 
@@ -10,6 +11,17 @@ export const HEAD_UNITS = 20;
 export function pooledShape(baseShape: [number, number, number]): [number, number, number] {
 	const [h, w, c] = baseShape;
 	return [Math.floor(h / 2), Math.floor(w / 2), c];
+}
+
+/**
+ * Smallest square input whose base output the head's 2×2 average pooling can take (≥ 2×2): below it the pooled
+ * features are empty (VGG16 at 32 px gives 1×1, pooled to 0×0) and the backend fails deep inside with no reason.
+ */
+export function minHeadImageSize(spec: Pick<BackboneSpec, 'outputShape'> & { minInputSize?: number }): number {
+	for (let n = Math.max(1, spec.minInputSize ?? 1); ; n++) {
+		const [h, w] = spec.outputShape(n);
+		if (h >= 2 && w >= 2) return n;
+	}
 }
 
 /** Floats per image after pooling and flattening: what the feature cache stores. */

