@@ -50,7 +50,7 @@ function environment(r: BenchResult): string {
 		`Measured ${r.date.slice(0, 10)} by \`radreview bench${r.quick ? ' --quick' : ''} --sections ${r.sections.join(',')}${r.backbones.length < BACKBONES.length ? ` --backbones ${r.backbones.join(',')}` : ''}\` (${fmt(r.seconds, 0)} s) on ${e.cpu} [${e.flags}], ` +
 			`${e.cores} cores (${e.threads} threads used), ${e.memory}; Node ${e.node}, tfjs ${e.tfjs}, tfjs-backend-wasm ${e['tfjs-backend-wasm']}, ` +
 			`onnxruntime-node ${e['onnxruntime-node']}, sharp ${e.sharp}; Python peers (torch, torchvision, OpenCV, Pillow, numpy): ` +
-			`${e['python peers (torch, torchvision, opencv, pillow, numpy)']}. Load average (1, 5, 15 min) before / after: ${e.load} / ${e.loadAfter}.`,
+			`${e['python peers (torch, torchvision, opencv, pillow, numpy)']}${e.gpu ? `; GPU: ${e.gpu} (base device ${e['base device (RADREVIEW_BASE_DEVICE)'] ?? 'auto'})` : ''}. Load average (1, 5, 15 min) before / after: ${e.load} / ${e.loadAfter}.`,
 	];
 	if (missing.length) L.push('', `Sections ${NOT_MEASURED}: ${missing.join(', ')} (their tables say so).`);
 	const skipped = BACKBONES.filter((b) => !r.backbones.some((x) => x.toLowerCase() === b.toLowerCase()));

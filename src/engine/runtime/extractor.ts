@@ -8,6 +8,8 @@ export interface FeatureExtractor {
 	/** batch: n × size × size × 3 floats (already normalised); returns n × h × w × c floats. */
 	extract(batch: Float32Array, n: number): Promise<Float32Array>;
 	dispose(): void | Promise<void>;
+	/** Why the base runs somewhere other than asked (CUDA requested, the CPU serves): logged as a warning. */
+	deviceNote?: string;
 	/** Set when an int8 base was asked for: what calibration found, and whether int8 is in use. */
 	int8?: import('./int8').Int8Report;
 	/** The ranges of an accepted int8 base (a run stores them, so classification rebuilds the same graph). */

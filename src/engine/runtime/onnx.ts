@@ -1,8 +1,9 @@
-// The frozen base on ONNX Runtime (CPU): the tfjs model's own weights exported to ONNX (onnxGraph.ts), cached on
-// disk, run with every core. onnxruntime-node is optional: it is required lazily and its absence is reported.
+// The frozen base on ONNX Runtime (CPU, or CUDA where its provider is installed): the tfjs model's own weights
+// exported to ONNX (onnxGraph.ts), cached on disk, run with every core. onnxruntime-node is optional: it is required lazily and its absence is reported.
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { baseDeviceFromEnv, chooseProviders, cudaProvider, type BaseDevice } from './device';
 import type { FeatureExtractor } from './extractor';
 import type { BackboneSpec } from '../model/backbones/spec';
 import type { LayersModel } from '../model/tf';
@@ -58,6 +59,10 @@ export interface OnnxExtractorOptions {
 	weightsSha: string;
 	/** Intra-op threads; default all cores. */
 	threads?: number;
+	/** Default: RADREVIEW_BASE_DEVICE, else 'auto'. */
+	device?: BaseDevice;
+	/** Whether the CUDA provider is installed; default: looked up beside the binding (cudaProvider). */
+	cuda?: { installed: boolean; reason?: string };
 	/** An int8 base: calibrate on these images (checking fidelity on `check`), or rebuild from a run's ranges. */
 	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool: (raw: Float32Array) => Float32Array } | { ranges: Record<string, Range> };
 }
@@ -118,16 +123,29 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 			}
 		}
 	}
-	const sessionOptions = {
+	const device = opts.device ?? baseDeviceFromEnv();
+	const plan = chooseProviders(device, { int8: int8Ranges !== undefined, cuda: device === 'cpu' ? { installed: false } : (opts.cuda ?? cudaProvider()) });
+	let deviceNote = plan.note;
+	const sessionOptions = (providers: Array<'cuda' | 'cpu'>) => ({
 		graphOptimizationLevel: 'all' as const,
 		executionMode: 'sequential' as const,
 		intraOpNumThreads: threads,
 		interOpNumThreads: 1,
-		executionProviders: ['cpu'],
+		executionProviders: providers,
+	});
+	const open = async (b: Uint8Array) => {
+		if (plan.providers[0] === 'cuda') {
+			try {
+				return { session: await ort.InferenceSession.create(b, sessionOptions(plan.providers)), on: 'cuda' as const };
+			} catch (e) {
+				deviceNote = `the CUDA execution provider did not start (${((e as Error).message ?? String(e)).split('\n')[0]}); the base runs on the CPU`;
+			}
+		}
+		return { session: await ort.InferenceSession.create(b, sessionOptions(['cpu'])), on: 'cpu' as const };
 	};
-	let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+	let opened: Awaited<ReturnType<typeof open>>;
 	try {
-		session = await ort.InferenceSession.create(bytes, sessionOptions);
+		opened = await open(bytes);
 	} catch (e) {
 		if (int8Ranges) throw new Error(`ONNX Runtime could not load the int8 ${spec.displayName} graph: ${(e as Error).message ?? e}`);
 		// A damaged cache file must not stick: export again once.
@@ -135,17 +153,19 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 		bytes = exportOnnx(model).bytes;
 		await writeGraph(file, bytes);
 		try {
-			session = await ort.InferenceSession.create(bytes, sessionOptions);
+			opened = await open(bytes);
 		} catch (e2) {
 			throw new Error(`ONNX Runtime could not load the exported ${spec.displayName} graph: ${(e2 as Error).message ?? e2} (first try: ${(e as Error).message ?? e})`);
 		}
 	}
+	const session = opened.session;
 	const perImage = size * size * 3;
 	const outPer = outShape[0] * outShape[1] * outShape[2];
 	let disposed = false;
 
 	return {
-		runtime: `onnxruntime-node ${ortVersion()} (CPU, ${threads} thread${threads === 1 ? '' : 's'}${int8Ranges ? ', int8' : ''})`,
+		runtime: opened.on === 'cuda' ? `onnxruntime-node ${ortVersion()} (CUDA)` : `onnxruntime-node ${ortVersion()} (CPU, ${threads} thread${threads === 1 ? '' : 's'}${int8Ranges ? ', int8' : ''})`,
+		...(deviceNote ? { deviceNote } : {}),
 		int8,
 		int8Ranges,
 		outputShape: outShape,

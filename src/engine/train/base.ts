@@ -2,6 +2,7 @@
 // nothing) and which runtime runs it (ONNX Runtime when model/onnx.ts loads, else tfjs).
 import type { BaseRuntimePreference, JobOptions, WeightsInfo } from '../types';
 import type { BackboneSpec } from '../model/backbones/spec';
+import { baseDeviceFromEnv } from '../runtime/device';
 import type { FeatureExtractor } from '../runtime/extractor';
 import { createTfjsExtractor } from '../runtime/tfjsExtractor';
 import type { LayersModel } from '../model/tf';
@@ -67,11 +68,14 @@ export async function createExtractor(
 ): Promise<FeatureExtractor> {
 	if (opts.int8 && pref === 'tfjs') throw new Error('an int8 base runs on ONNX Runtime: use --base-runtime auto or onnx');
 	if (pref !== 'tfjs') {
+		const device = baseDeviceFromEnv();
 		let reason: string;
 		try {
 			const m = require('../runtime/onnx') as Partial<OnnxModule>;
 			if (typeof m.createOnnxExtractor !== 'function') throw new Error('runtime/onnx has no createOnnxExtractor');
-			return await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha, int8: opts.int8 });
+			const fx = await m.createOnnxExtractor(model, spec, { cacheDir: opts.cacheDir, weightsSha: opts.weightsSha, int8: opts.int8, device });
+			if (fx.deviceNote) opts.onProgress?.({ kind: 'log', level: 'warn', message: `Base: ${fx.deviceNote}` });
+			return fx;
 		} catch (e) {
 			reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
 			if (opts.int8) throw new Error(`int8 base: ${reason}`);
