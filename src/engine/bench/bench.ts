@@ -235,7 +235,8 @@ async function childClassify(t: ClassifyTask): Promise<Record<string, unknown>> 
 			[classifyDir, files.slice(10, 10 + t.perClass)],
 		] as const) {
 			await fs.mkdir(path.join(dir, cls), { recursive: true });
-			for (const f of pick) await fs.symlink(path.join(t.data, cls, f), path.join(dir, cls, f));
+			// Copies: a symlink leaving the dataset's root is not followed (scan.ts), so the folders would be empty.
+			for (const f of pick) await fs.copyFile(path.join(t.data, cls, f), path.join(dir, cls, f));
 		}
 	}
 	const workDir = path.join(t.work, 'work');
@@ -385,11 +386,19 @@ function environment(threads: number): Record<string, string> {
 		'onnxruntime-node': ver('onnxruntime-node'),
 		sharp: (require('sharp') as { versions?: { sharp?: string } }).versions?.sharp ?? '?',
 		'python peers (torch, torchvision, opencv, pillow, numpy)': py.status === 0 ? py.stdout.trim() : 'not installed',
+		gpu: gpuName(),
+		'base device (RADREVIEW_BASE_DEVICE)': process.env.RADREVIEW_BASE_DEVICE || 'auto',
 		load: os
 			.loadavg()
 			.map((x) => x.toFixed(2))
 			.join(' '),
 	};
+}
+
+/** The GPUs nvidia-smi names, so GPU rows say which machine they came from. */
+function gpuName(): string {
+	const r = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000 });
+	return r.status === 0 && r.stdout.trim() ? r.stdout.trim().split('\n').join('; ') : 'none (no nvidia-smi)';
 }
 
 function normalise(rgb: Uint8Array, mode: Preprocessing, out: Float32Array, offset: number): void {
