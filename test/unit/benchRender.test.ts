@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fmt, NOT_MEASURED, parseBenchResult, renderBlock, renderDocument, renderDocuments } from '../../src/engine/bench/render';
+import { DOCUMENTS, fmt, NOT_MEASURED, parseBenchResult, renderBlock, renderDocument, renderDocuments } from '../../src/engine/bench/render';
 import type { BenchResult } from '../../src/engine/bench/bench';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -65,4 +65,14 @@ test('a missing closing marker, a missing block and a bad JSON field are refused
 	assert.throws(() => renderDocuments(tmp, true), /docs\/PERFORMANCE\.md: the <!-- bench:environment --> block is missing/);
 	assert.throws(() => parseBenchResult(JSON.stringify({ ...committed, rows: 'none' }), 'b.json'), /b\.json: field "rows" is missing or of the wrong type/);
 	assert.throws(() => parseBenchResult('{', 'b.json'), /b\.json: not JSON/);
+});
+
+test('every block the documents hold is rendered from the JSON (names with digits too, e.g. int8)', () => {
+	for (const [doc, blocks] of Object.entries(DOCUMENTS))
+		for (const b of blocks) {
+			const empty = `<!-- bench:${b} -->\n<!-- /bench:${b} -->`;
+			const out = renderDocument(empty, committed, doc);
+			assert.notEqual(out, empty, `${doc}: block ${b} was not rendered`);
+			assert.equal(out, `<!-- bench:${b} -->\n${renderBlock(b, committed)}\n<!-- /bench:${b} -->`);
+		}
 });

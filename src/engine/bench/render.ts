@@ -287,7 +287,7 @@ export function renderBlock(name: string, r: BenchResult): string {
 
 /** `text` with every `<!-- bench:NAME -->…<!-- /bench:NAME -->` block re-rendered; `file` names it in errors. */
 export function renderDocument(text: string, r: BenchResult, file: string): string {
-	const open = /<!-- bench:([a-z]+) -->/g;
+	const open = /<!-- bench:([a-z0-9]+) -->/g;
 	let out = '';
 	let at = 0;
 	for (let m = open.exec(text); m; m = open.exec(text)) {
