@@ -288,6 +288,18 @@ export async function explorerMenuAction(page: Page, row: Locator | string, acti
 	}
 }
 
+/** The visible Predictions webviews, each with its header title. */
+export async function predictionPanels(page: Page): Promise<Array<{ frame: FrameLocator; title: string }>> {
+	const out: Array<{ frame: FrameLocator; title: string }> = [];
+	const n = await page.locator('iframe.webview.ready >> visible=true').count();
+	for (let i = 0; i < n; i++) {
+		const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
+		if ((await f.locator('[data-testid="panel-root"][data-panel="predictions"]').count()) === 0) continue;
+		out.push({ frame: f, title: (await f.locator('h1').first().textContent({ timeout: 2000 })) ?? '' });
+	}
+	return out;
+}
+
 /** The content frame of the visible webview. */
 export function webview(page: Page, which: 'only' | 'last' = 'only'): FrameLocator {
 	const frames = page.frameLocator('iframe.webview.ready >> visible=true');

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from './pw';
-import { CLASSES, launch, makeUnlabelled, REPO, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { answerFolderDialog, CLASSES, launch, makeUnlabelled, REPO, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const SETTINGS = {
 	// Fewer epochs than the default 80: this checks the installed package works, not the model.
@@ -48,25 +48,6 @@ async function showSidebar(page: Page): Promise<void> {
 
 /** A row of a sidebar view, by its text. */
 const row = (page: Page, text: string | RegExp) => page.locator('.pane-body .monaco-list-row', { hasText: text }).first();
-
-/** The simple file dialog of code-server: type a folder and accept it with the dialog's button. */
-async function answerFolderDialog(page: Page, folder: string, button: RegExp): Promise<void> {
-	const input = page.locator('.quick-input-widget input.input');
-	await input.waitFor({ state: 'visible', timeout: 60_000 });
-	await until('dialog default path', async () => ((await input.inputValue()).includes('/') ? true : undefined), 30_000, 200);
-	const typed = folder.endsWith('/') ? folder : `${folder}/`;
-	await until(
-		'folder typed',
-		async () => {
-			await input.fill(typed);
-			await page.waitForTimeout(300);
-			return (await input.inputValue()) === typed ? true : undefined;
-		},
-		30_000,
-		200,
-	);
-	await page.locator('.quick-input-widget .monaco-button', { hasText: button }).first().click();
-}
 
 describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 }, () => {
 	before(async () => {

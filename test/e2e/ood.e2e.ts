@@ -7,26 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { launch, makeDataset, makeUnlabelled, runCommand, shot, until, writeJson, type Harness } from './harness';
-import type { FrameLocator, Page } from './pw';
+import { launch, makeDataset, makeUnlabelled, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import { missingPrereq } from '../unit/prereq';
 
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
 const PHOTO = 'zz-astronaut.png';
 
 let h: Harness | undefined;
-
-/** The visible Predictions webviews, each with its header title. */
-async function predictionPanels(page: Page): Promise<Array<{ frame: FrameLocator; title: string }>> {
-	const out: Array<{ frame: FrameLocator; title: string }> = [];
-	const n = await page.locator('iframe.webview.ready >> visible=true').count();
-	for (let i = 0; i < n; i++) {
-		const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
-		if ((await f.locator('[data-testid="panel-root"][data-panel="predictions"]').count()) === 0) continue;
-		out.push({ frame: f, title: (await f.locator('h1').first().textContent({ timeout: 2000 })) ?? '' });
-	}
-	return out;
-}
 
 describe('Out-of-distribution badge on classified images', { timeout: 12 * 60_000 }, () => {
 	before(async () => {

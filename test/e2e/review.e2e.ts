@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { explorerMenuAction, launch, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { explorerMenuAction, launch, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator, Page } from './pw';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
@@ -74,18 +74,6 @@ async function panel(page: Page, name: string, timeoutMs = 60_000): Promise<Fram
 		timeoutMs,
 		250,
 	);
-}
-
-/** The visible Predictions webviews, each with its header title. */
-async function predictionPanels(page: Page): Promise<Array<{ frame: FrameLocator; title: string }>> {
-	const out: Array<{ frame: FrameLocator; title: string }> = [];
-	const n = await page.locator('iframe.webview.ready >> visible=true').count();
-	for (let i = 0; i < n; i++) {
-		const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
-		if ((await f.locator('[data-testid="panel-root"][data-panel="predictions"]').count()) === 0) continue;
-		out.push({ frame: f, title: (await f.locator('h1').first().textContent({ timeout: 2000 })) ?? '' });
-	}
-	return out;
 }
 
 /** Sets a vscode-single-select (or any element with a value) and fires its change event, as a user pick does. */
