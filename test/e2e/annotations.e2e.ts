@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, explorerMenuAction, launch, makeDataset, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { CLASSES, contextMenuAction, launch, makeDataset, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator, Page } from './pw';
 
 const PER_CLASS = 4;
@@ -197,7 +197,7 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 			250,
 		);
 		const reasons = page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first();
-		await explorerMenuAction(page, fileRow, 'Radiograph: Flag…', () => reasons.isVisible(), 'annot-05-explorer-menu');
+		await contextMenuAction(page, fileRow, 'Radiograph: Flag…', () => reasons.isVisible(), 'annot-05-explorer-menu');
 		await page.locator('.quick-input-list .monaco-list-row', { hasText: 'exclude from training' }).first().click();
 		await until('the flag on disk', async () => (rowOf(rel)?.[4] === 'exclude' ? true : undefined), 30_000, 200);
 		// The decoration changes (the flagged colour) on the file, live.

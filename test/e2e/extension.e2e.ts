@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, explorerMenuAction, launch, makeDataset, makeUnlabelled, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { CLASSES, contextMenuAction, launch, makeDataset, makeUnlabelled, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const PER_CLASS = 6;
 const UNLABELLED_PER_CLASS = 1;
@@ -152,7 +152,7 @@ describe('Radiograph Review in VS Code', { timeout: 15 * 60_000 }, () => {
 		const { page } = h;
 		const csvDir = path.join(h.workspace, '.radreview', 'classifications');
 		const started = async (): Promise<boolean> => fs.existsSync(csvDir) || (await page.locator('.notifications-toasts', { hasText: 'Classifying incoming' }).count()) > 0;
-		await explorerMenuAction(page, 'incoming', 'Classify Radiographs', started, '04a-explorer-menu');
+		await contextMenuAction(page, 'incoming', 'Classify Radiographs', started, '04a-explorer-menu');
 		await shot(page, '04b-after-menu');
 		const view = webview(page);
 		const expected = UNLABELLED_PER_CLASS * CLASSES.length;

@@ -255,11 +255,11 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 }
 
 /**
- * Runs an Explorer context-menu action on a row (or the row whose text holds `row`) until `started()` says it ran. A mouse click on a
- * menu item is sometimes swallowed while a webview holds the focus, and an explorer refresh can tear the menu down:
- * the item is focused by hovering and triggered with Enter, and the whole gesture is retried.
+ * Runs a context-menu action on a row (an Explorer row whose text holds `row`, or any row locator) until `started()`
+ * says it ran. A mouse click on a menu item is sometimes swallowed while a webview holds the focus, and a view refresh
+ * can tear the menu down: the item is focused by hovering and triggered with Enter, and the whole gesture is retried.
  */
-export async function explorerMenuAction(page: Page, row: Locator | string, action: string, started: () => Promise<boolean>, shotName?: string): Promise<void> {
+export async function contextMenuAction(page: Page, row: Locator | string, action: string, started: () => Promise<boolean>, shotName?: string): Promise<void> {
 	const target = typeof row === 'string' ? page.locator('.explorer-folders-view .monaco-list-row', { hasText: row }).first() : row;
 	for (let attempt = 1; ; attempt++) {
 		await target.click({ button: 'right' });

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from './pw';
-import { answerFolderDialog, CLASSES, launch, makeUnlabelled, REPO, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
+import { answerFolderDialog, CLASSES, contextMenuAction, launch, makeUnlabelled, REPO, runCommand, shot, until, webview, writeJson, type Harness } from './harness';
 
 const SETTINGS = {
 	// Fewer epochs than the default 80: this checks the installed package works, not the model.
@@ -179,8 +179,8 @@ describe('Radiograph Review installed from its .vsix', { timeout: 25 * 60_000 },
 		const menu = page.locator('.context-view .monaco-menu');
 		for (const item of ['Open Predictions', 'Compare Backbones', 'Reveal Run Folder', 'Delete Run…']) await menu.locator('.action-item', { hasText: item }).first().waitFor({ state: 'visible' });
 		await shot(page, shotName('07-run-context-menu'));
-		await menu.locator('.action-item', { hasText: 'Open Predictions' }).first().click();
-		await until('predictions reopened', async () => ((await view.locator('[data-testid="grid-item"]').count()) === metrics.counts.test ? true : undefined), 60_000);
+		await page.keyboard.press('Escape');
+		await contextMenuAction(page, runRow, 'Open Predictions', async () => (await view.locator('[data-testid="grid-item"]').count()) === metrics.counts.test);
 	});
 
 	test('Classify Radiographs on a folder with the installed extension', async () => {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { launch, makeDataset, makeUnlabelled, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { contextMenuAction, launch, makeDataset, makeUnlabelled, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import { missingPrereq } from '../unit/prereq';
 
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
@@ -42,20 +42,7 @@ describe('Out-of-distribution badge on classified images', { timeout: 12 * 60_00
 		const { page, workspace } = h;
 		await runCommand(page, 'Radiograph: Train VGG16');
 		await until('the run’s predictions panel', async () => ((await predictionPanels(page)).length === 1 ? true : undefined), 300_000, 500);
-		const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'incoming' }).first();
-		for (let attempt = 1; ; attempt++) {
-			await row.click({ button: 'right' });
-			const item = page.locator('.context-view .monaco-menu .action-item', { hasText: 'Classify Radiographs' }).first();
-			await item.waitFor({ state: 'visible' });
-			await item.click();
-			try {
-				await until('a second predictions panel', async () => ((await predictionPanels(page)).length === 2 ? true : undefined), 30_000, 250);
-				break;
-			} catch (e) {
-				if (attempt === 3) throw e;
-				await page.keyboard.press('Escape');
-			}
-		}
+		await contextMenuAction(page, 'incoming', 'Classify Radiographs', async () => (await predictionPanels(page)).length === 2);
 		const folder = await until(
 			'classified folder panel with its 4 tiles',
 			async () => {

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { explorerMenuAction, launch, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { contextMenuAction, launch, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator, Page } from './pw';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
@@ -271,7 +271,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Open Predictions');
 		await panel(page, 'predictions');
-		await explorerMenuAction(page, 'external', 'Classify Radiographs', async () => (await predictionPanels(page)).length === 2);
+		await contextMenuAction(page, 'external', 'Classify Radiographs', async () => (await predictionPanels(page)).length === 2);
 		const findFolder = async () => (await predictionPanels(page)).find((p) => p.title.includes('external'));
 		const folder = await until(
 			'classified folder panel',
