@@ -229,9 +229,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 			await page.keyboard.press('F1');
 			await input.waitFor({ state: 'visible' });
 		}
-		await input.fill(`>${title}`);
 		const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
 		try {
+			// A panel that opens meanwhile can take the focus and close the palette: then the whole gesture repeats.
+			await input.fill(`>${title}`, { timeout: 5000 });
 			await row.waitFor({ state: 'visible', timeout: 4000 });
 			// Pick the row whose label is exactly the title (fuzzy matches list other commands too).
 			const rows = page.locator('.quick-input-list .monaco-list-row');
@@ -246,7 +247,7 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
 			await row.click();
 			return;
 		} catch {
-			// The palette built its list before the extension host was up: close and reopen.
+			// The palette closed, or built its list before the extension host was up: close and reopen.
 			await page.keyboard.press('Escape');
 			if (Date.now() > deadline) throw new Error(`Command '${title}' never appeared in the palette`);
 			await page.waitForTimeout(1500);

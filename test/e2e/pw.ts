@@ -8,7 +8,7 @@ export interface Locator {
 	filter(options: { hasText?: string | RegExp }): Locator;
 	waitFor(options?: { state?: 'attached' | 'detached' | 'visible' | 'hidden'; timeout?: number }): Promise<void>;
 	click(options?: { button?: 'left' | 'right' | 'middle'; modifiers?: Array<'Alt' | 'Control' | 'Meta' | 'Shift'>; timeout?: number }): Promise<void>;
-	fill(value: string): Promise<void>;
+	fill(value: string, options?: { timeout?: number }): Promise<void>;
 	focus(options?: { timeout?: number }): Promise<void>;
 	press(key: string, options?: { timeout?: number }): Promise<void>;
 	count(): Promise<number>;
