@@ -9,7 +9,6 @@ import type {
 	BackendPreference,
 	BackboneId,
 	WeightsStatus,
-	WeightsInfo,
 	FileError,
 	Metrics,
 	Prediction,
@@ -24,6 +23,7 @@ import type {
 } from '../engine/types';
 import type { ViewerImage } from './viewer';
 import type { AuditReport } from '../engine/audit/report';
+import type { InterruptedRun } from '../engine/run/runDir';
 import { isArrayOf, isBoolean, isInteger, isOptional, isRecord, isShortString, isString, isNumber, isOneOf, shape, unionGuard, type Guard } from './guards';
 
 /** Train one backbone; result: RunSummary (the run folder holds model, history, splits, predictions). */
@@ -279,16 +279,8 @@ export interface RecoverRunsResult {
 	removed: string[];
 	live: string[];
 }
-/** An interrupted run (history so far; no model, no test metrics). */
-export interface InterruptedRunView {
-	runDir: string;
-	name: string;
-	backbone: BackboneId;
-	createdAt: string;
-	history: EpochLog[];
-	plannedEpochs: number;
-	weights?: WeightsInfo;
-}
+/** An interrupted run (history so far; no model, no test metrics): the engine's own record. */
+export type InterruptedRunView = InterruptedRun;
 
 export interface ExplainItem {
 	/** Overlay PNG path. */

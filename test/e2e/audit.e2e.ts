@@ -7,8 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { launch, runCommand, shot, until, writeJson, type Harness } from './harness';
-import type { FrameLocator, Page } from './pw';
+import { launch, panelFrame, runCommand, shot, until, writeJson, type Harness } from './harness';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => fs.existsSync(path.join(d, 'astronaut.png')));
@@ -17,22 +16,6 @@ const PHOTO = 'NORMAL/zz-astronaut.png';
 const PICK: Record<string, number> = { 'COVID|ieee8023': 8, 'NORMAL|Kermany2018': 8, 'NORMAL|ieee8023': 1, 'PNEUMONIA|Kermany2018': 5, 'PNEUMONIA|ieee8023': 3 };
 
 let h: Harness;
-
-async function panel(page: Page, name: string, timeoutMs = 60_000): Promise<FrameLocator> {
-	return until(
-		`${name} panel`,
-		async () => {
-			const n = await page.locator('iframe.webview.ready >> visible=true').count();
-			for (let i = 0; i < n; i++) {
-				const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
-				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0) return f;
-			}
-			return undefined;
-		},
-		timeoutMs,
-		250,
-	);
-}
 
 describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 	before(async () => {
@@ -67,7 +50,7 @@ describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 	test('the audit finds the photograph and the source confound; a finding opens as a review queue; Exclude writes the annotation', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Audit Dataset');
-		const view = await panel(page, 'audit');
+		const view = await panelFrame(page, 'audit');
 		// Cold: the ResNet50 features of 26 images are computed in the engine worker first.
 		const ood = view.locator('[data-testid="audit-section"][data-finding="outOfDistribution"]');
 		await ood.waitFor({ state: 'visible', timeout: 12 * 60_000 });
@@ -82,7 +65,7 @@ describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 		// The finding as a review queue in the grid.
 		const count = Number(await ood.getAttribute('data-count'));
 		await ood.locator('[data-testid="audit-queue"]').click();
-		const grid = await panel(page, 'predictions', 90_000);
+		const grid = await panelFrame(page, 'predictions', 90_000);
 		await until('review queue items', async () => Number(await grid.locator('[data-testid="grid-count"]').first().textContent({ timeout: 2000 })) === count, 90_000);
 		await shot(page, 'audit-02-review-queue');
 		// These images were flagged, not classified: no made-up prediction, no "100 %" accuracy, the audit score instead.
@@ -97,7 +80,7 @@ describe('Dataset audit panel', { timeout: 20 * 60_000 }, () => {
 		// Exclude: the flag lands in radreview-annotations.csv (written shortly after, by the annotation store).
 		// The queue opened over the audit in the same editor group: back to the audit's tab.
 		await page.locator('.tabs-container .tab', { hasText: 'Dataset Audit' }).first().click();
-		const audit = await panel(page, 'audit');
+		const audit = await panelFrame(page, 'audit');
 		await audit.locator(`[data-testid="audit-item"][data-rel-path="${PHOTO}"] vscode-button`).first().click();
 		const file = path.join(h.workspace, 'data', 'radreview-annotations.csv');
 		const row = await until('annotation row', async () => (fs.existsSync(file) ? parseCsvRecords(fs.readFileSync(file, 'utf8')).find((r) => r.path === PHOTO) : undefined), 30_000);

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { contextMenuAction, launch, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
-import type { FrameLocator, Page } from './pw';
+import { contextMenuAction, launch, panelFrame, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
+import type { FrameLocator } from './pw';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
 const DEV = path.join(SHARED, 'dev');
@@ -59,23 +59,6 @@ let nihRows: Row[] = [];
 const byPath = new Map<string, Row>();
 const cspViolations: string[] = [];
 
-/** The visible webview whose panel is `name` (several panels can be side by side). */
-async function panel(page: Page, name: string, timeoutMs = 60_000): Promise<FrameLocator> {
-	return until(
-		`${name} panel`,
-		async () => {
-			const n = await page.locator('iframe.webview.ready >> visible=true').count();
-			for (let i = 0; i < n; i++) {
-				const f = page.frameLocator('iframe.webview.ready >> visible=true').nth(i).frameLocator('#active-frame');
-				if ((await f.locator(`[data-testid="panel-root"][data-panel="${name}"]`).count()) > 0) return f;
-			}
-			return undefined;
-		},
-		timeoutMs,
-		250,
-	);
-}
-
 /** Sets a vscode-single-select (or any element with a value) and fires its change event, as a user pick does. */
 async function choose(frame: FrameLocator, selector: string, value: string): Promise<void> {
 	await frame
@@ -112,7 +95,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 	test('Dataset panel: class × source table and the plain confound warning', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Show Dataset Splits');
-		const view = await panel(page, 'dataset');
+		const view = await panelFrame(page, 'dataset');
 		const table = view.locator('[data-testid="class-source-table"]');
 		await table.waitFor({ state: 'visible', timeout: 90_000 });
 		const heads = await table.locator('th[data-source]').evaluateAll((ths) => ths.map((t) => (t as HTMLElement).dataset.source));
@@ -129,7 +112,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 	test('Training run: per-source table, source and patient on every tile, unclipped names, source filter', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Train VGG16');
-		const view = await panel(page, 'predictions', 300_000);
+		const view = await panelFrame(page, 'predictions', 300_000);
 		await until('grid items', async () => ((await view.locator('[data-testid="grid-item"]').count()) > 0 ? true : undefined), 120_000);
 		const runs = fs.readdirSync(path.join(h.workspace, '.radreview', 'runs')).filter((n) => !n.startsWith('.'));
 		assert.equal(runs.length, 1);
@@ -202,7 +185,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 
 	test('Large view: the full-resolution image decoded by the engine, zoom and window/level', async () => {
 		const { page } = h;
-		const view = await panel(page, 'predictions');
+		const view = await panelFrame(page, 'predictions');
 		const first = view.locator('[data-testid="grid-item"]').first();
 		const relPath = (await first.getAttribute('data-rel-path')) ?? '';
 		const row = byPath.get(relPath)!;
@@ -255,7 +238,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 	test('Compare: per-source table; feature extraction and head training timed apart', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Compare Backbones');
-		const view = await panel(page, 'compare');
+		const view = await panelFrame(page, 'compare');
 		const row = view.locator('[data-testid="compare-row"]').first();
 		await row.waitFor({ state: 'visible', timeout: 60_000 });
 		const featureTime = (await row.locator('[data-testid="compare-feature-time"]').textContent())?.trim() ?? '';
@@ -270,7 +253,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 	test('A classified folder opens its own panel beside the run, unfiltered; the run keeps its panel and filter', async () => {
 		const { page } = h;
 		await runCommand(page, 'Radiograph: Open Predictions');
-		await panel(page, 'predictions');
+		await panelFrame(page, 'predictions');
 		await contextMenuAction(page, 'external', 'Classify Radiographs', async () => (await predictionPanels(page)).length === 2);
 		const findFolder = async () => (await predictionPanels(page)).find((p) => p.title.includes('external'));
 		const folder = await until(
