@@ -280,8 +280,9 @@ test('ReduceLROnPlateau follows Keras: min_delta, patience, cooldown counter, mi
 	assert.deepEqual(used, expected);
 });
 
+// 64 px: these runs test determinism, caching, cancel and reload, not the image size (the default 237 cost 13× the work).
 function config(workDir: string, over: Partial<TrainConfig> = {}): TrainConfig {
-	return { ...DEFAULT_TRAIN_CONFIG, backbone: 'vgg16', dataDir: data, workDir, weights: 'none', epochs: 4, baseRuntime: 'tfjs', ...over };
+	return { ...DEFAULT_TRAIN_CONFIG, backbone: 'vgg16', dataDir: data, workDir, weights: 'none', epochs: 4, imageSize: 64, baseRuntime: 'tfjs', ...over };
 }
 
 test('same seed → identical history and metrics; the second run reuses the feature cache', async () => {
