@@ -16,6 +16,7 @@ import { auditDataset } from '../../src/engine/audit/run';
 import { confidentLearning } from '../../src/engine/audit/labelIssues';
 import { hamming, perceptualHash } from '../../src/engine/audit/pixels';
 import { missingPrereq } from './prereq';
+import { withCacheLock } from './helpers/cacheLock';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
@@ -48,7 +49,8 @@ async function linkDev(dir: string, omit = new Set<string>()): Promise<string[]>
  */
 const FLIP_FLOOR = 0.3;
 
-const audit = (dataDir: string) => auditDataset({ dataDir, workDir: WORK, backbone: 'resnet50', weights: 'auto' });
+// Under the lock: oodClassify.test.ts fills the same cache and may run alongside.
+const audit = (dataDir: string) => withCacheLock(WORK, () => auditDataset({ dataDir, workDir: WORK, backbone: 'resnet50', weights: 'auto' }));
 
 before(async () => {
 	tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'radreview-audit-'));

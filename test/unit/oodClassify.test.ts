@@ -15,6 +15,7 @@ import { scanDataset } from '../../src/engine/data/scan';
 import { classifyFolder, trainRun } from '../../src/engine/api';
 import { readPredictionsCsv } from '../../src/engine/infer/classify';
 import { missingPrereq } from './prereq';
+import { withCacheLock } from './helpers/cacheLock';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
@@ -73,7 +74,8 @@ test('training links planted near-duplicates and records them in splits.json; th
 		planted.push([rel, copy]);
 	}
 
-	const run = await trainRun({ ...DEFAULT_TRAIN_CONFIG, backbone: 'resnet50', dataDir: data, workDir: WORK, head: 'linear-probe' });
+	// Under the lock: audit.test.ts fills the same cache and may run alongside.
+	const run = await withCacheLock(WORK, () => trainRun({ ...DEFAULT_TRAIN_CONFIG, backbone: 'resnet50', dataDir: data, workDir: WORK, head: 'linear-probe' }));
 	runDir = run.runDir;
 	split = JSON.parse(await fs.readFile(path.join(run.runDir, 'splits.json'), 'utf8')) as SplitResult;
 	const sorted = (g: string[][]) => g.map((x) => [...x].sort().join(' | ')).sort();
