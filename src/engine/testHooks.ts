@@ -26,15 +26,15 @@ const exists = (f: string): Promise<boolean> =>
 /**
  * Waits while `<RADREVIEW_TEST_HOLD>/<stage>` exists (the harness deletes it to release), after writing
  * `<stage>.reached` so the harness knows the engine got there. A cancel during the hold ends it with CancelledError,
- * as the stage itself would. Without the variable (every real use) this returns at once.
+ * as the stage itself would; a stop (Stop and keep) ends it too. Without the variable (every real use) this returns at once.
  */
-export async function holdForTest(stage: HoldStage, signal?: AbortSignal): Promise<void> {
+export async function holdForTest(stage: HoldStage, signal?: AbortSignal, stopSignal?: AbortSignal): Promise<void> {
 	const dir = holdDir();
 	if (!dir) return;
 	const file = path.join(dir, stage);
 	if (!(await exists(file))) return;
 	await fs.writeFile(path.join(dir, `${stage}.reached`), `${process.pid}\n`);
-	while (await exists(file)) {
+	while (!stopSignal?.aborted && (await exists(file))) {
 		if (signal?.aborted) throw new CancelledError();
 		await new Promise((r) => setTimeout(r, POLL_MS));
 	}
