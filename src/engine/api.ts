@@ -73,6 +73,7 @@ import {
 } from './run/runDir';
 import type { WindowChoice } from './data/voi';
 import { shardRecords, type Shard } from './scale/shard';
+import { holdForTest } from './testHooks';
 
 export type { LoadedRun, RunWithHistory, StoredMetrics } from './run/runDir';
 export { weightsStatus } from './weights/status';
@@ -369,6 +370,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 	opts.onProgress?.({ kind: 'stage', stage: 'weights', done: 1, total: 1, message: describeWeights(base.info) });
 	lap('weights');
 
+	await holdForTest('scan', opts.signal);
 	const scanned = await scan(cfg.dataDir, opts);
 	const annotated = await annotate(scanned, opts);
 	const labelled = annotated.images.filter((r) => r.label != null);
@@ -516,6 +518,7 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 		lap('train');
 
 		opts.onProgress?.({ kind: 'stage', stage: 'evaluate', done: 0, total: 1 });
+		await holdForTest('evaluate', opts.signal);
 		const records = loaded.images.map((im) => im.record);
 		const predictions = predictRecords(head, feats.feats, records, (r) => splitOf.get(r.relPath)).map((p, i) => (ood ? withOod(p, ood.verdicts[i]) : p));
 		const testRows = rowsOf('test');

@@ -13,7 +13,16 @@ export interface EngineClientOptions {
 	log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 	/** Extra environment for the worker (e.g. RADREVIEW_BACKEND). */
 	env?: NodeJS.ProcessEnv;
+	/** How long a cancelled job may take to end before it is reported cancelled anyway (default {@link CANCEL_GRACE_MS}). */
+	cancelGraceMs?: number;
 }
+
+/**
+ * A job checks its signal between steps, but some steps are one long synchronous call (building a base, exporting it
+ * to ONNX) during which the worker cannot even read the cancel: on a busy machine that took minutes. A cancelled job
+ * that has not ended within this time is reported as cancelled anyway (see release).
+ */
+export const CANCEL_GRACE_MS = 3000;
 
 export interface RunOptions {
 	signal?: AbortSignal;
@@ -28,6 +37,8 @@ interface PendingJob {
 	reject(error: Error): void;
 	onProgress?: ProgressSink;
 	cleanup(): void;
+	/** Set once a cancel was sent: reports the job cancelled if it outlives the grace time. */
+	watchdog?: ReturnType<typeof setTimeout>;
 }
 
 /** A job failed because the engine worker died under it (a crash, or process.exit inside it). */
@@ -77,7 +88,7 @@ export class EngineClient {
 		const id = this.nextId++;
 		const worker = this.ensureWorker();
 		return new Promise<EngineResults[K]>((resolve, reject) => {
-			const onAbort = (): void => this.post({ type: 'cancel', id });
+			const onAbort = (): void => this.cancel(id);
 			const onStop = (): void => this.post({ type: 'stop', id });
 			opts.signal?.addEventListener('abort', onAbort, { once: true });
 			opts.stopSignal?.addEventListener('abort', onStop, { once: true });
@@ -87,6 +98,7 @@ export class EngineClient {
 				reject,
 				onProgress: opts.onProgress,
 				cleanup: () => {
+					clearTimeout(this.jobs.get(id)?.watchdog);
 					opts.signal?.removeEventListener('abort', onAbort);
 					opts.stopSignal?.removeEventListener('abort', onStop);
 				},
@@ -97,7 +109,29 @@ export class EngineClient {
 
 	/** Cancel every job in flight (each rejects with CancelledError once the worker stops it). */
 	cancelAll(): void {
-		for (const id of this.jobs.keys()) this.post({ type: 'cancel', id });
+		for (const id of this.jobs.keys()) this.cancel(id);
+	}
+
+	/** Ask the worker to stop job `id`; if it has not ended within the grace time, report it cancelled (see CANCEL_GRACE_MS). */
+	private cancel(id: number): void {
+		const job = this.jobs.get(id);
+		if (!job || job.watchdog) return;
+		this.post({ type: 'cancel', id });
+		job.watchdog = setTimeout(() => this.release(id), this.options.cancelGraceMs ?? CANCEL_GRACE_MS);
+		job.watchdog.unref?.();
+	}
+
+	/**
+	 * The cancelled job `id` has not ended in time: it rejects as cancelled now. The worker is left alone (ending a
+	 * worker inside a native addon's call aborts the whole process): the job stops at its next check, and its late
+	 * answer is ignored.
+	 */
+	private release(id: number): void {
+		const job = this.take(id);
+		if (!job) return;
+		const grace = this.options.cancelGraceMs ?? CANCEL_GRACE_MS;
+		this.options.log?.('info', `The cancelled ${job.type} job is inside a long step (over ${grace / 1000} s): reported as cancelled now; it stops at its next check.`);
+		job.reject(new CancelledError());
 	}
 
 	/** Terminate the worker; pending jobs reject as cancelled. */

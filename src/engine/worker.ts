@@ -1,6 +1,6 @@
 // The engine worker: one long-lived worker thread that runs every tfjs/sharp job, so the extension
 // host stays responsive. Requests come from src/engine/client.ts and are validated here.
-import { existsSync, promises as fs, writeFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -18,6 +18,7 @@ import { writeFileAtomic } from './util/atomic';
 import { confinePath } from './util/confine';
 import { compareRunReports, reportWithOverlays, writeReport } from './report/runReport';
 import { explainForPanel } from './explain/explainRun';
+import { exitForTest } from './testHooks';
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run in a worker thread');
@@ -41,7 +42,7 @@ port.on('message', (msg: unknown) => {
 		controllers.get(msg.id)?.abort();
 		return;
 	}
-	crashForTest(msg.type);
+	exitForTest(msg.type);
 	if (msg.type === 'stop') {
 		stoppers.get(msg.id)?.abort();
 		return;
@@ -223,19 +224,6 @@ async function makeThumbs(paths: string[], roots: string[], outDir: string, size
 		}
 	}
 	return { thumbs, errors };
-}
-
-/**
- * Fault injection for the crash-safety tests: RADREVIEW_TEST_WORKER_EXIT=<job type>:<marker file> makes the worker
- * exit on the first such job (once: the marker records it), as a native crash would.
- */
-function crashForTest(type: string): void {
-	const spec = process.env.RADREVIEW_TEST_WORKER_EXIT;
-	if (!spec) return;
-	const [job, marker] = spec.split(':');
-	if (job !== type || !marker || existsSync(marker)) return;
-	writeFileSync(marker, `${process.pid}\n`);
-	process.exit(70);
 }
 
 function serialize(e: unknown): { name: string; message: string; stack?: string } {

@@ -21,6 +21,8 @@ const hostRequire = createRequire(path.join(HOST, 'package.json'));
 export interface Harness {
 	root: string;
 	workspace: string;
+	/** RADREVIEW_TEST_HOLD of the extension host: see hold() and src/engine/testHooks.ts. */
+	holds: string;
 	page: Page;
 	context: BrowserContext;
 	stop(): Promise<void>;
@@ -143,7 +145,9 @@ export async function launch(prepare: (workspace: string) => void, options: Laun
 		fs.mkdirSync(d, { recursive: true });
 		return d;
 	};
-	const env = { ...process.env, XDG_CONFIG_HOME: xdg('config'), XDG_DATA_HOME: xdg('data'), XDG_CACHE_HOME: xdg('cache') };
+	const holds = path.join(root, 'holds');
+	fs.mkdirSync(holds);
+	const env = { ...process.env, XDG_CONFIG_HOME: xdg('config'), XDG_DATA_HOME: xdg('data'), XDG_CACHE_HOME: xdg('cache'), RADREVIEW_TEST_HOLD: holds };
 	const log = fs.openSync(path.join(root, 'code-server.log'), 'a');
 	const server: ChildProcess = spawn(
 		process.execPath,
@@ -199,6 +203,7 @@ export async function launch(prepare: (workspace: string) => void, options: Laun
 		return {
 			root,
 			workspace,
+			holds,
 			page,
 			context,
 			async stop() {
@@ -364,5 +369,39 @@ export async function panelFrame(page: Page, name: string, timeoutMs = 60_000, m
 		},
 		timeoutMs,
 		250,
+	);
+}
+
+/** Where a training can be held (src/engine/testHooks.ts HOLD_STAGES; not imported: the harness stays apart from src). */
+export type HoldStage = 'scan' | 'decode' | 'features' | 'train' | 'evaluate';
+
+/**
+ * The next training waits at `stage` until release() (or a cancel, or for 'train' a Stop and keep): a test that needs
+ * a training to be running makes sure of it this way, instead of hoping that the training takes long enough.
+ */
+export function hold(h: Harness, stage: HoldStage): void {
+	fs.rmSync(path.join(h.holds, `${stage}.reached`), { force: true });
+	fs.writeFileSync(path.join(h.holds, stage), 'held by the e2e harness\n');
+}
+
+export function release(h: Harness, stage: HoldStage): void {
+	fs.rmSync(path.join(h.holds, stage), { force: true });
+}
+
+/** Waits until the engine has reached the hold at `stage` (it writes `<stage>.reached` there). */
+export async function reachedHold(h: Harness, stage: HoldStage, timeoutMs = 10 * 60_000): Promise<void> {
+	await until(`the training to reach its ${stage} hold`, async () => fs.existsSync(path.join(h.holds, `${stage}.reached`)), timeoutMs, 250);
+}
+
+/** Scrolls `target` into view; a panel that redraws can detach it mid-scroll, so the scroll is retried on the fresh element. */
+export async function intoView(target: Locator, timeoutMs = 30_000): Promise<void> {
+	await until(
+		'the element in view',
+		async () => {
+			await target.scrollIntoViewIfNeeded({ timeout: 2000 });
+			return true;
+		},
+		timeoutMs,
+		200,
 	);
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { contextMenuAction, launch, panelFrame, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { contextMenuAction, intoView, launch, panelFrame, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import type { FrameLocator } from './pw';
 
 const SHARED = path.resolve(__dirname, '../../../shared/cxr');
@@ -105,7 +105,8 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		assert.equal(await warnings.first().getAttribute('data-class'), 'COVID');
 		const covidSource = devRows.find((r) => r.label === 'COVID')!.source_dataset;
 		assert.equal((await warnings.first().textContent())?.trim(), `every COVID image (${PER_SOURCE}) comes from ${covidSource}: a model can score by recognising the source`);
-		await warnings.first().scrollIntoViewIfNeeded();
+		// The panel redraws as thumbnails arrive: the scroll is retried on the fresh element.
+		await intoView(warnings.first());
 		await shot(page, 'review-01-dataset-class-source-warning');
 	});
 
@@ -228,8 +229,11 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 			(el as HTMLInputElement).value = '60';
 			el.dispatchEvent(new Event('input', { bubbles: true }));
 		});
-		await page.waitForTimeout(300);
-		const after = await clipped();
+		// The canvas is redrawn on the next frame: wait for the new window to show, however long a frame takes.
+		const after = await until('the narrower window drawn', async () => {
+			const v = await clipped();
+			return v > before + 0.1 ? v : undefined;
+		});
 		assert.ok(after > before + 0.1, `clipped share ${before.toFixed(3)} → ${after.toFixed(3)}`);
 		await shot(page, 'review-04b-large-view-zoom-window');
 		await page.keyboard.press('Escape');
@@ -246,7 +250,7 @@ describe('Reviewing radiographs: sources, filters, the large view', { timeout: 1
 		assert.match(featureTime, /^\d+(s|m \d\ds)$/);
 		assert.match(headTime, /^\d+(s|m \d\ds)$/);
 		assert.ok((await view.locator('[data-testid="by-source-table"] [data-testid="by-source-row"]').count()) >= 2);
-		await view.locator('[data-testid="by-source-table"]').first().scrollIntoViewIfNeeded();
+		await intoView(view.locator('[data-testid="by-source-table"]').first());
 		await shot(page, 'review-05-compare');
 	});
 

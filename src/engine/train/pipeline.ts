@@ -3,6 +3,7 @@
 import * as os from 'node:os';
 import type { FileError, ImageRecord } from '../types';
 import { throwIfAborted } from '../util/cancel';
+import { holdForTest } from '../testHooks';
 import { writeSealed } from '../util/sealed';
 import { openPixelCache, type LoadedImage, type PixelCacheOptions } from '../data/cache';
 import { DecodeError } from '../data/decode';
@@ -63,6 +64,7 @@ export async function pipelineFeatures(records: ImageRecord[], opts: PipelineOpt
 		if (Math.floor(resolved / step) !== Math.floor(before / step) || resolved === total) onProgress?.({ kind: 'stage', stage: 'decode', done: resolved, total });
 	};
 	onProgress?.({ kind: 'stage', stage: 'decode', done: 0, total, message: 'hashing' });
+	await holdForTest('decode', signal);
 
 	const shaOf = new Array<string | undefined>(total);
 	const featOf = new Map<string, Float32Array>();
@@ -170,6 +172,7 @@ export async function pipelineFeatures(records: ImageRecord[], opts: PipelineOpt
 			let extractor: Awaited<ReturnType<FeatureOptions['extractor']>> | undefined;
 			try {
 				// The base is built while the first batches decode.
+				await holdForTest('features', signal);
 				extractor = await opts.extractor();
 				runtime = extractor.runtime;
 				for (let b = 0; b < batches; b++) {

@@ -9,6 +9,7 @@ import { ReduceLrOnPlateau } from './reduceLr';
 import { lossAndAccuracy } from '../infer/metrics';
 import { FastHeadTrainer, type StepResult } from './fastHead';
 import type { FeatureSet } from './featureSet';
+import { holdForTest } from '../testHooks';
 
 /** Pooled features (row-major n × dim) with class indices. */
 export type { FeatureSet } from './featureSet';
@@ -206,6 +207,7 @@ async function runEpochs(stepper: Stepper, head: Head, train: FeatureSet, val: F
 		};
 		history.push(log);
 		opts.onProgress?.({ kind: 'epoch', log, epochs: opts.epochs });
+		if (epoch === 0) await holdForTest('train', opts.signal, opts.stopSignal);
 		// Keras' EarlyStopping keeps the first epoch with the lowest monitored value (strict improvement).
 		if (opts.restoreBestWeights && Number.isFinite(valLoss) && (!best || valLoss < best.loss)) best = { loss: valLoss, epoch: epoch + 1, weights: stepper.weights() };
 		if (opts.stopSignal?.aborted && epoch + 1 < opts.epochs) {
