@@ -34,6 +34,8 @@ import { minHeadImageSize } from './engine/model/head';
 import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
 import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
 import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
+import { loadOrt } from './engine/runtime/onnx';
+import { ortMissingWarning } from './engine/runtime/ortInstall';
 
 /** "VGG16 64, ResNet50V2 33, …": the smallest image size each backbone's head can take. */
 const MIN_SIZES = availableBackbones()
@@ -636,6 +638,18 @@ async function cmdBench(argv: string[]): Promise<void> {
 	await bench.runBench(argv);
 }
 
+/** Commands that run the frozen base, unless told to use TF.js for it. */
+const BASE_COMMANDS = new Set(['train', 'demo', 'evaluate', 'classify', 'features', 'audit']);
+
+/** A missing onnxruntime-node is said at start-up, loudly and with the fix, not found later as a slow run. */
+function warnIfNoOrt(command: string | undefined, rest: string[]): void {
+	if (!command || !BASE_COMMANDS.has(command) || rest.includes('--help') || rest.includes('-h')) return;
+	const i = rest.indexOf('--base-runtime');
+	if (rest.includes('--base-runtime=tfjs') || (i >= 0 && rest[i + 1] === 'tfjs')) return;
+	const warning = ortMissingWarning(loadOrt);
+	if (warning) process.stderr.write(`\n*** WARNING: ${warning} ***\n\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
 	const [command, ...rest] = argv;
 	const controller = new AbortController();
@@ -655,6 +669,7 @@ export async function main(argv: string[]): Promise<number> {
 			const pref = rest[i].includes('=') ? rest[i].slice('--backend='.length) : rest[i + 1];
 			await initBackend(oneOf<BackendPreference>(pref, 'backend', BACKENDS, 'auto'));
 		}
+		warnIfNoOrt(command, rest);
 		switch (command) {
 			case undefined:
 			case '-h':
