@@ -19,9 +19,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# onnxruntime-node's install script would download CUDA parts (fails offline; .npmrc says the same for npm 11);
+# The plain install users type: .npmrc stops onnxruntime-node's CUDA download (which fails offline);
 # tfjs-node(-gpu) are optional and their libtensorflow download fails offline by design: the backend ladder copes.
-ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
+npm ci --no-audit --no-fund
 
 if [ -x test/e2e/setup.sh ]; then
 	test/e2e/setup.sh

@@ -1,5 +1,5 @@
 // `radreview`: the engine, headless. Progress goes to stderr (a line per stage or epoch), results to files and a
-// short table on stdout. Exit codes: 0 ok, 1 error (bad usage included), 130 cancelled (Ctrl-C).
+// short table on stdout; JSON asked for without a file goes alone to stdout (messages to stderr) for pipes. Exit codes: 0 ok, 1 error (bad usage included), 130 cancelled (Ctrl-C).
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
@@ -20,10 +20,10 @@ import {
 	type TrainConfig,
 } from './engine/types';
 import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
-import { classifyFolder, computeSplits, describeWeights, extractFeatures, listRuns, loadRun, preprocessDataset, trainRun } from './engine/api';
+import { classifyFolder, computeSplits, describeWeights, extractFeatures, listInterruptedRuns, listRuns, loadRun, preprocessDataset, recoverRuns, trainRun } from './engine/api';
 import { mergeFeatureCaches, parseShard, type Shard } from './engine/scale/shard';
 import { accuracyWithInterval, formatMetrics } from './engine/infer/metrics';
-import { reportWithOverlays, writeReport } from './engine/report/runReport';
+import { reportJson, reportWithOverlays, writeReport } from './engine/report/runReport';
 import { explainImages } from './engine/explain/explainRun';
 import type { OperatingRule } from './engine/report/stats';
 import { isCancelled } from './engine/util/cancel';
@@ -34,6 +34,8 @@ import { minHeadImageSize } from './engine/model/head';
 import { writeFileAtomic, writeJsonAtomic } from './engine/util/atomic';
 import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/audit/run';
 import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
+import { loadOrt } from './engine/runtime/onnx';
+import { ortMissingWarning } from './engine/runtime/ortInstall';
 
 /** "VGG16 64, ResNet50V2 33, …": the smallest image size each backbone's head can take. */
 const MIN_SIZES = availableBackbones()
@@ -97,6 +99,8 @@ Commands:
   cache       merge feature caches written by shards on other machines
 
 Run 'radreview <command> --help' for a command's options.
+JSON without a file (report --format json, audit --json, runs --json, annotate list --json) is written alone to
+stdout and every message to stderr, so it pipes: radreview report --run DIR --format json | jq .accuracy
 Common options: --workdir DIR (default ./.radreview), --backend auto|tensorflow|wasm|cpu
 Results are research aids, not a diagnosis.`,
 	train: `Usage: radreview train --backbone vgg16|resnet50v2|xception|resnet50 --data DIR [options]
@@ -167,7 +171,8 @@ label issues (confident learning on patient-grouped cross-validation), images th
 X-rays, exact and near duplicates across train / val / test, and source shortcuts (class × source,
 leave-one-source-out). Prints the Markdown summary unless --md or --json is given.
 
-  --json FILE     the full report (schema: docs/AUDIT.md)
+  --json [FILE]   the full report (schema: docs/AUDIT.md); without FILE (or with -) alone on stdout, the
+                  summary on stderr
   --md FILE       a Markdown summary for a pull request
   --weights auto|FILE   pretrained weights (random weights are refused)
   --seed N        split and folds, default ${D.seed}
@@ -178,7 +183,8 @@ leave-one-source-out). Prints the Markdown summary unless --md or --json is give
 	report: `Usage: radreview report --run DIR [--format html|pdf|json] [--out FILE] [options]
 
   --format html|pdf|json  default html; pdf holds the curves and Grad-CAM overlays of test images
-  --out FILE              default <run>/report.<format>
+  --out FILE              default <run>/report.<format>; for json, stdout (JSON alone: the summary goes to
+                          stderr, so '| jq .accuracy' works)
   --positive CLASS        positive class of the operating point, default COVID
   --sensitivity X         choose the threshold on validation for sensitivity ≥ X (default: Youden's J)
   --resamples N           patient-level bootstrap resamples, default 1000
@@ -189,9 +195,11 @@ leave-one-source-out). Prints the Markdown summary unless --md or --json is give
 
 Writes <image>-gradcam-<class>.png per image: the image as the model saw it with the Grad-CAM map of the predicted
 class (or --class) over it, and prints where each map puts its mass (border band vs central field).`,
-	runs: `Usage: radreview runs [--workdir DIR]
+	runs: `Usage: radreview runs [--workdir DIR] [--json]
 
-Lists finished runs, newest first.`,
+Lists finished runs, newest first, then interrupted ones. Run folders left unfinished by a killed process become
+interrupted runs first (or are removed when no epoch was saved), as the extension does at start-up.
+  --json          the list as JSON on stdout (messages go to stderr)`,
 };
 
 function parse(command: string, argv: string[], options: Options): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
@@ -304,7 +312,9 @@ function printSummary(s: RunSummary): void {
 async function cmdTrain(argv: string[], job: JobOptions): Promise<void> {
 	const { values } = parse('train', argv, TRAIN_OPTIONS);
 	if (values.help) return void console.log(USAGE.train);
-	printSummary(await trainRun(trainConfigFrom(values), job));
+	const cfg = trainConfigFrom(values);
+	await recoverStaleRuns(cfg.workDir);
+	printSummary(await trainRun(cfg, job));
 }
 
 async function cmdDemo(argv: string[], job: JobOptions): Promise<void> {
@@ -314,6 +324,7 @@ async function cmdDemo(argv: string[], job: JobOptions): Promise<void> {
 	const backbone = str(values.backbone) ? undefined : await demoBackbone();
 	const cfg = trainConfigFrom(values, { backbone, dataDir: samples, weights: 'auto', testFraction: D.testFraction });
 	process.stderr.write(`Demo: ${cfg.backbone} on ${samples}, weights '${cfg.weights}'\n`);
+	await recoverStaleRuns(cfg.workDir);
 	const summary = await trainRun(cfg, { ...job, allowRandomFallback: cfg.weights === 'auto' });
 	if (!summary.weights.pretrained) {
 		process.stderr.write('\n*** NOTE: no pretrained weights were available, so the demo trained on a RANDOM (not pretrained) backbone. ***\n\n');
@@ -465,20 +476,45 @@ async function cmdCache(argv: string[]): Promise<void> {
 	if (r.conflicts.length || r.invalid.length) throw new Error(`merge finished with ${r.conflicts.length} conflicts and ${r.invalid.length} unreadable entries`);
 }
 
+/**
+ * Stale `.partial` run folders (their process was killed) become interrupted runs, or are removed when no epoch
+ * was saved: the same engine call the extension makes at start-up, so headless users collect no hidden folders.
+ */
+async function recoverStaleRuns(workDir: string): Promise<void> {
+	const r = await recoverRuns(workDir);
+	for (const d of r.interrupted) process.stderr.write(`interrupted run recorded: ${d} (its training was cut off; history kept, no model)\n`);
+	for (const d of r.removed) process.stderr.write(`removed an unfinished run folder with no epoch: ${d}\n`);
+}
+
 async function cmdRuns(argv: string[]): Promise<void> {
-	const { values } = parse('runs', argv, COMMON);
+	const { values } = parse('runs', argv, { ...COMMON, json: { type: 'boolean' } });
 	if (values.help) return void console.log(USAGE.runs);
-	const runs = await listRuns(workDirOf(values));
-	if (runs.length === 0) return void process.stdout.write(`no runs in ${path.join(workDirOf(values), 'runs')}\n`);
+	const workDir = workDirOf(values);
+	await recoverStaleRuns(workDir);
+	const [runs, interrupted] = await Promise.all([listRuns(workDir), listInterruptedRuns(workDir)]);
+	if (values.json) {
+		const list = [
+			...runs.map((r) => ({ state: 'complete' as const, name: path.basename(r.runDir), ...r })),
+			...interrupted.map(({ history, ...r }) => ({ state: 'interrupted' as const, ...r, epochs: history.length })),
+		];
+		return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+	}
+	if (runs.length === 0 && interrupted.length === 0) return void process.stdout.write(`no runs in ${path.join(workDir, 'runs')}\n`);
 	for (const r of runs) {
 		process.stdout.write(
 			`${path.basename(r.runDir).padEnd(34)} acc ${accuracyWithInterval(r.metrics.accuracy, r.metrics.support, 1)}  loss ${r.metrics.loss.toFixed(3)}  ${describeWeights(r.weights)}  [${r.backend}]\n`,
 		);
 	}
+	for (const r of interrupted) process.stdout.write(`${r.name.padEnd(34)} interrupted after ${r.history.length}/${r.plannedEpochs} epochs (no model)\n`);
+}
+
+/** `--json` with no FILE after it (last, or followed by another option) means stdout: `--json -`. */
+function jsonToStdout(argv: string[]): string[] {
+	return argv.flatMap((a, i) => (a === '--json' && (i === argv.length - 1 || (argv[i + 1].startsWith('-') && argv[i + 1] !== '-')) ? ['--json', '-'] : [a]));
 }
 
 async function cmdAudit(argv: string[], job: JobOptions): Promise<void> {
-	const { values } = parse('audit', argv, {
+	const { values } = parse('audit', jsonToStdout(argv), {
 		...COMMON,
 		data: { type: 'string' },
 		backbone: { type: 'string' },
@@ -510,13 +546,17 @@ async function cmdAudit(argv: string[], job: JobOptions): Promise<void> {
 		job,
 	);
 	const { linked: _linked, ...stored } = report;
-	const json = str(values.json);
+	let json = str(values.json);
 	const md = str(values.md);
-	if (json) await writeJsonAtomic(path.resolve(json), stored);
+	if (json === '-') {
+		process.stdout.write(JSON.stringify(stored, null, 2) + '\n');
+		json = undefined;
+	} else if (json) await writeJsonAtomic(path.resolve(json), stored);
 	if (md) await writeFileAtomic(path.resolve(md), auditMarkdown(stored));
+	const messages = values.json === '-' ? process.stderr : process.stdout;
 	const summary = `audit: ${stored.images} images; ${stored.labelIssues.issues.length} label issues, ${stored.outOfDistribution.flagged.length} not chest X-ray, ${stored.duplicates.pairs.length} duplicate pairs (${stored.duplicates.crossSplitPairs} across splits), ${stored.sources.warnings.length} source warnings (${stored.timing.total.toFixed(1)} s)`;
-	if (!json && !md) process.stdout.write(auditMarkdown(stored) + '\n');
-	process.stdout.write(summary + '\n' + (json ? `json: ${path.resolve(json)}\n` : '') + (md ? `markdown: ${path.resolve(md)}\n` : ''));
+	if (!values.json && !md) process.stdout.write(auditMarkdown(stored) + '\n');
+	messages.write(summary + '\n' + (json ? `json: ${path.resolve(json)}\n` : '') + (md ? `markdown: ${path.resolve(md)}\n` : ''));
 	for (const w of stored.sources.warnings) process.stderr.write(`WARNING: ${w.message}\n`);
 }
 
@@ -550,17 +590,19 @@ async function cmdReport(argv: string[], job: JobOptions): Promise<void> {
 		bootstrapSeed: num(values.seed, 'seed', 12345, true),
 		gradcam: format === 'pdf' || values.gradcam === true,
 	});
-	const out = path.resolve(str(values.out) ?? path.join(runDir, `report.${format}`));
-	await writeReport(card, overlays, format, out);
+	const toStdout = format === 'json' && (values.out === undefined || values.out === '-');
+	const out = toStdout ? '-' : path.resolve(str(values.out) ?? path.join(runDir, `report.${format}`));
+	if (toStdout) process.stdout.write(reportJson(card));
+	else await writeReport(card, overlays, format, out);
 	const lines = [
 		`run       ${card.run.name}`,
 		`accuracy  ${accuracyWithInterval(card.accuracy.est, card.n)}; patient-level bootstrap [${(card.accuracy.lo * 100).toFixed(1)}–${(card.accuracy.hi * 100).toFixed(1)} %]`,
 		`macro-F1  ${card.macroF1.est.toFixed(3)} [${card.macroF1.lo.toFixed(3)}–${card.macroF1.hi.toFixed(3)}]   macro-AUC ${card.macroAuc.est.toFixed(3)} [${card.macroAuc.lo.toFixed(3)}–${card.macroAuc.hi.toFixed(3)}]`,
 		...(card.provenance.confoundWarning ? [`WARNING: ${card.provenance.confoundWarning}`] : []),
 		...(card.looks ? [`Grad-CAM: ${card.looks.flagged} of ${card.looks.n} test maps look outside the lungs`] : []),
-		`report    ${out}`,
+		...(toStdout ? [] : [`report    ${out}`]),
 	];
-	process.stdout.write(lines.join('\n') + '\n');
+	(toStdout ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
 }
 
 async function cmdExplain(argv: string[], job: JobOptions): Promise<void> {
@@ -596,6 +638,18 @@ async function cmdBench(argv: string[]): Promise<void> {
 	await bench.runBench(argv);
 }
 
+/** Commands that run the frozen base, unless told to use TF.js for it. */
+const BASE_COMMANDS = new Set(['train', 'demo', 'evaluate', 'classify', 'features', 'audit']);
+
+/** A missing onnxruntime-node is said at start-up, loudly and with the fix, not found later as a slow run. */
+function warnIfNoOrt(command: string | undefined, rest: string[]): void {
+	if (!command || !BASE_COMMANDS.has(command) || rest.includes('--help') || rest.includes('-h')) return;
+	const i = rest.indexOf('--base-runtime');
+	if (rest.includes('--base-runtime=tfjs') || (i >= 0 && rest[i + 1] === 'tfjs')) return;
+	const warning = ortMissingWarning(loadOrt);
+	if (warning) process.stderr.write(`\n*** WARNING: ${warning} ***\n\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
 	const [command, ...rest] = argv;
 	const controller = new AbortController();
@@ -615,6 +669,7 @@ export async function main(argv: string[]): Promise<number> {
 			const pref = rest[i].includes('=') ? rest[i].slice('--backend='.length) : rest[i + 1];
 			await initBackend(oneOf<BackendPreference>(pref, 'backend', BACKENDS, 'auto'));
 		}
+		warnIfNoOrt(command, rest);
 		switch (command) {
 			case undefined:
 			case '-h':

@@ -16,6 +16,7 @@ import { workDir } from './util/workspace';
 import { StatusBar } from './util/statusBar';
 import { TrainingSessions } from './util/trainingSessions';
 import { registerViews } from './views';
+import { ortMissingWarning } from './engine/runtime/ortInstall';
 
 export function activate(context: vscode.ExtensionContext): void {
 	const started = performance.now();
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
 		...registerViews(services),
 	);
 	recoverInterruptedRuns(services);
+	warnIfNoOnnxRuntime(log);
 	log.info(
 		`Radiograph Review ${(context.extension.packageJSON as { version: string }).version} activated in ${(performance.now() - started).toFixed(0)} ms (workspace trusted: ${vscode.workspace.isTrusted}).`,
 	);
@@ -52,6 +54,16 @@ export function activate(context: vscode.ExtensionContext): void {
 /** The host stays up when the worker dies: say what happened (the client has logged it and failed its jobs). */
 function reportEngineCrash(log: vscode.LogOutputChannel, error: Error): void {
 	void vscode.window.showErrorMessage(`Radiograph Review: ${error.message}`, 'Show Log').then((pick) => {
+		if (pick) log.show();
+	});
+}
+
+/** Without onnxruntime-node every base runs on TensorFlow.js, several times slower: say so at start-up, with the fix. */
+function warnIfNoOnnxRuntime(log: vscode.LogOutputChannel): void {
+	const warning = ortMissingWarning();
+	if (!warning) return;
+	log.warn(warning);
+	void vscode.window.showWarningMessage(`Radiograph Review: ${warning}`, 'Show Log').then((pick) => {
 		if (pick) log.show();
 	});
 }

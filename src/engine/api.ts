@@ -40,7 +40,7 @@ import { poolFeatures } from './model/head';
 import { createExtractor, prepareBase, type PreparedBase } from './train/base';
 import { headTrainerLabel, trainHead, type FeatureSet } from './train/train';
 import { computeMetrics, lossAndAccuracy } from './infer/metrics';
-import { applyAnnotations, labelsDigest, readAnnotations, type AppliedAnnotations } from './annotations/store';
+import { applyAnnotations, staleLabelsOf, type AppliedAnnotations } from './annotations/store';
 import { balancedRows, fitLinearProbe, splitBySource } from './train/mitigations';
 import { balanceWeights } from './audit/audit';
 import { buildOodReference, OOD_K, oodVerdict, scoreOod, type OodReference, type OodVerdict } from './audit/ood';
@@ -839,15 +839,8 @@ export interface RunView {
  * Whether a run's labels are stale: the annotations' labels and exclusions now differ from those it trained on.
  * A run made before annotations existed is stale once any label is corrected or any image excluded.
  */
-export async function staleLabels(config: TrainConfig): Promise<string | undefined> {
-	let now: string;
-	try {
-		now = labelsDigest((await readAnnotations(config.dataDir)).set);
-	} catch (e) {
-		return `the annotations cannot be read (${e instanceof Error ? e.message : String(e)})`;
-	}
-	const then = config.annotations?.labelsDigest ?? labelsDigest(new Map());
-	return now === then ? undefined : 'labels are stale: annotations were changed after this run was trained (retrain to use them)';
+export function staleLabels(config: TrainConfig): Promise<string | undefined> {
+	return staleLabelsOf(config);
 }
 
 export async function loadRun(runDir: string): Promise<RunView> {

@@ -75,7 +75,11 @@ export function registerViews(s: Services): vscode.Disposable[] {
 		vscode.window.createTreeView(ViewId.Review, { treeDataProvider: review }),
 		datasets.onDidScan(() => review.refresh()),
 		...watchRuns(refreshRuns),
-		new DatasetWatcher(refreshDataset, refreshReview),
+		// Annotations change what the Review view counts and which runs are stale.
+		new DatasetWatcher(refreshDataset, () => {
+			refreshReview();
+			refreshRuns();
+		}),
 		vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(SECTION) && refreshDataset()),
 		// Trust applies the workspace's dataset setting and enables Delete.
 		vscode.workspace.onDidGrantWorkspaceTrust(refreshAll),

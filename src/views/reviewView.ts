@@ -36,7 +36,8 @@ export class ReviewView extends Disposable implements vscode.TreeDataProvider<Re
 		try {
 			counts = await readReviewCounts(root, this.imageCount());
 		} catch (e) {
-			return [{ label: 'Annotations unreadable', icon: 'error', tooltip: (e as Error).message }];
+			// The engine's own error (file, line, reason): training refuses the same file.
+			return [{ label: `Annotations unreadable: ${(e as Error).message}`, icon: 'error', tooltip: (e as Error).message }];
 		}
 		// No file yet: the view's welcome content explains where review state comes from.
 		if (!counts) return [];

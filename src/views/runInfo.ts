@@ -1,11 +1,21 @@
-// What the Runs view shows of each run folder, read straight from its JSON files: no engine, no TensorFlow, so
-// the view works before the worker starts and in Restricted Mode. Never throws for one bad folder.
-import { createHash } from 'node:crypto';
+// What the Runs view shows of each run folder, read with the engine's own TensorFlow-free readers and validators
+// (run/read.ts, run/validate.ts, annotations/store.ts): the view works before the worker starts and in Restricted
+// Mode, and says what the engine would say. Never throws for one bad folder.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { staleLabelsOf } from '../engine/annotations/store';
+import { RUN_FILES } from '../engine/run/files';
+import { readInterruptedRun, readJson } from '../engine/run/read';
+import { validateConfig, validateMetrics } from '../engine/run/validate';
 
-/** complete: metrics.json is there; incomplete: a hidden `.<name>.partial` folder (training now, or interrupted); unreadable: anything else. */
-export type RunState = 'complete' | 'incomplete' | 'unreadable';
+export { ANNOTATIONS_FILE } from '../engine/annotations/format';
+
+/**
+ * complete: a finished run; incomplete: a hidden `.<name>.partial` folder (training now, or left by a process the
+ * engine has not recovered yet); interrupted: the engine recorded it as cut off (interrupted.json: history, no model);
+ * unreadable: anything else, with the engine's reason.
+ */
+export type RunState = 'complete' | 'incomplete' | 'interrupted' | 'unreadable';
 
 export interface RunEntry {
 	name: string;
@@ -18,27 +28,15 @@ export interface RunEntry {
 	accuracy?: number;
 	n?: number;
 	createdAt?: string;
-	/** Labels changed since training (the annotation file's hash differs from the one the run recorded), or the run says so. */
+	/** Interrupted runs: epochs saved before the cut, of those planned. */
+	epochs?: number;
+	plannedEpochs?: number;
+	/** The dataset's labels or exclusions changed since training (the engine's labelsDigest comparison). */
 	staleLabels?: boolean;
+	/** The engine's words for why the run is stale (or why the annotations cannot be read). */
+	staleReason?: string;
 	/** Why the folder is unreadable. */
 	problem?: string;
-}
-
-export const ANNOTATIONS_FILE = 'radreview-annotations.csv';
-
-interface MetricsJson {
-	backbone?: string;
-	accuracy?: number;
-	support?: number;
-	createdAt?: string;
-	weights?: { name?: string; pretrained?: boolean };
-	staleLabels?: boolean;
-	interrupted?: boolean;
-}
-/** The part of config.json that names the annotation file a run was trained with (written by the annotations feature). */
-interface ConfigJson {
-	dataDir?: string;
-	annotations?: { sha256?: string; hash?: string } | null;
 }
 
 /** Runs under `<workDir>/runs`, newest first; partial folders included as incomplete. */
@@ -50,61 +48,45 @@ export async function readRuns(workDir: string): Promise<RunEntry[]> {
 	} catch {
 		return [];
 	}
-	const hashes = new Map<string, Promise<string | undefined>>();
-	const annotationHash = (dataDir: string): Promise<string | undefined> => {
-		if (!hashes.has(dataDir)) hashes.set(dataDir, sha256Of(path.join(dataDir, ANNOTATIONS_FILE)));
-		return hashes.get(dataDir)!;
+	// Runs on one dataset with the same digest share one read of its annotations.
+	const stale = new Map<string, Promise<string | undefined>>();
+	const staleOf = (config: Parameters<typeof staleLabelsOf>[0]): Promise<string | undefined> => {
+		const key = `${config.dataDir}\0${config.annotations?.labelsDigest ?? ''}`;
+		if (!stale.has(key)) stale.set(key, staleLabelsOf(config));
+		return stale.get(key)!;
 	};
-	const entries = await Promise.all(dirs.map((d) => readRun(path.join(root, d), annotationHash)));
+	const entries = await Promise.all(dirs.map((d) => readRun(path.join(root, d), staleOf)));
 	return entries.sort((a, b) => (b.createdAt ?? b.name).localeCompare(a.createdAt ?? a.name) || b.name.localeCompare(a.name));
 }
 
-async function readRun(dir: string, annotationHash: (dataDir: string) => Promise<string | undefined>): Promise<RunEntry> {
+async function readRun(dir: string, staleOf: (config: Parameters<typeof staleLabelsOf>[0]) => Promise<string | undefined>): Promise<RunEntry> {
 	const folder = path.basename(dir);
 	const partial = /^\.(.+)\.partial$/.exec(folder);
 	if (partial) return { name: partial[1], dir, state: 'incomplete', backbone: /-([a-z0-9]+)(?:-\d+)?$/.exec(partial[1])?.[1] };
-	let metrics: MetricsJson;
+	const file = (f: string) => path.join(dir, f);
 	try {
-		metrics = JSON.parse(await fs.readFile(path.join(dir, 'metrics.json'), 'utf8')) as MetricsJson;
+		const interrupted = await readInterruptedRun(dir);
+		if (interrupted) {
+			const { backbone, createdAt, history, plannedEpochs, weights } = interrupted;
+			return { name: folder, dir, state: 'interrupted', backbone, createdAt, epochs: history.length, plannedEpochs, weightsName: weights?.name, pretrained: weights?.pretrained };
+		}
+		const metrics = validateMetrics(file(RUN_FILES.metrics), await readJson<unknown>(file(RUN_FILES.metrics)));
+		const config = validateConfig(file(RUN_FILES.config), await readJson<unknown>(file(RUN_FILES.config)));
+		const staleReason = await staleOf(config);
+		return {
+			name: folder,
+			dir,
+			state: 'complete',
+			backbone: metrics.backbone,
+			weightsName: metrics.weights.name,
+			pretrained: metrics.weights.pretrained,
+			accuracy: Number.isFinite(metrics.accuracy) ? metrics.accuracy : undefined,
+			n: metrics.support,
+			createdAt: metrics.createdAt,
+			staleLabels: staleReason !== undefined,
+			staleReason,
+		};
 	} catch (e) {
-		const code = (e as NodeJS.ErrnoException).code;
-		return { name: folder, dir, state: 'unreadable', problem: code === 'ENOENT' ? 'no metrics.json' : `metrics.json: ${(e as Error).message}` };
-	}
-	const entry: RunEntry = {
-		name: folder,
-		dir,
-		state: metrics.interrupted ? 'incomplete' : 'complete',
-		backbone: metrics.backbone,
-		weightsName: metrics.weights?.name,
-		pretrained: metrics.weights?.pretrained,
-		accuracy: typeof metrics.accuracy === 'number' ? metrics.accuracy : undefined,
-		n: typeof metrics.support === 'number' ? metrics.support : undefined,
-		createdAt: metrics.createdAt,
-		staleLabels: metrics.staleLabels === true ? true : undefined,
-	};
-	if (entry.staleLabels === undefined) entry.staleLabels = await labelsChanged(dir, annotationHash);
-	return entry;
-}
-
-/** True when the run recorded an annotation file hash and the file now hashes differently (or is gone). */
-async function labelsChanged(dir: string, annotationHash: (dataDir: string) => Promise<string | undefined>): Promise<boolean | undefined> {
-	let config: ConfigJson;
-	try {
-		config = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8')) as ConfigJson;
-	} catch {
-		return undefined;
-	}
-	const recorded = config.annotations?.sha256 ?? config.annotations?.hash;
-	if (!recorded || !config.dataDir) return undefined;
-	return (await annotationHash(config.dataDir)) !== recorded;
-}
-
-async function sha256Of(file: string): Promise<string | undefined> {
-	try {
-		return createHash('sha256')
-			.update(await fs.readFile(file))
-			.digest('hex');
-	} catch {
-		return undefined;
+		return { name: folder, dir, state: 'unreadable', problem: e instanceof Error ? e.message : String(e) };
 	}
 }

@@ -45,7 +45,13 @@ export class RunsView extends Disposable implements vscode.TreeDataProvider<RunE
 			item.contextValue = r.staleLabels ? 'run.complete.stale' : 'run.complete';
 			item.command = { command: 'radiographReview.openPredictions', title: 'Open Predictions', arguments: [vscode.Uri.file(r.dir)] };
 			tooltip.appendText(`Weights: ${weights}\nTest accuracy: ${acc}\n${r.createdAt ?? ''}`);
-			if (r.staleLabels) tooltip.appendText('\nLabels were changed after this run trained: its accuracy is against the old labels.');
+			if (r.staleLabels) tooltip.appendText(`\n${r.staleReason ?? 'labels are stale'}: its accuracy is against the old labels.`);
+		} else if (r.state === 'interrupted') {
+			item.label = `${name} — interrupted`;
+			item.description = [`${r.epochs ?? '?'}/${r.plannedEpochs ?? '?'} epochs`, formatDate(r.createdAt)].filter(Boolean).join(' · ');
+			item.iconPath = new vscode.ThemeIcon('debug-disconnect');
+			item.contextValue = 'run.interrupted';
+			tooltip.appendText(`Training was cut off after ${r.epochs ?? '?'} of ${r.plannedEpochs ?? '?'} epochs (window closed, crash or kill): its history is kept, there is no model.`);
 		} else if (r.state === 'incomplete') {
 			const running = this.s.sessions.isTraining;
 			item.label = `${name} — ${running ? 'training…' : 'interrupted'}`;

@@ -1,15 +1,23 @@
 // The Radiograph sidebar in Restricted Mode: the Runs view lists a run made by the CLI (read-only: its context menu
-// offers no Delete) and follows changes on disk, without starting the engine.
+// offers no Delete) and follows changes on disk, without starting the engine. It reads what the engine wrote as the
+// engine does: an interrupted run shows as interrupted, a note leaves a run fresh, a label change makes it stale.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLASSES, launch, makeDataset, REPO, shot, writeJson, type Harness } from './harness';
+import { CLASSES, launch, makeDataset, REPO, runCommand, shot, writeJson, type Harness } from './harness';
 
 const PER_CLASS = 3;
 let h: Harness;
 let metrics: { accuracy: number; counts: { test: number } };
+let annotated: string;
+
+/** The built CLI, synchronously (workspace set-up). */
+function radreview(cwd: string, ...args: string[]): void {
+	const r = spawnSync(process.execPath, [path.join(REPO, 'bin/radreview.js'), ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
+	assert.equal(r.status, 0, r.stderr);
+}
 
 describe('Radiograph sidebar in an untrusted workspace', { timeout: 8 * 60_000 }, () => {
 	before(async () => {
@@ -40,7 +48,18 @@ describe('Radiograph sidebar in an untrusted workspace', { timeout: 8 * 60_000 }
 				);
 				assert.equal(r.status, 0, r.stderr);
 				const run = fs.readdirSync(path.join(ws, '.radreview', 'runs')).filter((n) => !n.startsWith('.'))[0];
-				metrics = JSON.parse(fs.readFileSync(path.join(ws, '.radreview', 'runs', run, 'metrics.json'), 'utf8')) as typeof metrics;
+				const runDir = path.join(ws, '.radreview', 'runs', run);
+				metrics = JSON.parse(fs.readFileSync(path.join(runDir, 'metrics.json'), 'utf8')) as typeof metrics;
+				// A note (no label change) after training, written by the engine: the run must stay fresh.
+				annotated = `${CLASSES[0]}/${fs.readdirSync(path.join(ws, 'data', CLASSES[0])).sort()[0]}`;
+				radreview(ws, 'annotate', '--data', path.join(ws, 'data'), '--reviewer', 'e2e', 'note', annotated, 'a note, not a label');
+				// A training cut off after its first epoch checkpoint: the engine's own partial folder (beginRun in a
+				// process that then exits) with that history, which `radreview runs` records as interrupted.
+				const files = JSON.stringify(['config.json', 'history.json', 'weights.json']);
+				const begin = `const fs = require('fs'), path = require('path'); require('./src/engine/run/runDir').beginRun(${JSON.stringify(path.join(ws, '.radreview'))}, 'vgg16').then((p) => { for (const f of ${files}) fs.copyFileSync(path.join(${JSON.stringify(runDir)}, f), path.join(p.partialDir, f)); })`;
+				const b = spawnSync(process.execPath, ['--import', 'tsx', '-e', begin], { cwd: REPO, encoding: 'utf8' });
+				assert.equal(b.status, 0, b.stderr);
+				radreview(ws, 'runs', '--workdir', path.join(ws, '.radreview'));
 			},
 			{ untrusted: true },
 		);
@@ -67,6 +86,19 @@ describe('Radiograph sidebar in an untrusted workspace', { timeout: 8 * 60_000 }
 		assert.equal(await menu.locator('.action-item', { hasText: 'Delete Run' }).count(), 0, 'no Delete in Restricted Mode');
 		await shot(page, 'sidebar-01-restricted');
 		await page.keyboard.press('Escape');
+
+		// The interrupted run (the engine's interrupted.json) shows as interrupted with its epochs, not as unreadable.
+		const interrupted = row('VGG16 — interrupted');
+		await interrupted.waitFor({ state: 'visible', timeout: 60_000 });
+		assert.match(await interrupted.innerText(), /1\/1 epochs/);
+		assert.equal(await row('unreadable').count(), 0);
+		// The note added after training changed no label: the run is not stale.
+		assert.doesNotMatch(await runRow.innerText(), /labels changed since/);
+		// A label change does make it stale (the engine's labelsDigest differs).
+		radreview(h.workspace, 'annotate', '--data', path.join(h.workspace, 'data'), '--reviewer', 'e2e', 'set', annotated, CLASSES[1]);
+		await runCommand(page, 'Radiograph: Refresh Sidebar');
+		await row('labels changed since').waitFor({ state: 'visible', timeout: 60_000 });
+		await shot(page, 'sidebar-01b-interrupted-and-stale');
 
 		// A run folder removed on disk leaves the Runs view.
 		fs.rmSync(path.join(h.workspace, '.radreview', 'runs'), { recursive: true });

@@ -151,10 +151,13 @@ function trainAndKill(workDir: string, at: RegExp | null, epochs: number): Promi
 	});
 }
 
-/** A folder in runs/ without the leading dot claims to be complete: then every file of it must load. */
+/**
+ * A folder in runs/ without the leading dot claims to be complete: then every file of it must load. Interrupted runs
+ * (the next `train` recovers a killed one's folder, marked by interrupted.json) claim nothing more.
+ */
 async function assertNoHalfRun(workDir: string, stage: string): Promise<void> {
 	const runs = path.join(workDir, 'runs');
-	const visible = existsSync(runs) ? readdirSync(runs).filter((n) => !n.startsWith('.')) : [];
+	const visible = existsSync(runs) ? readdirSync(runs).filter((n) => !n.startsWith('.') && !existsSync(path.join(runs, n, 'interrupted.json'))) : [];
 	for (const name of visible) {
 		const r = await loadRun(path.join(runs, name)).catch((e: Error) => assert.fail(`after kill -9 in ${stage}: ${name} looks complete but is not: ${e.message}`));
 		assert.ok(r.history.length > 0 && r.predictions.length > 0, `${stage}: ${name} is complete`);

@@ -72,6 +72,20 @@ test('report --format json: the card matches the run’s test predictions, with 
 	assert.deepEqual(JSON.parse(await fs.readFile(again, 'utf8')), card);
 });
 
+test('report --format json without --out: the JSON alone on stdout (pipes to jq), the summary on stderr', async () => {
+	const r = cli('report', '--run', run, '--format', 'json', '--resamples', '200', '--workdir', path.join(tmp, 'wd'));
+	assert.equal(r.code, 0, r.stderr);
+	const card = JSON.parse(r.stdout) as ReportCard;
+	assert.match(r.stderr, /accuracy\s+\d+\.\d+ % \[\d+\.\d–\d+\.\d %\] \(n = \d+\)/);
+	assert.ok(!existsSync(path.join(run, 'report.json')), 'no file written when the JSON goes to stdout');
+	// The same card as the file form writes.
+	const file = path.join(tmp, 'card-file.json');
+	assert.equal(cli('report', '--run', run, '--format', 'json', '--out', file, '--resamples', '200', '--workdir', path.join(tmp, 'wd')).code, 0);
+	assert.deepEqual(card, JSON.parse(await fs.readFile(file, 'utf8')));
+	assert.equal(typeof card.accuracy.est, 'number');
+	assert.match(cli('report', '--help').stdout, /stdout/);
+});
+
 test('report --format html and pdf are written; the pdf carries Grad-CAM', async () => {
 	const html = path.join(tmp, 'card.html');
 	assert.equal(cli('report', '--run', run, '--format', 'html', '--out', html, '--resamples', '100', '--workdir', path.join(tmp, 'wd')).code, 0);

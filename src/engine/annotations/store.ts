@@ -128,6 +128,22 @@ export function labelsDigest(set: AnnotationSet): string {
 	return sha256(parts.join('\n'));
 }
 
+/**
+ * Why a run trained with `config` is stale, or undefined: the annotations' labels and exclusions now differ from
+ * those it trained on (notes, flags that exclude nothing and "reviewed" do not count). A run made before annotations
+ * existed is stale once any label is corrected or any image excluded. A file that cannot be read says why.
+ */
+export async function staleLabelsOf(config: { dataDir: string; annotations?: Pick<AnnotationSummary, 'labelsDigest'> }): Promise<string | undefined> {
+	let now: string;
+	try {
+		now = labelsDigest((await readAnnotations(config.dataDir)).set);
+	} catch (e) {
+		return `the annotations cannot be read (${e instanceof Error ? e.message : String(e)})`;
+	}
+	const then = config.annotations?.labelsDigest ?? labelsDigest(new Map());
+	return now === then ? undefined : 'labels are stale: annotations were changed after this run was trained (retrain to use them)';
+}
+
 export function summarise(snapshot: AnnotationSnapshot, moved = 0, relabelled?: number, excluded?: number): AnnotationSummary {
 	const rows = [...snapshot.set.values()];
 	return {

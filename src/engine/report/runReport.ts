@@ -102,9 +102,12 @@ export async function compareRunReports(runA: string, runB: string, opts: JobOpt
 	return comparePaired(a.predictions, b.predictions, { patients, resamples: opts.resamples, seed: opts.seed });
 }
 
+/** The card as the JSON report holds it (a file, or stdout for a pipe). */
+export const reportJson = (card: ReportCard): string => JSON.stringify(card, null, 2) + '\n';
+
 /** Writes the card as json, html or pdf (the pdf with up to 16 overlays), atomically. */
 export async function writeReport(card: ReportCard, overlays: ReportOverlay[], format: 'json' | 'html' | 'pdf', file: string): Promise<void> {
-	if (format === 'json') return writeFileAtomic(file, JSON.stringify(card, null, 2) + '\n');
+	if (format === 'json') return writeFileAtomic(file, reportJson(card));
 	if (format === 'html') return writeFileAtomic(file, reportHtml(card));
 	const chosen = overlays.slice(0, 16);
 	const pngs = await Promise.all(chosen.map((o) => fs.readFile(o.png)));

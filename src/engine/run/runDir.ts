@@ -3,13 +3,15 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig, WeightsInfo } from '../types';
+import type { BackboneId, EpochLog, Metrics, RunSummary, SplitResult, TrainConfig } from '../types';
 import { RUN_FILES, type StoredMetrics, type StoredWeights } from './files';
 import { validateConfig, validateHistory, validateMetrics, validateSplits, validateWeights } from './validate';
+import { readInterruptedRun, readJson, type InterruptedMarker, type InterruptedRun } from './read';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
 import { tf, type LayersModel } from '../model/tf';
 
 export { RUN_FILES, type StoredMetrics, type StoredWeights } from './files';
+export { readJson, type InterruptedMarker, type InterruptedRun } from './read';
 
 export interface LoadedRun {
 	runDir: string;
@@ -119,20 +121,6 @@ function concatBuffers(bufs: ArrayBuffer[]): ArrayBuffer {
 	return out.buffer;
 }
 
-export async function readJson<T>(file: string): Promise<T> {
-	let text: string;
-	try {
-		text = await fs.readFile(file, 'utf8');
-	} catch (e) {
-		throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-	}
-	try {
-		return JSON.parse(text) as T;
-	} catch (e) {
-		throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-	}
-}
-
 /** Reads a complete run folder (not its model: see loadLayersModel). */
 export async function loadRun(runDir: string): Promise<LoadedRun> {
 	const dir = path.resolve(runDir);
@@ -212,28 +200,6 @@ export interface PartialOwner {
 	pid: number;
 	hostname: string;
 	startedAt: string;
-}
-
-/** interrupted.json: when the interruption was found, and how far training had got. */
-export interface InterruptedMarker {
-	startedAt: string;
-	foundAt: string;
-	/** Epochs in history.json (the last checkpoint before the interruption). */
-	epochs: number;
-	/** Planned epochs (config.json). */
-	plannedEpochs: number;
-	reason: string;
-}
-
-/** An interrupted run as the panels show it. */
-export interface InterruptedRun {
-	runDir: string;
-	name: string;
-	backbone: BackboneId;
-	createdAt: string;
-	history: EpochLog[];
-	plannedEpochs: number;
-	weights?: WeightsInfo;
 }
 
 export interface RecoverResult {
@@ -319,22 +285,8 @@ export async function listInterruptedRuns(workDir: string): Promise<InterruptedR
 	const names = await runFolderNames(root);
 	const out: InterruptedRun[] = [];
 	for (const name of names) {
-		const dir = path.join(root, name);
-		const marker = await readJson<InterruptedMarker>(path.join(dir, RUN_FILES.interrupted)).catch(() => undefined);
-		if (!marker) continue;
-		try {
-			// Interrupted runs are data like finished ones: the same validators.
-			const file = (f: string) => path.join(dir, f);
-			const config = validateConfig(file(RUN_FILES.config), await readJson<unknown>(file(RUN_FILES.config)));
-			const history = validateHistory(file(RUN_FILES.history), await readJson<unknown>(file(RUN_FILES.history)));
-			const weights = await readJson<unknown>(file(RUN_FILES.weights))
-				.then((v) => validateWeights(file(RUN_FILES.weights), v))
-				.catch(() => undefined);
-			if (typeof marker.startedAt !== 'string') continue;
-			out.push({ runDir: dir, name, backbone: config.backbone, createdAt: marker.startedAt, history, plannedEpochs: config.epochs, weights });
-		} catch {
-			// unreadable: not shown
-		}
+		const run = await readInterruptedRun(path.join(root, name)).catch(() => undefined); // unreadable: not shown
+		if (run) out.push(run);
 	}
 	return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }

@@ -12,6 +12,7 @@ import { buildInt8, int8FromRanges, type CalibrationImage, type Int8Report } fro
 import type { Range } from './quantize';
 import { writeFileAtomic } from '../util/atomic';
 import { sha256 } from '../util/hash';
+import { ORT_FIX } from './ortInstall';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -27,9 +28,7 @@ export function loadOrt(): Ort {
 		return ortModule;
 	} catch (e) {
 		const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-		ortError =
-			`ONNX Runtime is not available (optional dependency onnxruntime-node did not load: ${why}). ` +
-			'Install it with `ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`, or use the tfjs base runtime.';
+		ortError = `ONNX Runtime is not available (optional dependency onnxruntime-node did not load: ${why}). ` + `Fix: ${ORT_FIX}; or use the tfjs base runtime.`;
 		throw new Error(ortError);
 	}
 }
