@@ -12,7 +12,7 @@ import { BackboneWeights } from './util/backboneWeights';
 import { proxyEnv } from './util/proxy';
 import type { Services } from './util/services';
 import { readSettings } from './util/settings';
-import { workDir } from './util/workspace';
+import { readableRoots, workDir } from './util/workspace';
 import { StatusBar } from './util/statusBar';
 import { TrainingSessions } from './util/trainingSessions';
 import { registerViews } from './views';
@@ -21,7 +21,12 @@ import { ortMissingWarning } from './engine/runtime/ortInstall';
 export function activate(context: vscode.ExtensionContext): void {
 	const started = performance.now();
 	const log = vscode.window.createOutputChannel('Radiograph Review', { log: true });
-	const engine = new EngineClient({ workerPath: context.asAbsolutePath('dist/worker.js'), env: proxyEnv(), log: (level, message) => log[level](message) });
+	const engine = new EngineClient({
+		workerPath: context.asAbsolutePath('dist/worker.js'),
+		env: proxyEnv(),
+		log: (level, message) => log[level](message),
+		scope: () => ({ roots: readableRoots(), trusted: vscode.workspace.isTrusted }),
+	});
 	const status = new StatusBar(() => readSettings().backend);
 	const sessions = new TrainingSessions(engine, log, status, context.workspaceState);
 	const backboneWeights = new BackboneWeights(engine, log);

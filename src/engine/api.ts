@@ -74,6 +74,8 @@ import {
 import type { WindowChoice } from './data/voi';
 import { shardRecords, type Shard } from './scale/shard';
 import { holdForTest } from './testHooks';
+import { TRAIN_LIMITS } from './run/limits';
+import { mayRead } from './util/scope';
 
 export type { LoadedRun, RunWithHistory, StoredMetrics } from './run/runDir';
 export { weightsStatus } from './weights/status';
@@ -92,13 +94,7 @@ export function listInterruptedRuns(workDir: string): Promise<InterruptedRun[]> 
  * The limits the settings declare (package.json: minimum/maximum), enforced here so that the CLI, a hand-edited
  * settings file and the worker all meet the same bounds. A unit test keeps the two in step.
  */
-export const TRAIN_LIMITS = {
-	epochs: { min: 1, max: 1000 },
-	batchSize: { min: 1, max: 1024 },
-	imageSize: { min: 32, max: 1024 },
-	testFraction: { min: 0.05, max: 0.5 },
-	valFraction: { min: 0, max: 0.5 },
-} as const;
+export { TRAIN_LIMITS } from './run/limits';
 
 /** Fills defaults, resolves paths and checks values; throws naming the bad option. */
 export function resolveTrainConfig(cfg: Partial<TrainConfig> & Pick<TrainConfig, 'backbone' | 'dataDir' | 'workDir'>): TrainConfig {
@@ -839,7 +835,8 @@ export interface RunView {
  * Whether a run's labels are stale: the annotations' labels and exclusions now differ from those it trained on.
  * A run made before annotations existed is stale once any label is corrected or any image excluded.
  */
-export function staleLabels(config: TrainConfig): Promise<string | undefined> {
+export async function staleLabels(config: TrainConfig): Promise<string | undefined> {
+	if (!(await mayRead(config.dataDir))) return undefined; // the dataset a run names is not read outside the workspace
 	return staleLabelsOf(config);
 }
 
@@ -859,6 +856,7 @@ export async function loadRun(runDir: string): Promise<RunView> {
 /** Runs written before predictions.csv had source / patient_id columns: fill them from a scan of the dataset, if it is still there. */
 async function withSources(predictions: Prediction[], dataDir: string): Promise<Prediction[]> {
 	if (predictions.every((p) => p.patientId !== undefined)) return predictions;
+	if (!(await mayRead(dataDir))) return predictions; // outside the workspace or Restricted Mode: tiles show 'unknown'
 	let records: Map<string, ImageRecord>;
 	try {
 		records = await recordsOf(dataDir);

@@ -15,6 +15,8 @@ export interface EngineClientOptions {
 	env?: NodeJS.ProcessEnv;
 	/** How long a cancelled job may take to end before it is reported cancelled anyway (default {@link CANCEL_GRACE_MS}). */
 	cancelGraceMs?: number;
+	/** What workspace files may make the worker read (sent before a job whenever it changed); none: anything. */
+	scope?: () => { roots: string[]; trusted: boolean };
 }
 
 /**
@@ -59,6 +61,8 @@ export class EngineClient {
 	private readonly backendListeners = new Set<(report: BackendResult) => void>();
 	private readonly crashListeners = new Set<(error: EngineCrashedError, jobsLost: number) => void>();
 	private disposed = false;
+	/** The scope the current worker was last sent (JSON). */
+	private sentScope: string | undefined;
 	/** Last backend the worker reported. */
 	backend: BackendResult | undefined;
 
@@ -87,6 +91,11 @@ export class EngineClient {
 		if (opts.signal?.aborted) return Promise.reject(new CancelledError());
 		const id = this.nextId++;
 		const worker = this.ensureWorker();
+		const scope = this.options.scope?.();
+		if (scope && JSON.stringify(scope) !== this.sentScope) {
+			this.sentScope = JSON.stringify(scope);
+			worker.postMessage({ type: 'scope', id: 0, roots: scope.roots, trusted: scope.trusted });
+		}
 		return new Promise<EngineResults[K]>((resolve, reject) => {
 			const onAbort = (): void => this.cancel(id);
 			const onStop = (): void => this.post({ type: 'stop', id });
@@ -151,6 +160,7 @@ export class EngineClient {
 	private ensureWorker(): Worker {
 		if (this.worker) return this.worker;
 		const worker = new Worker(this.options.workerPath, { env: { ...process.env, ...this.options.env } });
+		this.sentScope = undefined;
 		this.options.log?.('info', 'Engine worker started.');
 		// The worker must not keep the extension host (or a test) alive on its own.
 		worker.unref();

@@ -16,6 +16,7 @@ import { isCancelled, throwIfAborted } from './util/cancel';
 import { sha256 } from './util/hash';
 import { writeFileAtomic } from './util/atomic';
 import { confinePath } from './util/confine';
+import { setWorkspaceScope } from './util/scope';
 import { compareRunReports, reportWithOverlays, writeReport } from './report/runReport';
 import { explainForPanel } from './explain/explainRun';
 import { exitForTest } from './testHooks';
@@ -40,6 +41,10 @@ port.on('message', (msg: unknown) => {
 	}
 	if (msg.type === 'cancel') {
 		controllers.get(msg.id)?.abort();
+		return;
+	}
+	if (msg.type === 'scope') {
+		setWorkspaceScope({ roots: msg.roots, trusted: msg.trusted });
 		return;
 	}
 	exitForTest(msg.type);

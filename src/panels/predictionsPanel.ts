@@ -403,8 +403,9 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		const file = this.files.get(relPath);
 		if (!file || !this.view) return { type: 'image', requestId, relPath, error: `'${relPath}' is not one of the shown images` };
 		try {
-			const real = await confinePath(file, [this.view.root]);
-			const r = await this.services.engine.run({ type: 'preview', path: real, roots: [this.view.root], maxSide: PREVIEW_SIDE });
+			// Inside the shown root and inside the window's readable folders: a run's dataDir may be anything, even '/'.
+			const real = await confinePath(await confinePath(file, [this.view.root]), readableRoots());
+			const r = await this.services.engine.run({ type: 'preview', path: real, roots: readableRoots(), maxSide: PREVIEW_SIDE });
 			return { type: 'image', requestId, relPath, dataUri: `data:image/jpeg;base64,${r.base64}`, width: r.width, height: r.height, originalWidth: r.originalWidth, originalHeight: r.originalHeight };
 		} catch (e) {
 			this.services.log.warn(`Large view: ${file}: ${(e as Error).message}`);

@@ -185,6 +185,13 @@ export interface ComparePairedRequest {
 	runA: string;
 	runB: string;
 }
+/** What workspace files may make the engine read from now on (no reply): the window's readable roots and trust. */
+export interface ScopeRequest {
+	type: 'scope';
+	id: number;
+	roots: string[];
+	trusted: boolean;
+}
 /** Abort the job with this id (no reply of its own: the job ends with a 'cancelled' error). */
 export interface CancelRequest {
 	type: 'cancel';
@@ -213,10 +220,11 @@ export type EngineRequest =
 	| ReportRequest
 	| ExplainRequest
 	| ComparePairedRequest
+	| ScopeRequest
 	| CancelRequest;
 
 /** Requests that start a job (everything but cancel and stop). */
-export type EngineJobRequest = Exclude<EngineRequest, CancelRequest | StopRequest>;
+export type EngineJobRequest = Exclude<EngineRequest, CancelRequest | StopRequest | ScopeRequest>;
 export type EngineJobType = EngineJobRequest['type'];
 /** A job request as the caller writes it: the client assigns the id. */
 export type EngineJobInput = EngineJobRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -425,5 +433,6 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	},
 	explain: { id: isId, runDir: isShortString, workDir: isShortString, paths: isArrayOf(isShortString), className: isOptional(isOneOf(CLASS_NAMES)), outDir: isShortString, size: isInteger },
 	comparePaired: { id: isId, runA: isShortString, runB: isShortString },
+	scope: { id: isId, roots: isArrayOf(isShortString), trusted: isBoolean },
 	cancel: { id: isId },
 });

@@ -124,7 +124,10 @@ export class AnnotationStore extends Disposable {
 		for (const p of fresh) {
 			if (!facts.has(p)) facts.set(p, { sha256: await sha256File(path.join(root, p)), originalLabel: labels.get(p) ?? null });
 		}
-		const stamp = { reviewer: await defaultReviewer(root, vscode.workspace.getConfiguration(SECTION).get<string>('reviewer', '')), updated: new Date().toISOString() };
+		const stamp = {
+			reviewer: await defaultReviewer(root, vscode.workspace.getConfiguration(SECTION).get<string>('reviewer', ''), { trusted: vscode.workspace.isTrusted }),
+			updated: new Date().toISOString(),
+		};
 		const next = applyEdits(this.current, edits, (p) => facts.get(p)!, stamp);
 		const paths = changedPaths(this.current, next);
 		if (paths.length === 0) return;

@@ -1,6 +1,6 @@
 // Edits and merges over annotation sets. Pure functions: the store and the host decide when to read and write.
 import type { ClassName } from '../types';
-import { isEmptyAnnotation, normaliseFlag, sameContent, type Annotation } from './format';
+import { checkRelPath, isEmptyAnnotation, normaliseFlag, sameContent, type Annotation } from './format';
 
 export type AnnotationSet = Map<string, Annotation>;
 
@@ -32,6 +32,7 @@ export interface Stamp {
 export function applyEdits(set: AnnotationSet, edits: readonly AnnotationEdit[], facts: (path: string) => ImageFacts, stamp: Stamp): AnnotationSet {
 	const out = new Map(set);
 	for (const e of edits) {
+		if (!checkRelPath(e.path)) throw new Error(`refusing to annotate '${e.path}': not a relative '/'-separated path inside the dataset`);
 		if (e.kind === 'clear') {
 			out.delete(e.path);
 			continue;

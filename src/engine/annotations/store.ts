@@ -3,9 +3,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { AnnotationSummary, ClassName, Exclusion, ImageRecord, Relabel } from '../types';
-import { writeFileAtomic } from '../util/atomic';
+import { replaceFileKeeping } from '../util/atomic';
+import { withFileLock } from '../util/fileLock';
 import { sha256, sha256File } from '../util/hash';
-import { ANNOTATIONS_FILE, AnnotationParseError, exclusionOf, parseAnnotations, serialiseAnnotations, type Annotation } from './format';
+import { ANNOTATIONS_FILE, AnnotationParseError, checkRelPath, exclusionOf, parseAnnotations, serialiseAnnotations, type Annotation } from './format';
 import { applyEdits, followRenames, mergeAnnotations, type AnnotationConflict, type AnnotationEdit, type AnnotationSet, type ImageFacts, type Rename, type Stamp } from './merge';
 
 export type { AnnotationSummary, Exclusion, Relabel } from '../types';
@@ -53,16 +54,20 @@ export class AnnotationConflictError extends Error {
  * A file on disk that does not parse is left as it is (AnnotationParseError).
  */
 export async function writeAnnotations(root: string, base: AnnotationSnapshot, next: AnnotationSet): Promise<{ snapshot: AnnotationSnapshot; conflicts: AnnotationConflict[] }> {
-	const disk = await readAnnotations(root);
-	let merged = next;
-	let conflicts: AnnotationConflict[] = [];
-	if (disk.sha256 !== base.sha256) ({ merged, conflicts } = mergeAnnotations(base.set, next, disk.set));
-	const text = serialiseAnnotations(merged.values());
-	const bytes = Buffer.from(text, 'utf8');
-	const digest = sha256(bytes);
-	if (digest !== disk.sha256) await writeFileAtomic(disk.file, bytes);
-	// Re-parse what was written: the snapshot is exactly the file's content.
-	return { snapshot: { file: disk.file, set: parseAnnotations(bytes, disk.file), sha256: digest }, conflicts };
+	for (const p of next.keys()) if (!checkRelPath(p)) throw new Error(`${annotationsPath(root)}: refusing to write the path '${p}' (not a relative '/'-separated path inside the dataset)`);
+	// Read, merge and rename under the lock: another window or the CLI never writes in between.
+	return withFileLock(annotationsPath(root), async () => {
+		const disk = await readAnnotations(root);
+		let merged = next;
+		let conflicts: AnnotationConflict[] = [];
+		if (disk.sha256 !== base.sha256) ({ merged, conflicts } = mergeAnnotations(base.set, next, disk.set));
+		const text = serialiseAnnotations(merged.values());
+		const bytes = Buffer.from(text, 'utf8');
+		const digest = sha256(bytes);
+		if (digest !== disk.sha256) await replaceFileKeeping(disk.file, bytes, root);
+		// Re-parse what was written: the snapshot is exactly the file's content.
+		return { snapshot: { file: disk.file, set: parseAnnotations(bytes, disk.file), sha256: digest }, conflicts };
+	});
 }
 
 /** The hash and folder label of images about to get a row. */

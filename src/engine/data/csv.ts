@@ -49,7 +49,29 @@ export function csvField(v: CsvValue): string {
 	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/** A header row and data rows as CSV text (LF line ends, a final newline). */
+// A spreadsheet runs a cell that starts with = + - @ (or tab / CR before one) as a formula, and file names, notes
+// and manifest values are anyone's. OWASP's advice: a leading single quote. Quotes already leading such a cell
+// get one more, so that reading back (unneutraliseCell) is exact; plain numbers such as -0.5 stay numbers.
+const FORMULA = /^'*[=+\-@\t\r]/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The cell as written to a CSV meant for people: a would-be formula gets a leading `'`. */
+export function neutraliseCell(s: string): string {
+	return FORMULA.test(s) && !NUMBER.test(s) ? `'${s}` : s;
+}
+
+/** Undoes neutraliseCell (for reading our own exports back, e.g. predictions.csv). */
+export function unneutraliseCell(s: string): string {
+	return s.startsWith("'") && FORMULA.test(s) && !NUMBER.test(s.slice(1)) ? s.slice(1) : s;
+}
+
+/** Records of a CSV written by toCsv, cells as they were before neutralising. */
+export const parseOwnCsvRecords = (text: string): Record<string, string>[] => parseCsvRecords(text).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, unneutraliseCell(v)])));
+
+/**
+ * A header row and data rows as CSV text (LF line ends, a final newline), every cell neutralised for spreadsheets.
+ * (radreview-annotations.csv has its own raw writer: it is data for git and the product, not a spreadsheet.)
+ */
 export function toCsv(header: readonly string[], rows: readonly (readonly CsvValue[])[]): string {
-	return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+	return [header, ...rows].map((r) => r.map((v) => csvField(neutraliseCell(v == null ? '' : String(v)))).join(',')).join('\n') + '\n';
 }

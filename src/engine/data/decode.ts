@@ -6,6 +6,7 @@ import { sha256 } from '../util/hash';
 import { readDicom } from './dicom';
 import type { WindowChoice } from './voi';
 import { EMPTY_FILE, sniffFormat } from './sniff';
+import { MAX_INPUT_PIXELS } from './limits';
 
 /** Bump when decoding changes its output: cached pixels of older versions are then ignored. */
 export const DECODER_VERSION = 2;
@@ -15,7 +16,7 @@ export const DECODER_VERSION = 2;
  */
 export const RESIZE_KERNEL = 'lanczos3' as const;
 /** Largest accepted input: 15 MP radiographs pass, decompression bombs (> 100 MP) do not. */
-export const MAX_INPUT_PIXELS = 100_000_000;
+export { MAX_INPUT_PIXELS } from './limits';
 
 // Parallelism comes from decoding several files at once (see cache.ts), so one libvips thread per image;
 // sharp's operation cache only holds memory here because every file is decoded once.

@@ -10,6 +10,7 @@ import openjpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
 import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
 import openjphFactory from '@cornerstonejs/codec-openjph';
 import { Decoder as LosslessJpegDecoder } from 'jpeg-lossless-decoder-js';
+import { MAX_INPUT_PIXELS } from './limits';
 import { displayLut, spanWindow, storedPercentiles, type VoiFunction, type VoiWindow, type WindowChoice, VOI_FUNCTIONS } from './voi';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -305,7 +306,7 @@ function decodeLosslessJpeg(data: Uint8Array, bitsAllocated: number): Uint8Array
 
 async function decodeJpeg8(data: Uint8Array, samples: number): Promise<CodecOutput> {
 	// Some monochrome DICOM files embed a three-component JPEG: keep its luminance.
-	const img = sharp(data, { failOn: 'error' });
+	const img = sharp(data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
 	const { data: px, info } = await (samples === 1 ? img.grayscale() : img).raw().toBuffer({ resolveWithObject: true });
 	return { pixels: new Uint8Array(px.buffer, px.byteOffset, px.length), width: info.width, height: info.height, samples: info.channels };
 }
@@ -385,6 +386,27 @@ function encapsulatedFrame(ds: dicomParser.DataSet, pixel: dicomParser.Element, 
 	return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** Frames a header may claim (only the first is decoded; the offset tables of more are not worth reading). */
+const MAX_FRAMES = 10_000;
+
+/** Width and height from a compressed stream's own header (JPEG / JPEG-LS SOF, JPEG 2000 / HTJ2K SIZ), if found. */
+function streamSize(codec: string, d: Uint8Array): { width: number; height: number } | undefined {
+	const u16 = (i: number) => (d[i] << 8) | d[i + 1];
+	const u32 = (i: number) => ((d[i] << 24) >>> 0) + (d[i + 1] << 16) + (d[i + 2] << 8) + d[i + 3];
+	if (codec === 'j2k' || codec === 'htj2k') {
+		// A raw codestream starts SOC (FF4F) then SIZ (FF51): Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz.
+		if (d.length < 26 || u16(0) !== 0xff4f || u16(2) !== 0xff51) return undefined;
+		return { width: u32(8) - u32(16), height: u32(12) - u32(20) };
+	}
+	for (let i = 2; i + 8 < d.length;) {
+		if (d[i] !== 0xff) return undefined;
+		const marker = d[i + 1];
+		if ((marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) || marker === 0xf7) return { width: u16(i + 7), height: u16(i + 5) };
+		i += 2 + u16(i + 2);
+	}
+	return undefined;
+}
+
 /** Sample precision from a JPEG stream's start-of-frame marker (0 when none is found). */
 function jpegPrecision(data: Uint8Array): number {
 	for (let i = 2; i + 4 < data.length;) {
@@ -445,6 +467,10 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 	if (allocated !== 8 && allocated !== 16 && allocated !== 32) throw new Error(`unsupported DICOM BitsAllocated ${allocated}`);
 	if (!monochrome && allocated !== 8) throw new Error(`unsupported ${allocated}-bit colour DICOM`);
 	if (stored < 1 || stored > allocated) throw new Error(`invalid DICOM BitsStored ${stored} (BitsAllocated ${allocated})`);
+	// Before any pixel buffer: one frame (the only one decoded) of every sample must fit the cap.
+	if (width * height * samplesPerPixel > MAX_INPUT_PIXELS)
+		throw new Error(`image too large (${width}×${height}${samplesPerPixel > 1 ? `×${samplesPerPixel} samples` : ''} in the DICOM header; the limit is ${MAX_INPUT_PIXELS / 1e6} MP)`);
+	if (frames > MAX_FRAMES) throw new Error(`too many frames (${frames} in the DICOM header; the limit is ${MAX_FRAMES})`);
 
 	// 1. Raw samples of frame 1, as decoded by the transfer syntax's codec.
 	let raw: Uint8Array | Uint16Array | Int16Array | Int32Array | Uint32Array;
@@ -494,6 +520,10 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 			}
 		} else {
 			const data = encapsulatedFrame(ds, pixel, 0, frames, codec === 'jpeg8' || codec === 'jpeg12' || codec === 'jpeg-lossless');
+			// The codecs allocate what the stream's own header says: it must agree with the DICOM header first.
+			const claimed = streamSize(codec, data);
+			if (claimed && claimed.width && claimed.height && (claimed.width !== width || claimed.height !== height))
+				throw new Error(`compressed frame is ${claimed.width}×${claimed.height}, the header says ${width}×${height}`);
 			if (codec === 'jpeg8') {
 				if (allocated !== 8 || stored > 8) throw new Error(`JPEG Baseline with BitsStored ${stored} (needs 8)`);
 				raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));

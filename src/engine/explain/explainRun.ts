@@ -15,6 +15,7 @@ import { loadLayersModel, loadRun, RUN_FILES } from '../run/runDir';
 import { decodeToRgb } from '../data/decode';
 import { normalise as normalisePixels } from '../data/preprocess';
 import { gradCam, normalise, overlayRgba, whereItLooks, type HeadWeights, type WhereItLooks } from './gradcam';
+import { confineNamed, restricted } from '../util/scope';
 
 export interface Explanation {
 	path: string;
@@ -45,11 +46,14 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 	const run = await loadRun(runDir);
 	const cfg = run.config;
 	const workDir = path.resolve(opts.workDir);
+	if (restricted()) throw new Error(`${run.runDir}: Grad-CAM loads the weights and images a run names; not in Restricted Mode (trust the workspace first)`);
 	await initBackend(cfg.backend);
 	const spec = getBackbone(cfg.backbone);
 	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
 	const want = run.weights;
 	const source = want.pretrained ? (want.path ?? cfg.weights) : 'none';
+	// A weights file the run names is read only inside the workspace (its cache included).
+	if (want.pretrained && want.path) await confineNamed(want.path, path.join(run.runDir, RUN_FILES.weights), [workDir]);
 	const base = await prepareBase(spec, source, cfg.imageSize, cfg.seed, { workDir, signal: opts.signal, onProgress: opts.onProgress });
 	if (base.info.sha256 !== want.sha256) {
 		throw new Error(
@@ -79,7 +83,7 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 		runName: run.name,
 		imageSize: size,
 		async explain(file, cls) {
-			const img = await decodeToRgb(file, { size, resize: cfg.resize });
+			const img = await decodeToRgb(await confineNamed(file, path.join(run.runDir, RUN_FILES.predictions)), { size, resize: cfg.resize });
 			normalisePixels(img.rgb, preprocessing, batch, 0);
 			const t0 = performance.now();
 			const raw = await ex.extract(batch, 1);

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { CLASS_NAMES, type ClassName, type ImageRecord, type Prediction, type SplitName } from '../types';
 import { predictPooled, type Head } from '../model/head';
 import { writeFileAtomic } from '../util/atomic';
-import { parseCsvRecords, toCsv } from '../data/csv';
+import { parseOwnCsvRecords, toCsv } from '../data/csv';
+import { checkRelPath } from '../annotations/format';
 
 // source, patient_id and the out-of-distribution columns were appended later: readers go by header name, so
 // older files still read.
@@ -73,13 +74,14 @@ const isSplit = (v: string): v is SplitName => v === 'train' || v === 'val' || v
  * from anyone: every row is checked and a bad one is reported by row and column.
  */
 export async function readPredictionsCsv(file: string): Promise<Prediction[]> {
-	const rows = parseCsvRecords(await fs.readFile(file, 'utf8'));
+	const rows = parseOwnCsvRecords(await fs.readFile(file, 'utf8'));
 	return rows.map((r, i) => {
 		const bad = (column: string, why: string): Error => new Error(`${file}: row ${i + 2}: column '${column}' ${why}`);
 		for (const col of ['relpath', 'path'] as const) {
 			const v = r[col];
 			if (!v || v.length > 4096 || v.includes('\0')) throw bad(col, v ? 'is not a usable path' : 'is empty');
 		}
+		if (!checkRelPath(r.relpath)) throw bad('relPath', `is not a relative '/'-separated path inside the dataset ('${r.relpath.slice(0, 80)}')`);
 		if (!isClass(r.predicted)) throw bad('predicted', `is not a class ('${String(r.predicted ?? '').slice(0, 40)}')`);
 		if (r.label && !isClass(r.label)) throw bad('label', `is not a class ('${r.label.slice(0, 40)}')`);
 		if (r.split && !isSplit(r.split)) throw bad('split', `is not train, val or test ('${r.split.slice(0, 40)}')`);

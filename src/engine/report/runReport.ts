@@ -8,6 +8,7 @@ import type { ClassName, JobOptions, Prediction } from '../types';
 import { loadRun } from '../api';
 import { scanDataset } from '../data/scan';
 import { explainImages, summariseLooks } from '../explain/explainRun';
+import { mayRead, restricted } from '../util/scope';
 import type { OperatingRule } from './stats';
 import { buildReport, comparePaired, type PairedComparison, type ReportCard } from './report';
 
@@ -30,6 +31,14 @@ export interface RunReportOptions extends JobOptions {
 async function patientsOf(predictions: Prediction[], dataDir: string, opts: JobOptions): Promise<Map<string, { patientId: string; source?: string }> | undefined> {
 	if (predictions.length && predictions.every((p) => p.patientId !== undefined)) {
 		return new Map(predictions.map((p) => [p.relPath, { patientId: p.patientId!, ...(p.source ? { source: p.source } : {}) }]));
+	}
+	if (!(await mayRead(dataDir))) {
+		opts.onProgress?.({
+			kind: 'log',
+			level: 'warn',
+			message: `${dataDir}: the run's dataset is outside the workspace's readable folders (or the workspace is not trusted); the bootstrap resamples images`,
+		});
+		return undefined;
 	}
 	try {
 		const scan = await scanDataset(dataDir, { signal: opts.signal });
@@ -70,7 +79,7 @@ export async function reportWithOverlays(runDir: string, opts: RunReportOptions)
 		positiveClass: opts.positiveClass,
 		rule: opts.rule,
 	});
-	if (!opts.gradcam) return { card, overlays: [] };
+	if (!opts.gradcam || restricted()) return { card, overlays: [] }; // Grad-CAM loads the weights a run names
 	const test = view.predictions.filter((p) => p.split === 'test' && p.label != null);
 	const r = await explainImages(
 		view.summary.runDir,

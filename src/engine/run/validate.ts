@@ -3,6 +3,7 @@
 import { BACKBONE_IDS, CLASS_NAMES, type EpochLog, type SplitResult, type TrainConfig } from '../types';
 import { isArrayOf, isBoolean, isInteger, isNumber, isOneOf, isRecord, isShortString, isString, type Guard } from '../../protocol/guards';
 import type { StoredMetrics, StoredWeights } from './files';
+import { TRAIN_LIMITS } from './limits';
 
 /** A field rule: a guard, a nested object of rules, or an array of nested objects. */
 type Rule = Guard<unknown> | { object: Fields; optional?: boolean } | { arrayOf: Fields };
@@ -23,6 +24,11 @@ export class RunFileError extends Error {
 const isJsonNumber = (v: unknown): v is number => v === null || isNumber(v);
 const isNonNegInt = (v: unknown): v is number => isInteger(v) && v >= 0;
 const isFraction = (v: unknown): v is number => isNumber(v) && v >= 0 && v <= 1;
+/** An integer setting within the bounds training itself enforces. */
+const inLimits =
+	(name: keyof typeof TRAIN_LIMITS) =>
+	(v: unknown): v is number =>
+		isInteger(v) && v >= TRAIN_LIMITS[name].min && v <= TRAIN_LIMITS[name].max;
 const isRelPaths = isArrayOf(isShortString);
 const isStringRecordOfNumbers: Guard<Record<string, number>> = (v): v is Record<string, number> => isRecord(v) && Object.values(v).every(isJsonNumber);
 
@@ -127,15 +133,15 @@ export function validateConfig(file: string, v: unknown): TrainConfig {
 		backbone: isOneOf(BACKBONE_IDS),
 		dataDir: isShortString,
 		weights: isShortString,
-		epochs: isNonNegInt,
-		batchSize: isNonNegInt,
+		epochs: inLimits('epochs'),
+		batchSize: inLimits('batchSize'),
 		learningRate: isNumber,
 		testFraction: isFraction,
 		valFraction: isFraction,
 		seed: isInteger,
 		splitMode: isOneOf(['patient', 'image'] as const),
 		resize: isOneOf(['stretch', 'letterbox'] as const),
-		imageSize: isNonNegInt,
+		imageSize: inLimits('imageSize'),
 		preprocessing: { optional: isOneOf(['caffe', 'tf', 'unit'] as const) },
 		dropout: isFraction,
 		reduceLr: { object: { factor: isNumber, patience: isNonNegInt, cooldown: isNonNegInt, minLr: isNumber } },
