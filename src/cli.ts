@@ -20,6 +20,7 @@ import {
 	type TrainConfig,
 } from './engine/types';
 import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
+import { SPLITS_FILE } from './engine/data/frozenSplit';
 import { classifyFolder, computeSplits, describeWeights, extractFeatures, listInterruptedRuns, listRuns, loadRun, preprocessDataset, recoverRuns, trainRun } from './engine/api';
 import { mergeFeatureCaches, parseShard, type Shard } from './engine/scale/shard';
 import { accuracyWithInterval, formatMetrics } from './engine/infer/metrics';
@@ -149,9 +150,12 @@ Classifies every image below FOLDER and writes a CSV
 	preprocess: `Usage: radreview preprocess --data DIR [--image-size N] [--resize stretch|letterbox] [--workdir DIR]
 
 Decodes and resizes every image into the pixel cache; prints files that could not be read.`,
-	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X]
+	split: `Usage: radreview split --data DIR [--split patient|image] [--seed N] [--test-fraction X] [--val-fraction X] [--freeze]
 
-Prints the split's sizes per class and any patients shared between splits.`,
+Prints the split's sizes per class and any patients shared between splits. Each patient is placed by a seeded
+hash of its id, so a relabelled image stays in its split and an excluded one leaves it with nothing taking its
+place. --freeze records the split in the dataset's radreview-splits.csv: from then on every run and split keeps
+those images where they are and deals new images by the same rule.`,
 	features: `Usage: radreview features --data DIR --backbone ID [--shard K/N] [--weights auto|none|FILE] [options]
 
 Computes the frozen base's features for every image (or every N-th image from the K-th on, by sorted path) into
@@ -410,17 +414,19 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 		seed: { type: 'string' },
 		'test-fraction': { type: 'string' },
 		'val-fraction': { type: 'string' },
+		freeze: { type: 'boolean' },
 	});
 	if (values.help) return void console.log(USAGE.split);
 	const data = str(values.data);
 	if (!data) throw new UsageError(`--data is required\n\n${USAGE.split}`);
-	const { scan, split, annotations } = await computeSplits(
+	const { scan, split, annotations, frozenFile } = await computeSplits(
 		data,
 		{
 			mode: oneOf<SplitMode>(values.split, 'split', ['patient', 'image'], D.splitMode),
 			seed: num(values.seed, 'seed', D.seed, true),
 			testFraction: num(values['test-fraction'], 'test-fraction', D.testFraction),
 			valFraction: num(values['val-fraction'], 'val-fraction', D.valFraction),
+			freeze: values.freeze === true,
 		},
 		job,
 	);
@@ -438,6 +444,8 @@ async function cmdSplit(argv: string[], job: JobOptions): Promise<void> {
 	if (annotations.rows) lines.push(`annotations: ${annotations.relabelled} relabelled, ${annotations.excluded} excluded (${annotations.file})`);
 	for (const x of split.excluded ?? []) lines.push(`  excluded ${x.path}: ${x.reason}`);
 	for (const e of scan.errors) lines.push(`  ${e.path}: ${e.reason}`);
+	if (frozenFile) lines.push(`split frozen in ${frozenFile}`);
+	else if (split.frozen) lines.push(`frozen split (${SPLITS_FILE}): its images keep their split, new ones are added by the same rule`);
 	process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -29,7 +29,8 @@ import type { BackboneSpec } from './model/backbones/spec';
 import { buildHead, minHeadImageSize, predictPooled, wrapHead, type Head } from './model/head';
 import { scanDataset } from './data/scan';
 import { loadImages, type LoadedImage, type LoadResult, type PixelCacheOptions } from './data/cache';
-import { splitDataset } from './data/splits';
+import { splitDataset, splitIndex } from './data/splits';
+import { readFrozenSplit, reviewPlacement, writeFrozenSplit } from './data/frozenSplit';
 import { linkDuplicates } from './data/duplicates';
 import { computeFeatures, featureCacheDir, type FeatureInput, type FeatureKey, type FeatureOptions, type FeatureResult } from './train/features';
 import { pipelineFeatures, type PipelinedLoad } from './train/pipeline';
@@ -324,11 +325,12 @@ async function annotate(scanned: ScanResult, opts: JobOptions): Promise<AppliedA
 }
 
 /** splits.json lists what the annotations changed (and, for training, the duplicate groups it kept together). */
-const withAnnotations = (split: SplitResult, a: AppliedAnnotations, linked?: string[][]): SplitResult => ({
+const withAnnotations = (split: SplitResult, a: AppliedAnnotations, linked?: string[][], frozen?: boolean): SplitResult => ({
 	...split,
 	excluded: a.excluded,
 	relabelled: a.relabelled,
 	...(linked ? { linkedGroups: linked.length, linked } : {}),
+	...(frozen ? { frozen } : {}),
 });
 
 /**
@@ -400,6 +402,13 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 			message: `Duplicates: ${dups.groups.length} groups (${dups.exactPairs} identical, ${dups.nearPairs} resized / recompressed pairs) kept in one split each`,
 		});
 	}
+	const place = cfg.testSource
+		? undefined
+		: await stablePlacement(
+				scanned,
+				annotated,
+				loaded.images.map((i) => i.record),
+			);
 	const split = withAnnotations(
 		cfg.testSource
 			? splitBySource(
@@ -409,10 +418,11 @@ export async function trainRun(cfgIn: TrainConfig, opts: JobOptions & { allowRan
 				)
 			: splitDataset(
 					loaded.images.map((i) => i.record),
-					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction, linked: dups.groups },
+					{ mode: cfg.splitMode, seed: cfg.seed, testFraction: cfg.testFraction, valFraction: cfg.valFraction, linked: dups.groups, ...place },
 				),
 		annotated,
 		dups.groups,
+		place?.frozen !== undefined,
 	);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1, message: `train ${split.train.length}, val ${split.val.length}, test ${split.test.length}` });
 	if (split.leakedPatients.length) {
@@ -794,21 +804,52 @@ export async function preprocessDataset(
 	return { root, images: loaded.images.length, decoded: loaded.decoded, cached: loaded.cached, errors: [...scanned.errors, ...loaded.errors], layout: scanned.layout };
 }
 
-/** Scans a dataset and computes its seeded split (no decoding). */
+/**
+ * What keeps a split put (issue 19): relabelled images placed by their dataset label, excluded ones (and, for
+ * training, ones that failed to decode) holding their place, and the dataset's frozen split if it has one.
+ */
+async function stablePlacement(scanned: ScanResult, annotated: AppliedAnnotations, used?: ImageRecord[]) {
+	const { placeBy, ghosts } = reviewPlacement(scanned, annotated);
+	if (used) {
+		const kept = new Set(used.map((r) => r.relPath));
+		const original = new Map(scanned.images.map((r) => [r.relPath, r]));
+		for (const r of annotated.images) if (r.label !== null && !kept.has(r.relPath)) ghosts.push(original.get(r.relPath) ?? r);
+	}
+	const frozen = await readFrozenSplit(scanned.root);
+	return { placeBy, ghosts, ...(frozen ? { frozen } : {}) };
+}
+
+/**
+ * Scans a dataset and computes its seeded split (no decoding). `freeze` records the split in the dataset's
+ * radreview-splits.csv (excluded images included, in the split they would have), after which it stays put.
+ */
 export async function computeSplits(
 	dataDir: string,
-	o: { mode: SplitMode; seed: number; testFraction: number; valFraction: number },
+	o: { mode: SplitMode; seed: number; testFraction: number; valFraction: number; freeze?: boolean },
 	opts: JobOptions = {},
-): Promise<{ scan: ScanResult; split: SplitResult; annotations: AnnotationSummary }> {
+): Promise<{ scan: ScanResult; split: SplitResult; annotations: AnnotationSummary; frozenFile?: string }> {
 	const scanned = await scan(path.resolve(dataDir), opts);
 	const annotated = await annotate(scanned, opts);
 	const labelled = annotated.images.filter((r) => r.label != null);
 	if (labelled.length === 0) throw new Error(`${scanned.root}: ${noLabelledImages(scanned)}`);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
-	const split = withAnnotations(splitDataset(labelled, o), annotated);
+	const place = await stablePlacement(scanned, annotated);
+	const so = { mode: o.mode, seed: o.seed, testFraction: o.testFraction, valFraction: o.valFraction, ...place };
+	const split = withAnnotations(splitDataset(labelled, so), annotated);
+	let frozenFile: string | undefined;
+	if (o.freeze) {
+		// The ghosts as members: every image of the dataset gets a line, in the split the rule gives it.
+		const all = splitDataset([...labelled, ...place.ghosts], { ...so, ghosts: [] });
+		frozenFile = await writeFrozenSplit(scanned.root, splitIndex(all));
+	}
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 1, total: 1 });
 	const corrected = new Map(annotated.images.map((r) => [r.relPath, r]));
-	return { scan: { ...scanned, images: scanned.images.map((r) => corrected.get(r.relPath) ?? r) }, split, annotations: annotated.summary };
+	return {
+		scan: { ...scanned, images: scanned.images.map((r) => corrected.get(r.relPath) ?? r) },
+		split: { ...split, ...(place.frozen || frozenFile ? { frozen: true } : {}) },
+		annotations: annotated.summary,
+		...(frozenFile ? { frozenFile } : {}),
+	};
 }
 
 /** Complete runs below `<workDir>/runs`, newest first. */

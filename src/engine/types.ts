@@ -81,6 +81,8 @@ export interface SplitResult {
 	/** Duplicate groups (same content, or resized / recompressed copies) each kept in one split, like a patient. */
 	linkedGroups?: number;
 	linked?: string[][];
+	/** True when the dataset's frozen split (radreview-splits.csv) placed the images. */
+	frozen?: boolean;
 }
 
 /** A label correction from radreview-annotations.csv applied to an image. */

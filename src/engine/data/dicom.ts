@@ -299,9 +299,31 @@ async function decodeWithCodec(codec: 'j2k' | 'jpeg-ls' | 'htj2k', data: Uint8Ar
 	}
 }
 
+/**
+ * jpeg-lossless-decoder-js reads its bit buffer ahead; when the last sample's Huffman code ends within a few bits
+ * of the EOI marker it takes the marker for the end of the data and leaves that sample 0 (WG04 CT2_JPLL: the last
+ * pixel, −2048, came out 0). Two stuffed 0xFF bytes before EOI (1-bits, what JPEG pads with anyway) keep the marker
+ * out of reach until every sample is decoded; the decoder stops at the last sample, so the padding is never used.
+ * Fill bytes (0xFF before the marker, which dcmtk writes) would read as a marker of their own: they become the pad.
+ */
+export function padBeforeEoi(data: Uint8Array): Uint8Array {
+	let eoi = data.length;
+	for (let i = data.length - 2; i >= 0 && data.length - i <= 16; i--) {
+		if (data[i] === 0xff && data[i + 1] === 0xd9) {
+			eoi = i;
+			break;
+		}
+	}
+	while (eoi > 0 && data[eoi - 1] === 0xff) eoi--;
+	const out = new Uint8Array(eoi + 6);
+	out.set(data.subarray(0, eoi));
+	out.set([0xff, 0x00, 0xff, 0x00, 0xff, 0xd9], eoi);
+	return out;
+}
+
 function decodeLosslessJpeg(data: Uint8Array, bitsAllocated: number): Uint8Array | Uint16Array {
-	const copy = data.slice();
-	return new LosslessJpegDecoder().decode(copy.buffer, 0, copy.length, bitsAllocated > 8 ? 2 : 1);
+	const padded = padBeforeEoi(data);
+	return new LosslessJpegDecoder().decode(padded.buffer, 0, padded.length, bitsAllocated > 8 ? 2 : 1);
 }
 
 async function decodeJpeg8(data: Uint8Array, samples: number): Promise<CodecOutput> {

@@ -1,7 +1,8 @@
 // Train/val/test splits, seeded and reproducible. The reference took 20 % test (random_state 40), then 10 % of
 // the rest for validation, image by image; the default here keeps each patient's images in one split.
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { CLASS_NAMES, type ImageRecord, type SplitMode, type SplitName, type SplitResult } from '../types';
+import { CLASS_NAMES, type ClassName, type ImageRecord, type SplitMode, type SplitName, type SplitResult } from '../types';
 import { writeJsonAtomic } from '../util/atomic';
 
 export interface SplitOptions {
@@ -14,6 +15,12 @@ export interface SplitOptions {
 	 * of its images into one unit, the way a patient keeps its images together.
 	 */
 	linked?: string[][];
+	/** The label that places an image (its dataset label), where it differs from the one it trains with. */
+	placeBy?: ReadonlyMap<string, ClassName | null>;
+	/** Images that hold their place in the split but are left out of it (excluded by the annotations). */
+	ghosts?: ImageRecord[];
+	/** A frozen assignment (radreview-splits.csv): these images keep their split, new ones are dealt by the rule. */
+	frozen?: ReadonlyMap<string, SplitName>;
 }
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG in [0, 1). */
@@ -26,14 +33,6 @@ export function mulberry32(seed: number): () => number {
 		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
 		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 	};
-}
-
-function shuffle<T>(xs: T[], rand: () => number): T[] {
-	for (let i = xs.length - 1; i > 0; i--) {
-		const j = Math.floor(rand() * (i + 1));
-		[xs[i], xs[j]] = [xs[j], xs[i]];
-	}
-	return xs;
 }
 
 /**
@@ -53,37 +52,45 @@ function allocate(counts: number[], fraction: number): number[] {
 interface Group {
 	id: string;
 	members: ImageRecord[];
-	/** Images per class, in CLASS_NAMES order. */
+	/** Images per class, in CLASS_NAMES order (by the label that places the group, see `placeBy`). */
 	counts: number[];
 }
 
 const countsOf = (members: ImageRecord[]) => CLASS_NAMES.map((c) => members.filter((m) => m.label === c).length);
 
 /**
- * Take groups (single images or patients) until each class holds ~`fraction` of its images. Groups are visited
- * in a seeded random order: first those that fit under every class's target, then any that still brings the
+ * A group's place in the seeded order: SHA-256 of seed and group id. Each group's position depends on nothing
+ * but itself, so adding or removing a group leaves every other group's order unchanged (a shuffle of the whole
+ * list would redraw every later group).
+ */
+export function groupKey(seed: number, id: string): string {
+	return createHash('sha256')
+		.update(`${seed >>> 0}\0${id}`)
+		.digest('hex');
+}
+
+/**
+ * Take groups until each class holds ~`fraction` of its images, `pre` (frozen groups) counted first. Groups are
+ * visited in their hash order: first those that fit under every class's target, then any that still brings the
  * per-class counts closer (L1), so a big patient cannot overshoot early. Mixed-label patients count per image.
  */
-function takeGroups(groups: Group[], fraction: number, rand: () => number): { taken: Group[]; rest: Group[] } {
-	const targets = allocate(
-		CLASS_NAMES.map((_, k) => groups.reduce((n, g) => n + g.counts[k], 0)),
-		fraction,
-	);
-	const count = CLASS_NAMES.map(() => 0);
+function takeGroups(groups: Group[], fraction: number, preIn: Group[] = [], preOut: Group[] = []): { taken: Group[]; rest: Group[] } {
+	const sum = (gs: Group[]) => CLASS_NAMES.map((_, k) => gs.reduce((n, g) => n + g.counts[k], 0));
+	const targets = allocate(sum([...groups, ...preIn, ...preOut]), fraction);
+	const count = sum(preIn);
 	const dist = (add: number[]) => count.reduce((d, c, k) => d + Math.abs(c + add[k] - targets[k]), 0);
 	const zero = count.map(() => 0);
 	const chosen = new Set<Group>();
-	const order = shuffle([...groups], rand);
 	const fits = (g: Group) => g.counts.every((n, k) => count[k] + n <= targets[k]);
 	const closer = (g: Group) => dist(g.counts) < dist(zero);
 	for (const accept of [fits, closer]) {
-		for (const g of order) {
+		for (const g of groups) {
 			if (chosen.has(g) || !accept(g)) continue;
 			chosen.add(g);
 			g.counts.forEach((n, k) => (count[k] += n));
 		}
 	}
-	return { taken: order.filter((g) => chosen.has(g)), rest: order.filter((g) => !chosen.has(g)) };
+	return { taken: groups.filter((g) => chosen.has(g)), rest: groups.filter((g) => !chosen.has(g)) };
 }
 
 /**
@@ -91,39 +98,72 @@ function takeGroups(groups: Group[], fraction: number, rand: () => number): { ta
  * of the rest, stratified by class. 'patient' keeps each patient's images together,
  * 'image' splits images independently and reports the patients that leak across splits.
  * The result depends only on the set of images and the options, not on their order.
+ *
+ * Stability (issue 19): groups are taken in the order of their own seeded hash, so the split of a set is
+ * exact to the rounding of the fractions, and `placeBy`/`ghosts` let review edits stay local: a relabelled image
+ * is placed by its dataset label (it stays where it was), an excluded one still holds its place (it leaves its
+ * split and nothing takes it). Images added to the folder can move a few groups at the class boundaries unless
+ * the split is frozen: `frozen` images keep their split, and only the new groups are dealt by the same rule.
  */
 export function splitDataset(images: ImageRecord[], opts: SplitOptions): SplitResult {
 	if (!(opts.testFraction >= 0 && opts.testFraction < 1 && opts.valFraction >= 0 && opts.valFraction < 1)) {
 		throw new RangeError(`split fractions must be in [0, 1): test ${opts.testFraction}, val ${opts.valFraction}`);
 	}
-	const labelled = images.filter((r) => r.label !== null).sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
+	const inSplit = new Set(images.filter((r) => r.label !== null).map((r) => r.relPath));
+	const placed = [...images.filter((r) => r.label !== null), ...(opts.ghosts ?? []).filter((g) => !inSplit.has(g.relPath))]
+		.map((r) => ({ ...r, label: opts.placeBy?.get(r.relPath) ?? r.label }))
+		.filter((r) => r.label !== null)
+		.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
 	let groups: Group[];
 	if (opts.mode === 'patient') {
 		const byPatient = new Map<string, ImageRecord[]>();
-		for (const r of labelled) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
+		for (const r of placed) byPatient.set(r.patientId, [...(byPatient.get(r.patientId) ?? []), r]);
 		groups = [...byPatient.keys()].sort().map((id) => ({ id, members: byPatient.get(id)!, counts: countsOf(byPatient.get(id)!) }));
 	} else {
-		groups = labelled.map((r) => ({ id: r.relPath, members: [r], counts: countsOf([r]) }));
+		groups = placed.map((r) => ({ id: r.relPath, members: [r], counts: countsOf([r]) }));
 	}
 	if (opts.linked?.length) groups = linkGroups(groups, opts.linked);
-	const rand = mulberry32(opts.seed);
-	const { taken: test, rest } = takeGroups(groups, opts.testFraction, rand);
-	const { taken: val, rest: train } = takeGroups(rest, opts.valFraction, rand);
-	const paths = (gs: Group[]) => gs.flatMap((g) => g.members.map((m) => m.relPath)).sort();
+	const { fresh, test: frozenTest, val: frozenVal, train: frozenTrain } = applyFrozen(groups, opts.frozen);
+	const order = fresh.map((g) => [groupKey(opts.seed, g.id), g] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+	const { taken, rest } = takeGroups(
+		order.map(([, g]) => g),
+		opts.testFraction,
+		frozenTest,
+		[...frozenVal, ...frozenTrain],
+	);
+	const { taken: val, rest: train } = takeGroups(rest, opts.valFraction, frozenVal, frozenTrain);
+	const test = [...taken, ...frozenTest];
+	const byName = { train: [...train, ...frozenTrain], val: [...val, ...frozenVal], test };
+	const paths = (gs: Group[]) =>
+		gs
+			.flatMap((g) => g.members.map((m) => m.relPath))
+			.filter((p) => inSplit.has(p))
+			.sort();
 
 	const splitsOf = new Map<string, Set<SplitName>>();
-	for (const [name, gs] of [
-		['train', train],
-		['val', val],
-		['test', test],
-	] as const) {
-		for (const g of gs) for (const m of g.members) splitsOf.set(m.patientId, (splitsOf.get(m.patientId) ?? new Set()).add(name));
+	for (const name of ['train', 'val', 'test'] as const) {
+		for (const g of byName[name]) for (const m of g.members) if (inSplit.has(m.relPath)) splitsOf.set(m.patientId, (splitsOf.get(m.patientId) ?? new Set()).add(name));
 	}
 	const leakedPatients = [...splitsOf]
 		.filter(([, s]) => s.size > 1)
 		.map(([p]) => p)
 		.sort();
-	return { mode: opts.mode, seed: opts.seed, testFraction: opts.testFraction, valFraction: opts.valFraction, train: paths(train), val: paths(val), test: paths(test), leakedPatients };
+	return { mode: opts.mode, seed: opts.seed, testFraction: opts.testFraction, valFraction: opts.valFraction, train: paths(byName.train), val: paths(byName.val), test: paths(test), leakedPatients };
+}
+
+/**
+ * Groups with a frozen image take that image's split (the first such image by path: a patient split across
+ * splits by an image-level freeze joins one); the rest are dealt by the rule.
+ */
+function applyFrozen(groups: Group[], frozen: ReadonlyMap<string, SplitName> | undefined): Record<SplitName, Group[]> & { fresh: Group[] } {
+	const out: Record<SplitName, Group[]> & { fresh: Group[] } = { fresh: [], train: [], val: [], test: [] };
+	for (const g of groups) {
+		const first = frozen && [...g.members].sort((a, b) => (a.relPath < b.relPath ? -1 : 1)).find((m) => frozen.has(m.relPath));
+		const s = first ? frozen.get(first.relPath)! : undefined;
+		if (s) out[s].push(g);
+		else out.fresh.push(g);
+	}
+	return out;
 }
 
 /** Merges the groups that hold images of one linked set (union-find); the merged group takes the smallest id. */

@@ -192,6 +192,7 @@ export function validateSplits(file: string, v: unknown): SplitResult {
 		},
 		linkedGroups: { optional: isNonNegInt },
 		linked: { optional: isArrayOf(isRelPaths) },
+		frozen: { optional: isBoolean },
 	}) as unknown as SplitResult;
 }
 
