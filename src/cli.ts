@@ -37,6 +37,7 @@ import { auditDataset, auditMarkdown, DEFAULT_AUDIT_BACKBONE } from './engine/au
 import { ANNOTATE_USAGE, cmdAnnotate } from './cliAnnotate';
 import { loadOrt } from './engine/runtime/onnx';
 import { ortMissingWarning } from './engine/runtime/ortInstall';
+import { READERS_USAGE, READS_USAGE, cmdReaders, cmdReads } from './cliReads';
 
 /** "VGG16 64, ResNet50V2 33, …": the smallest image size each backbone's head can take. */
 const MIN_SIZES = availableBackbones()
@@ -93,6 +94,8 @@ Commands:
   runs        list finished runs
   audit       find label errors, non-radiographs, duplicates across splits and source shortcuts
   annotate    relabel, flag and note images (radreview-annotations.csv)
+  reads       import / export readers' reads (radreview-reads.csv)
+  readers     agreement between readers with intervals, and the model against them
   report      a run's report card (intervals, ROC/PR, calibration, operating point) as html, pdf or json
   explain     Grad-CAM overlay PNGs for images, with a trained run
   bench       benchmark the backends (see radreview bench --help)
@@ -184,6 +187,8 @@ leave-one-source-out). Prints the Markdown summary unless --md or --json is give
   --image-size N  default ${D.imageSize}
   --workdir DIR   caches, default ./.radreview`,
 	annotate: ANNOTATE_USAGE,
+	reads: READS_USAGE,
+	readers: READERS_USAGE,
 	report: `Usage: radreview report --run DIR [--format html|pdf|json] [--out FILE] [options]
 
   --format html|pdf|json  default html; pdf holds the curves and Grad-CAM overlays of test images
@@ -728,6 +733,19 @@ export async function main(argv: string[]): Promise<number> {
 				const { values, positionals } = parse('annotate', rest, { ...COMMON, data: { type: 'string' }, reason: { type: 'string' }, reviewer: { type: 'string' }, json: { type: 'boolean' } });
 				if (values.help) console.log(USAGE.annotate);
 				else await cmdAnnotate(values, positionals);
+				break;
+			}
+			case 'reads': {
+				const { values, positionals } = parse('reads', rest, { ...COMMON, data: { type: 'string' }, reader: { type: 'string' }, out: { type: 'string' } });
+				if (values.help) console.log(USAGE.reads);
+				else await cmdReads(values, positionals);
+				break;
+			}
+			case 'readers': {
+				const r = { data: { type: 'string' }, run: { type: 'string' }, json: { type: 'string' }, md: { type: 'string' }, resamples: { type: 'string' }, seed: { type: 'string' } } as const;
+				const { values } = parse('readers', rest, { ...COMMON, ...r });
+				if (values.help) console.log(USAGE.readers);
+				else await cmdReaders(values, controller.signal);
 				break;
 			}
 			default:

@@ -75,3 +75,48 @@ export const parseOwnCsvRecords = (text: string): Record<string, string>[] => pa
 export function toCsv(header: readonly string[], rows: readonly (readonly CsvValue[])[]): string {
 	return [header, ...rows].map((r) => r.map((v) => csvField(neutraliseCell(v == null ? '' : String(v)))).join(',')).join('\n') + '\n';
 }
+
+/** A parsed row and the 1-based line it starts on (for errors that name the line). */
+export interface CsvLine {
+	line: number;
+	fields: string[];
+}
+
+/** parseCsv's rows with the line each starts on; blank lines are dropped, an unclosed quote is reported by line. */
+export function parseCsvLines(text: string): { rows: CsvLine[]; unclosedQuoteLine?: number } {
+	const rows: CsvLine[] = [];
+	let fields: string[] = [];
+	let field = '';
+	let quoted = false;
+	let line = 1;
+	let start = 1;
+	let quoteLine = 0;
+	const endRow = () => {
+		fields.push(field);
+		if (fields.length > 1 || fields[0] !== '') rows.push({ line: start, fields });
+		fields = [];
+		field = '';
+	};
+	for (let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; i < text.length; i++) {
+		const c = text[i];
+		if (c === '\n') line++;
+		if (quoted) {
+			if (c !== '"') field += c;
+			else if (text[i + 1] === '"') {
+				field += '"';
+				i++;
+			} else quoted = false;
+		} else if (c === '"') {
+			quoted = true;
+			quoteLine = line;
+		} else if (c === ',') {
+			fields.push(field);
+			field = '';
+		} else if (c === '\n') {
+			endRow();
+			start = line;
+		} else if (c !== '\r') field += c;
+	}
+	if (field !== '' || fields.length) endRow();
+	return quoted ? { rows, unclosedQuoteLine: quoteLine } : { rows };
+}
