@@ -20,6 +20,7 @@ import {
 	type TrainConfig,
 } from './engine/types';
 import { DICOM_WINDOWS, type DicomWindowName, type WindowChoice } from './engine/data/voi';
+import { coverageLines, type ShiftReport } from './engine/audit/shift';
 import { SPLITS_FILE } from './engine/data/frozenSplit';
 import { classifyFolder, computeSplits, describeWeights, extractFeatures, listInterruptedRuns, listRuns, loadRun, preprocessDataset, recoverRuns, trainRun } from './engine/api';
 import { mergeFeatureCaches, parseShard, type Shard } from './engine/scale/shard';
@@ -372,7 +373,13 @@ async function cmdEvaluate(argv: string[], job: JobOptions): Promise<void> {
 	const r = await classifyFolder(view.summary.runDir, data, { ...job, workDir: workDirOf(values) });
 	if (!r.metrics) throw new Error(`${path.resolve(data)}: no labelled images (need class folders or a metadata.csv)`);
 	printSummary({ ...view.summary, metrics: r.metrics });
-	process.stdout.write(`predictions: ${r.csvPath}\n`);
+	process.stdout.write(`${shiftLines(r.shift).join('\n')}predictions: ${r.csvPath}\n`);
+}
+
+/** Where the images come from against what the run was trained on: unseen sources by name, and the shift. */
+function shiftLines(r: ShiftReport | undefined): string[] {
+	if (!r) return [];
+	return ['', 'Sources against the training split:', ...coverageLines(r).map((l) => `  ${l}`), ...r.warnings.map((w) => `WARNING: ${w}`), ...r.notes, ''];
 }
 
 async function cmdClassify(argv: string[], job: JobOptions): Promise<void> {
@@ -392,6 +399,7 @@ async function cmdClassify(argv: string[], job: JobOptions): Promise<void> {
 		if (ood.length > 20) lines.push(`  … and ${ood.length - 20} more (see the CSV)`);
 	}
 	if (r.metrics) lines.push('', formatMetrics(r.metrics));
+	lines.push(...shiftLines(r.shift));
 	for (const e of r.errors) process.stderr.write(`skipped ${e.path}: ${e.reason}\n`);
 	process.stdout.write(lines.join('\n') + '\n');
 }

@@ -47,6 +47,7 @@ import { balanceWeights } from './audit/audit';
 import { buildOodReference, OOD_K, oodVerdict, scoreOod, type OodReference, type OodVerdict } from './audit/ood';
 import { readHeader, type ImageHeader } from './audit/pixels';
 import { globalPool } from './audit/linear';
+import { datasetShift, shiftReport, sourceCoverage, trainingSources, type ShiftReport } from './audit/shift';
 import { readOodReference, writeOodReference } from './run/oodFile';
 import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
@@ -667,6 +668,8 @@ export interface ClassifyResult {
 	errors: FileError[];
 	/** When the folder has class subfolders (or a metadata.csv). */
 	metrics?: Metrics;
+	/** Sources training never saw and the dataset-level shift against the training split (audit/shift.ts). */
+	shift?: ShiftReport;
 }
 
 /** Classifies every image below `folder` with a saved run; writes a predictions CSV (default under `<workDir>/classifications`). */
@@ -721,8 +724,21 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	// A photo or a CT slice gets probabilities too: the verdict says they mean nothing.
 	const channels = spec.outputShape(cfg.imageSize)[2];
 	const reference = await oodReferenceOf(run, (images) => features(images, spec, base, { ...cfg, workDir, preprocessing }, opts, int8), channels, workDir, opts);
+	const pooled = globalPool(feats.feats, loaded.images.length, channels);
+	const trainSrc = await trainingSources(run.runDir);
+	const shift = shiftReport(
+		sourceCoverage(
+			loaded.images.map((i) => i.record.source),
+			trainSrc ?? [],
+			root,
+			cfg.dataDir,
+		),
+		trainSrc !== undefined,
+		reference ? datasetShift(reference, pooled, loaded.images.length) : undefined,
+	);
+	for (const message of shift.warnings) opts.onProgress?.({ kind: 'log', level: 'warn', message });
 	if (reference && loaded.images.length) {
-		const scores = scoreOod(reference, globalPool(feats.feats, loaded.images.length, channels), loaded.images.length);
+		const scores = scoreOod(reference, pooled, loaded.images.length);
 		const pixels: PixelCacheOptions = {
 			workDir,
 			size: cfg.imageSize,
@@ -754,7 +770,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 				1, // a classified folder names its source even when it has one: the reviewer sees where the images came from
 			)
 		: undefined;
-	return { predictions, csvPath, errors, metrics };
+	return { predictions, csvPath, errors, metrics, shift };
 }
 
 /**

@@ -3,11 +3,11 @@
 import { CLASS_NAMES, type ImageRecord, type SplitName } from '../types';
 import { splitDataset, splitIndex } from '../data/splits';
 import { classSourceTable } from '../data/sources';
-import { confidentLearning } from './labelIssues';
+import { confidentLearning, sourceAwareIssues, type ConfidentLearningResult, type SourceAwareResult } from './labelIssues';
 import { cosineKernel, crossValProbs, fitDualSoftmax, globalPool, gram, groupedFolds, predictDualSoftmax, standardize, type Kernel } from './linear';
 import { hamming, perceptualHash, type ImageHeader } from './pixels';
 import { knnScore, oodVerdict, quantile, tukeyFence } from './ood';
-import type { AuditImage, DuplicatePair, DuplicatesFinding, LabelIssuesFinding, MitigationRow, OodFinding, OodImage, SourcesFinding, SourceWarning } from './report';
+import type { AuditImage, DuplicatePair, DuplicatesFinding, LabelIssue, LabelIssuesFinding, MitigationRow, OodFinding, OodImage, SourcesFinding, SourceWarning } from './report';
 
 export interface AuditInput {
 	/** Labelled images (label not null), in the order of every array below. */
@@ -200,6 +200,11 @@ export function runAuditCore(input: AuditInput, opts: AuditOptions = DEFAULT_AUD
 			thresholds: cl.thresholds,
 			confidentJoint: cl.confidentJoint,
 			issues: cl.issues.map((i) => ({ ...image(i), suggested: CLASS_NAMES[cl.suggested[i]], probs: probsOf(i), margin: cl.margin[i], selfConfidence: cl.selfConfidence[i] })),
+			...splitBySourceExplanation(cl, origin === 'none' ? undefined : sourceAwareIssues(oof, labels, source, CLASS_NAMES.length), (i) => ({
+				...image(i),
+				probs: probsOf(i),
+				selfConfidence: cl.selfConfidence[i],
+			})),
 		};
 		lap('labelIssues');
 
@@ -307,6 +312,27 @@ function argmaxRow(p: ArrayLike<number>, i: number, c: number): number {
 }
 
 /** Sample weights that give every class (or every class × source cell) the same total weight; mean 1. */
+/**
+ * The two lists of the label-issue finding: possible label errors (issues that remain within their source, ranked
+ * by the source-adjusted margin) and issues the source explains (flagged overall, ordinary within their source).
+ */
+function splitBySourceExplanation(
+	cl: ConfidentLearningResult,
+	within: SourceAwareResult | undefined,
+	image: (i: number) => Omit<LabelIssue, 'suggested' | 'margin'>,
+): Pick<LabelIssuesFinding, 'possibleErrors' | 'explainedBySource'> {
+	const issue = (i: number, suggested: number, margin: number): LabelIssue => ({ ...image(i), suggested: CLASS_NAMES[suggested], margin });
+	if (!within) return { possibleErrors: cl.issues.map((i) => issue(i, cl.suggested[i], cl.margin[i])), explainedBySource: [] };
+	const kept = new Set(within.issues);
+	// Ranked by both margins together: the model's plain doubt about the label plus its doubt within the source.
+	const score = (i: number) => cl.margin[i] + within.margin[i];
+	const ranked = [...within.issues].sort((a, b) => score(a) - score(b) || a - b);
+	return {
+		possibleErrors: ranked.map((i) => issue(i, within.suggested[i], score(i) / 2)),
+		explainedBySource: cl.issues.filter((i) => !kept.has(i)).map((i) => issue(i, cl.suggested[i], cl.margin[i])),
+	};
+}
+
 export function balanceWeights(labels: number[], source: string[] | undefined, mode: 'class' | 'class-source'): number[] {
 	const key = labels.map((y, i) => (mode === 'class' || !source ? String(y) : `${y}\u0000${source[i]}`));
 	const count = new Map<string, number>();

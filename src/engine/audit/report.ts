@@ -34,6 +34,14 @@ export interface LabelIssuesFinding {
 	confidentJoint: number[][];
 	/** Flagged images, most suspicious first. */
 	issues: LabelIssue[];
+	/**
+	 * Issues that remain when each source's own label mix is allowed for (confident learning within the source),
+	 * most suspicious first by the mean of the plain and the source-adjusted margins (`margin` holds that mean):
+	 * the review queue for label errors.
+	 */
+	possibleErrors: LabelIssue[];
+	/** Issues overall that are ordinary within their source: the source (age group, hospital) explains them. */
+	explainedBySource: LabelIssue[];
 }
 
 export type OodReason = 'features' | 'colour' | 'aspect-ratio' | 'tiny' | 'dicom-modality' | 'dicom-view';
