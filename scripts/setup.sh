@@ -10,7 +10,8 @@ SUDO=''
 # python3-h5py: Keras' own HDF5 reading of what we write (h5.test.ts).
 # dcmtk + libgdcm-tools + python3-pydicom (+ numpy, PIL): DICOM test files in every transfer syntax, and pydicom's reading of them.
 # python3-sklearn, python3-statsmodels: reference values for the report and reader-agreement statistics; poppler-utils: pdftoppm renders exported PDFs in e2e.
-APT_PACKAGES=(chromium libkrb5-dev ripgrep python3-skimage python3-h5py dcmtk libgdcm-tools python3-pydicom python3-numpy python3-pil python3-sklearn python3-statsmodels poppler-utils)
+# slurm-wlm + munge: a single-node Slurm that runs docs/SCALE.md's job scripts (slurm.test.ts).
+APT_PACKAGES=(chromium libkrb5-dev ripgrep python3-skimage python3-h5py dcmtk libgdcm-tools python3-pydicom python3-numpy python3-pil python3-sklearn python3-statsmodels poppler-utils slurm-wlm munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
