@@ -164,7 +164,8 @@ describe('Annotations in VS Code', { timeout: 15 * 60_000 }, () => {
 			if ((await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).count()) > 0) break;
 			const r = rowLocator(folder);
 			if ((await r.getAttribute('aria-expanded')) !== 'true') await r.click();
-			await page.waitForTimeout(500);
+			// The next row exists once this one has expanded: wait for that state, not for a time.
+			await until(`${folder} expanded`, async () => (await r.getAttribute('aria-expanded')) === 'true', 30_000, 100);
 		}
 		const fileRow = rowLocator(name);
 		await fileRow.waitFor({ state: 'visible', timeout: 30_000 });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseCsvRecords } from '../../src/engine/data/csv';
-import { contextMenuAction, launch, makeDataset, makeUnlabelled, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { contextMenuAction, intoView, launch, makeDataset, makeUnlabelled, predictionPanels, runCommand, shot, until, writeJson, type Harness } from './harness';
 import { missingPrereq } from '../unit/prereq';
 
 const SKIMAGE = ['/usr/lib/python3/dist-packages/skimage/data', '/usr/share/python3-skimage/data'].find((d) => existsSync(path.join(d, 'astronaut.png')));
@@ -78,7 +78,7 @@ describe('Out-of-distribution badge on classified images', { timeout: 12 * 60_00
 		const photo = view.locator(`[data-testid="grid-item"][data-rel-path="${PHOTO}"]`);
 		assert.ok(await photo.locator('[data-testid="grid-ood"]').isVisible(), 'the badge is visible on the photo’s tile');
 		assert.match((await photo.getAttribute('aria-label')) ?? '', /not like a chest X-ray/);
-		await photo.scrollIntoViewIfNeeded();
+		await intoView(photo);
 		await shot(page, 'ood-01-badge-on-tile');
 		await photo.click();
 		const note = view.locator('[data-testid="detail-ood"]');
