@@ -9,7 +9,7 @@ import { spec as Spec, tap } from 'node:test/reporters';
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const OUT = path.join(ROOT, 'test-results', 'durations.json');
 
-/** Per file: wall seconds (from the runner's own file-level completion), counts of top-level tests. */
+/** Per file: wall seconds (from the runner's own file-level completion), counts of its tests. */
 function collector() {
 	const files = new Map();
 	const entry = (file) => {
@@ -28,7 +28,8 @@ function collector() {
 				if (d.details?.error) e.fileError = String(d.details.error.cause?.message ?? d.details.error.message ?? d.details.error);
 				return;
 			}
-			if (d.nesting !== 0 || d.name === d.file) return;
+			// Counted as the runner's summary counts them: tests and subtests, not describe() suites.
+			if (d.name === d.file || d.details?.type === 'suite') return;
 			if (ev.type === 'test:pass') {
 				e.tests++;
 				if (d.skip || d.todo) e.skipped++;
