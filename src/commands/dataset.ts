@@ -53,6 +53,32 @@ export async function preprocessDatasetCommand(s: Services): Promise<void> {
 	void vscode.window.showInformationMessage('Radiograph Review: the dataset is preprocessed and cached.');
 }
 
+/**
+ * Records the current split in the dataset's radreview-splits.csv: from then on every run keeps those images in
+ * their split and new images are dealt by the same rule. Freezing again adds the images that came since.
+ */
+export async function freezeSplitCommand(s: Services): Promise<void> {
+	requireTrust('Freezing the split');
+	const dataDir = await ensureDatasetRoot();
+	if (!dataDir) throw new UserError('Pick a dataset folder first.');
+	const set = readSettings();
+	const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Freezing the split', cancellable: true }, async (_p, token) => {
+		const controller = new AbortController();
+		const sub = token.onCancellationRequested(() => controller.abort());
+		try {
+			return await s.engine.run(
+				{ type: 'splits', dataDir, mode: set.splitMode, seed: set.seed, testFraction: set.testFraction, valFraction: set.valFraction, freeze: true },
+				{ signal: controller.signal },
+			);
+		} finally {
+			sub.dispose();
+		}
+	});
+	const msg = `Split frozen in ${r.frozenFile ?? 'radreview-splits.csv'}: train ${r.split.train.length}, val ${r.split.val.length}, test ${r.split.test.length}. Every run now keeps these images in their split; new images are added by the same rule.`;
+	s.log.info(msg);
+	void vscode.window.showInformationMessage(`Radiograph Review: ${msg}`);
+}
+
 export function showDatasetCommand(s: Services): void {
 	DatasetPanel.show(s);
 }

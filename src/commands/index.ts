@@ -5,7 +5,7 @@ import type { Services } from '../util/services';
 import { addNoteCommand, flagCommand, redoAnnotationCommand, setLabelCommand, undoAnnotationCommand } from './annotate';
 import { selectBackendCommand } from './backend';
 import { classifyFolderCommand } from './classifyFolder';
-import { preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
+import { freezeSplitCommand, preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
 import { auditDatasetCommand, compareCommand, openPredictionsCommand, showReportCommand, showTrainingCommand } from './panels';
 import { guarded } from './run';
 import { cancelTrainingCommand, stopAndKeepCommand, trainAllCommand, trainCommand, trainHeldOutSourceCommand } from './train';
@@ -31,6 +31,8 @@ export const enum CommandId {
 	PreprocessDataset = 'radiographReview.preprocessDataset',
 	/** {@link showDatasetCommand} */
 	ShowDataset = 'radiographReview.showDataset',
+	/** {@link freezeSplitCommand} */
+	FreezeSplit = 'radiographReview.freezeSplit',
 	/** {@link openPredictionsCommand} */
 	OpenPredictions = 'radiographReview.openPredictions',
 	/** {@link selectDatasetCommand} */
@@ -81,6 +83,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.StopAndKeep, () => stopAndKeepCommand(s)),
 		reg(CommandId.PreprocessDataset, () => preprocessDatasetCommand(s)),
 		reg(CommandId.ShowDataset, () => showDatasetCommand(s)),
+		reg(CommandId.FreezeSplit, () => freezeSplitCommand(s)),
 		reg(CommandId.OpenPredictions, (arg) => openPredictionsCommand(s, arg)),
 		reg(CommandId.SelectDataset, () => selectDatasetCommand(s)),
 		reg(CommandId.SelectDatasetExplorerFolder, (arg) => (arg instanceof vscode.Uri ? selectDatasetCommand(s, arg) : undefined)),

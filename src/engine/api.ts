@@ -841,7 +841,7 @@ async function stablePlacement(scanned: ScanResult, annotated: AppliedAnnotation
  */
 export async function computeSplits(
 	dataDir: string,
-	o: { mode: SplitMode; seed: number; testFraction: number; valFraction: number; freeze?: boolean },
+	o: { mode: SplitMode; seed: number; testFraction: number; valFraction: number; freeze?: boolean; linked?: string[][] },
 	opts: JobOptions = {},
 ): Promise<{ scan: ScanResult; split: SplitResult; annotations: AnnotationSummary; frozenFile?: string }> {
 	const scanned = await scan(path.resolve(dataDir), opts);
@@ -850,7 +850,7 @@ export async function computeSplits(
 	if (labelled.length === 0) throw new Error(`${scanned.root}: ${noLabelledImages(scanned)}`);
 	opts.onProgress?.({ kind: 'stage', stage: 'split', done: 0, total: 1 });
 	const place = await stablePlacement(scanned, annotated);
-	const so = { mode: o.mode, seed: o.seed, testFraction: o.testFraction, valFraction: o.valFraction, ...place };
+	const so = { mode: o.mode, seed: o.seed, testFraction: o.testFraction, valFraction: o.valFraction, ...(o.linked ? { linked: o.linked } : {}), ...place };
 	const split = withAnnotations(splitDataset(labelled, so), annotated);
 	let frozenFile: string | undefined;
 	if (o.freeze) {
@@ -895,6 +895,22 @@ export interface RunView {
 export async function staleLabels(config: TrainConfig): Promise<string | undefined> {
 	if (!(await mayRead(config.dataDir))) return undefined; // the dataset a run names is not read outside the workspace
 	return staleLabelsOf(config);
+}
+
+/**
+ * How the dataset's test split, computed now with the run's seed, fractions and duplicate groups (and the current
+ * annotations and frozen split), differs from the run's splits.json; null for a held-out-source run.
+ */
+export async function testSplitChanges(runDir: string, opts: JobOptions = {}): Promise<{ left: string[]; joined: string[] } | null> {
+	const run: LoadedRun = await loadRunDir(runDir);
+	return run.config.testSource || run.splits.test.length === 0 ? null : testSplitChangesSince(run.config.dataDir, run.splits, opts);
+}
+
+/** The test images of `s` (a run's splits.json) the dataset's split no longer holds, and those it holds since. */
+export async function testSplitChangesSince(dataDir: string, s: SplitResult, opts: JobOptions = {}): Promise<{ left: string[]; joined: string[] }> {
+	const now = await computeSplits(dataDir, { mode: s.mode, seed: s.seed, testFraction: s.testFraction, valFraction: s.valFraction, ...(s.linked ? { linked: s.linked } : {}) }, opts);
+	const [was, is] = [new Set(s.test), new Set(now.split.test)];
+	return { left: s.test.filter((p) => !is.has(p)), joined: now.split.test.filter((p) => !was.has(p)) };
 }
 
 export async function loadRun(runDir: string): Promise<RunView> {

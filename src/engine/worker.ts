@@ -74,6 +74,7 @@ const UNQUEUED = new Set<EngineJobRequest['type']>([
 	'listRuns',
 	'runHistories',
 	'loadRun',
+	'testSplitChanges',
 	'thumbs',
 	'splits',
 	'preview',
@@ -108,13 +109,15 @@ async function execute(req: EngineJobRequest, signal: AbortSignal, stopSignal: A
 		case 'preprocess':
 			return { summary: await api.preprocessDataset(req.dataDir, { workDir: req.workDir, imageSize: req.imageSize, resize: req.resize }, opts) };
 		case 'splits':
-			return api.computeSplits(req.dataDir, { mode: req.mode, seed: req.seed, testFraction: req.testFraction, valFraction: req.valFraction }, opts);
+			return api.computeSplits(req.dataDir, { mode: req.mode, seed: req.seed, testFraction: req.testFraction, valFraction: req.valFraction, freeze: req.freeze === true }, opts);
 		case 'listRuns':
 			return api.listRuns(req.workDir);
 		case 'runHistories':
 			return api.listRunHistories(req.workDir);
 		case 'loadRun':
 			return api.loadRun(req.runDir);
+		case 'testSplitChanges':
+			return api.testSplitChanges(req.runDir, opts);
 		case 'thumbs':
 			return makeThumbs(req.paths, req.roots, req.outDir, req.size, signal);
 		case 'preview': {

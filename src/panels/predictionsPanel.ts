@@ -111,9 +111,27 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 				restore: { kind: 'run', runDir },
 			});
 			if (stale) panel.post({ type: 'notice', level: 'warn', message: `This run's ${stale}.` });
+			if (test.length > 0) void panel.noteTestSplitChanges(services, runDir, stale ? `This run's ${stale}. ` : '');
 		} catch (e) {
 			panel.setBusy(null);
 			throw e;
+		}
+	}
+
+	/** Says when the dataset's test split is no longer the run's (after `before`, the notice shown so far: one notice at a time). */
+	private async noteTestSplitChanges(services: Services, runDir: string, before: string): Promise<void> {
+		try {
+			const c = await services.engine.run({ type: 'testSplitChanges', runDir });
+			const n = c ? c.left.length + c.joined.length : 0;
+			if (!c || n === 0 || this.isDisposed) return;
+			const parts = [c.left.length ? `${c.left.length} left the test split` : '', c.joined.length ? `${c.joined.length} joined it` : ''].filter(Boolean).join(', ');
+			this.post({
+				type: 'notice',
+				level: 'warn',
+				message: `${before}${n} test image${n === 1 ? '' : 's'} changed since this run (${parts}): a new run is tested on other images. Radiograph: Freeze Split keeps the test set put.`,
+			});
+		} catch (e) {
+			services.log.warn(`Could not compare ${path.basename(runDir)}'s test split with the dataset's: ${(e as Error).message}`);
 		}
 	}
 

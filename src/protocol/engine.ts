@@ -59,6 +59,8 @@ export interface SplitsRequest {
 	seed: number;
 	testFraction: number;
 	valFraction: number;
+	/** Record the split in the dataset's radreview-splits.csv (Freeze Split). */
+	freeze?: boolean;
 }
 /** List finished runs below workDir. */
 export interface ListRunsRequest {
@@ -75,6 +77,12 @@ export interface RunHistoriesRequest {
 /** Load one run: summary, history and (test-split) predictions. */
 export interface LoadRunRequest {
 	type: 'loadRun';
+	id: number;
+	runDir: string;
+}
+/** How the dataset's test split now differs from a run's (same seed and fractions): null for a held-out-source run. */
+export interface TestSplitChangesRequest {
+	type: 'testSplitChanges';
 	id: number;
 	runDir: string;
 }
@@ -206,6 +214,7 @@ export type EngineRequest =
 	| ListRunsRequest
 	| RunHistoriesRequest
 	| LoadRunRequest
+	| TestSplitChangesRequest
 	| ThumbsRequest
 	| PreviewRequest
 	| ViewImageRequest
@@ -244,6 +253,13 @@ export interface SplitsResult {
 	split: SplitResult;
 	/** What radreview-annotations.csv did to the dataset (labels corrected, images excluded). */
 	annotations?: AnnotationSummary;
+	/** The radreview-splits.csv written when the request froze the split. */
+	frozenFile?: string;
+}
+/** Test images of a run that are no longer in the test split (left) and those that came in since (joined). */
+export interface TestSplitChanges {
+	left: string[];
+	joined: string[];
 }
 export interface LoadRunResult {
 	summary: RunSummary;
@@ -321,6 +337,7 @@ export interface EngineResults {
 	listRuns: RunSummary[];
 	runHistories: RunHistory[];
 	loadRun: LoadRunResult;
+	testSplitChanges: TestSplitChanges | null;
 	thumbs: ThumbsResult;
 	preview: PreviewResult;
 	viewImage: ViewData;
@@ -407,10 +424,11 @@ export const isEngineRequest: Guard<EngineRequest> = unionGuard<EngineRequest>({
 	train: { id: isId, config: (v: unknown): v is TrainConfig => isRecord(v) && isString(v.backbone) && isString(v.dataDir) && isString(v.workDir) },
 	classify: { id: isId, runDir: isShortString, folder: isShortString, workDir: isShortString, outCsv: isOptional(isShortString) },
 	preprocess: { id: isId, dataDir: isShortString, workDir: isShortString, imageSize: isInteger, resize: isOneOf(['stretch', 'letterbox'] as const) },
-	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber },
+	splits: { id: isId, dataDir: isShortString, mode: isOneOf(['patient', 'image'] as const), seed: isInteger, testFraction: isNumber, valFraction: isNumber, freeze: isOptional(isBoolean) },
 	listRuns: { id: isId, workDir: isShortString },
 	runHistories: { id: isId, workDir: isShortString },
 	loadRun: { id: isId, runDir: isShortString },
+	testSplitChanges: { id: isId, runDir: isShortString },
 	thumbs: { id: isId, paths: isArrayOf(isShortString), roots: isArrayOf(isShortString), outDir: isShortString, size: isInteger },
 	preview: { id: isId, path: isShortString, roots: isArrayOf(isShortString), maxSide: (v: unknown): v is number => isInteger(v) && v >= 64 && v <= 8192 },
 	viewImage: { id: isId, path: isShortString },

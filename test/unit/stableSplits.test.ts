@@ -6,7 +6,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { computeSplits } from '../../src/engine/api';
+import { computeSplits, testSplitChangesSince } from '../../src/engine/api';
 import { readFrozenSplit, SPLITS_FILE } from '../../src/engine/data/frozenSplit';
 import { scanDataset } from '../../src/engine/data/scan';
 import { splitDataset, splitIndex } from '../../src/engine/data/splits';
@@ -150,4 +150,24 @@ test('radreview split --freeze writes radreview-splits.csv and later splits say 
 	const again = cli('split', '--data', data);
 	assert.equal(again.status, 0, again.stderr);
 	assert.match(again.stdout, /frozen split \(radreview-splits\.csv\)/);
+});
+
+test("a run's panels learn how many test images changed since it: an exclusion and new images unfrozen, none frozen", async () => {
+	const data = await dataset('drift', 20);
+	const run = (await computeSplits(data, opts)).split;
+	assert.deepEqual(await testSplitChangesSince(data, run), { left: [], joined: [] });
+	const gone = run.test[0];
+	await fs.writeFile(path.join(data, ANNOTATIONS_FILE), `path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\n${gone},,,,exclude,,ann,2026-01-01T00:00:00Z,\n`);
+	const changed = await testSplitChangesSince(data, run);
+	assert.deepEqual(changed.left, [gone]);
+	assert.deepEqual(changed.joined, []);
+	// Frozen now (the exclusion holds its place), then 10 images more: the old test images stay, only new ones join.
+	await computeSplits(data, { ...opts, freeze: true });
+	for (const c of CLASS_NAMES) for (const f of (await fs.readdir(path.join(DEV, c))).sort().slice(150, 154)) await fs.copyFile(path.join(DEV, c, f), path.join(data, c, f));
+	const after = await testSplitChangesSince(data, run);
+	assert.deepEqual(after.left, [gone]);
+	assert.ok(
+		after.joined.every((p) => /\//.test(p) && !run.train.includes(p) && !run.val.includes(p)),
+		'only new images join the test split',
+	);
 });

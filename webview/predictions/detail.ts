@@ -90,7 +90,7 @@ export class DetailView {
 			if (e.target === this.el) this.close(true);
 		});
 		this.el.addEventListener('keydown', (e) => {
-			if ((e.target as HTMLElement | null)?.tagName === 'INPUT' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the sliders' own keys
+			if ((e.target as HTMLInputElement | null)?.type === 'range' && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) return; // the sliders' own keys
 			if (this.host.onKey?.(e, this.index)) {
 				e.preventDefault();
 				return;

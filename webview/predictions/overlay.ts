@@ -229,6 +229,10 @@ export class GradcamOverlay {
 			: this.enabled
 				? h('p', { class: 'muted', text: 'Computing the map…' })
 				: null;
+		// The controls are rebuilt: the one that had the focus hands it to its successor, or keyboard review
+		// (← → F in the large view) would go dead with the focus on <body>.
+		const focused = document.activeElement;
+		const refocus = focused && box.contains(focused) ? (focused === box.querySelector('#gradcam-show') ? show : focused.tagName === 'SELECT' ? cls : slider) : null;
 		replaceChildren(
 			box,
 			h('h3', { text: 'Grad-CAM' }),
@@ -237,6 +241,7 @@ export class GradcamOverlay {
 			h('label', { class: 'cam-row' }, h('span', { text: 'Class ' }), cls),
 			where,
 		);
+		refocus?.focus();
 	}
 }
 
