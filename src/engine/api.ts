@@ -46,7 +46,7 @@ import { balanceWeights } from './audit/audit';
 import { buildOodReference, OOD_K, oodVerdict, scoreOod, type OodReference, type OodVerdict } from './audit/ood';
 import { readHeader, type ImageHeader } from './audit/pixels';
 import { globalPool } from './audit/linear';
-import { datasetShift, shiftReport, sourceCoverage, trainingSources, type ShiftReport } from './audit/shift';
+import { datasetShift, folderSource, shiftReport, sourceCoverage, trainingSources, type ShiftReport } from './audit/shift';
 import { readOodReference, writeOodReference } from './run/oodFile';
 import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
@@ -728,6 +728,8 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 		reference ? datasetShift(reference, pooled, loaded.images.length) : undefined,
 	);
 	for (const message of shift.warnings) opts.onProgress?.({ kind: 'log', level: 'warn', message });
+	// A tile names where its image came from even without a manifest: the folder it was classified from.
+	predictions = predictions.map((p) => (p.source ? p : { ...p, source: folderSource(root) }));
 	if (reference && loaded.images.length) {
 		const scores = scoreOod(reference, pooled, loaded.images.length);
 		const pixels: PixelCacheOptions = {
