@@ -35,6 +35,8 @@ export async function classifyFolderCommand(s: Services, arg?: unknown): Promise
 	void vscode.window.showInformationMessage(
 		`Classified ${result.predictions.length} image(s)${result.errors.length ? `, ${result.errors.length} could not be read` : ''}${ood ? `; ${ood} ${ood === 1 ? 'does' : 'do'} not look like a frontal chest X-ray (badge in the grid)` : ''}. Wrote ${result.csvPath}.`,
 	);
+	// Where the run's accuracy does not carry over: unseen sources by name, and a shift from the training split.
+	for (const w of result.shift?.warnings ?? []) void vscode.window.showWarningMessage(w);
 }
 
 /** The run to classify with: the only one, or a pick (newest first). */

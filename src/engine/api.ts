@@ -47,7 +47,7 @@ import { balanceWeights } from './audit/audit';
 import { buildOodReference, OOD_K, oodVerdict, scoreOod, type OodReference, type OodVerdict } from './audit/ood';
 import { readHeader, type ImageHeader } from './audit/pixels';
 import { globalPool } from './audit/linear';
-import { datasetShift, shiftReport, sourceCoverage, trainingSources, type ShiftReport } from './audit/shift';
+import { datasetShift, folderSource, shiftReport, sourceCoverage, trainingSources, type ShiftReport } from './audit/shift';
 import { readOodReference, writeOodReference } from './run/oodFile';
 import { classSourceTable } from './data/sources';
 import { predictRecords, readPredictionsCsv, writePredictionsCsv } from './infer/classify';
@@ -725,6 +725,7 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 	const channels = spec.outputShape(cfg.imageSize)[2];
 	const reference = await oodReferenceOf(run, (images) => features(images, spec, base, { ...cfg, workDir, preprocessing }, opts, int8), channels, workDir, opts);
 	const pooled = globalPool(feats.feats, loaded.images.length, channels);
+	const scores = reference && loaded.images.length ? scoreOod(reference, pooled, loaded.images.length) : [];
 	const trainSrc = await trainingSources(run.runDir);
 	const shift = shiftReport(
 		sourceCoverage(
@@ -734,11 +735,12 @@ export async function classifyFolder(runDir: string, folder: string, opts: JobOp
 			cfg.dataDir,
 		),
 		trainSrc !== undefined,
-		reference ? datasetShift(reference, pooled, loaded.images.length) : undefined,
+		reference ? datasetShift(reference, pooled, loaded.images.length, scores) : undefined,
 	);
 	for (const message of shift.warnings) opts.onProgress?.({ kind: 'log', level: 'warn', message });
+	// A tile names where its image came from even without a manifest: the folder it was classified from.
+	predictions = predictions.map((p) => (p.source ? p : { ...p, source: folderSource(root) }));
 	if (reference && loaded.images.length) {
-		const scores = scoreOod(reference, pooled, loaded.images.length);
 		const pixels: PixelCacheOptions = {
 			workDir,
 			size: cfg.imageSize,

@@ -243,6 +243,8 @@ export interface ClassifyResult {
 	csvPath: string;
 	errors: FileError[];
 	metrics?: Metrics;
+	/** Sources training never saw and the dataset-level shift (the engine's audit/shift.ts): sentences to show. */
+	shift?: { warnings: string[]; notes: string[] };
 }
 export interface PreprocessResult {
 	/** Whatever the engine reports (counts, cache dir); shown in the log. */

@@ -130,6 +130,21 @@ export function auditMarkdown(r: AuditReport, top = 10): string {
 		for (const x of li.issues.slice(0, top)) L.push(`| ${x.relPath} | ${x.label} | ${x.suggested} | ${x.probs.map(f2).join(' / ')} | ${x.split} |`);
 		L.push('');
 	}
+	// Reports written before the two lists existed have neither.
+	if (li.possibleErrors && li.explainedBySource) {
+		L.push(
+			`Read within each source: ${li.possibleErrors.length} possible label errors; ${li.explainedBySource.length} issues are explained by the source (ordinary for their class in their source).`,
+			'',
+		);
+		const rows = (title: string, xs: typeof li.issues) => {
+			if (!xs.length) return;
+			L.push(`### ${title}`, '', '| image | source | given | suggested |', '|---|---|---|---|');
+			for (const x of xs.slice(0, top)) L.push(`| ${x.relPath} | ${x.source ?? ''} | ${x.label} | ${x.suggested} |`);
+			L.push('');
+		};
+		rows('Possible label errors', li.possibleErrors);
+		rows('Explained by the source', li.explainedBySource);
+	}
 	const od = r.outOfDistribution;
 	L.push(
 		'## Not a frontal chest X-ray',

@@ -155,27 +155,33 @@ export function kernelTwoSample(ref: OodReference, evalUnit: Float32Array, m: nu
 	return { method: 'mmd-rbf-permutation', mmd2: observed, pValue: (1 + atLeast) / (1 + PERMUTATIONS), permutations: PERMUTATIONS, seed, evaluated: ea.length, training: tb.length };
 }
 
-/** Leave-one-out kNN scores of the training vectors themselves (an image is not its own neighbour). */
-function trainingScores(ref: OodReference): number[] {
+/**
+ * Leave-one-out kNN scores of (up to MAX_PER_SIDE, seeded) training vectors against all of them: an image is not
+ * its own neighbour. Sampled so a large training split costs [400, n], not [n, n].
+ */
+function trainingScores(ref: OodReference, seed: number): number[] {
 	const n = ref.n;
-	const sim = tf.tidy(() => {
-		const t = tf.tensor2d(ref.vectors, [n, ref.channels]);
-		return tf.matMul(t, t, false, true).dataSync() as Float32Array;
-	});
-	return Array.from({ length: n }, (_, i) =>
+	const c = ref.channels;
+	const rows = sampleRows(n, MAX_PER_SIDE, mulberry32(seed ^ 0x5eed));
+	const picked = new Float32Array(rows.length * c);
+	rows.forEach((r, i) => picked.set(ref.vectors.subarray(r * c, (r + 1) * c), i * c));
+	const sim = tf.tidy(() => tf.matMul(tf.tensor2d(picked, [rows.length, c]), tf.tensor2d(ref.vectors, [n, c]), false, true).dataSync() as Float32Array);
+	return rows.map((r, i) =>
 		knnScore(
-			Array.from(sim.subarray(i * n, (i + 1) * n)).filter((_, j) => j !== i),
+			Array.from(sim.subarray(i * n, (i + 1) * n)).filter((_, j) => j !== r),
 			ref.k,
 		),
 	);
 }
 
-/** The shift of evaluated pooled features [m, channels] against the run's training split. */
-export function datasetShift(ref: OodReference, pooled: Float32Array, m: number, seed = 23): DatasetShift | undefined {
+/**
+ * The shift of evaluated pooled features [m, channels] against the run's training split; `scores` are their kNN
+ * scores against the reference when the caller has them already (classify computes them for the OOD check).
+ */
+export function datasetShift(ref: OodReference, pooled: Float32Array, m: number, scores = scoreOod(ref, pooled, m), seed = 23): DatasetShift | undefined {
 	if (m < 10 || ref.n < 10) return undefined;
 	const test = kernelTwoSample(ref, unitRoots(pooled, m, ref.channels), m, seed);
-	const far = quantile(trainingScores(ref), 0.95);
-	const scores = scoreOod(ref, pooled, m);
+	const far = quantile(trainingScores(ref, seed), 0.95);
 	const farFraction = scores.filter((s) => s > far).length / m;
 	return { ...test, farFraction, shifted: test.pValue < SHIFT_ALPHA };
 }
