@@ -10,6 +10,7 @@ import { scanDataset } from '../data/scan';
 import { explainImages, summariseLooks } from '../explain/explainRun';
 import type { OperatingRule } from './stats';
 import { buildReport, comparePaired, type PairedComparison, type ReportCard } from './report';
+import { readersSection } from '../reads/cardRun';
 
 export interface RunReportOptions extends JobOptions {
 	workDir: string;
@@ -70,6 +71,8 @@ export async function reportWithOverlays(runDir: string, opts: RunReportOptions)
 		positiveClass: opts.positiveClass,
 		rule: opts.rule,
 	});
+	const readers = await readersSection(config.dataDir, view.summary.runDir, view.predictions, opts);
+	if (readers) card.readers = readers;
 	if (!opts.gradcam) return { card, overlays: [] };
 	const test = view.predictions.filter((p) => p.split === 'test' && p.label != null);
 	const r = await explainImages(
