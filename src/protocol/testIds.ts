@@ -197,6 +197,8 @@ export const TestId = {
 	/** The provenance line. */
 	ReportProvenance: 'report-provenance',
 	/** The where-it-looks table (after Grad-CAM ran). */
+	/** The readers' section of the report card (κ, readers on the model's ROC). */
+	ReportReaders: 'report-readers',
 	ReportLooks: 'report-looks',
 	/** Export the report as PDF. */
 	ReportExportPdf: 'report-export-pdf',

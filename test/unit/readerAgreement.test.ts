@@ -8,6 +8,7 @@ import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
 import { Prng } from '../../src/engine/train/prng';
 import { cohenKappa, countsTable, fleissKappa, pairConfusion, specificAgreement } from '../../src/engine/reads/kappa';
 import { readerAgreement, type Reference } from '../../src/engine/reads/agreement';
+import { modelVsReaders } from '../../src/engine/reads/modelVsReaders';
 import type { Read } from '../../src/engine/reads/format';
 import { missingPrereq } from './prereq';
 
@@ -145,4 +146,53 @@ test('readerAgreement: pairs, confusion, patients as the bootstrap unit, reader-
 	assert.match(one.agreementNote!, /needs reads by two readers or more; only Ann has read/);
 	assert.equal(one.pairs.length, 0);
 	assert.equal(one.vsReference[0].accuracy.est, 6 / 8);
+});
+
+test('modelVsReaders: paired differences per reader, their mean over three readers with an interval, readers’ ROC points, agreement', () => {
+	const rng = new Prng(11);
+	const n = 90;
+	const truth = Array.from({ length: n }, (_, i) => i % 3);
+	const paths = truth.map((_, i) => `img${i}.png`);
+	const reference = new Map<string, Reference>(paths.map((p, i) => [p, { label: CLASS_NAMES[truth[i]], adjudicated: i < 10 }]));
+	const model = new Map(
+		paths.map((p, i) => {
+			const probs = [0.1, 0.1, 0.1];
+			probs[rng.next() < 0.8 ? truth[i] : (truth[i] + 1) % 3] += 0.7;
+			return [p, { probs, predicted: CLASS_NAMES[probs.indexOf(Math.max(...probs))] }];
+		}),
+	);
+	const reads: Read[] = ['A', 'B', 'C'].flatMap((reader, r) =>
+		paths.map((p, i) => ({
+			path: p,
+			sha256: '',
+			reader,
+			label: CLASS_NAMES[rng.next() < 0.6 + 0.1 * r ? truth[i] : (truth[i] + 2) % 3],
+			confidence: null,
+			flags: [],
+			seconds: null,
+			time: '2026-12-08T00:00:00Z',
+			blinded: true,
+		})),
+	);
+	const m = modelVsReaders({ run: 'r', reads, model, reference, resamples: 300, seed: 3 });
+	assert.equal(m.cases, n);
+	const modelAcc = paths.filter((p) => model.get(p)!.predicted === reference.get(p)!.label).length / n;
+	assert.equal(m.vsReference.accuracy.est, modelAcc);
+	assert.equal(m.vsAdjudicated.n, 10);
+	for (const d of m.differences) {
+		const readerAcc = reads.filter((r) => r.reader === d.reader && r.label === reference.get(r.path)!.label).length / n;
+		assert.ok(Math.abs(d.accuracy.est - (modelAcc - readerAcc)) < 1e-12);
+		assert.ok(d.accuracy.lo <= d.accuracy.est && d.accuracy.est <= d.accuracy.hi);
+	}
+	const mean = m.meanDifference!;
+	assert.equal(mean.readers, 3);
+	assert.ok(Math.abs(mean.accuracy.est - m.differences.reduce((s, d) => s + d.accuracy.est, 0) / 3) < 1e-12);
+	assert.ok(mean.accuracy.lo <= mean.accuracy.est && mean.accuracy.est <= mean.accuracy.hi);
+	const covid = m.classes[0];
+	assert.equal(covid.support, 30);
+	const a = covid.readers.find((x) => x.reader === 'A')!;
+	const aReads = reads.filter((r) => r.reader === 'A');
+	assert.equal(a.sensitivity.est, aReads.filter((r) => reference.get(r.path)!.label === 'COVID' && r.label === 'COVID').length / 30);
+	assert.equal(a.fpr.est, aReads.filter((r) => reference.get(r.path)!.label !== 'COVID' && r.label === 'COVID').length / 60);
+	for (const ag of m.agreement) assert.ok(ag.kappa.lo <= ag.kappa.est && ag.kappa.est <= ag.kappa.hi);
 });

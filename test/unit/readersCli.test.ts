@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
 import { readPredictionsCsv } from '../../src/engine/infer/classify';
 import type { ReadersReport } from '../../src/engine/reads/study';
+import type { ReportCard } from '../../src/engine/report/report';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DEV = path.resolve(ROOT, '../shared/cxr/dev');
@@ -142,4 +143,19 @@ test('readers --run: the model against the readers on the held-out images they r
 	assert.ok(annAcc.n === 24);
 	assert.equal(m.agreement.length, 2);
 	assert.ok(m.agreement.every((a) => a.n === held.length && a.observed >= 0 && a.observed <= 1));
+
+	// The report card carries the same section: κ with its interval, and the readers on the model's ROC (HTML).
+	const c = cli('report', '--run', run, '--format', 'json', '--out', 'card.json', '--resamples', '200', '--workdir', path.join(tmp, 'wd'));
+	assert.equal(c.code, 0, c.stderr);
+	const card = JSON.parse(await fs.readFile(path.join(tmp, 'card.json'), 'utf8')) as ReportCard;
+	assert.deepEqual(card.readers!.readers, ['Ann', 'Bob']);
+	assert.equal(card.readers!.pairs[0].kappa.est, rep.pairs[0].kappa.est);
+	assert.equal(card.readers!.model!.cases, held.length);
+	const hc = cli('report', '--run', run, '--format', 'html', '--out', 'card.html', '--resamples', '200', '--workdir', path.join(tmp, 'wd'));
+	assert.equal(hc.code, 0, hc.stderr);
+	const html = await fs.readFile(path.join(tmp, 'card.html'), 'utf8');
+	assert.match(html, /<h2>Readers<\/h2>/);
+	assert.match(html, /Ann – Bob<\/t[hd]><td>24<\/td><td>Cohen -?\d\.\d{3} \[/);
+	for (const cls of CLASS_NAMES) assert.match(html, new RegExp(`${cls}: model AUC`));
+	assert.equal((html.match(/class="reader-point" data-reader="(Ann|Bob)"/g) ?? []).length >= 2, true);
 });

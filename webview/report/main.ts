@@ -6,9 +6,10 @@ import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/report.css';
 import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
 import type { ReportCard } from '../../src/engine/report/report';
-import { classTable, confusionTable, fmtInterval, looksTable, operatingPointLine, provenanceLine, reportCharts, sourceTable } from '../../src/engine/report/format';
+import { CLASS_COLOURS, classTable, confusionTable, fmtInterval, looksTable, operatingPointLine, provenanceLine, reportCharts, sourceTable } from '../../src/engine/report/format';
 import type { OperatingOptions, ReportFromWebview, ReportToWebview } from '../../src/protocol/report';
 import { TestId } from '../../src/protocol/testIds';
+import { differenceTable, kappaTable, modelAgreementTable, readersRocSvg } from '../../src/engine/reads/card';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
 import { StatusLines, weightsLabel } from '../shared/ui';
 import { Channel, startPanel } from '../shared/vscodeApi';
@@ -84,6 +85,29 @@ function operatingControls(): HTMLElement {
 	return h('div', { class: 'toolbar' }, h('label', {}, h('span', { text: 'Positive class ' }), cls), h('label', {}, h('span', { text: 'Threshold on validation by ' }), rule));
 }
 
+/** Readers of the dataset: κ between them, each reader on the model's ROC, paired differences, agreement. */
+function readersSection(card: ReportCard): HTMLElement | null {
+	const r = card.readers;
+	if (!r) return null;
+	const body: (HTMLElement | Element | null)[] = [h('h2', { text: 'Readers' })];
+	if (r.error) body.push(h('p', { class: 'warn' }, icon('warning'), ` The reads file cannot be used: ${r.error}`));
+	else {
+		body.push(h('p', { text: `${r.images} image(s) read by ${r.readers.join(', ')}. Intervals 95 %: BCa bootstrap over ${r.bootstrap.unit}s; Wilson for reader points.` }));
+		if (r.agreementNote) body.push(h('p', { class: 'muted', text: `${r.agreementNote}.` }));
+		if (r.pairs.length) body.push(table(kappaTable(r)));
+		const m = r.model;
+		if (m && m.cases) {
+			body.push(
+				h('h3', { text: `The model against the readers (${m.cases} held-out image(s) they read)` }),
+				h('div', { class: 'charts' }, ...m.classes.map((_, i) => svg(readersRocSvg(m, i, CLASS_COLOURS[i])))),
+				table(differenceTable(m)),
+				table(modelAgreementTable(m)),
+			);
+		} else if (m) body.push(h('p', { class: 'muted', text: 'None of the read images is a held-out (test) image of this run.' }));
+	}
+	return h('div', { testid: TestId.ReportReaders }, ...body);
+}
+
 function render(card: ReportCard | null, busy: string | null): void {
 	if (!card) {
 		replaceChildren(content, h('p', { class: 'muted', text: busy ? '' : 'No report yet: run “Radiograph: Show Report” and pick a run.' }));
@@ -131,6 +155,7 @@ function render(card: ReportCard | null, busy: string | null): void {
 					button('Compute where it looks (one forward pass per test image)', 'eye', () => channel.post({ type: 'computeGradcam' })),
 				),
 		prov(),
+		readersSection(card),
 		h('p', { class: 'muted', text: 'Research aid, not a diagnosis. Numbers on a development set are not clinical accuracy.' }),
 	);
 }

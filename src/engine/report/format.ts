@@ -1,6 +1,7 @@
 // Rendering pieces of the report card shared by the HTML export, the PDF and the Report webview: plain strings and
 // numbers only (no node, no DOM), so the webview bundle can import it.
 import { CLASS_NAMES } from '../types';
+import { differenceTable, kappaTable, modelAgreementTable, readersRocSvg } from '../reads/card';
 import { wilson, type Interval } from './stats';
 import type { ReportCard } from './report';
 
@@ -199,6 +200,24 @@ export function reportBodyHtml(card: ReportCard): string {
 		card.bySource ? `<h2>By source dataset</h2>${htmlTable(sourceTable(card))}` : '',
 		looks,
 		card.looks ? `<p class="prov">${esc(provenanceLine(card))}</p>` : '',
+		readersHtml(card),
 		`<p class="note">Research aid, not a diagnosis. Dev-set numbers are not clinical accuracy.</p>`,
 	].join('\n');
+}
+
+/** The readers' section: κ between readers, the readers on the model's ROC, paired differences and agreement. */
+export function readersHtml(card: ReportCard): string {
+	const r = card.readers;
+	if (!r) return '';
+	if (r.error) return `<h2>Readers</h2><p class="warn">⚠ The reads file cannot be used: ${esc(r.error)}</p>`;
+	const parts = [`<h2>Readers</h2>`, `<p>${r.images} image(s) read by ${esc(r.readers.join(', '))}. Intervals 95 %: BCa bootstrap over ${r.bootstrap.unit}s, Wilson for reader points.</p>`];
+	if (r.agreementNote) parts.push(`<p class="note">${esc(r.agreementNote)}.</p>`);
+	if (r.pairs.length) parts.push(htmlTable(kappaTable(r)));
+	const m = r.model;
+	if (m && m.cases) {
+		parts.push(`<h3>The model against the readers (${m.cases} held-out image(s) they read)</h3>`);
+		parts.push(`<div class="charts">${m.classes.map((_, i) => readersRocSvg(m, i, CLASS_COLOURS[i])).join('')}</div>`);
+		parts.push(htmlTable(differenceTable(m)), htmlTable(modelAgreementTable(m)));
+	} else if (m) parts.push(`<p class="note">None of the read images is a held-out (test) image of this run.</p>`);
+	return parts.join('\n');
 }

@@ -1,6 +1,7 @@
 // The report card of one run: per-class metrics with intervals, curves, calibration, an operating point chosen on
 // validation and applied to test, per-source results and the provenance every figure carries. Pure: no I/O.
 import { CLASS_NAMES, type ClassName, type Prediction, type SplitMode } from '../types';
+import type { ReadersCard } from '../reads/card';
 import {
 	averagePrecision,
 	binaryCounts,
@@ -89,6 +90,8 @@ export interface ReportCard {
 	bySource?: SourceCard[];
 	/** Where Grad-CAM looks on the test images (computed on request: one forward pass per image). */
 	looks?: LooksSummary;
+	/** The readers of the dataset (radreview-reads.csv) and the model against them, when there are reads. */
+	readers?: ReadersCard;
 }
 
 export interface LooksRow {

@@ -11,6 +11,7 @@ import { explainImages, summariseLooks } from '../explain/explainRun';
 import { mayRead, restricted } from '../util/scope';
 import type { OperatingRule } from './stats';
 import { buildReport, comparePaired, type PairedComparison, type ReportCard } from './report';
+import { readersSection } from '../reads/cardRun';
 
 export interface RunReportOptions extends JobOptions {
 	workDir: string;
@@ -79,6 +80,9 @@ export async function reportWithOverlays(runDir: string, opts: RunReportOptions)
 		positiveClass: opts.positiveClass,
 		rule: opts.rule,
 	});
+	// The reads file lies in the dataset the run names: read only inside the workspace's readable roots.
+	const readers = (await mayRead(config.dataDir)) ? await readersSection(config.dataDir, view.summary.runDir, view.predictions, opts) : undefined;
+	if (readers) card.readers = readers;
 	if (!opts.gradcam || restricted()) return { card, overlays: [] }; // Grad-CAM loads the weights a run names
 	const test = view.predictions.filter((p) => p.split === 'test' && p.label != null);
 	const r = await explainImages(
