@@ -11,7 +11,7 @@ import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
 import { scanDataset } from '../../src/engine/data/scan';
 import { READS_FILE, ReadsParseError, parseReads, serialiseReads, type Read } from '../../src/engine/reads/format';
 import { readReads, recordReads, removeReads } from '../../src/engine/reads/store';
-import { LockTimeoutError, withFileLock } from '../../src/engine/reads/lock';
+import { FileLockTimeoutError, withFileLock } from '../../src/engine/util/fileLock';
 import { ReadsImportError, parseImport } from '../../src/engine/reads/importReads';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -178,7 +178,7 @@ test('the lock: a dead owner’s lock is taken over, a live owner’s is waited 
 	const held = withFileLock(f, () => new Promise<void>((r) => (release = r)));
 	await assert.rejects(
 		withFileLock(f, async () => undefined, { timeoutMs: 200 }),
-		(e: unknown) => e instanceof LockTimeoutError && new RegExp(`locked by process ${process.pid}`).test(e.message),
+		(e: unknown) => e instanceof FileLockTimeoutError && new RegExp(`by pid ${process.pid} `).test(e.message),
 	);
 	release();
 	await held;

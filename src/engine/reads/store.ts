@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
 import { sha256 } from '../util/hash';
 import { READS_FILE, parseReads, readKey, serialiseReads, type Read } from './format';
-import { withFileLock } from './lock';
+import { withFileLock } from '../util/fileLock';
 
 export const readsPath = (root: string): string => path.join(root, READS_FILE);
 
