@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ANNOTATIONS_FILE, AnnotationParseError, flagText, type Annotation } from '../engine/annotations/format';
 import { applyEdits, changedPaths, mergeAnnotations, type AnnotationConflict, type AnnotationEdit, type AnnotationSet, type ImageFacts } from '../engine/annotations/merge';
-import { readAnnotations, writeAnnotations, type AnnotationSnapshot } from '../engine/annotations/store';
+import { readAnnotations, readAnnotationsLeniently, writeAnnotations, type AnnotationSnapshot } from '../engine/annotations/store';
 import { defaultReviewer } from '../engine/annotations/reviewer';
 import { normaliseLabel } from '../engine/data/labels';
 import { readLabelAliases } from '../engine/data/scan';
@@ -229,6 +229,11 @@ export class AnnotationStore extends Disposable {
 		} catch (e) {
 			const wasOk = !this.parseError;
 			this.parseError = e instanceof Error ? e.message : String(e);
+			// The rows that parse are still shown (read-only: apply() refuses until the named line is fixed).
+			if (e instanceof AnnotationParseError) {
+				const lenient = await readAnnotationsLeniently(root).catch(() => undefined);
+				if (lenient && root === this.root) this.current = lenient.set;
+			}
 			this.changed.fire({ root, paths: undefined });
 			if (wasOk) this.fail(e);
 			return;

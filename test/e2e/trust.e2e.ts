@@ -9,6 +9,9 @@ import { CLASSES, launch, makeDataset, runCommand, shot, until, webview, writeJs
 let h: Harness;
 /** Images outside the workspace that the hostile run points at. */
 let outside: string[] = [];
+/** Every file outside the workspace the hostile files name or lead to (never opened: atime stays old). */
+let outsideFiles: string[] = [];
+let annotationsText = '';
 /** Images inside the workspace that it also lists (those may be shown). */
 let inside: string[] = [];
 const OLD = new Date('2000-01-01T00:00:00Z');
@@ -17,8 +20,12 @@ const OLD = new Date('2000-01-01T00:00:00Z');
 function hostileRun(ws: string): void {
 	const secretDir = path.join(path.dirname(ws), 'outside');
 	outside = makeDataset(secretDir, 1, 3);
+	// A manifest and an annotations file out there too: a scan of the dataset a run names would open them.
+	fs.writeFileSync(path.join(secretDir, 'manifest.csv'), 'path,patient_id\n');
+	fs.writeFileSync(path.join(secretDir, 'radreview-annotations.csv'), 'path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\n');
+	outsideFiles = [...outside, path.join(secretDir, 'manifest.csv'), path.join(secretDir, 'radreview-annotations.csv')];
 	// relatime updates atime on a read when atime < mtime: an old atime shows whether anything opened the file.
-	for (const f of outside) fs.utimesSync(f, OLD, new Date());
+	for (const f of outsideFiles) fs.utimesSync(f, OLD, new Date());
 	const dir = path.join(ws, '.radreview', 'runs', '20260101-000000-vgg16');
 	const report = { precision: 0, recall: 0, f1: 0, support: 0 };
 	writeJson(path.join(dir, 'config.json'), {
@@ -78,6 +85,10 @@ describe('Radiograph Review in an untrusted workspace', { timeout: 5 * 60_000 },
 		h = await launch(
 			(ws) => {
 				inside = makeDataset(path.join(ws, 'data'), 2).slice(0, 1);
+				// A committed annotations file with a formula cell: shown as text, never evaluated or rewritten.
+				const rel = path.relative(path.join(ws, 'data'), inside[0]).split(path.sep).join('/');
+				annotationsText = `path,sha256,label,original_label,flags,note,reviewer,updated,reviewed\n${rel},,,,,"=HYPERLINK(""http://x"")",@evil,,\n`;
+				fs.writeFileSync(path.join(ws, 'data', 'radreview-annotations.csv'), annotationsText);
 				hostileRun(ws);
 				writeJson(path.join(ws, '.vscode', 'settings.json'), { 'radiographReview.datasetFolder': 'data', 'radiographReview.epochs': 1 });
 			},
@@ -117,7 +128,9 @@ describe('Radiograph Review in an untrusted workspace', { timeout: 5 * 60_000 },
 		assert.equal(await view.locator('[data-testid="grid-thumb"][src]').count(), inside.length, 'thumbnails only for images inside the workspace');
 		const made = fs.readdirSync(path.join(h.workspace, '.radreview', 'cache', 'thumbs')).filter((f) => f.endsWith('.jpg'));
 		assert.equal(made.length, inside.length, 'no thumbnail file of an outside image');
-		for (const f of outside) assert.equal(fs.statSync(f).atimeMs, OLD.getTime(), `${f} was never opened`);
+		for (const f of outsideFiles) assert.equal(fs.statSync(f).atimeMs, OLD.getTime(), `${f} was never opened`);
+		// The committed annotations file (a formula cell in its note) is data: never rewritten, never "fixed".
+		assert.equal(fs.readFileSync(path.join(h.workspace, 'data', 'radreview-annotations.csv'), 'utf8'), annotationsText);
 		// The webview may load the thumbnail cache, but not the run's dataDir ("/") nor any file outside.
 		const probe = async (file: string): Promise<number> => {
 			const u = new URL(thumbs[0]);

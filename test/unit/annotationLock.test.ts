@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ANNOTATIONS_FILE, ANNOTATION_COLUMNS } from '../../src/engine/annotations/format';
-import { readAnnotations, writeAnnotations } from '../../src/engine/annotations/store';
+import { applyAnnotations, editAnnotations, readAnnotations, readAnnotationsLeniently, writeAnnotations } from '../../src/engine/annotations/store';
+import { scanDataset } from '../../src/engine/data/scan';
 import { acquireFileLock, lockFileOf, withFileLock } from '../../src/engine/util/fileLock';
 
 const DEV = path.resolve(__dirname, '../../../shared/cxr/dev');
@@ -131,4 +132,22 @@ test('file lock: a second holder waits; a lock whose owner is dead, or an old on
 		withFileLock(file, async () => undefined, { timeoutMs: 100 }),
 		/still locked.*pid 1 on elsewhere/,
 	);
+});
+
+test('a malformed row is named by line; the other rows stay readable; writing and training refuse until it is fixed', async () => {
+	const root = await dataset('malformed', 3);
+	const file = path.join(root, ANNOTATIONS_FILE);
+	const good = (n: number) => `NORMAL/img000${n}.jpeg,,COVID,NORMAL,,,x,2026-01-01T00:00:00Z,`;
+	await fs.writeFile(file, [ANNOTATION_COLUMNS.join(','), good(0), 'NORMAL/img0001.jpeg,,ARDS,NORMAL,,,x,,', good(2), ''].join('\n'));
+	const { set, problems } = await readAnnotationsLeniently(root);
+	assert.deepEqual([...set.keys()], ['NORMAL/img0000.jpeg', 'NORMAL/img0002.jpeg']);
+	assert.equal(problems.length, 1);
+	assert.match(problems[0].message, /radreview-annotations\.csv:3: label 'ARDS' is not a class/);
+	const before = await fs.readFile(file, 'utf8');
+	await assert.rejects(readAnnotations(root), /:3: label 'ARDS'/);
+	const images = new Map([['NORMAL/img0000.jpeg', 'NORMAL' as const]]);
+	await assert.rejects(editAnnotations(root, images, [{ kind: 'note', path: 'NORMAL/img0000.jpeg', note: 'x' }], { reviewer: 'x', updated: '2026-01-01T00:00:00Z' }), /:3: label 'ARDS'/);
+	const scan = await scanDataset(root);
+	await assert.rejects(applyAnnotations(root, scan.images), /cannot use the annotations: .*radreview-annotations\.csv:3: label 'ARDS' is not a class/);
+	assert.equal(await fs.readFile(file, 'utf8'), before, 'never rewritten');
 });

@@ -2,11 +2,12 @@
 // inside the window's readable roots, and not at all in Restricted Mode; run files meet the training limits.
 // Real dev radiographs (with their manifest) outside the "workspace" stand for the files a hostile run points at.
 import assert from 'node:assert/strict';
-import { promises as fs, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, promises as fs, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { loadRun } from '../../src/engine/api';
+import { EngineClient } from '../../src/engine/client';
 import { openExplainer } from '../../src/engine/explain/explainRun';
 import { reportWithOverlays } from '../../src/engine/report/runReport';
 import { readPredictionsCsv } from '../../src/engine/infer/classify';
@@ -111,5 +112,25 @@ test("predictions.csv: a relPath with '../' or an absolute one is refused by row
 	for (const rel of ['../../etc/passwd', '/etc/passwd']) {
 		await fs.writeFile(file, `relPath,path,label,predicted,p_COVID,p_NORMAL,p_PNEUMONIA,correct,split\n${rel},/etc/passwd,,COVID,0.5,0.25,0.25,,test\n`);
 		await assert.rejects(readPredictionsCsv(file), /row 2: column 'relPath' is not a relative/);
+	}
+});
+
+test('the host scope reaches the worker: the bundled worker does not scan a dataset outside the roots', async () => {
+	const WORKER = path.join(__dirname, '../../dist/worker.js');
+	assert.ok(existsSync(WORKER), 'npm run build first (dist/worker.js)');
+	let trusted = true;
+	const client = new EngineClient({ workerPath: WORKER, scope: () => ({ roots: [ws], trusted }) });
+	try {
+		assert.equal((await client.run({ type: 'loadRun', runDir })).predictions[0].patientId, undefined, 'outside the roots: not scanned');
+		trusted = false;
+		assert.equal((await client.run({ type: 'loadRun', runDir })).predictions[0].patientId, undefined, 'Restricted Mode: not scanned');
+	} finally {
+		client.dispose();
+	}
+	const open = new EngineClient({ workerPath: WORKER, scope: () => ({ roots: [ws, outside], trusted: true }) });
+	try {
+		assert.notEqual((await open.run({ type: 'loadRun', runDir })).predictions[0].patientId, undefined, 'the control: inside the roots it is scanned');
+	} finally {
+		open.dispose();
 	}
 });

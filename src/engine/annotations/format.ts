@@ -188,12 +188,37 @@ export function checkRelPath(p: string): string | null {
 	return p.split('/').some((s) => s === '' || s === '.' || s === '..') ? null : p;
 }
 
+/** One data row; throws AnnotationParseError naming its line. */
+function parseRow({ line, fields }: RawRecord, file: string, firstLine: ReadonlyMap<string, number>): Annotation {
+	if (fields.length !== ANNOTATION_COLUMNS.length) throw new AnnotationParseError(file, line, `${fields.length} fields, expected ${ANNOTATION_COLUMNS.length}`);
+	const [p, sha, label, original, flags, note, reviewer, updated, reviewed] = fields;
+	const rel = checkRelPath(p);
+	if (!rel) throw new AnnotationParseError(file, line, `path '${p}' is not a relative '/'-separated path inside the dataset`);
+	if (sha !== '' && !SHA.test(sha)) throw new AnnotationParseError(file, line, `sha256 '${sha}' is not 64 lower-case hex digits`);
+	if (updated !== '' && !ISO.test(updated)) throw new AnnotationParseError(file, line, `updated '${updated}' is not an ISO 8601 time`);
+	if (reviewed !== '' && reviewed !== 'yes') throw new AnnotationParseError(file, line, `reviewed '${reviewed}' must be 'yes' or empty`);
+	const prior = firstLine.get(rel);
+	if (prior !== undefined) throw new AnnotationParseError(file, line, `duplicate row for '${rel}' (first on line ${prior})`);
+	return {
+		path: rel,
+		sha256: sha,
+		label: classOrNull(label, 'label', file, line),
+		originalLabel: classOrNull(original, 'original_label', file, line),
+		flags: flags === '' ? [] : flags.split(';').map(normaliseFlag).filter(Boolean),
+		note,
+		reviewer,
+		updated,
+		reviewed: reviewed === 'yes',
+	};
+}
+
 /**
  * Parses the file's bytes. Throws AnnotationParseError naming the line for: bad UTF-8, merge-conflict markers,
  * a bad header, a row with the wrong number of fields, an unknown class, a bad path, sha256, date or reviewed
- * value, and a path that occurs twice.
+ * value, and a path that occurs twice. With `collect`, a bad row is pushed there instead and the others are kept
+ * (for showing a malformed file read-only; the file, the header and quoting must still be sound).
  */
-export function parseAnnotations(bytes: Uint8Array | string, file: string = ANNOTATIONS_FILE): Map<string, Annotation> {
+export function parseAnnotations(bytes: Uint8Array | string, file: string = ANNOTATIONS_FILE, collect?: AnnotationParseError[]): Map<string, Annotation> {
 	const text = typeof bytes === 'string' ? bytes : decodeUtf8(bytes, file);
 	const lines = text.split('\n');
 	const marker = lines.findIndex((l) => /^(<{7}|={7}|>{7}|\|{7})(\s|$)/.test(l.replace(/\r$/, '')));
@@ -211,28 +236,16 @@ export function parseAnnotations(bytes: Uint8Array | string, file: string = ANNO
 		throw new AnnotationParseError(file, header.line, `bad header (${why}); expected '${expected}'`);
 	}
 	const firstLine = new Map<string, number>();
-	for (const { line, fields } of rows) {
-		if (fields.length !== ANNOTATION_COLUMNS.length) throw new AnnotationParseError(file, line, `${fields.length} fields, expected ${ANNOTATION_COLUMNS.length}`);
-		const [p, sha, label, original, flags, note, reviewer, updated, reviewed] = fields;
-		const rel = checkRelPath(p);
-		if (!rel) throw new AnnotationParseError(file, line, `path '${p}' is not a relative '/'-separated path inside the dataset`);
-		if (sha !== '' && !SHA.test(sha)) throw new AnnotationParseError(file, line, `sha256 '${sha}' is not 64 lower-case hex digits`);
-		if (updated !== '' && !ISO.test(updated)) throw new AnnotationParseError(file, line, `updated '${updated}' is not an ISO 8601 time`);
-		if (reviewed !== '' && reviewed !== 'yes') throw new AnnotationParseError(file, line, `reviewed '${reviewed}' must be 'yes' or empty`);
-		const prior = firstLine.get(rel);
-		if (prior !== undefined) throw new AnnotationParseError(file, line, `duplicate row for '${rel}' (first on line ${prior})`);
-		firstLine.set(rel, line);
-		out.set(rel, {
-			path: rel,
-			sha256: sha,
-			label: classOrNull(label, 'label', file, line),
-			originalLabel: classOrNull(original, 'original_label', file, line),
-			flags: flags === '' ? [] : flags.split(';').map(normaliseFlag).filter(Boolean),
-			note,
-			reviewer,
-			updated,
-			reviewed: reviewed === 'yes',
-		});
+	for (const rec of rows) {
+		try {
+			const a = parseRow(rec, file, firstLine);
+			firstLine.set(a.path, rec.line);
+			out.set(a.path, a);
+		} catch (e) {
+			// Collecting: the bad row is left out and named; the rest stays readable.
+			if (!(e instanceof AnnotationParseError && collect)) throw e;
+			collect.push(e);
+		}
 	}
 	return out;
 }

@@ -33,6 +33,20 @@ export async function readAnnotations(root: string): Promise<AnnotationSnapshot>
 	return { file, set: parseAnnotations(bytes, file), sha256: sha256(bytes) };
 }
 
+/**
+ * For showing a malformed file read-only: the rows that parse, and each bad row named by line. Throws, as
+ * readAnnotations does, when the file as a whole cannot be read (bad UTF-8, a conflict marker, a bad header).
+ */
+export async function readAnnotationsLeniently(root: string): Promise<{ set: AnnotationSet; problems: AnnotationParseError[] }> {
+	const file = annotationsPath(root);
+	const problems: AnnotationParseError[] = [];
+	const bytes = await fs.readFile(file).catch((e: NodeJS.ErrnoException) => {
+		if (e.code === 'ENOENT') return new Uint8Array();
+		throw e;
+	});
+	return { set: parseAnnotations(bytes, file, problems), problems };
+}
+
 export class AnnotationConflictError extends Error {
 	constructor(
 		readonly file: string,

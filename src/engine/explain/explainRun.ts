@@ -16,6 +16,8 @@ import { decodeToRgb } from '../data/decode';
 import { normalise as normalisePixels } from '../data/preprocess';
 import { gradCam, normalise, overlayRgba, whereItLooks, type HeadWeights, type WhereItLooks } from './gradcam';
 import { confineNamed, restricted } from '../util/scope';
+import { weightsHome } from '../weights/npmWeights';
+import { kerasModelsDir } from '../weights/weights';
 
 export interface Explanation {
 	path: string;
@@ -52,8 +54,9 @@ export async function openExplainer(runDir: string, opts: JobOptions & { workDir
 	const preprocessing = cfg.preprocessing ?? spec.preprocessing;
 	const want = run.weights;
 	const source = want.pretrained ? (want.path ?? cfg.weights) : 'none';
-	// A weights file the run names is read only inside the workspace (its cache included).
-	if (want.pretrained && want.path) await confineNamed(want.path, path.join(run.runDir, RUN_FILES.weights), [workDir]);
+	// A weights file the run names is read only inside the workspace or the product's own weights caches.
+	const named = want.path ?? (/[\\/]/.test(cfg.weights) ? cfg.weights : undefined);
+	if (want.pretrained && named) await confineNamed(named, path.join(run.runDir, want.path ? RUN_FILES.weights : RUN_FILES.config), [workDir, weightsHome(), kerasModelsDir()]);
 	const base = await prepareBase(spec, source, cfg.imageSize, cfg.seed, { workDir, signal: opts.signal, onProgress: opts.onProgress });
 	if (base.info.sha256 !== want.sha256) {
 		throw new Error(
