@@ -252,7 +252,7 @@ async function features(
 		signal: opts.signal,
 		onProgress: opts.onProgress,
 		extractor: async () => {
-			const ex = ready ?? (await buildExtractor(accepted ? { ranges: accepted.ranges! } : undefined));
+			const ex = ready ?? (await buildExtractor(accepted ? { ranges: accepted.ranges!, quantizerVersion: accepted.report.quantizerVersion } : undefined));
 			ready = undefined;
 			opts.onProgress?.({ kind: 'log', level: 'info', message: `Computing features on ${ex.runtime} into ${featureCacheDir(cfg.workDir, key)}` });
 			return ex;

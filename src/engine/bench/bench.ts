@@ -23,14 +23,17 @@ interface Args {
 	child?: string;
 	/** Install the Python peers with apt-get when missing (only when asked: a benchmark never changes the system by itself). */
 	installPeers: boolean;
+	/** Replace only the measured sections' rows in the existing bench-results.json, keeping the others. */
+	merge: boolean;
 }
 
 const USAGE = `radreview bench [--quick] [--out DIR] [--data DIR] [--threads N] [--backbones vgg16,resnet50v2,...]
-                [--sections env,preprocess,viewer,grid,forward,int8,train,classify,shard,audit,report,gradcam] [--install-peers]
+                [--sections env,preprocess,viewer,grid,forward,int8,train,classify,shard,audit,report,gradcam] [--install-peers] [--merge]
 Benchmarks preprocessing, base forward (ONNX Runtime, WASM threads, WASM 1 thread, pure JS) and head training
 against Pillow, OpenCV and PyTorch on the radiographs in DIR (default ../shared/cxr/dev). Writes
 bench-results.json and bench-results.md to --out (default: the current folder). --quick: a smoke run.
-Missing Python peers are reported with the command that installs them; --install-peers runs it (root, apt-get).`;
+Missing Python peers are reported with the command that installs them; --install-peers runs it (root, apt-get).
+--merge: re-measure only --sections and put their rows into the existing bench-results.json (the rest is kept).`;
 
 function parseArgs(argv: string[]): Args {
 	const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -42,6 +45,7 @@ function parseArgs(argv: string[]): Args {
 		backbones: [...BACKBONE_IDS],
 		sections: new Set(['env', 'preprocess', 'viewer', 'grid', 'forward', 'int8', 'train', 'classify', 'shard', 'audit', 'report', 'gradcam']),
 		installPeers: false,
+		merge: false,
 	};
 	for (let i = 0; i < argv.length; i++) {
 		const v = argv[i];
@@ -57,6 +61,7 @@ function parseArgs(argv: string[]): Args {
 		else if (v === '--backbones') a.backbones = next().split(',') as BackboneId[];
 		else if (v === '--sections') a.sections = new Set(next().split(','));
 		else if (v === '--install-peers') a.installPeers = true;
+		else if (v === '--merge') a.merge = true;
 		// The old opt-out is now the default; accepted so existing scripts keep working.
 		else if (v === '--no-install') a.installPeers = false;
 		else if (v === '--child') a.child = next();
@@ -457,6 +462,16 @@ export interface BenchResult {
 	environment: Record<string, string>;
 	rows: Row[];
 	notes: string[];
+	/** Later runs with --merge: which sections they replaced, when, and the load then. */
+	updates?: BenchUpdate[];
+}
+
+export interface BenchUpdate {
+	date: string;
+	sections: string[];
+	seconds: number;
+	load: string;
+	loadAfter: string;
 }
 
 const fmt = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(d));
@@ -713,49 +728,11 @@ export async function runBench(argv: string[]): Promise<void> {
 			}
 		}
 
-		// ---- sharding: one shard's measured throughput, extrapolated to NIH ChestX-ray14 ----
+		// ---- sharding: 1, 2 and 4 concurrent shards measured, extrapolated to NIH ChestX-ray14 ----
 		if (args.sections.has('shard')) {
-			const n = Math.min(records.length, q ? 12 : 90);
-			log(`sharded feature extraction: one shard of ${n} images, cold (resnet50)`);
-			const data = path.join(tmp, 'shard-data');
-			for (const r of records.slice(0, n)) {
-				const to = path.join(data, r.relPath);
-				await fs.mkdir(path.dirname(to), { recursive: true });
-				await fs.copyFile(r.path, to);
-			}
-			const { extractFeatures } = await import('../api');
-			const { mergeFeatureCaches } = await import('../scale/shard');
+			const { benchShards } = await import('./shardBench');
 			try {
-				const parts = [1, 2].map((k) => path.join(tmp, `shard-work-${k}`));
-				const runs = [];
-				for (const [i, work] of parts.entries()) runs.push(await extractFeatures({ backbone: 'resnet50', dataDir: data, workDir: work, shard: { index: i + 1, count: 2 } }));
-				const images = runs.reduce((a, r) => a + r.images, 0);
-				const seconds = runs.reduce((a, r) => a + r.seconds, 0);
-				const ips = images / seconds;
-				const t = performance.now();
-				const merged = await mergeFeatureCaches(parts, path.join(tmp, 'shard-merged'));
-				const mergeIps = merged.copied / ((performance.now() - t) / 1000);
-				rows.push({
-					section: 'shard',
-					backbone: 'resnet50',
-					runtime: `one shard: decode + base forward into the feature cache (${runs[0].runtime})`,
-					value: ips,
-					unit: 'img/s',
-					note: `${images} images in 2 shards run one after the other, cold caches`,
-				});
-				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'radreview cache merge', value: mergeIps, unit: 'entries/s', note: `${merged.copied} entries` });
-				const NIH = 112_120;
-				for (const k of [1, 8, 64]) {
-					const wall = NIH / (k * ips) + (k > 1 ? NIH / mergeIps : 0);
-					rows.push({
-						section: 'shard',
-						backbone: 'resnet50',
-						runtime: `NIH ChestX-ray14 (${NIH.toLocaleString('en')} images) on ${k} shard${k === 1 ? '' : 's'} like this machine`,
-						value: wall / 60,
-						unit: 'min (extrapolated)',
-						note: k > 1 ? "includes merging the shards' caches once" : undefined,
-					});
-				}
+				rows.push(...(await benchShards(records, { tmp, images: q ? 12 : 48, quick: q, log })));
 			} catch (e) {
 				rows.push({ section: 'shard', backbone: 'resnet50', runtime: 'sharded feature extraction', note: `failed: ${(e as Error).message.split('\n')[0]}` });
 			}
@@ -782,7 +759,7 @@ export async function runBench(argv: string[]): Promise<void> {
 
 		const envAfter = environment(T);
 		// The sections and backbones asked for: what a renderer may call "not measured yet" rather than missing.
-		const result: BenchResult = {
+		let result: BenchResult = {
 			date: new Date().toISOString(),
 			quick: q,
 			seconds: (performance.now() - t0) / 1000,
@@ -792,6 +769,7 @@ export async function runBench(argv: string[]): Promise<void> {
 			rows,
 			notes,
 		};
+		if (args.merge) result = mergeResults(JSON.parse(await fs.readFile(path.join(args.out, 'bench-results.json'), 'utf8')) as BenchResult, result);
 		const md = toMarkdown(result);
 		await fs.mkdir(args.out, { recursive: true });
 		const { writeFileAtomic, writeJsonAtomic } = await import('../util/atomic');
@@ -802,6 +780,30 @@ export async function runBench(argv: string[]): Promise<void> {
 	} finally {
 		await fs.rm(tmp, { recursive: true, force: true });
 	}
+}
+
+/** `old` with the sections `now` measured replaced by its rows (in section order), and the update recorded. */
+export function mergeResults(old: BenchResult, now: BenchResult): BenchResult {
+	const fresh = new Set(now.sections);
+	const measured = new Set(now.backbones.map((b) => b.toLowerCase()));
+	// A row is replaced when its section was re-measured and its backbone too (rows of other backbones stay).
+	const replaced = (r: Row) =>
+		fresh.has(r.section) && (r.backbone === undefined || measured.has(r.backbone.toLowerCase()) || !old.backbones.some((b) => b.toLowerCase() === r.backbone!.toLowerCase()));
+	const rows: Row[] = [];
+	const placed = new Set<string>();
+	for (const r of old.rows) {
+		if (!replaced(r)) rows.push(r);
+		else if (!placed.has(r.section)) {
+			placed.add(r.section);
+			rows.push(...now.rows.filter((x) => x.section === r.section));
+		}
+	}
+	for (const r of now.rows) if (!placed.has(r.section)) rows.push(r);
+	// A note re-measured replaces its old version (same opening words, e.g. "int8:").
+	const head = (n: string) => n.split(' ').slice(0, 2).join(' ');
+	const notes = [...old.notes.filter((n) => !now.notes.some((x) => head(x) === head(n) && x !== n)), ...now.notes.filter((n) => !old.notes.includes(n))];
+	const update: BenchUpdate = { date: now.date, sections: now.sections, seconds: now.seconds, load: now.environment.load, loadAfter: now.environment.loadAfter };
+	return { ...old, sections: [...new Set([...old.sections, ...now.sections])], rows, notes, updates: [...(old.updates ?? []), update] };
 }
 
 function toMarkdown(r: BenchResult): string {

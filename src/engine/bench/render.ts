@@ -52,6 +52,11 @@ function environment(r: BenchResult): string {
 			`onnxruntime-node ${e['onnxruntime-node']}, sharp ${e.sharp}; Python peers (torch, torchvision, OpenCV, Pillow, numpy): ` +
 			`${e['python peers (torch, torchvision, opencv, pillow, numpy)']}${e.gpu ? `; GPU: ${e.gpu} (base device ${e['base device (RADREVIEW_BASE_DEVICE)'] ?? 'auto'})` : ''}. Load average (1, 5, 15 min) before / after: ${e.load} / ${e.loadAfter}.`,
 	];
+	for (const u of r.updates ?? [])
+		L.push(
+			'',
+			`Sections ${u.sections.join(', ')} re-measured ${u.date.slice(0, 10)} by \`radreview bench --sections ${u.sections.join(',')} --merge\` (${fmt(u.seconds, 0)} s; load before / after ${u.load} / ${u.loadAfter}): their rows replace that run's.`,
+		);
 	if (missing.length) L.push('', `Sections ${NOT_MEASURED}: ${missing.join(', ')} (their tables say so).`);
 	const skipped = BACKBONES.filter((b) => !r.backbones.some((x) => x.toLowerCase() === b.toLowerCase()));
 	if (skipped.length) L.push('', `Backbones ${NOT_MEASURED}: ${skipped.join(', ')}.`);

@@ -100,6 +100,7 @@ const INT8: Fields = {
 	testAgreement: { optional: isJsonNumber },
 	testAccuracyFp32: { optional: isJsonNumber },
 	mcnemar: { object: { int8Only: isNonNegInt, fp32Only: isNonNegInt, p: isJsonNumber }, optional: true },
+	accuracyDelta: { object: { estimate: isJsonNumber, lo: isJsonNumber, hi: isJsonNumber, n: isNonNegInt }, optional: true },
 };
 
 const WEIGHTS: Fields = { pretrained: isBoolean, name: isString, sha256: isString, path: { optional: isString } };

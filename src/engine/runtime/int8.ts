@@ -4,15 +4,43 @@
 import { createHash } from 'node:crypto';
 import { encodeModel, type OnnxModelDef } from './onnxProto';
 import { ONNX_INPUT, ONNX_OUTPUT } from './onnxGraph';
-import { activationTensors, quantizeModel, QUANTIZER_VERSION, RangeObserver, withObservedOutputs, type QuantizeStats, type Range } from './quantize';
+import { activationTensors, quantizeModel, QUANTIZER_VERSION, RangeObserver, withObservedOutputs, type QuantizeOptions, type QuantizeStats, type Range } from './quantize';
 
 type Ort = typeof import('onnxruntime-node');
 type Session = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
 /** Cosine of int8 vs fp32 pooled features that an int8 base must keep (1st percentile over the check images). */
 export const INT8_MIN_COSINE = 0.99;
-/** How activation ranges are set: each tensor's min and max per image, averaged over the calibration images. */
-export const CALIBRATION_METHOD = 'per-image min/max, averaged; uint8 activations (per tensor), int8 weights (per output channel, symmetric); input, residual sums and last tensor float';
+/**
+ * How a base is quantized, by quantizer version (a run records its version, so its graph is rebuilt the way it was
+ * calibrated). v2: each activation's range from its per-image min and max. Tried on pretrained ResNet50 and 32
+ * held-out dev images (docs/PERFORMANCE.md): percentile clipping (99.99th, 99.999th) and the stem and last block in
+ * float (floatStem, floatTailConvs) did not raise the cosine's 1st percentile (0.967–0.975 against v2's 0.976), so
+ * v2 stays; the options remain for the next attempt.
+ */
+export interface Int8Recipe {
+	version: number;
+	percentile: number;
+	options: QuantizeOptions;
+	method: string;
+}
+
+export const INT8_RECIPES: Record<number, Int8Recipe> = {
+	2: {
+		version: 2,
+		percentile: 1,
+		options: { floatInput: true, floatAdds: true },
+		method: 'per-image min/max, averaged; uint8 activations (per tensor), int8 weights (per output channel, symmetric); input, residual sums and last tensor float',
+	},
+};
+
+export function int8Recipe(version = QUANTIZER_VERSION): Int8Recipe {
+	const r = INT8_RECIPES[version];
+	if (!r) throw new Error(`int8: quantizer version ${version} is unknown to this build`);
+	return r;
+}
+
+export const CALIBRATION_METHOD = int8Recipe().method;
 
 /** What the run records about its int8 base. */
 export interface Int8Report {
@@ -54,13 +82,16 @@ export interface Int8Options {
 	threads: number;
 	/** Stop point between images. */
 	check?: () => void;
+	/** Quantizer version whose recipe to use (default: the current one); the bench compares recipes. */
+	recipe?: Int8Recipe;
 }
 
 /** Calibrates on `calib`, quantizes, and measures int8 against fp32 on `checkSet`. */
 export async function buildInt8(ort: Ort, def: OnnxModelDef, calib: CalibrationImage[], checkSet: CalibrationImage[], o: Int8Options): Promise<Int8Result> {
 	if (calib.length === 0) throw new Error('int8: no calibration images');
 	const tensors = activationTensors(def);
-	const observer = new RangeObserver(1);
+	const recipe = o.recipe ?? int8Recipe();
+	const observer = new RangeObserver(recipe.percentile);
 	const opts = { graphOptimizationLevel: 'basic' as const, intraOpNumThreads: o.threads, interOpNumThreads: 1, executionMode: 'sequential' as const };
 	const calSession = await ort.InferenceSession.create(encodeModel(withObservedOutputs(def, tensors)), opts);
 	try {
@@ -75,9 +106,9 @@ export async function buildInt8(ort: Ort, def: OnnxModelDef, calib: CalibrationI
 	const ranges = observer.ranges();
 	const rangesObj = Object.fromEntries([...ranges].sort(([a], [b]) => (a < b ? -1 : 1)));
 	const rangesSha = createHash('sha256')
-		.update(JSON.stringify({ v: QUANTIZER_VERSION, rangesObj }))
+		.update(JSON.stringify({ v: recipe.version, rangesObj }))
 		.digest('hex');
-	const q = quantizeModel(def, ranges, { floatInput: true, floatAdds: true });
+	const q = quantizeModel(def, ranges, recipe.options);
 	const bytes = encodeModel(q.def);
 	const calibrationSet = createHash('sha256')
 		.update(
@@ -92,8 +123,8 @@ export async function buildInt8(ort: Ort, def: OnnxModelDef, calib: CalibrationI
 	const sorted = [...cos].sort((a, b) => a - b);
 	const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))] : NaN);
 	const report: Int8Report = {
-		method: CALIBRATION_METHOD,
-		quantizerVersion: QUANTIZER_VERSION,
+		method: recipe.method,
+		quantizerVersion: recipe.version,
 		calibrationSet,
 		calibrationImages: calib.length,
 		checkImages: checkSet.length,
@@ -111,8 +142,8 @@ export async function buildInt8(ort: Ort, def: OnnxModelDef, calib: CalibrationI
 }
 
 /** Quantizes with ranges a run recorded (classification with an int8 run: no calibration images needed). */
-export function int8FromRanges(def: OnnxModelDef, ranges: Record<string, Range>): Uint8Array {
-	return encodeModel(quantizeModel(def, new Map(Object.entries(ranges)), { floatInput: true, floatAdds: true }).def);
+export function int8FromRanges(def: OnnxModelDef, ranges: Record<string, Range>, quantizerVersion = QUANTIZER_VERSION): Uint8Array {
+	return encodeModel(quantizeModel(def, new Map(Object.entries(ranges)), int8Recipe(quantizerVersion).options).def);
 }
 
 /** Per-image cosine of the pooled features of two graphs. */

@@ -63,7 +63,7 @@ export interface OnnxExtractorOptions {
 	/** Whether the CUDA provider is installed; default: looked up beside the binding (cudaProvider). */
 	cuda?: { installed: boolean; reason?: string };
 	/** An int8 base: calibrate on these images (checking fidelity on `check`), or rebuild from a run's ranges. */
-	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool: (raw: Float32Array) => Float32Array } | { ranges: Record<string, Range> };
+	int8?: { calibration: CalibrationImage[]; check: CalibrationImage[]; pool: (raw: Float32Array) => Float32Array } | { ranges: Record<string, Range>; quantizerVersion?: number };
 }
 
 /** Where the exported graph for this base, weights and input size lives. */
@@ -111,7 +111,7 @@ export async function createOnnxExtractor(model: LayersModel, spec: BackboneSpec
 		// The quantized graph replaces the fp32 one only when it keeps the features (buildInt8 measures that).
 		const def = buildOnnxModel(model).def;
 		if ('ranges' in opts.int8) {
-			bytes = int8FromRanges(def, opts.int8.ranges);
+			bytes = int8FromRanges(def, opts.int8.ranges, opts.int8.quantizerVersion);
 			int8Ranges = opts.int8.ranges;
 		} else {
 			const built = await buildInt8(ort, def, opts.int8.calibration, opts.int8.check, { size, threads, pool: opts.int8.pool });

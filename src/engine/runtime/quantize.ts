@@ -108,6 +108,27 @@ export interface QuantizeOptions {
 	floatInput?: boolean;
 	/** Leave the sums of residual connections in float: they carry the signal of every block before them. */
 	floatAdds?: boolean;
+	/** Nodes (by name prefix, e.g. the stem 'conv1_' or the last block 'conv5_block3_') run wholly in float: float weights, float outputs. */
+	floatNodes?: string[];
+	/** The stem: the first convolution and the activation right after it run in float. */
+	floatStem?: boolean;
+	/** The last N convolutions and everything after the first of them run in float (ResNet50's last block: 3). */
+	floatTailConvs?: number;
+}
+
+/** The nodes that floatStem / floatTailConvs / floatNodes leave in float, by position in the (topological) node list. */
+function floatNodeSet(nodes: OnnxNode[], opts: QuantizeOptions): Set<OnnxNode> {
+	const out = new Set<OnnxNode>(nodes.filter((n) => (opts.floatNodes ?? []).some((p) => n.name.startsWith(p))));
+	const convs = nodes.flatMap((n, i) => (n.opType === 'Conv' ? [i] : []));
+	if (opts.floatStem && convs.length) {
+		const i = convs[0];
+		out.add(nodes[i]);
+		const next = nodes[i + 1];
+		if (next && next.opType === 'Relu' && next.inputs[0] === nodes[i].outputs[0]) out.add(next);
+	}
+	const tail = Math.min(convs.length, opts.floatTailConvs ?? 0);
+	if (tail > 0) for (let i = convs[convs.length - tail]; i < nodes.length; i++) out.add(nodes[i]);
+	return out;
 }
 
 export function quantizeModel(def: OnnxModelDef, ranges: Map<string, Range>, opts: QuantizeOptions = {}): { def: OnnxModelDef; stats: QuantizeStats } {
@@ -123,6 +144,9 @@ export function quantizeModel(def: OnnxModelDef, ranges: Map<string, Range>, opt
 	const keepFloat = new Set<string>([ONNX_INPUT, ONNX_OUTPUT, ...(finalNode?.inputs ?? []), ...(opts.floatTensors ?? [])]);
 	if (opts.floatInput) for (const n of nodes) if (n.inputs.includes(ONNX_INPUT)) for (const o of n.outputs) keepFloat.add(o);
 	if (opts.floatAdds) for (const n of nodes) if (n.opType === 'Add' || n.opType === 'Sum') for (const o of n.outputs) keepFloat.add(o);
+	const floats = floatNodeSet(nodes, opts);
+	const floatNode = (n: OnnxNode) => floats.has(n);
+	for (const n of nodes) if (floatNode(n)) for (const o of n.outputs) keepFloat.add(o);
 
 	// Conv → Relu (its only consumer): the uint8 range of the Relu's output clips at 0 by itself.
 	let foldedRelus = 0;
@@ -167,7 +191,7 @@ export function quantizeModel(def: OnnxModelDef, ranges: Map<string, Range>, opt
 	// Conv weights: int8 per output channel; bias int32 at input scale × weight scale (what QLinearConv needs).
 	let convs = 0;
 	for (const n of live) {
-		if (n.opType !== 'Conv') continue;
+		if (n.opType !== 'Conv' || floatNode(n)) continue;
 		const [x, wName, bName] = n.inputs;
 		const w = inits.get(wName);
 		if (!w || !(w.data instanceof Float32Array)) throw new Error(`int8: ${n.name}: weights '${wName}' not found`);

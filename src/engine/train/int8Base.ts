@@ -78,6 +78,33 @@ export interface Int8Fidelity extends Int8Report {
 	testAccuracyFp32?: number;
 	/** McNemar's exact test on right/wrong: images only int8 got right, only fp32 got right, two-sided p. */
 	mcnemar?: { int8Only: number; fp32Only: number; p: number };
+	/** Test accuracy with int8 minus with fp32 (same images, paired), with its 95% interval. */
+	accuracyDelta?: PairedDelta;
+}
+
+export interface PairedDelta {
+	estimate: number;
+	lo: number;
+	hi: number;
+	n: number;
+}
+
+/**
+ * Accuracy of A minus accuracy of B on the same images, with a 95% Wald interval for paired proportions (only the
+ * discordant pairs carry variance): (b − c) / n ± 1.96 · √(b + c − (b − c)² / n) / n.
+ */
+export function pairedAccuracyDelta(rightA: boolean[], rightB: boolean[]): PairedDelta {
+	const n = rightA.length;
+	let b = 0;
+	let c = 0;
+	for (let i = 0; i < n; i++) {
+		if (rightA[i] && !rightB[i]) b++;
+		else if (!rightA[i] && rightB[i]) c++;
+	}
+	if (n === 0) return { estimate: NaN, lo: NaN, hi: NaN, n };
+	const d = (b - c) / n;
+	const half = (1.96 * Math.sqrt(Math.max(0, b + c - (b - c) ** 2 / n))) / n;
+	return { estimate: d, lo: Math.max(-1, d - half), hi: Math.min(1, d + half), n };
 }
 
 interface Decided {
@@ -102,5 +129,6 @@ export function int8Fidelity(report: Int8Report, int8Pred: Decided[], fp32Pred: 
 		testAgreement: n ? same / n : undefined,
 		testAccuracyFp32: n ? rightFp32.filter(Boolean).length / n : undefined,
 		mcnemar: { int8Only: m.onlyA, fp32Only: m.onlyB, p: m.p },
+		accuracyDelta: pairedAccuracyDelta(rightInt8, rightFp32),
 	};
 }
