@@ -205,7 +205,7 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 		const flagged = (x: AuditImage, note: string): ShownImage => ({ ...base(x), predicted: null, probs: [], note });
 		const predictions: ShownImage[] =
 			finding === 'labelIssues'
-				? r.labelIssues.issues.map((x) => ({ ...base(x), predicted: x.suggested, probs: x.probs }))
+				? r.labelIssues.issues.map((x) => ({ ...base(x), predicted: x.suggested, probs: x.probs, disputed: true }))
 				: finding === 'outOfDistribution'
 					? r.outOfDistribution.flagged.map((x) => flagged(x, oodNote(x, r.outOfDistribution.threshold)))
 					: duplicateNotes(r.duplicates.pairs).map(([x, note]) => flagged(x, note));
