@@ -369,7 +369,12 @@ function renderSide(onlyIfChanged = false): void {
 		}
 	} else {
 		const unpredicted = items.some((i) => i.predicted === null);
-		const why = unpredicted ? 'These images were flagged by a check, not classified' : 'These images have no labels';
+		const disputed = items.some((i) => i.disputed);
+		const why = disputed
+			? 'These images were chosen because the prediction disagrees with the given label'
+			: unpredicted
+				? 'These images were flagged by a check, not classified'
+				: 'These images have no labels';
 		parts.push(h('p', { class: 'muted', text: `${why}: no accuracy or confusion matrix.` }));
 	}
 	if (view.errors.length) {
