@@ -8,6 +8,7 @@ import { auditMarkdown } from '../engine/audit/run';
 import { writeFileAtomic, writeJsonAtomic } from '../engine/util/atomic';
 import { isAuditFromWebview, type AuditFindingName, type AuditFromWebview, type AuditItemView, type AuditToWebview, type AuditView } from '../protocol/audit';
 import { confinePath } from '../util/pathConfinement';
+import { stageText } from '../util/progressText';
 import { readSettings } from '../util/settings';
 import type { Services } from '../util/services';
 import { ensureDatasetRoot, readableRoots, requireTrust, requireWorkDir, UserError } from '../util/workspace';
@@ -56,7 +57,7 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 							signal: controller.signal,
 							onProgress: (e) => {
 								if (e.kind === 'stage') {
-									const text = `${e.stage} ${e.done}/${e.total}`;
+									const text = stageText(e);
 									progress.report({ message: text });
 									this.setBusy(`Auditing: ${text}`);
 								} else if (e.kind === 'fileError') this.services.log.warn(`${e.error.path}: ${e.error.reason}`);
@@ -205,11 +206,11 @@ export class AuditPanel extends BasePanel<AuditToWebview, AuditFromWebview> {
 		const flagged = (x: AuditImage, note: string): ShownImage => ({ ...base(x), predicted: null, probs: [], note });
 		const predictions: ShownImage[] =
 			finding === 'labelIssues'
-				? r.labelIssues.issues.map((x) => ({ ...base(x), predicted: x.suggested, probs: x.probs }))
+				? r.labelIssues.issues.map((x) => ({ ...base(x), predicted: x.suggested, probs: x.probs, disputed: true }))
 				: finding === 'outOfDistribution'
 					? r.outOfDistribution.flagged.map((x) => flagged(x, oodNote(x, r.outOfDistribution.threshold)))
 					: duplicateNotes(r.duplicates.pairs).map(([x, note]) => flagged(x, note));
-		const titles: Record<AuditFindingName, string> = { labelIssues: 'label issues', outOfDistribution: 'not a chest X-ray', duplicates: 'duplicates' };
+		const titles: Record<AuditFindingName, string> = { labelIssues: 'label issues', outOfDistribution: 'unusual images', duplicates: 'duplicates' };
 		const setKey = `audit:${r.dataDir}:${finding}`;
 		const panel = PredictionsPanel.forSet(this.services, setKey);
 		await panel.setInput({

@@ -44,7 +44,7 @@ export const runSetKey = (runDir: string): string => `run:${path.resolve(runDir)
 export const folderSetKey = (runDir: string, folder: string): string => `folder:${path.resolve(runDir)}|${path.resolve(folder)}`;
 
 /** An image to show: the engine's prediction, or (an audit queue) none, with a note saying why it is listed. */
-export type ShownImage = Prediction | (Omit<Prediction, 'predicted' | 'probs'> & { predicted: null; probs: []; note: string });
+export type ShownImage = (Prediction & { disputed?: boolean }) | (Omit<Prediction, 'predicted' | 'probs'> & { predicted: null; probs: []; note: string });
 
 /**
  * What the host hands the panel: the wire view, but with the images to show (items are derived here), and how to
@@ -294,6 +294,7 @@ export class PredictionsPanel extends BasePanel<PredictionsToWebview, Prediction
 		const items: PredictionItem[] = input.predictions.map((p) => {
 			const item: PredictionItem = { relPath: p.relPath, label: p.label, predicted: p.predicted, probs: p.probs };
 			if ('note' in p) item.note = p.note;
+			if ('disputed' in p && p.disputed) item.disputed = true;
 			if (p.split) item.split = p.split;
 			if (p.source) item.source = p.source;
 			if (p.patientId) item.patientId = p.patientId;

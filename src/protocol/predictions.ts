@@ -17,6 +17,8 @@ export interface PredictionItem {
 	probs: number[];
 	/** Why the image is listed when it has no prediction, e.g. "audit score 0.41 (flagged above 0.30)". */
 	note?: string;
+	/** Listed because its prediction disagrees with its label (label-issues queue): no right/wrong, no accuracy. */
+	disputed?: boolean;
 	split?: SplitName;
 	/** webview URI of the cached JPEG thumbnail; absent when it could not be made (show a placeholder). */
 	thumbUri?: string;

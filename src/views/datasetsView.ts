@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CLASS_NAMES, type FileError } from '../engine/types';
+import { unsplitText } from '../engine/wording';
 import type { SplitsResult } from '../protocol/engine';
 import { Disposable } from '../util/dispose';
 import type { Services } from '../util/services';
@@ -157,7 +158,7 @@ export function nodesOf(r: SplitsResult): DatasetNode[] {
 	const nodes: DatasetNode[] = [...perClass].map(([name, counts]) => ({ kind: 'class', name, counts, total: counts.train + counts.val + counts.test }));
 	const unsplit = r.scan.images.length - SPLITS.reduce((a, sp) => a + r.split[sp].length, 0);
 	nodes.push({ kind: 'splits', counts: { train: r.split.train.length, val: r.split.val.length, test: r.split.test.length }, leaked: r.split.leakedPatients.length });
-	if (unsplit > 0) nodes.push({ kind: 'status', text: `${unsplit} images in no split (unlabelled)`, icon: 'info' });
+	if (unsplit > 0) nodes.push({ kind: 'status', text: unsplitText(unsplit), icon: 'info' });
 	if (r.scan.errors.length) nodes.push({ kind: 'errors', errors: r.scan.errors });
 	return nodes;
 }

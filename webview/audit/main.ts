@@ -4,6 +4,7 @@ import '../shared/elements';
 import sharedCss from '../../media/webview.css';
 import panelCss from '../../media/audit.css';
 import { CLASS_NAMES, type ClassName } from '../../src/engine/types';
+import { featuresText, OOD_HEADING, plural } from '../../src/engine/wording';
 import type { AuditFindingName, AuditFromWebview, AuditItemView, AuditToWebview, AuditView } from '../../src/protocol/audit';
 import { TestId } from '../../src/protocol/testIds';
 import { adoptStyles, h, icon, replaceChildren } from '../shared/dom';
@@ -152,7 +153,7 @@ function render(v: AuditView | null): void {
 		replaceChildren(content);
 		return;
 	}
-	summary.textContent = `${v.images} images · ${v.backbone} features (${v.weights}) · ${v.seconds.toFixed(1)} s${v.reportPath ? ` · report ${v.reportPath}` : ''}`;
+	summary.textContent = `${plural(v.images, 'image')} · ${featuresText(v.backbone, v.weights)} · ${v.seconds.toFixed(1)} s${v.reportPath ? ` · report ${v.reportPath}` : ''}`;
 	const d = v.decisions;
 	const dupRows = v.duplicates.pairs.map((p) =>
 		h(
@@ -180,7 +181,7 @@ function render(v: AuditView | null): void {
 		),
 		section(
 			'outOfDistribution',
-			'Not a frontal chest X-ray',
+			OOD_HEADING,
 			v.outOfDistribution.count,
 			'Far from every training radiograph in feature space, or colour, extreme shape, tiny, or a DICOM modality / view that is not a frontal X-ray.',
 			[h('div', { class: 'cards' }, ...v.outOfDistribution.items.map((i) => card(i, d)))],

@@ -5,7 +5,7 @@ import { CLASS_NAMES } from '../../src/engine/types';
 import type { ImageMessage } from '../../src/protocol/predictions';
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon, replaceChildren } from '../shared/dom';
-import { confidence, fitTransform, isCorrect, itemLoss, itemSource, panBy, windowLevelLut, zoomAt, type GridItem, type ViewTransform } from '../shared/logic';
+import { confidence, fitTransform, isCorrect, itemLoss, itemSource, labelCaption, panBy, windowLevelLut, zoomAt, type GridItem, type ViewTransform } from '../shared/logic';
 
 export interface DetailHost {
 	item(index: number): GridItem | undefined;
@@ -294,7 +294,7 @@ export class DetailView {
 			const fill = h('div', { class: `bar-fill${c === item.predicted ? ' predicted' : ''}${c === item.label ? ' truth' : ''}` });
 			// Width through the CSSOM: allowed under a strict style-src.
 			fill.style.width = `${Math.max(0, Math.min(1, p)) * 100}%`;
-			const tags = [c === item.predicted ? 'predicted' : '', c === item.label ? 'correct' : ''].filter(Boolean).join(', ');
+			const tags = [c === item.predicted ? 'predicted' : '', c === item.label ? labelCaption(item).toLowerCase() : ''].filter(Boolean).join(', ');
 			return h(
 				'div',
 				{ class: 'bar-row', attrs: { role: 'img', 'aria-label': `${c}: ${(p * 100).toFixed(1)}%${tags ? ` (${tags})` : ''}` } },
@@ -323,7 +323,7 @@ export class DetailView {
 				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: 'no prediction' }), item.note ? ` (${item.note})` : '')
 				: h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Predicted: ' }), h('strong', { text: item.predicted }), ` (${confidence(item).toFixed(3)})`),
 			item.label !== null
-				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: 'Correct: ' }), h('strong', { text: item.label }))
+				? h('div', { class: 'detail-line' }, h('span', { class: 'muted', text: `${labelCaption(item)}: ` }), h('strong', { text: item.label }))
 				: h('div', { class: 'detail-line muted', text: 'No label' }),
 			ok !== null ? h('div', { class: `detail-line cell-outcome ${ok ? 'right' : 'wrong'}` }, icon(ok ? 'pass-filled' : 'error'), h('span', { text: ok ? ' right' : ' wrong' })) : null,
 			ok !== null ? h('div', { class: 'detail-line muted', text: `loss −log p(true) = ${itemLoss(item).toFixed(3)}` }) : null,

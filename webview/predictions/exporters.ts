@@ -2,7 +2,7 @@
 // captions (like the reference work's modelo_2.pdf). Exports are documents, so they use fixed light colours.
 import { jsPDF } from 'jspdf';
 import { arrayBufferToBase64 } from '../shared/bytes';
-import { baseName, isCorrect, pages, predictionText, sheetLayout, type GridItem } from '../shared/logic';
+import { baseName, isCorrect, labelCaption, pages, predictionText, sheetLayout, type GridItem } from '../shared/logic';
 
 const PAPER = '#ffffff';
 const INK = '#1f1f1f';
@@ -127,10 +127,12 @@ export async function gridToPng(items: readonly GridItem[], title: string, subti
 		ctx.fillText(ellipsize(ctx, `Predicted: ${predictionText(item, 2)}`, cellW - 12), x + 6, ty);
 		ty += 15;
 		if (item.label !== null) {
-			ctx.fillText(`Correct: ${item.label}`, x + 6, ty);
-			ctx.font = 'bold 12px sans-serif';
-			ctx.fillStyle = ok ? RIGHT : WRONG;
-			ctx.fillText(ok ? '✓ right' : '✗ wrong', x + cellW - 62, ty);
+			ctx.fillText(`${labelCaption(item)}: ${item.label}`, x + 6, ty);
+			if (ok !== null) {
+				ctx.font = 'bold 12px sans-serif';
+				ctx.fillStyle = ok ? RIGHT : WRONG;
+				ctx.fillText(ok ? '✓ right' : '✗ wrong', x + cellW - 62, ty);
+			}
 		}
 		ty += 15;
 		ctx.font = '10px sans-serif';
@@ -200,11 +202,13 @@ export async function gridToPdf(items: readonly GridItem[], title: string, subti
 			doc.setTextColor(INK);
 			doc.text(pdfSafe(`Predicted: ${predictionText(item, 2)}`), x + 1, y + img + 4);
 			if (item.label !== null) {
-				doc.text(pdfSafe(`Correct: ${item.label}`), x + 1, y + img + 7.5);
-				doc.setTextColor(ok ? RIGHT : WRONG);
-				doc.setFont('helvetica', 'bold');
-				doc.text(ok ? 'right' : 'WRONG', x + cellW - 2, y + img + 7.5, { align: 'right' });
-				doc.setFont('helvetica', 'normal');
+				doc.text(pdfSafe(`${labelCaption(item)}: ${item.label}`), x + 1, y + img + 7.5);
+				if (ok !== null) {
+					doc.setTextColor(ok ? RIGHT : WRONG);
+					doc.setFont('helvetica', 'bold');
+					doc.text(ok ? 'right' : 'WRONG', x + cellW - 2, y + img + 7.5, { align: 'right' });
+					doc.setFont('helvetica', 'normal');
+				}
 			}
 			doc.setFontSize(6);
 			doc.setTextColor(MUTED);

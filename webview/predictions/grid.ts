@@ -2,7 +2,7 @@
 // cell elements recycled as the window moves. Smooth with thousands of images.
 import { TestId } from '../../src/protocol/testIds';
 import { h, icon } from '../shared/dom';
-import { baseName, columnsFor, confidence, isCorrect, itemSource, moveIndex, predictionText, virtualWindow, type GridItem } from '../shared/logic';
+import { baseName, columnsFor, confidence, isCorrect, itemSource, labelCaption, moveIndex, predictionText, virtualWindow, type GridItem } from '../shared/logic';
 
 export const CELL_MIN_WIDTH = 190;
 /** Keep in step with .cell / .grid-layer in media/predictions.css. */
@@ -22,6 +22,7 @@ interface Cell {
 	pred: HTMLElement;
 	predProb: HTMLElement;
 	trueLine: HTMLElement;
+	trueCaption: HTMLElement;
 	trueLabel: HTMLElement;
 	outcome: HTMLElement;
 	outcomeIcon: HTMLElement;
@@ -198,7 +199,8 @@ export class VirtualGrid {
 		const pred = h('span', { class: 'cls', testid: TestId.PredLabel });
 		const predProb = h('span', { class: 'prob' });
 		const trueLabel = h('span', { class: 'cls', testid: TestId.TrueLabel });
-		const trueLine = h('div', { class: 'cell-line' }, h('span', { class: 'muted', text: 'Correct: ' }), trueLabel);
+		const trueCaption = h('span', { class: 'muted', text: 'Correct: ' });
+		const trueLine = h('div', { class: 'cell-line' }, trueCaption, trueLabel);
 		const outcomeIcon = icon('pass');
 		const outcomeText = h('span');
 		const outcome = h('div', { class: 'cell-outcome' }, outcomeIcon, outcomeText);
@@ -218,7 +220,7 @@ export class VirtualGrid {
 			img.hidden = true;
 			placeholder.hidden = false;
 		});
-		const cell: Cell = { el, img, placeholder, ood, name, source, patient, pred, predProb, trueLine, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
+		const cell: Cell = { el, img, placeholder, ood, name, source, patient, pred, predProb, trueLine, trueCaption, trueLabel, outcome, outcomeIcon, outcomeText, index: -1, gen: -1 };
 		this.layer.appendChild(el);
 		this.pool.push(cell);
 		return cell;
@@ -269,13 +271,14 @@ export class VirtualGrid {
 			cell.trueLine.hidden = false;
 			cell.trueLabel.dataset.testid = TestId.TrueLabel;
 			cell.trueLabel.textContent = item.label;
+			cell.trueCaption.textContent = `${labelCaption(item)}: `;
 			// Right or wrong needs a prediction: an audit queue's images have a label but none.
 			cell.outcome.hidden = ok === null;
 			cell.outcome.className = `cell-outcome ${ok ? 'right' : 'wrong'}`;
 			cell.outcomeIcon.className = `codicon codicon-${ok ? 'pass-filled' : 'error'}`;
 			cell.outcomeText.textContent = ok === null ? '' : ok ? 'right' : 'wrong';
 		}
-		const label = `${item.relPath}: ${item.outOfDistribution ? 'not like a chest X-ray, ' : ''}${item.predicted === null ? predictionText(item, 2) : `predicted ${item.predicted}`}${item.label ? `, correct ${item.label}, ${ok ? 'right' : 'wrong'}` : ''}; source ${itemSource(item)}`;
+		const label = `${item.relPath}: ${item.outOfDistribution ? 'not like a chest X-ray, ' : ''}${item.predicted === null ? predictionText(item, 2) : `predicted ${item.predicted}`}${item.label ? `, ${labelCaption(item).toLowerCase()} ${item.label}${ok === null ? '' : ok ? ', right' : ', wrong'}` : ''}; source ${itemSource(item)}`;
 		cell.el.setAttribute('aria-label', label);
 		this.hooks.decorate?.(cell.el, item, label);
 	}

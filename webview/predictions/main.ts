@@ -16,6 +16,7 @@ import {
 	describeFilter,
 	filterAndSort,
 	isCellActive,
+	isCorrect,
 	isDefaultFilter,
 	pct,
 	rememberView,
@@ -303,7 +304,7 @@ function renderSide(onlyIfChanged = false): void {
 	if (!view) return;
 	const items = view.items.map((i) => annotator.effective(i));
 	// A confusion matrix needs predictions: an audit queue (no predictions) gets none.
-	const labelled = items.some((i) => i.label !== null && i.predicted !== null);
+	const labelled = items.some((i) => isCorrect(i) !== null);
 	const matrix = confusionOf(items);
 	const key = JSON.stringify(matrix);
 	if (onlyIfChanged && key === sideMatrix) return;
@@ -368,7 +369,12 @@ function renderSide(onlyIfChanged = false): void {
 		}
 	} else {
 		const unpredicted = items.some((i) => i.predicted === null);
-		const why = unpredicted ? 'These images were flagged by a check, not classified' : 'These images have no labels';
+		const disputed = items.some((i) => i.disputed);
+		const why = disputed
+			? 'These images were chosen because the prediction disagrees with the given label'
+			: unpredicted
+				? 'These images were flagged by a check, not classified'
+				: 'These images have no labels';
 		parts.push(h('p', { class: 'muted', text: `${why}: no accuracy or confusion matrix.` }));
 	}
 	if (view.errors.length) {
@@ -388,7 +394,7 @@ function renderSide(onlyIfChanged = false): void {
 function renderHeader(v: PredictionsView): void {
 	title.textContent = v.title;
 	// Accuracy over images with both a label and a prediction (an audit queue has no predictions: no accuracy).
-	const scored = v.items.filter((i) => i.label !== null && i.predicted !== null);
+	const scored = v.items.filter((i) => isCorrect(i) !== null);
 	const accuracy = v.metrics?.accuracy ?? (scored.length ? scored.filter((i) => i.label === i.predicted).length / scored.length : undefined);
 	const n = v.metrics?.support ?? scored.length;
 	replaceChildren(

@@ -71,6 +71,8 @@ export interface GridItem {
 	probs: number[];
 	/** What listed the image when it has no prediction, e.g. its audit score. */
 	note?: string;
+	/** Listed because its prediction disagrees with its label (a label-issues queue): the label is under question. */
+	disputed?: boolean;
 	/** Webview URI of the small thumbnail (made once by the host). */
 	thumbUri?: string;
 	split?: SplitName;
@@ -131,7 +133,13 @@ export function itemLoss(item: GridItem): number {
 
 /** null when the image has no label or no prediction. */
 export function isCorrect(item: GridItem): boolean | null {
-	return item.label === null || item.predicted === null ? null : item.label === item.predicted;
+	// A disputed image was chosen for its disagreement: scoring it would only count the selection.
+	return item.label === null || item.predicted === null || item.disputed ? null : item.label === item.predicted;
+}
+
+/** What the label line calls an image's label: the truth, or the label given that a label-issues queue questions. */
+export function labelCaption(item: GridItem): string {
+	return item.disputed ? 'Given label' : 'Correct';
 }
 
 export function matchesFilter(item: GridItem, f: GridFilter): boolean {
@@ -220,7 +228,7 @@ export function filterAndSort(items: readonly GridItem[], f: GridFilter, s: Grid
 export function confusionOf(items: readonly GridItem[]): number[][] {
 	const m = CLASS_NAMES.map(() => CLASS_NAMES.map(() => 0));
 	for (const it of items) {
-		if (it.label === null || it.predicted === null) continue;
+		if (it.label === null || it.predicted === null || isCorrect(it) === null) continue;
 		m[classIndex(it.label)][classIndex(it.predicted)]++;
 	}
 	return m;

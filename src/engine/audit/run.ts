@@ -6,6 +6,7 @@ import { throwIfAborted } from '../util/cancel';
 import { readHeader, type ImageHeader } from './pixels';
 import { DEFAULT_AUDIT_OPTIONS, runAuditCore, type AuditOptions } from './audit';
 import { AUDIT_SCHEMA_VERSION, type AuditReport } from './report';
+import { featuresText, OOD_HEADING, plural } from '../wording';
 
 export interface AuditConfig extends Partial<AuditOptions> {
 	dataDir: string;
@@ -87,7 +88,7 @@ const f2 = (x: number) => x.toFixed(2);
 export function auditMarkdown(r: AuditReport, top = 10): string {
 	const L: string[] = [];
 	L.push(`# Dataset audit: ${path.basename(r.dataDir)}`, '');
-	L.push(`${r.images} images, ${r.backbone} features (${r.weights}), seed ${r.seed}${r.errors.length ? `; ${r.errors.length} files could not be read` : ''}.`, '');
+	L.push(`${plural(r.images, 'image')}, ${featuresText(r.backbone, r.weights)}, seed ${r.seed}${r.errors.length ? `; ${r.errors.length} files could not be read` : ''}.`, '');
 	L.push('| finding | count |', '|---|---|');
 	L.push(`| label issues (confident learning) | ${r.labelIssues.issues.length} |`);
 	L.push(`| not a frontal chest X-ray (out of distribution) | ${r.outOfDistribution.flagged.length} |`);
@@ -147,7 +148,7 @@ export function auditMarkdown(r: AuditReport, top = 10): string {
 	}
 	const od = r.outOfDistribution;
 	L.push(
-		'## Not a frontal chest X-ray',
+		`## ${OOD_HEADING}`,
 		'',
 		`Feature score: 1 − mean cosine to the ${od.k} nearest training images; flagged above ${od.threshold.toFixed(3)}. Plus colour, shape, size and DICOM tag checks.`,
 		'',
