@@ -3,10 +3,13 @@
 import * as vscode from 'vscode';
 import { defaultReviewer } from '../engine/annotations/reviewer';
 import { scanDataset } from '../engine/data/scan';
+import { readAnnotations } from '../engine/annotations/store';
+import { adjudicate, disagreements } from '../engine/reads/adjudicate';
 import { remaining, stratifiedSample } from '../engine/reads/blinded';
 import { checkReaderName } from '../engine/reads/format';
 import { readReads } from '../engine/reads/store';
-import { CLASS_NAMES } from '../engine/types';
+import { ADJUDICATED_NOTE } from '../engine/reads/study';
+import { CLASS_NAMES, type ClassName } from '../engine/types';
 import { BlindedReadPanel } from '../panels/blindedReadPanel';
 import type { Services } from '../util/services';
 import { SECTION } from '../util/settings';
@@ -64,4 +67,47 @@ export async function startBlindedReadCommand(s: Services): Promise<void> {
 	const queue = remaining(set, reads, reader);
 	const classes = CLASS_NAMES.filter((c) => labelled.some((r) => r.label === c));
 	BlindedReadPanel.open(s, { root, reader, classes, set, queue });
+}
+
+/**
+ * Radiograph: Adjudicate Reads — the images whose readers disagree, every read shown (unblinded now); the decision
+ * becomes the image's label in radreview-annotations.csv with its provenance. A majority is offered first, as a
+ * proposal the adjudicator picks or not.
+ */
+export async function adjudicateReadsCommand(): Promise<void> {
+	requireTrust('Adjudication');
+	const root = await ensureDatasetRoot();
+	if (!root) return;
+	const adjudicator = await ensureReaderName();
+	if (!adjudicator) return;
+	const [{ reads }, scan] = await Promise.all([readReads(root), scanDataset(root)]);
+	const images = new Map(scan.images.map((r) => [r.relPath, r.label]));
+	for (;;) {
+		const { set } = await readAnnotations(root);
+		const open = disagreements(reads.filter((r) => images.has(r.path))).filter((d) => !set.get(d.path)?.note.toLowerCase().startsWith(ADJUDICATED_NOTE));
+		if (open.length === 0) {
+			void vscode.window.showInformationMessage('Radiograph Review: no disagreements left to adjudicate.');
+			return;
+		}
+		const which = await vscode.window.showQuickPick(
+			open.map((d) => ({
+				label: d.path,
+				description: d.reads.map((r) => `${r.reader}: ${r.label}${r.confidence ? ` (${r.confidence})` : ''}`).join(' · '),
+				detail: d.majority ? `Majority: ${d.majority}` : 'No majority',
+				d,
+			})),
+			{ title: `Radiograph: Adjudicate Reads (${open.length} disagreement${open.length === 1 ? '' : 's'})`, placeHolder: 'Image to decide', matchOnDescription: true },
+		);
+		if (!which) return;
+		const d = which.d;
+		const readersOf = (c: ClassName) => d.reads.filter((r) => r.label === c).map((r) => r.reader);
+		const choices = [
+			...(d.majority ? [{ label: `$(check) Accept the majority: ${d.majority}`, description: readersOf(d.majority).join(', '), value: d.majority }] : []),
+			...CLASS_NAMES.map((c) => ({ label: c, description: readersOf(c).join(', ') || 'no reader', value: c })),
+		];
+		const decision = await vscode.window.showQuickPick(choices, { title: `Decide ${d.path}`, placeHolder: 'The label this image gets' });
+		if (!decision) return;
+		const { conflicts } = await adjudicate(root, images, { path: d.path, label: decision.value, reads: d.reads }, adjudicator);
+		if (conflicts.length) throw new UserError(`${d.path}: its annotation changed on disk meanwhile; nothing was overwritten. Try again.`);
+	}
 }

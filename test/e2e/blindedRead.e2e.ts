@@ -120,7 +120,7 @@ describe('Blinded reading by two readers', { timeout: 15 * 60_000 }, () => {
 		if (h) await h.stop();
 	});
 
-	test('two readers read the same 12 images; the webview never holds a path, a file name or a label', async () => {
+	test('two readers read the same 12 images; the webview never holds a path, a file name or a label; a disagreement is adjudicated', async () => {
 		const { page } = h;
 		// Ann: no reader name yet, so it is asked once (git's name as the suggestion); all images of the folder.
 		await runCommand(page, 'Radiograph: Start Blinded Read');
@@ -168,11 +168,36 @@ describe('Blinded reading by two readers', { timeout: 15 * 60_000 }, () => {
 			for (const c of CLASSES) assert.ok(!rest.includes(c), `a state message holds ${c} outside the choices`);
 		}
 
+		// Adjudication: the queue lists the images where they disagree with every read; the decision becomes the label.
+		await runCommand(page, 'Radiograph: Adjudicate Reads');
+		const rows = page.locator('.quick-input-list .monaco-list-row');
+		const first = await until('the disagreement queue', async () => ((await rows.count()) > 0 ? rows.first().textContent() : undefined), 60_000);
+		assert.match(first, /Ann: \w+.*Bob: \w+/);
+		const decided = (first.match(/^[^\s]+?\.(png|jpe?g|dcm)/i) ?? [''])[0];
+		await shot(page, 'blinded-03-adjudication-queue');
+		await rows.first().click();
+		await until('the decision pick', async () => ((await rows.first().textContent()) ?? '').startsWith('COVID'), 30_000, 200);
+		await rows.nth(1).click();
+		const annotations = path.join(data, 'radreview-annotations.csv');
+		const row = await until(
+			'the adjudicated label',
+			async () =>
+				fs.existsSync(annotations)
+					? fs
+							.readFileSync(annotations, 'utf8')
+							.split('\n')
+							.find((l) => l.includes('adjudicated NORMAL from reads: Ann='))
+					: undefined,
+			60_000,
+		);
+		if (decided) assert.ok(row.startsWith(decided), `${row} decides ${decided}`);
+		await page.keyboard.press('Escape');
+
 		const csv = fs.readFileSync(path.join(data, 'radreview-reads.csv'), 'utf8').trim().split('\n');
-		const rows = csv.slice(1).map((l) => l.split(','));
-		assert.equal(rows.length, 24);
+		const reads = csv.slice(1).map((l) => l.split(','));
+		assert.equal(reads.length, 24);
 		for (const reader of ['Ann', 'Bob']) {
-			const mine = rows.filter((r) => r[2] === reader);
+			const mine = reads.filter((r) => r[2] === reader);
 			assert.equal(mine.length, 12, `${reader}'s reads`);
 			assert.deepEqual(mine.map((r) => r[0]).sort(), [...rels].sort());
 			assert.ok(

@@ -122,7 +122,7 @@ function onState(msg: BlindedStateMessage): void {
 		chosen = null;
 		flagged = false;
 		canvas.dataset.token = msg.token === null ? '' : String(msg.token);
-		canvas.hidden = !msg.image;
+		stage.hidden = !msg.image;
 		if (msg.image) resetWindow();
 		shownAt = performance.now();
 	}
