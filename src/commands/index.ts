@@ -4,6 +4,7 @@ import type { BackboneId } from '../engine/types';
 import type { Services } from '../util/services';
 import { addNoteCommand, flagCommand, redoAnnotationCommand, setLabelCommand, undoAnnotationCommand } from './annotate';
 import { selectBackendCommand } from './backend';
+import { adjudicateReadsCommand, startBlindedReadCommand } from './blindedRead';
 import { classifyFolderCommand } from './classifyFolder';
 import { freezeSplitCommand, preprocessDatasetCommand, selectDatasetCommand, showDatasetCommand } from './dataset';
 import { auditDatasetCommand, compareCommand, openPredictionsCommand, showReportCommand, showTrainingCommand } from './panels';
@@ -63,6 +64,10 @@ export const enum CommandId {
 	RedoAnnotation = 'radiographReview.redoAnnotation',
 	/** {@link showReportCommand} */
 	ShowReport = 'radiographReview.showReport',
+	/** {@link startBlindedReadCommand} */
+	StartBlindedRead = 'radiographReview.startBlindedRead',
+	/** {@link adjudicateReadsCommand} */
+	AdjudicateReads = 'radiographReview.adjudicateReads',
 }
 
 /** The four train commands share one handler over the backbone. */
@@ -99,5 +104,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
 		reg(CommandId.UndoAnnotation, () => undoAnnotationCommand(s)),
 		reg(CommandId.RedoAnnotation, () => redoAnnotationCommand(s)),
 		reg(CommandId.ShowReport, (arg) => showReportCommand(s, arg)),
+		reg(CommandId.StartBlindedRead, () => startBlindedReadCommand(s)),
+		reg(CommandId.AdjudicateReads, () => adjudicateReadsCommand()),
 	];
 }

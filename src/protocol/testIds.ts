@@ -216,10 +216,22 @@ export const TestId = {
 	OperatingPointToggle: 'operating-point-toggle',
 	/** The line stating the operating point's threshold and its test sensitivity / specificity. */
 	GridOperatingPoint: 'grid-operating-point',
+
+	// ── blinded read panel
+	/** Text "7 / 12": images read of the set. */
+	BlindedProgress: 'blinded-progress',
+	/** The reader's own name (from the setting). */
+	BlindedReader: 'blinded-reader',
+	/** The image canvas, with `data-token` (opaque) of the image shown. */
+	BlindedImage: 'blinded-image',
+	/** What the keys do now, with `data-step="class|confidence|done"`. */
+	BlindedStep: 'blinded-step',
+	/** One class choice button (keys 1, 2, 3), in the dataset's class order. */
+	BlindedChoice: 'blinded-choice',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];
 
 /** Panel names as used in `data-panel` and in `dist/webview/<panel>.js`. */
-export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare', 'audit', 'report'] as const;
+export const PANEL_NAMES = ['dataset', 'training', 'predictions', 'compare', 'audit', 'report', 'blinded'] as const;
 export type PanelName = (typeof PANEL_NAMES)[number];

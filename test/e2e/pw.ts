@@ -47,6 +47,13 @@ export interface Page {
 	waitForTimeout(ms: number): Promise<void>;
 	setDefaultTimeout(ms: number): void;
 	on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
+	frames(): Frame[];
+	mainFrame(): Frame;
+}
+
+export interface Frame {
+	/** A function, or an expression as a string (run as the page's own script). */
+	evaluate<R>(fn: (() => R | Promise<R>) | string): Promise<R>;
 }
 
 export interface BrowserContext {
