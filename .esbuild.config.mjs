@@ -31,6 +31,8 @@ const node = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', 
 const entries = [
 	{ in: 'src/extension.ts', out: 'dist/extension.js' },
 	{ in: 'src/engine/worker.ts', out: 'dist/worker.js' },
+	// The DICOM decode thread (src/engine/data/decodePool.ts starts it from beside dist/worker.js and dist/cli.js).
+	{ in: 'src/engine/data/decodeWorker.ts', out: 'dist/decodeWorker.js' },
 	{ in: 'src/cli.ts', out: 'dist/cli.js' },
 ].filter((e) => existsSync(e.in));
 

@@ -52,3 +52,12 @@ export function exitForTest(type: string): void {
 	writeFileSync(marker, `${process.pid}\n`);
 	process.exit(70);
 }
+
+/**
+ * RADREVIEW_TEST_SLOW_DECODE=<file name>: the decode worker spins without end on that file's frame, as a pathological
+ * frame would, so a test can show the per-frame time limit stopping it while the files around it still decode.
+ */
+export function slowDecodeForTest(file: string | undefined): boolean {
+	const name = process.env.RADREVIEW_TEST_SLOW_DECODE;
+	return !!name && !!file && path.basename(file) === name;
+}

@@ -2,13 +2,16 @@
 // and the decoders against mutated real files (truncations, bit flips, absurd header dimensions, DICOM lying
 // lengths). Every input is decoded or rejected with a named reason: no crash, no hang, bounded memory.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import * as zlib from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import fc from 'fast-check';
 import { DecodeError, decodeBytes, decodePixels } from '../../src/engine/data/decode';
+import { setDecodeTimeout } from '../../src/engine/data/decodePool';
 import { isCompareFromWebview } from '../../src/protocol/compare';
 import { isDatasetFromWebview } from '../../src/protocol/dataset';
 import { isEngineEvent, isEngineRequest } from '../../src/protocol/engine';
@@ -217,4 +220,119 @@ test('fuzz: truncated and bit-flipped real files decode or are refused with a na
 		{ seed: SEED, numRuns: 120, interruptAfterTimeLimit: 120_000 },
 	);
 	assert.ok(runs >= 20, `enough mutated files were tried in the time budget (${runs})`);
+});
+
+// ---- every supported DICOM transfer syntax, made by dcmtk / gdcm / pydicom from a dev radiograph, then mutated --------
+
+const PYTHON = '/usr/bin/python3';
+const DICOM_TOOLS = ['dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmconv', 'gdcmconv'];
+const missingDicom = DICOM_TOOLS.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+if (spawnSync(PYTHON, ['-c', 'import pydicom, numpy, PIL']).status !== 0) missingDicom.push('python3-pydicom');
+const skipDicom = missingDicom.length && process.env.CI !== 'true' ? `needs ${missingDicom.join(', ')} (scripts/setup.sh installs them)` : false;
+
+/** [file, tool, args, source fixture]; 'relabel' renames a JPEG 2000 file's syntax (no Debian tool writes HTJ2K). */
+const SYNTAX_FILES: Array<[string, string, string[], string]> = [
+	['implicit.dcm', 'dcmconv', ['+ti'], 'u16'],
+	['explicit-le.dcm', 'dcmconv', ['+te'], 'u16'],
+	['explicit-be.dcm', 'dcmconv', ['+tb'], 'u16'],
+	['deflate.dcm', 'dcmconv', ['+td'], 'u16'],
+	['rle.dcm', 'dcmcrle', [], 'u16'],
+	['rle-rgb.dcm', 'dcmcrle', [], 'rgb'],
+	['jpeg-baseline.dcm', 'dcmcjpeg', ['+eb'], 'u8'],
+	['jpeg12.dcm', 'dcmcjpeg', ['+ee'], 'u16'],
+	['jpeg-lossless-p14.dcm', 'dcmcjpeg', ['+el'], 'u16'],
+	['jpeg-lossless-sv1.dcm', 'dcmcjpeg', ['+e1'], 'u16'],
+	['jpeg-ls.dcm', 'dcmcjpls', ['+el'], 'u16'],
+	['jpeg-ls-near.dcm', 'dcmcjpls', ['+en'], 'u16'],
+	['j2k.dcm', 'gdcmconv', ['--j2k'], 'u16'],
+	['j2k-lossy.dcm', 'gdcmconv', ['--j2k', '--lossy', '-r', '10'], 'u16'],
+	['htj2k.dcm', 'relabel', ['1.2.840.10008.1.2.4.201'], 'j2k'],
+];
+const RELABEL = `
+import sys, pydicom
+from pydicom._uid_dict import UID_dictionary
+src, out, ts = sys.argv[1:4]
+UID_dictionary.setdefault(ts, ('HTJ2K', 'Transfer Syntax', '', '', 'HTJ2K'))
+ds = pydicom.dcmread(src)
+ds.file_meta.TransferSyntaxUID = ts
+ds.save_as(out)
+`;
+
+/** Lies inside the pixel data: truncated fragments, item lengths and offsets past the end, codec headers that lie. */
+function pixelLies(src: Uint8Array): Uint8Array[] {
+	const out: Uint8Array[] = [];
+	const edit = (at: number, bytes: number[]): void => {
+		if (at < 0 || at + bytes.length > src.length) return;
+		const b = src.slice();
+		b.set(bytes, at);
+		out.push(b);
+	};
+	const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+	// A Buffer for the parser: its deflate path needs one, as the engine's files (fs.readFile) are.
+	const ds = dicomParser.parseDicom(Buffer.from(src));
+	const pixel = ds.elements.x7fe00010;
+	if (!pixel) return out;
+	const frag = pixel.fragments?.[0];
+	if (!frag) {
+		// Native (or deflated, where offsets are past the inflation): cut the pixel data short.
+		out.push(src.slice(0, Math.max(0, src.length - 1000)), src.slice(0, pixel.dataOffset + 10));
+		return out;
+	}
+	const start = frag.position; // the first fragment's first byte
+	out.push(src.slice(0, start + Math.floor(frag.length / 2))); // the fragment cut in half
+	out.push(src.slice(0, start + 8)); // only the stream's first bytes
+	edit(start - 4, le32(0x7ffffff0)); // fragment length past the end
+	edit(start - 4, le32(16)); // fragment length shorter than the stream
+	edit(pixel.dataOffset + 4, le32(0xfffffff0)); // offset table item length past the end
+	if (pixel.basicOffsetTable?.length) edit(pixel.dataOffset + 8, le32(0x7fffffff)); // offset of frame 1 past the end
+	// RLE: segment count and segment offsets that lie; other codecs: the stream's own header bytes inverted.
+	edit(start, le32(15));
+	edit(start + 4, le32(0xffffff00));
+	edit(start + 8, le32(8));
+	for (let i = 2; i < 48; i += 6) edit(start + i, [src[start + i] ^ 0xff, src[start + i + 1] ^ 0xff]);
+	return out;
+}
+
+test('fuzz: every supported DICOM transfer syntax, mutated inside its pixel data, decodes or fails named; the decode thread stops any hang', { skip: skipDicom, timeout: 15 * 60_000 }, async () => {
+	assert.deepEqual(missingDicom, [], `missing prerequisites: ${missingDicom.join(', ')} (run scripts/setup.sh)`);
+	const dir = mkdtempSync(path.join(os.tmpdir(), 'radreview-fuzz-dicom-'));
+	// The hang detector is the decode thread's own limit (a timer here could not fire during a synchronous codec loop
+	// on this thread); decodeOrReason's timer stays behind it as a backstop.
+	setDecodeTimeout(PER_FILE_MS / 2);
+	try {
+		const gray = path.join(SHARED, 'dev/NORMAL/00cfd1c1.jpg');
+		const colour = path.join(SHARED, 'dev/COVID/1-s2.0-S1341321X20301124-gr3_lrg-d.png');
+		execFileSync(PYTHON, [path.join(__dirname, 'fixtures/dicomFixtures.py'), gray, colour, dir]);
+		execFileSync('gdcmconv', ['--j2k', 'u16.dcm', 'j2k.dcm'], { cwd: dir });
+		const reasons: string[] = [];
+		let decoded = 0;
+		for (const [name, tool, args, from] of SYNTAX_FILES) {
+			if (tool === 'relabel') execFileSync(PYTHON, ['-c', RELABEL, `${from}.dcm`, name, ...args], { cwd: dir });
+			else if (name !== 'j2k.dcm') execFileSync(tool, [...args, `${from}.dcm`, name], { cwd: dir, stdio: 'ignore' });
+			const bytes = new Uint8Array(readFileSync(path.join(dir, name)));
+			const lies = pixelLies(bytes);
+			assert.ok(lies.length >= 2, `${name}: pixel-data edits were made`);
+			for (const [i, b] of lies.entries()) {
+				const reason = await decodeOrReason(Buffer.from(b), `${name}#${i}`);
+				if (reason === 'ok') decoded++;
+				reasons.push(`${name}#${i}: ${reason}`);
+			}
+			// Random byte flips in the pixel data, a fixed seed per syntax.
+			const at = dicomParser.parseDicom(Buffer.from(bytes), { untilTag: 'x7fe00010' }).elements.x7fe00010?.dataOffset ?? 0;
+			await fc.assert(
+				fc.asyncProperty(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 24 }), async (flips) => {
+					const b = bytes.slice();
+					for (const [k, x] of flips) b[at + (k % (b.length - at))] ^= x;
+					reasons.push(`${name}~flip: ${await decodeOrReason(Buffer.from(b), `${name}~flip`)}`);
+				}),
+				{ seed: SEED, numRuns: 8 },
+			);
+		}
+		console.log(`# ${reasons.join('\n# ')}`);
+		const hung = reasons.filter((r) => /took longer than|hang:/.test(r));
+		assert.deepEqual(hung, [], 'no mutated file hangs');
+		assert.ok(decoded < reasons.length, 'the lies were noticed by some decoder');
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 });

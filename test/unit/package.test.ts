@@ -79,6 +79,11 @@ test('the package is within its size budget and holds no test data, sources or s
 test('every require of the shipped entry points resolves and loads inside the package', () => {
 	const entries = entryPoints();
 	assert.ok(entries.some((e) => e.endsWith('dist/extension.js')) && entries.some((e) => e.endsWith('dist/worker.js')));
+	// The DICOM decode thread, started from beside dist/worker.js and dist/cli.js (src/engine/data/decodePool.ts).
+	assert.ok(
+		entries.some((e) => e.endsWith('dist/decodeWorker.js')),
+		'dist/decodeWorker.js ships',
+	);
 	const wanted: { from: string; spec: string }[] = [];
 	for (const entry of entries) {
 		assert.ok(fs.existsSync(entry), `${path.relative(ext, entry)} is declared but not shipped`);

@@ -88,7 +88,7 @@ async function openImage(bytes: Uint8Array, file: string, dicomWindow: WindowCho
 	let format: string = kind;
 	try {
 		if (kind === 'dicom') {
-			const px = await readDicom(bytes, dicomWindow);
+			const px = await readDicom(bytes, dicomWindow, file);
 			const { width, height } = px;
 			if (width * height > MAX_INPUT_PIXELS) throw new Error(`image too large (${width}×${height})`);
 			format = px.codec === 'native' ? 'dicom' : `dicom-${px.codec === 'jpeg8' || px.codec === 'jpeg12' ? 'jpeg' : px.codec}`;

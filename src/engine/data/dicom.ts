@@ -6,11 +6,10 @@
 // the reason; the caller names the file.
 import * as dicomParser from 'dicom-parser';
 import sharp from 'sharp';
-import openjpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
-import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
-import openjphFactory from '@cornerstonejs/codec-openjph';
-import { Decoder as LosslessJpegDecoder } from 'jpeg-lossless-decoder-js';
+import { slowDecodeForTest } from '../testHooks';
+import { decodeInWorker } from './decodePool';
 import { MAX_INPUT_PIXELS } from './limits';
+import { messageOf, type CodecJob, type CodecOutput, type CodecResult } from './pixelCodecs';
 import { displayLut, spanWindow, storedPercentiles, type VoiFunction, type VoiWindow, type WindowChoice, VOI_FUNCTIONS } from './voi';
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -105,11 +104,7 @@ export interface DicomFrame {
 }
 
 /** dicom-parser throws Errors, strings, or { exception } objects. */
-function messageOf(e: unknown): string {
-	if (e instanceof Error) return e.message;
-	if (e && typeof e === 'object' && 'exception' in e) return String(e.exception);
-	return String(e);
-}
+export { decodeRle, padBeforeEoi } from './pixelCodecs';
 
 const isUpper = (b: number) => b >= 0x41 && b <= 0x5a;
 
@@ -249,151 +244,13 @@ function tagTable(ds: dicomParser.DataSet): Array<[string, string]> {
 	return out;
 }
 
-// ---- codecs: each WebAssembly module is instantiated once per thread, on first use.
-
-const wasm = new Map<string, Promise<unknown>>();
-/**
- * OpenJPEG logs every header it reads to stdout; the worker's stdout is not a log. A fresh object per module:
- * Emscripten adopts the object passed in as the module itself, so sharing one would merge two codecs' bindings.
- */
-const quiet = () => ({ print: () => undefined, printErr: () => undefined });
-function loadOnce<T>(name: string, load: () => Promise<T>): Promise<T> {
-	let p = wasm.get(name) as Promise<T> | undefined;
-	if (!p) {
-		p = load();
-		wasm.set(name, p);
-		p.catch(() => wasm.delete(name));
-	}
-	return p;
-}
-
-interface CodecOutput {
-	pixels: Uint8Array | Uint16Array | Int16Array;
-	width: number;
-	height: number;
-	samples: number;
-}
-
-async function decodeWithCodec(codec: 'j2k' | 'jpeg-ls' | 'htj2k', data: Uint8Array, signed: boolean): Promise<CodecOutput> {
-	const mod =
-		codec === 'j2k'
-			? await loadOnce('openjpeg', () => openjpegFactory(quiet()).then((m) => m.J2KDecoder))
-			: codec === 'jpeg-ls'
-				? await loadOnce('charls', () => charlsFactory(quiet()).then((m) => m.JpegLSDecoder))
-				: await loadOnce('openjph', () => openjphFactory(quiet()).then((m) => m.HTJ2KDecoder));
-	const dec = new mod();
-	try {
-		dec.getEncodedBuffer(data.length).set(data);
-		dec.decode();
-		const info = dec.getFrameInfo();
-		const raw = dec.getDecodedBuffer();
-		// Copy out of the WebAssembly heap before the decoder is freed.
-		const bytes = new Uint8Array(raw.length);
-		bytes.set(raw);
-		const pixels = info.bitsPerSample > 8 ? (signed || info.isSigned ? new Int16Array(bytes.buffer) : new Uint16Array(bytes.buffer)) : bytes;
-		return { pixels, width: info.width, height: info.height, samples: info.componentCount };
-	} catch (e) {
-		throw new Error(typeof e === 'number' ? `codec error ${e}` : messageOf(e));
-	} finally {
-		dec.delete();
-	}
-}
-
-/**
- * jpeg-lossless-decoder-js reads its bit buffer ahead; when the last sample's Huffman code ends within a few bits
- * of the EOI marker it takes the marker for the end of the data and leaves that sample 0 (WG04 CT2_JPLL: the last
- * pixel, −2048, came out 0). Two stuffed 0xFF bytes before EOI (1-bits, what JPEG pads with anyway) keep the marker
- * out of reach until every sample is decoded; the decoder stops at the last sample, so the padding is never used.
- * Fill bytes (0xFF before the marker, which dcmtk writes) would read as a marker of their own: they become the pad.
- */
-export function padBeforeEoi(data: Uint8Array): Uint8Array {
-	let eoi = data.length;
-	for (let i = data.length - 2; i >= 0 && data.length - i <= 16; i--) {
-		if (data[i] === 0xff && data[i + 1] === 0xd9) {
-			eoi = i;
-			break;
-		}
-	}
-	while (eoi > 0 && data[eoi - 1] === 0xff) eoi--;
-	const out = new Uint8Array(eoi + 6);
-	out.set(data.subarray(0, eoi));
-	out.set([0xff, 0x00, 0xff, 0x00, 0xff, 0xd9], eoi);
-	return out;
-}
-
-function decodeLosslessJpeg(data: Uint8Array, bitsAllocated: number): Uint8Array | Uint16Array {
-	const padded = padBeforeEoi(data);
-	return new LosslessJpegDecoder().decode(padded.buffer, 0, padded.length, bitsAllocated > 8 ? 2 : 1);
-}
+// ---- codecs: the synchronous ones run in the decode worker (decodePool.ts); sharp's libjpeg is async already.
 
 async function decodeJpeg8(data: Uint8Array, samples: number): Promise<CodecOutput> {
 	// Some monochrome DICOM files embed a three-component JPEG: keep its luminance.
 	const img = sharp(data, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
 	const { data: px, info } = await (samples === 1 ? img.grayscale() : img).raw().toBuffer({ resolveWithObject: true });
 	return { pixels: new Uint8Array(px.buffer, px.byteOffset, px.length), width: info.width, height: info.height, samples: info.channels };
-}
-
-/**
- * 12-bit JPEG (Process 4) through dcmjs-codecs, whose WebAssembly holds dcmtk's IJG libjpeg built for 12-bit samples:
- * libjpeg-turbo in sharp and the cornerstone codec are 8-bit builds. Output: one little-endian 16-bit sample per pixel.
- */
-async function decodeJpeg12(data: Uint8Array, width: number, height: number, stored: number, signed: boolean, photometric: string): Promise<Uint16Array> {
-	// Loaded on first use: it brings dcmjs (1.4 MB of script) that nothing else needs.
-	const { Context, NativeCodecs } = await loadOnce('dcmjs-codecs', async () => {
-		// A CommonJS bundle: import() gives its exports as the default.
-		const m = (await import('dcmjs-codecs')).default;
-		if (!m.NativeCodecs.isInitialized()) await m.NativeCodecs.initializeAsync();
-		return m;
-	});
-	const ctx = new Context({
-		width,
-		height,
-		bitsAllocated: 16,
-		bitsStored: stored,
-		samplesPerPixel: 1,
-		pixelRepresentation: signed ? 1 : 0,
-		planarConfiguration: 0,
-		photometricInterpretation: photometric,
-		encodedBuffer: data,
-	});
-	const out = NativeCodecs.decodeJpeg(ctx, { convertColorspaceToRgb: false });
-	const bytes = out.getDecodedBuffer();
-	if (!bytes || bytes.length < width * height * 2) throw new Error(`12-bit JPEG frame decoded to ${bytes?.length ?? 0} bytes, expected ${width * height * 2}`);
-	// Copy: the codec's buffer may be a view at an odd offset.
-	return new Uint16Array(bytes.slice(0, width * height * 2).buffer);
-}
-
-/** DICOM RLE (PS3.5 Annex G): a header of segment offsets, then one PackBits segment per byte plane. */
-export function decodeRle(data: Uint8Array, width: number, height: number, samples: number, bitsAllocated: number): Uint8Array {
-	if (data.length < 64) throw new Error('RLE frame shorter than its header');
-	const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-	const segments = view.getUint32(0, true);
-	const bytesPer = bitsAllocated / 8;
-	if (segments !== samples * bytesPer) throw new Error(`RLE frame has ${segments} segments, expected ${samples * bytesPer}`);
-	const n = width * height;
-	const out = new Uint8Array(n * samples * bytesPer);
-	for (let s = 0; s < segments; s++) {
-		const start = view.getUint32(4 + 4 * s, true);
-		const end = s + 1 < segments ? view.getUint32(8 + 4 * s, true) : data.length;
-		const sample = Math.floor(s / bytesPer);
-		// Segments run from the most significant byte; output is little endian, samples interleaved.
-		const byteInSample = bytesPer - 1 - (s % bytesPer);
-		const stride = samples * bytesPer;
-		let o = sample * bytesPer + byteInSample;
-		let written = 0;
-		let i = start;
-		while (i < end && written < n) {
-			const h = (data[i++] << 24) >> 24;
-			if (h >= 0) {
-				for (let k = 0; k <= h && written < n && i < end; k++, written++, o += stride) out[o] = data[i++];
-			} else if (h !== -128) {
-				const b = data[i++];
-				for (let k = 0; k < 1 - h && written < n; k++, written++, o += stride) out[o] = b;
-			}
-		}
-		if (written < n) throw new Error(`RLE segment ${s + 1} is truncated (${written} of ${n} bytes)`);
-	}
-	return out;
 }
 
 /** The encapsulated bytes of frame `index`. */
@@ -461,8 +318,11 @@ function numbers(ds: dicomParser.DataSet, tag: string): number[] {
 		.filter((v) => Number.isFinite(v));
 }
 
-/** Parse a DICOM file and decode its first frame. Throws an Error whose message is the reason. */
-export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
+/**
+ * Parse a DICOM file and decode its first frame (the synchronous codecs in the decode worker, with a time limit).
+ * `file` is for the test hooks only. Throws an Error whose message is the reason.
+ */
+export async function readDicomFrame(bytes: Uint8Array, file?: string): Promise<DicomFrame> {
 	const ds = parse(bytes);
 	const ts = str(ds, 'x00020010') ?? IMPLICIT_LE;
 	const syntax = TRANSFER_SYNTAXES[ts];
@@ -498,7 +358,7 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 	let raw: Uint8Array | Uint16Array | Int16Array | Int32Array | Uint32Array;
 	const n = width * height;
 	const codec = syntax.codec;
-	const compressedOut = (o: CodecOutput) => {
+	const compressedOut = (o: CodecOutput | CodecResult) => {
 		if (!o.width || !o.height) throw new Error('the codec found no image in the frame');
 		if (o.width !== width || o.height !== height) throw new Error(`compressed frame is ${o.width}×${o.height}, the header says ${width}×${height}`);
 		if (o.samples !== samplesPerPixel) throw new Error(`compressed frame has ${o.samples} components, the header says ${samplesPerPixel}`);
@@ -550,26 +410,31 @@ export async function readDicomFrame(bytes: Uint8Array): Promise<DicomFrame> {
 				if (allocated !== 8 || stored > 8) throw new Error(`JPEG Baseline with BitsStored ${stored} (needs 8)`);
 				raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
 				if (photometric.startsWith('YBR')) photometric = 'RGB'; // libjpeg converts YCbCr itself
-			} else if (codec === 'jpeg12') {
-				// 8-bit Process 2 streams are baseline-compatible (libjpeg in sharp); 12-bit ones need a 12-bit DCT build.
-				const precision = jpegPrecision(data);
-				if (precision > 8 || (precision === 0 && stored > 8)) {
-					if (samplesPerPixel !== 1 || allocated !== 16) throw new Error(`JPEG Extended 12-bit with SamplesPerPixel ${samplesPerPixel} and BitsAllocated ${allocated} (needs 1 and 16)`);
-					raw = await decodeJpeg12(data, width, height, Math.min(precision || stored, 12), signed, photometric);
-				} else {
-					raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
-					if (photometric.startsWith('YBR')) photometric = 'RGB';
-				}
-			} else if (codec === 'jpeg-lossless') {
-				raw = decodeLosslessJpeg(data, allocated);
-				if (raw.length < n * samplesPerPixel) throw new Error(`lossless JPEG frame decoded to ${raw.length} samples, expected ${n * samplesPerPixel}`);
-			} else if (codec === 'rle') {
-				const bytesOut = decodeRle(data, width, height, samplesPerPixel, allocated);
-				raw = allocated === 8 ? bytesOut : allocated === 16 ? new Uint16Array(bytesOut.buffer) : new Uint32Array(bytesOut.buffer);
 			} else {
-				raw = compressedOut(await decodeWithCodec(codec, data, signed));
-				// OpenJPEG / OpenJPH undo the JPEG 2000 colour transform themselves.
-				if (photometric === 'YBR_RCT' || photometric === 'YBR_ICT') photometric = 'RGB';
+				const job = (c: CodecJob['codec'], bitsStored = stored): CodecJob => {
+					const j = { codec: c, data, width, height, samples: samplesPerPixel, allocated, stored: bitsStored, signed, photometric };
+					return slowDecodeForTest(file) ? { ...j, spin: true } : j;
+				};
+				if (codec === 'jpeg12') {
+					// 8-bit Process 2 streams are baseline-compatible (libjpeg in sharp); 12-bit ones need a 12-bit DCT build.
+					const precision = jpegPrecision(data);
+					if (precision > 8 || (precision === 0 && stored > 8)) {
+						if (samplesPerPixel !== 1 || allocated !== 16) throw new Error(`JPEG Extended 12-bit with SamplesPerPixel ${samplesPerPixel} and BitsAllocated ${allocated} (needs 1 and 16)`);
+						raw = (await decodeInWorker(job('jpeg12', Math.min(precision || stored, 12)))).pixels;
+					} else {
+						raw = compressedOut(await decodeJpeg8(data, samplesPerPixel));
+						if (photometric.startsWith('YBR')) photometric = 'RGB';
+					}
+				} else if (codec === 'jpeg-lossless') {
+					raw = (await decodeInWorker(job(codec))).pixels;
+					if (raw.length < n * samplesPerPixel) throw new Error(`lossless JPEG frame decoded to ${raw.length} samples, expected ${n * samplesPerPixel}`);
+				} else if (codec === 'rle') {
+					raw = (await decodeInWorker(job(codec))).pixels;
+				} else {
+					raw = compressedOut(await decodeInWorker(job(codec)));
+					// OpenJPEG / OpenJPH undo the JPEG 2000 colour transform themselves.
+					if (photometric === 'YBR_RCT' || photometric === 'YBR_ICT') photometric = 'RGB';
+				}
 			}
 		}
 	} catch (e) {
@@ -697,8 +562,8 @@ export interface DicomPixels {
 }
 
 /** Decode a DICOM file to display bytes for the model. Throws an Error whose message is the reason. */
-export async function readDicom(bytes: Uint8Array, choice?: WindowChoice): Promise<DicomPixels> {
-	const f = await readDicomFrame(bytes);
+export async function readDicom(bytes: Uint8Array, choice?: WindowChoice, file?: string): Promise<DicomPixels> {
+	const f = await readDicomFrame(bytes, file);
 	const { data, channels } = toDisplayBytes(f, choice);
 	return { data, channels, width: f.width, height: f.height, transferSyntax: f.transferSyntax, codec: f.codec, notes: f.notes, tags: f.tags };
 }

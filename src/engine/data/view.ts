@@ -20,14 +20,14 @@ export async function viewImage(file: string): Promise<ViewData> {
 	const kind = sniffFormat(bytes.subarray(0, 132), file);
 	if (!kind) throw new Error(`${file}: ${bytes.length === 0 ? 'empty file' : 'not an image (unrecognised content)'}`);
 	try {
-		return kind === 'dicom' ? await viewDicom(bytes) : await viewRaster(bytes, kind);
+		return kind === 'dicom' ? await viewDicom(bytes, file) : await viewRaster(bytes, kind);
 	} catch (e) {
 		throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)}`);
 	}
 }
 
-async function viewDicom(bytes: Uint8Array): Promise<ViewData> {
-	const f = await readDicomFrame(bytes);
+async function viewDicom(bytes: Uint8Array, file: string): Promise<ViewData> {
+	const f = await readDicomFrame(bytes, file);
 	if (f.width * f.height > MAX_INPUT_PIXELS) throw new Error(`image too large (${f.width}×${f.height})`);
 	const presets: ViewData['presets'] = f.windows.map((w, i) => ({ ...w, name: `File ${i + 1}${w.explanation ? `: ${w.explanation}` : ''}` }));
 	presets.push(...computedPresets(f.pixels, f.samples, f.minStored, f.maxStored, f.slope, f.intercept));
