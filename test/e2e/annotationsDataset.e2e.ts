@@ -80,6 +80,28 @@ async function flaggedCount(n: number): Promise<void> {
 
 const thumb = (view: FrameLocator, relPath: string): Locator => view.locator(`[data-testid="dataset-thumb-button"][data-rel-path="${relPath}"]`).first();
 
+/**
+ * Selects thumbnails by a click gesture until the panel says `n selected`. A rescan of the panel (after settings or
+ * annotation changes) redraws the thumbnails and drops a selection made meanwhile: on a busy machine that can land
+ * between two clicks, so the whole gesture is repeated from a cleared selection until its state holds.
+ */
+async function selectThumbs(clicks: Array<[string, 'Control' | 'Shift']>, n: number): Promise<void> {
+	await until(
+		`${n} selected in the Dataset panel`,
+		async () => {
+			if ((await view.locator('.annot-status', { hasText: 'selected' }).count()) > 0) await thumb(view, clicks[0][0]).press('Escape');
+			for (const [p, modifier] of clicks) await thumb(view, p).click({ modifiers: [modifier] });
+			await view
+				.locator('.annot-status', { hasText: `${n} selected` })
+				.first()
+				.waitFor({ state: 'visible', timeout: 5000 });
+			return true;
+		},
+		90_000,
+		250,
+	);
+}
+
 let view: FrameLocator;
 
 describe('Annotations from the Dataset panel', { timeout: 10 * 60_000 }, () => {
@@ -115,9 +137,13 @@ describe('Annotations from the Dataset panel', { timeout: 10 * 60_000 }, () => {
 	test('Ctrl-click two thumbnails, flag them with a built-in reason; Shift-click a range, flag it with free text', async () => {
 		const { page } = h;
 		const [a, b] = [paths[0], paths[2]];
-		await thumb(view, a).click({ modifiers: ['Control'] });
-		await thumb(view, b).click({ modifiers: ['Control'] });
-		await view.locator('.annot-status', { hasText: '2 selected' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+		await selectThumbs(
+			[
+				[a, 'Control'],
+				[b, 'Control'],
+			],
+			2,
+		);
 		assert.equal(await thumb(view, a).getAttribute('aria-selected'), 'true');
 		assert.equal(await thumb(view, paths[1]).getAttribute('aria-selected'), 'false');
 		await view.locator('[data-testid="annotation-flag"]').first().click();
@@ -142,9 +168,13 @@ describe('Annotations from the Dataset panel', { timeout: 10 * 60_000 }, () => {
 		const from = order.findIndex((_, i) => i + 3 <= order.length && order.slice(i, i + 3).every((p) => paths.includes(p) && p !== a && p !== b));
 		assert.ok(from >= 0, `three unflagged thumbnails in a row: ${order.join(' ')}`);
 		const range = order.slice(from, from + 3);
-		await thumb(view, range[0]).click({ modifiers: ['Control'] });
-		await thumb(view, range[2]).click({ modifiers: ['Shift'] });
-		await view.locator('.annot-status', { hasText: '3 selected' }).first().waitFor({ state: 'visible', timeout: 10_000 });
+		await selectThumbs(
+			[
+				[range[0], 'Control'],
+				[range[2], 'Shift'],
+			],
+			3,
+		);
 		await thumb(view, range[1]).focus();
 		await thumb(view, range[1]).press('f');
 		await prompt.waitFor({ state: 'visible', timeout: 10_000 });
