@@ -1,11 +1,14 @@
-// Radiograph: Start Blinded Read — the reader's name (asked once), the set to read (the dataset folder or a seeded
+// Radiograph: Start Blinded Read — the reader’s name (asked once), the set to read (the dataset folder, a run’s test split or a seeded
 // sample stratified by class and source) and the panel that shows it without anything that gives the answer away.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { defaultReviewer } from '../engine/annotations/reviewer';
 import { scanDataset } from '../engine/data/scan';
 import { readAnnotations } from '../engine/annotations/store';
 import { adjudicate, disagreements } from '../engine/reads/adjudicate';
-import { remaining, stratifiedSample } from '../engine/reads/blinded';
+import { remaining, splitSet, stratifiedSample } from '../engine/reads/blinded';
+import { readJson } from '../engine/run/read';
+import { validateConfig, validateSplits } from '../engine/run/validate';
 import { checkReaderName } from '../engine/reads/format';
 import { readReads } from '../engine/reads/store';
 import { ADJUDICATED_NOTE } from '../engine/reads/study';
@@ -13,7 +16,7 @@ import { CLASS_NAMES, type ClassName } from '../engine/types';
 import { BlindedReadPanel } from '../panels/blindedReadPanel';
 import type { Services } from '../util/services';
 import { SECTION } from '../util/settings';
-import { UserError, ensureDatasetRoot, requireTrust, workspaceFolder } from '../util/workspace';
+import { UserError, ensureDatasetRoot, requireTrust, workDir, workspaceFolder } from '../util/workspace';
 
 /** The seed of the stratified sample: the same N gives the same images in every session (resume). */
 export const BLINDED_SAMPLE_SEED = 22;
@@ -49,12 +52,17 @@ export async function startBlindedReadCommand(s: Services): Promise<void> {
 	const scan = await scanDataset(root);
 	const labelled = scan.images.filter((r) => r.label);
 	if (labelled.length === 0) throw new UserError(`${root}: no labelled images to read (class folders or a manifest).`);
-	const all = { label: `All ${labelled.length} images of the dataset folder`, sample: false };
-	const sample = { label: 'A stratified sample…', description: `by class and source, seed ${BLINDED_SAMPLE_SEED}`, sample: true };
-	const pick = await vscode.window.showQuickPick([all, sample], { title: 'Radiograph: Start Blinded Read', placeHolder: 'Which images to read' });
+	const all = { label: `All ${labelled.length} images of the dataset folder`, sample: false, run: false };
+	const sample = { label: 'A stratified sample…', description: `by class and source, seed ${BLINDED_SAMPLE_SEED}`, sample: true, run: false };
+	const runSplit = { label: 'The test split of a run…', description: 'the images a trained model was tested on', sample: false, run: true };
+	const pick = await vscode.window.showQuickPick([all, sample, runSplit], { title: 'Radiograph: Start Blinded Read', placeHolder: 'Which images to read' });
 	if (!pick) return;
 	let set = stratifiedSample(labelled, labelled.length, BLINDED_SAMPLE_SEED);
-	if (pick.sample) {
+	if (pick.run) {
+		const picked = await runTestSplit(s, root, new Set(labelled.map((r) => r.relPath)));
+		if (!picked) return;
+		set = picked;
+	} else if (pick.sample) {
 		const n = await vscode.window.showInputBox({
 			title: 'How many images to read',
 			value: String(Math.min(50, labelled.length)),
@@ -67,6 +75,28 @@ export async function startBlindedReadCommand(s: Services): Promise<void> {
 	const queue = remaining(set, reads, reader);
 	const classes = CLASS_NAMES.filter((c) => labelled.some((r) => r.label === c));
 	BlindedReadPanel.open(s, { root, reader, classes, set, queue });
+}
+
+/**
+ * The test split of a run trained on this dataset (picked among them, newest first), as a reading set: the model and
+ * the readers are then compared on exactly the images the model never trained on.
+ */
+async function runTestSplit(s: Services, root: string, inDataset: ReadonlySet<string>): Promise<string[] | undefined> {
+	const wd = workDir();
+	const runs = wd ? await s.engine.run({ type: 'listRuns', workDir: wd }) : [];
+	const mine: Array<{ label: string; description: string; runDir: string }> = [];
+	for (const r of runs) {
+		const config = validateConfig(path.join(r.runDir, 'config.json'), await readJson(path.join(r.runDir, 'config.json')));
+		if (path.resolve(config.dataDir) !== path.resolve(root)) continue;
+		mine.push({ label: path.basename(r.runDir), description: `${r.backbone}, ${r.metrics.support} test images`, runDir: r.runDir });
+	}
+	if (mine.length === 0) throw new UserError(`No trained run on ${root} yet: train one first, or read the whole folder or a sample.`);
+	const run = mine.length === 1 ? mine[0] : await vscode.window.showQuickPick(mine, { title: 'Read the test split of which run' });
+	if (!run) return undefined;
+	const file = path.join(run.runDir, 'splits.json');
+	const set = splitSet(validateSplits(file, await readJson(file)), 'test', inDataset, BLINDED_SAMPLE_SEED);
+	if (set.length === 0) throw new UserError(`${file}: none of the run's test images is in ${root} any more.`);
+	return set;
 }
 
 /**

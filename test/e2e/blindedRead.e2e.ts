@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame, FrameLocator, Page } from './pw';
-import { launch, makeDataset, panelFrame, runCommand, shot, until, writeJson, type Harness } from './harness';
+import { spawnSync } from 'node:child_process';
+import { REPO, launch, makeDataset, panelFrame, runCommand, shot, until, writeJson, type Harness } from './harness';
 
 const CLASSES = ['COVID', 'NORMAL', 'PNEUMONIA'];
 let h: Harness;
@@ -171,8 +172,15 @@ describe('Blinded reading by two readers', { timeout: 15 * 60_000 }, () => {
 		// Adjudication: the queue lists the images where they disagree with every read; the decision becomes the label.
 		await runCommand(page, 'Radiograph: Adjudicate Reads');
 		const rows = page.locator('.quick-input-list .monaco-list-row');
-		const first = await until('the disagreement queue', async () => ((await rows.count()) > 0 ? rows.first().textContent() : undefined), 60_000);
-		assert.match(first, /Ann: \w+.*Bob: \w+/);
+		// The palette's own row (the command just run) shows until the queue replaces it: wait for the queue's rows.
+		const first = await until(
+			'the disagreement queue',
+			async () => {
+				const t = (await rows.count()) > 0 ? await rows.first().textContent() : null;
+				return t && /Ann: \w+.*Bob: \w+/.test(t) ? t : undefined;
+			},
+			60_000,
+		);
 		const decided = (first.match(/^[^\s]+?\.(png|jpe?g|dcm)/i) ?? [''])[0];
 		await shot(page, 'blinded-03-adjudication-queue');
 		await rows.first().click();
@@ -205,5 +213,50 @@ describe('Blinded reading by two readers', { timeout: 15 * 60_000 }, () => {
 				`${reader}'s rows are blinded, hashed and timed`,
 			);
 		}
+	});
+	test('a third reader reads the test split of a run: exactly the images that run was tested on', async () => {
+		const { page } = h;
+		const workdir = path.join(h.workspace, '.radreview');
+		const r = spawnSync(
+			process.execPath,
+			[path.join(REPO, 'bin', 'radreview.js'), 'train', '--backbone', 'vgg16', '--weights', 'none', '--data', data, '--image-size', '64', '--epochs', '1', '--workdir', workdir],
+			{ encoding: 'utf8', timeout: 5 * 60_000 },
+		);
+		assert.equal(r.status, 0, r.stderr);
+		const runs = fs.readdirSync(path.join(workdir, 'runs')).filter((d) => !d.startsWith('.'));
+		assert.equal(runs.length, 1);
+		const testSplit: string[] = JSON.parse(fs.readFileSync(path.join(workdir, 'runs', runs[0], 'splits.json'), 'utf8')).test;
+		assert.ok(testSplit.length >= 2, `test split: ${testSplit.join(' ')}`);
+
+		writeJson(path.join(h.workspace, '.vscode', 'settings.json'), { 'radiographReview.datasetFolder': 'data', 'radiographReview.readerName': 'Cy' });
+		const view = await until(
+			'a session as Cy on the run’s test split',
+			async () => {
+				await runCommand(page, 'Radiograph: Start Blinded Read');
+				await page.locator('.quick-input-list .monaco-list-row', { hasText: 'test split of a run' }).first().click();
+				return panelFrame(page, 'blinded', 60_000, async (f) => ((await f.locator('[data-testid="blinded-reader"]').textContent({ timeout: 1000 })) ?? '').includes('Cy'));
+			},
+			180_000,
+			1000,
+		);
+		const progress = view.locator('[data-testid="blinded-progress"]');
+		await until('the first image', async () => (await progress.textContent()) === `0 / ${testSplit.length}`, 120_000);
+		await view.locator('[data-testid="blinded-image"]').click();
+		for (let i = 0; i < testSplit.length; i++) {
+			assert.deepEqual(leaks(await view.locator('html').evaluate((e: Element) => e.outerHTML)), [], `image ${i + 1}: the page names the image`);
+			await page.keyboard.press('1');
+			await until('the confidence step', async () => (await view.locator('[data-testid="blinded-step"]').getAttribute('data-step')) === 'confidence', 30_000, 100);
+			await page.keyboard.press('3');
+			await until(`read ${i + 1} recorded`, async () => (await progress.textContent()) === `${i + 1} / ${testSplit.length}`, 60_000, 100);
+		}
+		await shot(page, 'blinded-04-run-split-done');
+		const cy = fs
+			.readFileSync(path.join(data, 'radreview-reads.csv'), 'utf8')
+			.trim()
+			.split('\n')
+			.slice(1)
+			.map((l) => l.split(','))
+			.filter((row) => row[2] === 'Cy');
+		assert.deepEqual(cy.map((row) => row[0]).sort(), [...testSplit].sort());
 	});
 });

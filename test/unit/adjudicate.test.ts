@@ -11,7 +11,7 @@ import { scanDataset } from '../../src/engine/data/scan';
 import { readAnnotations } from '../../src/engine/annotations/store';
 import { recordReads, readReads } from '../../src/engine/reads/store';
 import { adjudicate, disagreements } from '../../src/engine/reads/adjudicate';
-import { remaining, stratifiedSample } from '../../src/engine/reads/blinded';
+import { remaining, splitSet, stratifiedSample } from '../../src/engine/reads/blinded';
 import { readersReport } from '../../src/engine/reads/study';
 import type { Read } from '../../src/engine/reads/format';
 
@@ -98,4 +98,14 @@ test('stratified sample: seeded, n images, every class x source cell of the dev 
 	const reads = a.slice(0, 7).map((p) => read(p, 'Ann', 'COVID'));
 	assert.deepEqual(remaining(a, reads, 'Ann'), a.slice(7));
 	assert.deepEqual(remaining(a, reads, 'Bob'), a);
+});
+
+test('a run’s test split as a reading set: only that split, only images still in the dataset, shuffled the same way each time', () => {
+	const splits = { train: ['COVID/t1.jpg'], val: ['NORMAL/v1.jpg'], test: ['COVID/a.jpg', 'COVID/b.jpg', 'NORMAL/c.jpg', 'NORMAL/gone.jpg', 'PNEUMONIA/d.jpg'] };
+	const inDataset = new Set(['COVID/t1.jpg', 'NORMAL/v1.jpg', 'COVID/a.jpg', 'COVID/b.jpg', 'NORMAL/c.jpg', 'PNEUMONIA/d.jpg']);
+	const set = splitSet(splits, 'test', inDataset, 22);
+	assert.deepEqual([...set].sort(), ['COVID/a.jpg', 'COVID/b.jpg', 'NORMAL/c.jpg', 'PNEUMONIA/d.jpg']);
+	assert.deepEqual(splitSet(splits, 'test', inDataset, 22), set, 'same seed, same order (resume)');
+	const orders = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => splitSet(splits, 'test', inDataset, seed).join()));
+	assert.ok(orders.size > 1, 'the order depends on the seed: the folders do not come in blocks');
 });

@@ -1,6 +1,6 @@
 // What a blinded read shows, and in which order: a seeded sample stratified by class and source, shuffled so that
 // neither class nor folder comes in blocks, and the reader's remaining images (resume across sessions).
-import type { ImageRecord } from '../types';
+import type { ImageRecord, SplitResult } from '../types';
 import { Prng } from '../train/prng';
 import type { Read } from './format';
 
@@ -39,4 +39,12 @@ export function stratifiedSample(images: readonly Pick<ImageRecord, 'relPath' | 
 export function remaining(set: readonly string[], reads: readonly Read[], reader: string): string[] {
 	const done = new Set(reads.filter((r) => r.reader === reader).map((r) => r.path));
 	return set.filter((p) => !done.has(p));
+}
+
+/**
+ * One split of a run as a reading set: its images that are still in the dataset (in the run's dataset only), shuffled
+ * with the seed so that the class folders the split lists in order do not come in blocks.
+ */
+export function splitSet(splits: Pick<SplitResult, 'train' | 'val' | 'test'>, split: 'train' | 'val' | 'test', inDataset: ReadonlySet<string>, seed: number): string[] {
+	return new Prng(seed).shuffle(splits[split].filter((p) => inDataset.has(p)));
 }
