@@ -126,6 +126,20 @@ test('file lock: a second holder waits; a lock whose owner is dead, or an old on
 	const old = new Date(Date.now() - 120_000);
 	await fs.utimes(lockFileOf(file), old, old);
 	await withFileLock(file, async () => undefined, { timeoutMs: 5000 });
+	// An empty lock (a writer killed inside an exclusive create) is broken once it is a few seconds old.
+	await fs.writeFile(lockFileOf(file), '');
+	const seconds = new Date(Date.now() - 10_000);
+	await fs.utimes(lockFileOf(file), seconds, seconds);
+	await withFileLock(file, async () => undefined, { timeoutMs: 5000 });
+	// A lock is never seen empty while it is taken: its owner is linked into place whole.
+	const held = await acquireFileLock(file);
+	assert.equal(JSON.parse(await fs.readFile(lockFileOf(file), 'utf8')).token, held.owner.token);
+	assert.deepEqual(
+		(await fs.readdir(tmp)).filter((f) => f.startsWith('locked.csv.lock.')),
+		[],
+		'no owner file left beside the lock',
+	);
+	await held.release();
 	// A fresh lock of another host is respected, and the timeout names its owner.
 	await fs.writeFile(lockFileOf(file), JSON.stringify({ pid: 1, host: 'elsewhere', time: Date.now(), token: 'z' }));
 	await assert.rejects(

@@ -78,7 +78,28 @@ export async function acquireFileLock(file: string, opts: FileLockOptions = {}):
 	}
 }
 
+/**
+ * Takes the lock with its owner already inside: the owner is written to a file of our own and hard-linked into place
+ * (link() is atomic and fails when the lock exists), so a writer killed while taking the lock never leaves an empty
+ * lock that nobody could judge. Where hard links are not supported, an O_EXCL create is the fallback.
+ */
 async function tryCreate(lockFile: string, owner: LockOwner): Promise<boolean> {
+	const mine = `${lockFile}.${owner.token}`;
+	try {
+		await fs.writeFile(mine, JSON.stringify(owner), { mode: 0o644 });
+		await fs.link(mine, lockFile);
+		return true;
+	} catch (e) {
+		const code = (e as NodeJS.ErrnoException).code;
+		if (code === 'EEXIST') return false;
+		if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') return createExclusive(lockFile, owner);
+		throw new Error(`${lockFile}: cannot create the lock file (${code ?? (e as Error).message})`);
+	} finally {
+		await fs.rm(mine, { force: true });
+	}
+}
+
+async function createExclusive(lockFile: string, owner: LockOwner): Promise<boolean> {
 	let fh: fs.FileHandle;
 	try {
 		fh = await fs.open(lockFile, 'wx', 0o644);
@@ -119,9 +140,13 @@ async function lockAge(lockFile: string): Promise<number> {
 	}
 }
 
+/** A lock that holds no owner can only come from a writer killed inside an O_EXCL create: it fills it within ms. */
+const OWNERLESS_STALE_MS = 5000;
+
 function isStale(owner: LockOwner | null, staleMs: number, ageMs: number): boolean {
 	if (ageMs > staleMs) return true;
-	if (!owner || owner.host !== os.hostname()) return false;
+	if (!owner) return ageMs > OWNERLESS_STALE_MS;
+	if (owner.host !== os.hostname()) return false;
 	return !pidAlive(owner.pid);
 }
 
