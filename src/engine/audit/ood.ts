@@ -50,7 +50,7 @@ export function knnScore(sims: number[], k: number): number {
 }
 
 /** Square roots of pooled (non-negative) features, scaled to unit length. */
-function unitRoots(pooled: Float32Array, n: number, channels: number): Float32Array {
+export function unitRoots(pooled: Float32Array, n: number, channels: number): Float32Array {
 	const out = new Float32Array(n * channels);
 	for (let i = 0; i < n; i++) {
 		let ss = 0;

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { tf } from '../model/tf';
 import { mulberry32 } from '../data/splits';
-import { knnScore, quantile, scoreOod, type OodReference } from './ood';
+import { knnScore, quantile, scoreOod, unitRoots, type OodReference } from './ood';
 import { readPredictionsCsv } from '../infer/classify';
 import { RUN_FILES } from '../run/files';
 
@@ -70,17 +70,6 @@ export function sourceCoverage(evaluated: (string | undefined)[], training: (str
 	return [...ev]
 		.map(([source, images]) => ({ source, images, trainImages: tr.get(source) ?? 0, seen: tr.has(source) }))
 		.sort((a, b) => Number(a.seen) - Number(b.seen) || b.images - a.images || a.source.localeCompare(b.source));
-}
-
-function unitRoots(pooled: Float32Array, n: number, channels: number): Float32Array {
-	const out = new Float32Array(n * channels);
-	for (let i = 0; i < n; i++) {
-		let ss = 0;
-		for (let c = 0; c < channels; c++) ss += Math.max(0, pooled[i * channels + c]);
-		const inv = 1 / Math.sqrt(ss + 1e-12);
-		for (let c = 0; c < channels; c++) out[i * channels + c] = Math.sqrt(Math.max(0, pooled[i * channels + c])) * inv;
-	}
-	return out;
 }
 
 /** Up to `max` row indices of 0..n-1, seeded. */
