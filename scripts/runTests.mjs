@@ -49,6 +49,7 @@ if (!packaged || process.env.RADREVIEW_VSIX) {
 	if (b !== 0) process.exit(b);
 }
 
+let failed = 0;
 for (const name of suites) {
 	const s = SUITES[name];
 	const files =
@@ -61,6 +62,8 @@ for (const name of suites) {
 	// RADREVIEW_TEST_CONCURRENCY=1 runs the files one at a time (to rule concurrency out when a test fails).
 	const concurrency = packaged ? Number(process.env.RADREVIEW_TEST_CONCURRENCY) || s.concurrency : 1;
 	const args = ['--import', 'tsx', '--test', '--test-reporter=./scripts/testDurations.mjs', '--test-reporter-destination=stdout', `--test-concurrency=${concurrency}`, ...files];
+	// A failing unit suite does not hide the e2e suite's results: both run, and the exit code says either failed.
 	const code = run(process.execPath, args, env);
-	if (code !== 0) process.exit(code);
+	if (code !== 0) failed ||= code;
 }
+process.exit(failed);
