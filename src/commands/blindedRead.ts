@@ -126,7 +126,7 @@ export async function adjudicateReadsCommand(): Promise<void> {
 				detail: d.majority ? `Majority: ${d.majority}` : 'No majority',
 				d,
 			})),
-			{ title: `Radiograph: Adjudicate Reads (${open.length} disagreement${open.length === 1 ? '' : 's'})`, placeHolder: 'Image to decide', matchOnDescription: true },
+			{ title: `Radiograph: Adjudicate Reads (${open.length} disagreement${open.length === 1 ? '' : 's'})`, placeHolder: 'Image to decide', matchOnDescription: true, ignoreFocusOut: true },
 		);
 		if (!which) return;
 		const d = which.d;
@@ -135,7 +135,7 @@ export async function adjudicateReadsCommand(): Promise<void> {
 			...(d.majority ? [{ label: `$(check) Accept the majority: ${d.majority}`, description: readersOf(d.majority).join(', '), value: d.majority }] : []),
 			...CLASS_NAMES.map((c) => ({ label: c, description: readersOf(c).join(', ') || 'no reader', value: c })),
 		];
-		const decision = await vscode.window.showQuickPick(choices, { title: `Decide ${d.path}`, placeHolder: 'The label this image gets' });
+		const decision = await vscode.window.showQuickPick(choices, { title: `Decide ${d.path}`, placeHolder: 'The label this image gets', ignoreFocusOut: true });
 		if (!decision) return;
 		const { conflicts } = await adjudicate(root, images, { path: d.path, label: decision.value, reads: d.reads }, adjudicator);
 		if (conflicts.length) throw new UserError(`${d.path}: its annotation changed on disk meanwhile; nothing was overwritten. Try again.`);
