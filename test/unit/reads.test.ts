@@ -13,6 +13,7 @@ import { READS_FILE, ReadsParseError, parseReads, serialiseReads, type Read } fr
 import { readReads, recordReads, removeReads } from '../../src/engine/reads/store';
 import { FileLockTimeoutError, withFileLock } from '../../src/engine/util/fileLock';
 import { ReadsImportError, parseImport } from '../../src/engine/reads/importReads';
+import { missingPrereq } from './prereq';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DEV = path.resolve(ROOT, '../shared/cxr/dev');
@@ -98,7 +99,7 @@ const { recordReads } = require(${JSON.stringify(path.join(ROOT, 'src/engine/rea
 });
 
 test('two readers on two git branches read the same images: with merge=union the merge is clean and keeps every read', async (t) => {
-	if (spawnSync('git', ['--version']).status !== 0) return t.skip('git not installed');
+	if (spawnSync('git', ['--version']).status !== 0) return missingPrereq(t, 'git is not installed');
 	const d = path.join(tmp, 'git');
 	await fs.mkdir(d);
 	const git = (...args: string[]) => {
